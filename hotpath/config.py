@@ -1,0 +1,103 @@
+"""User-facing settings, one frozen object passed from the API down to the runner."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotpath.errors import ConfigError
+
+#: Backends tried when the user names none. Later issues add more; a missing one is skipped.
+DEFAULT_BACKENDS: tuple[str, ...] = ("numba",)
+
+#: Below this relative tolerance, fastmath's reassociation could be noticed, so it is not tried.
+FASTMATH_MIN_RTOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Config:
+    """How hotpath tunes and when it installs.
+
+    Attributes:
+        backends: compilers to try, in order (``"numba"``; more as backends are added).
+        rtol, atol: tolerance for floating-point results (``|a - b| <= atol + rtol * |b|``);
+            integers, booleans, dtypes, shapes and exception types always compare exactly.
+        fastmath: try fastmath variants. ``None`` means only when ``rtol`` is loose enough
+            (``>= 1e-6``) that reassociated sums cannot be noticed.
+        hot_calls, hot_seconds: a signature is hot (and tuned in the background) once it has
+            been called this many times, or has spent this long in the original.
+        min_speedup: install only when the lower bound of the speedup's confidence interval
+            exceeds this.
+        timing_budget_s: wall time spent timing one candidate against the original.
+        compile_timeout_s: time a candidate may take to compile before it counts as hung.
+        memory_limit_mb: address-space cap for a sandboxed trial (``None``: no cap).
+        edge_cases: verify on generated inputs (empty, length 1, NaN, inf, ...) besides the
+            captured arguments. Turning this off weakens the proof; keep it on.
+        verify_rate: fraction of calls to an installed variant that are checked against the
+            original (shadow verification).
+        background: tune hot signatures in a background thread (tier 0 -> tier 1).
+        state_dir: where generated sources and built artifacts live; default ``$HOTPATH_HOME``
+            or ``./.hotpath``.
+    """
+
+    backends: tuple[str, ...] = DEFAULT_BACKENDS
+    rtol: float = 1e-9
+    atol: float = 0.0
+    fastmath: bool | None = None
+    hot_calls: int = 50
+    hot_seconds: float = 0.5
+    min_speedup: float = 1.0
+    timing_budget_s: float = 2.0
+    compile_timeout_s: float = 90.0
+    memory_limit_mb: int | None = 8192
+    edge_cases: bool = True
+    verify_rate: float = 0.01
+    background: bool = True
+    state_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.backends, str):
+            object.__setattr__(self, "backends", (self.backends,))
+        else:
+            object.__setattr__(self, "backends", tuple(self.backends))
+        if not self.backends:
+            raise ConfigError("backends is empty: name at least one, e.g. backends=('numba',)")
+        for name in ("rtol", "atol", "hot_seconds", "timing_budget_s", "compile_timeout_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.hot_calls < 1:
+            raise ConfigError(f"hot_calls must be >= 1, got {self.hot_calls!r}")
+        if not 0.0 <= self.verify_rate <= 1.0:
+            raise ConfigError(f"verify_rate is a fraction in [0, 1], got {self.verify_rate!r}")
+        if self.min_speedup < 1.0:
+            raise ConfigError(f"min_speedup below 1 would install slower code, got {self.min_speedup!r}")
+        if self.state_dir is not None:
+            object.__setattr__(self, "state_dir", Path(self.state_dir))
+
+    @property
+    def allows_fastmath(self) -> bool:
+        if self.fastmath is None:
+            return self.rtol >= FASTMATH_MIN_RTOL
+        return self.fastmath
+
+    def resolved_state_dir(self) -> Path:
+        """The state folder: explicit setting, else ``$HOTPATH_HOME``, else ``./.hotpath``."""
+        if self.state_dir is not None:
+            return self.state_dir
+        home = os.environ.get("HOTPATH_HOME")
+        return Path(home) if home else Path.cwd() / ".hotpath"
+
+    def replace(self, **changes: object) -> Config:
+        """A copy with ``changes`` applied; ``None`` values are ignored."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        unknown = set(given) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown option(s) {sorted(unknown)}; see help(hotpath.Config)")
+        return dataclasses.replace(self, **given)
+
+
+def disabled_by_env() -> bool:
+    """``HOTPATH_DISABLE=1`` turns every optimization off, for debugging."""
+    return os.environ.get("HOTPATH_DISABLE", "").strip().lower() not in ("", "0", "false", "no")

@@ -1,0 +1,239 @@
+"""The ``Optimized`` callable: guards, tier-0 counting, background tuning, installed variants.
+
+A call computes its guard key; an installed variant for that key runs, anything else runs the
+original (tier 0), which also counts calls and time per key. A key that becomes hot is tuned in
+a background thread from a snapshot of the arguments taken before the call, and the winner, if
+any, is installed for that key alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hotpath.config import Config, disabled_by_env
+from hotpath.runner.payload import sandbox_pickling
+from hotpath.signature import Signature, guard_key, signature_of
+
+if TYPE_CHECKING:
+    from hotpath.runner.trials import Trial
+    from hotpath.tuning import TuneResult
+
+log = logging.getLogger(__name__)
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+@dataclass(frozen=True)
+class Install:
+    """A variant in service for one signature, with the trial that justified it."""
+
+    signature: Signature
+    trial: Trial
+    variant: Callable[..., Any] = field(repr=False)
+    invocation_errors: tuple[type[BaseException], ...] = field(repr=False)
+    installed_at: float = field(default_factory=time.time)
+
+
+@dataclass
+class _CallStats:
+    signature: Signature
+    calls: int = 0
+    seconds: float = 0.0
+    state: str = "counting"  # "counting", "queued", "tuned"
+
+
+class _BackgroundTuner:
+    """One daemon thread that tunes hot signatures in the order they became hot."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Optimized, Hashable, tuple[Any, ...]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, opt: Optimized, key: Hashable, args: tuple[Any, ...]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                # Daemon: a program that finishes while tuning is under way just exits.
+                self._thread = threading.Thread(target=self._work, name="hotpath-tuner", daemon=True)
+                self._thread.start()
+        self._jobs.put((opt, key, args))
+
+    def _work(self) -> None:
+        from hotpath import tuning
+
+        while True:
+            opt, key, args = self._jobs.get()
+            try:
+                tuning.run(opt, args, opt.config)
+            except Exception:  # never let a tuning bug surface in the user's program
+                log.exception("background tuning of %s failed; it keeps running the original", opt.__qualname__)
+            finally:
+                opt._job_done()
+
+
+_TUNER = _BackgroundTuner()
+
+
+class Optimized:
+    """A function wrapped by ``hotpath.optimize``; call it exactly like the original.
+
+    Attributes beyond the original's: ``installed`` (signature -> installed trial), ``results``
+    (signature -> last ``TuneResult``), ``stats`` (signature -> calls and seconds in the
+    original), ``rollback()``, ``wait()``.
+    """
+
+    def __init__(self, fn: Callable[..., Any], config: Config) -> None:
+        functools.update_wrapper(self, fn)
+        self.__hotpath_original__ = fn
+        self.config = config
+        self._installed: dict[Hashable, Install] = {}
+        self._stats: dict[Hashable, _CallStats] = {}
+        self._results: dict[Hashable, TuneResult] = {}
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._disabled = disabled_by_env()
+        try:
+            parameters = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):
+            parameters = []
+        self._positional_only = bool(parameters) and all(p.kind in _POSITIONAL for p in parameters)
+        self._arity = len(parameters)
+        self._bind = inspect.signature(fn).bind if self._positional_only else None
+
+    @property
+    def original(self) -> Callable[..., Any]:
+        return self.__hotpath_original__
+
+    def __repr__(self) -> str:
+        return f"<hotpath.Optimized {self.__qualname__} ({len(self._installed)} installed)>"
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        # Used as a method, bind like a function would; methods themselves are not rewritten.
+        return self if instance is None else functools.partial(self, instance)
+
+    def __reduce__(self) -> Any:
+        if sandbox_pickling():
+            return (_identity, (self.__hotpath_original__,))  # the worker runs the original
+        return self.__qualname__  # by reference, like the function it replaces
+
+    # --- calling -------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._disabled or self._bind is None:
+            return self.__hotpath_original__(*args, **kwargs)
+        if kwargs or len(args) != self._arity:
+            args = self._positional(args, kwargs)
+        key = guard_key(args)
+        install = self._installed.get(key)
+        if install is not None:
+            try:
+                return install.variant(*args)
+            except install.invocation_errors:
+                # Same guard, but a value the variant cannot take (an int beyond 64 bits, say);
+                # nothing ran, so the original can answer.
+                return self.__hotpath_original__(*args)
+        return self._tier0(key, args)
+
+    def _positional(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        assert self._bind is not None
+        try:
+            bound = self._bind(*args, **kwargs)
+        except TypeError:
+            self.__hotpath_original__(*args, **kwargs)  # raises the very TypeError Python would
+            raise
+        bound.apply_defaults()
+        return bound.args
+
+    def _tier0(self, key: Hashable, args: tuple[Any, ...]) -> Any:
+        stats = self._stats.get(key)
+        if stats is None:
+            stats = self._stats.setdefault(key, _CallStats(signature_of(args)))
+        if stats.state != "counting":
+            return self.__hotpath_original__(*args)
+        config = self.config
+        snapshot = None
+        if config.background and (stats.calls + 1 >= config.hot_calls or stats.seconds >= config.hot_seconds):
+            stats.state = "queued"
+            try:
+                # Taken before the call: the function may change its arguments in place.
+                snapshot = copy.deepcopy(args)
+            except Exception as exc:
+                stats.state = "tuned"
+                log.info("%s: arguments cannot be copied for tuning (%s); keeps running the original",
+                         self.__qualname__, exc)
+        start = time.perf_counter()
+        result = self.__hotpath_original__(*args)
+        stats.seconds += time.perf_counter() - start
+        stats.calls += 1
+        if snapshot is not None:
+            with self._idle:
+                self._pending += 1
+            log.info("%s %s is hot (%d calls, %.3f s); tuning in the background",
+                     self.__qualname__, stats.signature, stats.calls, stats.seconds)
+            _TUNER.submit(self, key, snapshot)
+        return result
+
+    # --- state changes (from tuning) ------------------------------------------------------
+    def _install(self, args: tuple[Any, ...], signature: Signature, trial: Trial,
+                 variant: Callable[..., Any], invocation_errors: tuple[type[BaseException], ...]) -> None:
+        key = guard_key(args)
+        self._installed[key] = Install(signature, trial, variant, invocation_errors)
+        stats = self._stats.setdefault(key, _CallStats(signature))
+        stats.state = "tuned"
+
+    def _record(self, key: Hashable, result: TuneResult) -> None:
+        self._results[key] = result
+        stats = self._stats.get(key)
+        if stats is not None:
+            stats.state = "tuned"
+
+    def _record_args(self, args: tuple[Any, ...], result: TuneResult) -> None:
+        self._record(guard_key(args), result)
+
+    def _job_done(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    # --- inspection and control ---------------------------------------------------------
+    @property
+    def installed(self) -> dict[Signature, Trial]:
+        """Signature -> the winning trial now in service for it."""
+        return {i.signature: i.trial for i in self._installed.values()}
+
+    @property
+    def results(self) -> dict[Signature, TuneResult]:
+        """Signature -> the last tuning result for it (background or ``tune``)."""
+        return {r.signature: r for r in self._results.values() if r.signature is not None}
+
+    @property
+    def stats(self) -> dict[Signature, tuple[int, float]]:
+        """Signature -> (calls, seconds) spent in the original."""
+        return {s.signature: (s.calls, s.seconds) for s in self._stats.values()}
+
+    def rollback(self) -> None:
+        """Back to the original for every signature; tier 0 starts counting again."""
+        if self._installed:
+            log.warning("%s: rolled back %d installed variant(s) by request", self.__qualname__,
+                        len(self._installed))
+        self._installed.clear()
+        for stats in self._stats.values():
+            stats.state = "counting"
+            stats.calls, stats.seconds = 0, 0.0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until background tuning of this function is done; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+
+def _identity(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return fn

@@ -1,0 +1,96 @@
+"""What every backend provides, and the candidate it produces.
+
+A backend is a module with one object implementing ``Backend``: it says whether it can run
+here, emits candidate sources from a ``FunctionSource``, loads a candidate into a callable (in
+the sandbox worker and, for the winner, in the user's process), and may refine a candidate that
+failed verification into a stricter one. Adding a compiler is adding such a module and naming it
+in ``hotpath.kernels.BACKENDS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from hotpath.config import Config
+    from hotpath.rewriter.source import FunctionSource
+    from hotpath.signature import Signature
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a backend can run on this machine; ``reason`` says why not."""
+
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One variant to try: emitted source for one backend with one set of options."""
+
+    backend: str
+    name: str  # e.g. "numba-parallel"; unique within one tuning run
+    options: tuple[tuple[str, Any], ...]
+    source: str  # the complete generated module, as written to ``path``
+    entry: str  # the function to call in that module
+    path: Path
+    namespace: bytes = field(repr=False)  # pickled values the module needs but cannot import
+    notes: tuple[str, ...] = ()  # what the rewrite did and did not do, for the user
+
+    @property
+    def options_dict(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    @property
+    def key(self) -> str:
+        """Content address: equal keys mean the same generated module."""
+        return self.path.stem
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A candidate the rewriter did not produce, and why (missing compiler, unsafe option...)."""
+
+    backend: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong with a candidate, in terms a backend can refine on."""
+
+    kind: str  # "compile", "mismatch", "crash", "timeout", "error"
+    message: str
+    original_raised: tuple[str, ...] = ()  # exception types the original raised on failing cases
+
+
+class Backend(Protocol):
+    """The protocol each module under ``hotpath.kernels`` implements."""
+
+    name: str
+
+    def availability(self) -> Availability:
+        """Can this backend run here? Cheap; must not raise."""
+
+    def propose(self, fs: FunctionSource, signature: Signature, config: Config,
+                kernels_dir: Path) -> Sequence[Candidate | Skipped]:
+        """Candidates for ``fs`` at ``signature``; their sources are written under ``kernels_dir``."""
+
+    def refine(self, fs: FunctionSource, candidate: Candidate, failure: Failure,
+               kernels_dir: Path) -> Candidate | None:
+        """A stricter candidate worth trying after ``failure``, or ``None``."""
+
+    def load(self, candidate: Candidate) -> Callable[..., Any]:
+        """Build/import the candidate and return the callable (raises on compile errors)."""
+
+    def prepare(self, variant: Callable[..., Any], args: Sequence[object]) -> None:
+        """Compile ``variant`` for ``args``' types ahead of the first call, where lazy."""
+
+    def invocation_errors(self) -> tuple[type[BaseException], ...]:
+        """Exceptions a variant raises *before running anything* when it cannot take the
+        arguments (a type it was not compiled for): the caller then gets the original instead."""

@@ -1,0 +1,151 @@
+"""Numba variants: ``njit``, ``njit(parallel=True)`` with ``prange`` where it is safe, fastmath.
+
+The function is emitted unchanged except for ``range`` -> ``prange`` on loops the parallel
+analysis cleared; plain-Python helpers it calls are emitted alongside as jitted functions, so
+a kernel split into helpers is compiled whole.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
+from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
+from hotpath.rewriter import parallel
+from hotpath.rewriter.source import conflicts, injected_values, module_imports
+
+if TYPE_CHECKING:
+    from hotpath.config import Config
+    from hotpath.rewriter.source import FunctionSource
+    from hotpath.signature import Signature
+
+#: fastmath flags that keep NaN and inf semantics: ``nnan``/``ninf`` would let LLVM delete
+#: ``isnan`` checks, the classic silent wrong answer, so they are never used.
+SAFE_FASTMATH = ("arcp", "contract", "reassoc", "nsz", "afn")
+
+
+def _decorator(options: dict[str, Any], parallel_allowed: bool = True) -> str:
+    args = ["cache=True"]
+    if options.get("parallel") and parallel_allowed:
+        args.append("parallel=True")
+    if options.get("fastmath"):
+        args.append(f"fastmath={set(SAFE_FASTMATH)!r}")
+    if options.get("boundscheck"):
+        args.append("boundscheck=True")
+    return f"@numba.njit({', '.join(args)})"
+
+
+class NumbaBackend:
+    """Emits and loads Numba variants."""
+
+    name = "numba"
+
+    def availability(self) -> Availability:
+        if importlib.util.find_spec("numba") is None:
+            return Availability(False, "numba is not installed (pip install numba)")
+        return Availability(True)
+
+    def propose(self, fs: FunctionSource, signature: Signature, config: Config,
+                kernels_dir: Path) -> list[Candidate | Skipped]:
+        clashes = conflicts(fs)
+        if clashes:
+            return [Skipped(self.name, "numba", f"helpers bind {', '.join(sorted(set(clashes)))} "
+                                               "to different objects; cannot emit one module")]
+        namespace = pickle_namespace(injected_values(fs))
+        tree = fs.tree
+        has_loops = any(isinstance(n, (ast.For, ast.While)) for n in ast.walk(tree))
+        verdicts = [v for _, v in parallel.analyse(tree)]
+        loop_notes = tuple(
+            f"{v.loop}: {'prange' if v.parallel else 'kept serial'} ({v.reason})" for v in verdicts
+        )
+        can_parallelize = any(v.parallel for v in verdicts) or not has_loops
+
+        plans: list[tuple[str, dict[str, Any]] | Skipped] = [("numba", {})]
+        if can_parallelize:
+            plans.append(("numba-parallel", {"parallel": True}))
+        else:
+            plans.append(Skipped(self.name, "numba-parallel",
+                                 "no loop is free of loop-carried dependencies: "
+                                 + "; ".join(loop_notes)))
+        if config.allows_fastmath:
+            plans.append(("numba-fastmath", {"fastmath": True}))
+            if can_parallelize:
+                plans.append(("numba-parallel-fastmath", {"parallel": True, "fastmath": True}))
+        else:
+            plans.append(Skipped(self.name, "numba-fastmath",
+                                 f"rtol={config.rtol:g} is too tight for reassociated floating point; "
+                                 "pass rtol>=1e-6 or fastmath=True to try it"))
+
+        out: list[Candidate | Skipped] = []
+        for plan in plans:
+            if isinstance(plan, Skipped):
+                out.append(plan)
+                continue
+            name, options = plan
+            out.append(self._candidate(fs, name, options, namespace, kernels_dir))
+        return out
+
+    def _candidate(self, fs: FunctionSource, name: str, options: dict[str, Any], namespace: bytes,
+                   kernels_dir: Path) -> Candidate:
+        main, notes = fs.tree, ()
+        if options.get("parallel"):
+            main, verdicts = parallel.to_prange(main)
+            notes = tuple(f"{v.loop}: {'prange' if v.parallel else 'kept serial'} ({v.reason})"
+                          for v in verdicts)
+        source = self._emit(fs, name, options, main)
+        path = write_module(kernels_dir, f"{fs.module}.{fs.qualname}", name, source, namespace)
+        return Candidate(self.name, name, tuple(sorted(options.items())), source, fs.name, path,
+                         namespace, notes)
+
+    def _emit(self, fs: FunctionSource, name: str, options: dict[str, Any], main: ast.FunctionDef) -> str:
+        injected = sorted(injected_values(fs))
+        lines = [
+            f"# hotpath candidate {name!r} for {fs.module}.{fs.qualname} (from {fs.filename})",
+            "# Generated from the function's source; the original is never modified.",
+        ]
+        if injected:
+            lines.append(f"# Bound by hotpath before import (values, not importable): {', '.join(injected)}")
+        lines += ["import numba", "from numba import prange  # noqa: F401"]
+        for alias, module in sorted(module_imports(fs).items()):
+            if alias == module:
+                lines.append(f"import {module}")
+            elif "." in module and module.rsplit(".", 1)[1] == alias:
+                lines.append(f"from {module.rsplit('.', 1)[0]} import {alias}")
+            else:
+                lines.append(f"import {module} as {alias}")
+        for helper in list(fs.walk())[1:]:
+            lines += ["", "", _decorator(options, parallel_allowed=False), helper.source]
+        lines += ["", "", _decorator(options), ast.unparse(main), ""]
+        return "\n".join(lines)
+
+    def refine(self, fs: FunctionSource, candidate: Candidate, failure: Failure,
+               kernels_dir: Path) -> Candidate | None:
+        # Without bounds checks Numba reads past the end where Python raises IndexError;
+        # with them it raises too, at some cost, so it is a second attempt, not the default.
+        options = candidate.options_dict
+        if options.get("boundscheck") or "IndexError" not in failure.original_raised:
+            return None
+        return self._candidate(fs, candidate.name + "+boundscheck", {**options, "boundscheck": True},
+                               pickle_namespace(injected_values(fs)), kernels_dir)
+
+    def load(self, candidate: Candidate) -> Callable[..., Any]:
+        module = load_module(candidate.path, candidate.namespace)
+        return getattr(module, candidate.entry)
+
+    def prepare(self, variant: Callable[..., Any], args: Sequence[object]) -> None:
+        import numba
+
+        variant.compile(tuple(numba.typeof(a) for a in args))  # type: ignore[attr-defined]
+
+    def invocation_errors(self) -> tuple[type[BaseException], ...]:
+        from numba.core.errors import NumbaError
+
+        # OverflowError: an int argument too large for int64 is refused while unboxing.
+        return (NumbaError, OverflowError)
+
+
+BACKEND = NumbaBackend()

@@ -1,0 +1,1 @@
+"""From a function object to candidate variants: source extraction, analysis, proposals."""

@@ -1,0 +1,346 @@
+"""Which ``for ... in range(...)`` loops can run their iterations in parallel.
+
+A loop qualifies only when the analysis can see that no iteration depends on another:
+
+* every array it writes is indexed with the loop variable as the first index, and every read
+  of such an array uses the same index (so iteration ``i`` touches row ``i`` only);
+* every scalar it assigns is either private (written before it is read, in every iteration,
+  and not read after the loop) or a reduction Numba supports (``s += x``, ``s = max(s, x)``);
+* it has no ``break``, ``return``, ``raise``, ``assert``, writes to attributes, mutating
+  method calls, or calls that pass a whole shared array to user code.
+
+Anything the rules do not recognise disqualifies the loop. The rules are deliberately
+conservative: a parallel variant is still verified against the serial original afterwards, but
+races show up only sometimes, so the analysis, not the verification, has to rule them out.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+_REDUCTION_OPS = (ast.Add, ast.Sub, ast.Mult)
+_REDUCTION_CALLS = {"min", "max"}
+_MUTATING_METHODS = {
+    "fill", "sort", "resize", "put", "itemset", "partition", "setfield", "byteswap",
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
+    "add", "discard",
+}
+_METADATA = {"shape", "size", "ndim", "dtype"}
+_PURE_BUILTINS = {
+    "abs", "min", "max", "len", "range", "int", "float", "bool", "complex", "round", "pow",
+    "divmod", "sum", "enumerate", "zip",
+}
+# A private array name is only safe to write through when it holds fresh memory.
+_FRESH_ALLOCATORS = {"empty", "zeros", "ones", "full", "copy", "empty_like", "zeros_like",
+                     "ones_like", "full_like", "array", "arange", "linspace"}
+
+
+@dataclass(frozen=True)
+class LoopVerdict:
+    """Whether one loop may become ``prange``, and why not if it may not."""
+
+    loop: str  # the loop's header, e.g. "for i in range(1, n - 1)"
+    parallel: bool
+    reason: str
+
+
+def _names(node: ast.AST) -> Iterator[ast.Name]:
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            yield child
+
+
+def _is_range_loop(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.For)
+        and isinstance(node.target, ast.Name)
+        and isinstance(node.iter, ast.Call)
+        and isinstance(node.iter.func, ast.Name)
+        and node.iter.func.id == "range"
+        and not node.orelse
+    )
+
+
+def _first_index(sub: ast.Subscript) -> ast.AST:
+    index = sub.slice
+    if isinstance(index, ast.Tuple) and index.elts:
+        return index.elts[0]
+    return index
+
+
+def _indexed_by(sub: ast.Subscript, var: str) -> bool:
+    first = _first_index(sub)
+    return isinstance(first, ast.Name) and first.id == var
+
+
+def _base_name(node: ast.AST) -> str | None:
+    while isinstance(node, ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _reduction_name(stmt: ast.stmt) -> str | None:
+    """``s`` when ``stmt`` is a reduction update of scalar ``s`` whose operand does not read ``s``."""
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+        if isinstance(stmt.op, _REDUCTION_OPS):
+            name = stmt.target.id
+            if all(n.id != name for n in _names(stmt.value)):
+                return name
+        return None
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        name = stmt.targets[0].id
+        value = stmt.value
+        if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                and value.func.id in _REDUCTION_CALLS and len(value.args) == 2 and not value.keywords):
+            uses = [isinstance(a, ast.Name) and a.id == name for a in value.args]
+            other = value.args[1] if uses[0] else value.args[0]
+            if any(uses) and all(n.id != name for n in _names(other)):
+                return name
+        if isinstance(value, ast.BinOp) and isinstance(value.op, _REDUCTION_OPS):
+            if isinstance(value.left, ast.Name) and value.left.id == name:
+                if all(n.id != name for n in _names(value.right)):
+                    return name
+    return None
+
+
+def _reduction_kind(stmt: ast.stmt) -> str:
+    if isinstance(stmt, ast.AugAssign):
+        return type(stmt.op).__name__
+    value = stmt.value  # type: ignore[attr-defined]
+    if isinstance(value, ast.Call):
+        return value.func.id  # type: ignore[union-attr]
+    return type(value.op).__name__
+
+
+class _Events(ast.NodeVisitor):
+    """Reads and writes of names in a loop body, in execution order, with nesting depth."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, int]] = []  # (name, "read"|"write", depth)
+        self.depth = 0
+
+    def _block(self, stmts: list[ast.stmt]) -> None:
+        self.depth += 1
+        for stmt in stmts:
+            self.visit(stmt)
+        self.depth -= 1
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        for target in node.targets:
+            self.visit(target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            self.events.append((node.target.id, "read", self.depth))
+        self.visit(node.target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.visit(node.value)
+        self.visit(node.target)
+
+    def visit_For(self, node: ast.For) -> None:
+        self.visit(node.iter)
+        self.visit(node.target)
+        self._block(node.body)
+        self._block(node.orelse)
+
+    def visit_While(self, node: ast.While) -> None:
+        self.depth += 1
+        self.visit(node.test)
+        self.depth -= 1
+        self._block(node.body)
+        self._block(node.orelse)
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        self._block(node.body)
+        self._block(node.orelse)
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        self.visit(node.test)
+        self.depth += 1
+        self.visit(node.body)
+        self.visit(node.orelse)
+        self.depth -= 1
+
+    def visit_Name(self, node: ast.Name) -> None:
+        kind = "write" if isinstance(node.ctx, ast.Store) else "read"
+        self.events.append((node.id, kind, self.depth))
+
+
+def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt]) -> LoopVerdict:
+    def no(reason: str) -> LoopVerdict:
+        return LoopVerdict(header, False, reason)
+
+    var = loop.target.id  # type: ignore[union-attr]
+    header = f"for {var} in {ast.unparse(loop.iter)}"
+    body = ast.Module(body=loop.body, type_ignores=[])
+    for node in ast.walk(body):
+        if isinstance(node, (ast.Break, ast.Return, ast.Raise, ast.Assert, ast.Yield, ast.Try,
+                             ast.With, ast.Delete, ast.Lambda, ast.FunctionDef)):
+            return no(f"`{type(node).__name__.lower()}` inside the loop")
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            return no("assigns to an attribute")
+    # Names rebound from other names alias arrays; writes through an alias are not analysable.
+    aliases = {
+        t.id
+        for node in ast.walk(fn)
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Name, ast.Subscript, ast.Attribute))
+        for t in node.targets if isinstance(t, ast.Name)
+    }
+    reductions: dict[str, str] = {}
+    for stmt in ast.walk(body):
+        if isinstance(stmt, (ast.AugAssign, ast.Assign)):
+            name = _reduction_name(stmt)
+            if name is not None:
+                reductions[name] = type(stmt).__name__
+
+    events = _Events()
+    for stmt in loop.body:
+        events.visit(stmt)
+    first_event: dict[str, tuple[str, int]] = {}
+    written: set[str] = set()
+    for name, kind, depth in events.events:
+        first_event.setdefault(name, (kind, depth))
+        if kind == "write":
+            written.add(name)
+    # Inner loop targets are written by the loop statement before the body reads them.
+    inner_targets = {n.target.id for n in ast.walk(body) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)}
+
+    reads_after = {n.id for stmt in after for n in _names(stmt) if isinstance(n.ctx, ast.Load)}
+    if var in reads_after:
+        return no(f"loop variable {var!r} is read after the loop")
+
+    fresh: set[str] = set()
+    for node in ast.walk(body):
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Call, ast.BinOp, ast.ListComp)):
+            call = node.value
+            is_fresh = isinstance(call, (ast.BinOp, ast.ListComp)) or (
+                isinstance(call, ast.Call)
+                and (
+                    (isinstance(call.func, ast.Attribute) and call.func.attr in _FRESH_ALLOCATORS)
+                    or (isinstance(call.func, ast.Name) and call.func.id in _FRESH_ALLOCATORS)
+                )
+            )
+            if is_fresh:
+                fresh |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+
+    private: set[str] = set()
+    for name in written:
+        if name == var:
+            return no(f"loop variable {var!r} is reassigned in the body")
+        if name in reductions:
+            updates = [st for st in ast.walk(body) if isinstance(st, (ast.AugAssign, ast.Assign))
+                       and _reduction_name(st) == name]
+            uses = [e[1] for e in events.events if e[0] == name]
+            # Each update reads and writes the accumulator once; any other use sees partial sums.
+            if uses.count("read") != len(updates) or uses.count("write") != len(updates):
+                return no(f"reduction variable {name!r} is also used otherwise inside the loop")
+            if len({_reduction_kind(st) for st in updates}) > 1:
+                return no(f"reduction variable {name!r} is updated with different operators")
+            continue
+        kind, depth = first_event[name]
+        if name in inner_targets or (kind == "write" and depth == 0):
+            if name in reads_after:
+                return no(f"{name!r} is assigned in the loop and read after it")
+            private.add(name)
+            continue
+        return no(f"{name!r} carries a value from one iteration to the next")
+
+    # Array writes and the reads of written arrays.
+    stored: set[str] = set()
+    for node in ast.walk(body):
+        targets: list[ast.AST] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        for target in targets:
+            for sub in ast.walk(target):
+                if isinstance(sub, ast.Subscript) and isinstance(sub.ctx, ast.Store):
+                    base = _base_name(sub)
+                    if base is None:
+                        return no("writes through a subscript it cannot name")
+                    if base in private:
+                        if base not in fresh:
+                            return no(f"writes through {base!r}, a view of shared memory")
+                        continue
+                    if base in aliases:
+                        return no(f"writes to {base!r}, which aliases another array")
+                    if not (isinstance(sub.value, ast.Name) and _indexed_by(sub, var)):
+                        return no(f"writes {ast.unparse(sub)}, not indexed by {var!r} first")
+                    stored.add(base)
+    parents = {child: parent for parent in ast.walk(body) for child in ast.iter_child_nodes(parent)}
+    for node in ast.walk(body):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+            base = _base_name(node)
+            if base in stored and not (isinstance(node.value, ast.Name) and _indexed_by(node, var)):
+                return no(f"reads {ast.unparse(node)} while other iterations write {base!r}")
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in stored:
+            parent = parents.get(node)
+            if isinstance(parent, ast.Subscript) and parent.value is node:
+                continue
+            if isinstance(parent, ast.Attribute) and parent.attr in _METADATA:
+                continue
+            # A whole written array passed on or reduced (out.sum()) reads other rows.
+            return no(f"uses the written array {node.id!r} as a whole")
+
+    for node in ast.walk(body):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute):
+                if func.attr in _MUTATING_METHODS:
+                    return no(f"calls .{func.attr}(), which mutates its object")
+                continue  # np.sqrt(...), math.exp(...), a[i].sum(): no shared writes
+            if isinstance(func, ast.Name) and func.id in _PURE_BUILTINS:
+                continue
+            shared = [a.id for a in node.args if isinstance(a, ast.Name) and a.id not in private]
+            if shared:
+                return no(f"passes {', '.join(shared)} to {ast.unparse(func)}(), which might write to it")
+    return LoopVerdict(header, True, "no loop-carried dependency")
+
+
+def _walk_loops(stmts: list[ast.stmt], fn: ast.FunctionDef, after: list[ast.stmt],
+                verdicts: list[tuple[ast.For, LoopVerdict]]) -> None:
+    for position, stmt in enumerate(stmts):
+        rest = stmts[position + 1:] + after
+        if _is_range_loop(stmt):
+            assert isinstance(stmt, ast.For)
+            verdict = _loop_verdict(stmt, fn, rest)
+            verdicts.append((stmt, verdict))
+            if not verdict.parallel:
+                # An outer sequential loop (time steps, say) may still hold a parallel inner one.
+                _walk_loops(stmt.body, fn, rest, verdicts)
+        elif isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)):
+            for block in (stmt.body, getattr(stmt, "orelse", [])):
+                # Code after the block, and the block's own later iterations, count as "after".
+                _walk_loops(block, fn, rest + (block if isinstance(stmt, (ast.For, ast.While)) else []),
+                            verdicts)
+
+
+def analyse(fn: ast.FunctionDef) -> list[tuple[ast.For, LoopVerdict]]:
+    """Every range loop of ``fn`` considered for ``prange``, outermost first, with its verdict.
+
+    Only the outermost qualifying loop of a nest is marked parallel; loops nested inside a
+    parallel loop are not listed.
+    """
+    verdicts: list[tuple[ast.For, LoopVerdict]] = []
+    _walk_loops(fn.body, fn, [], verdicts)
+    return verdicts
+
+
+def to_prange(fn: ast.FunctionDef) -> tuple[ast.FunctionDef, list[LoopVerdict]]:
+    """A copy of ``fn`` whose parallel-safe loops call ``prange``; the verdicts say which."""
+    import copy
+
+    clone = copy.deepcopy(fn)
+    verdicts = analyse(clone)
+    for loop, verdict in verdicts:
+        if verdict.parallel:
+            loop.iter.func = ast.Name(id="prange", ctx=ast.Load())  # type: ignore[attr-defined]
+    return clone, [v for _, v in verdicts]

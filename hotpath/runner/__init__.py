@@ -1,0 +1,1 @@
+"""Speculative execution: inputs, sandboxed workers, comparison, timing, the trial loop."""

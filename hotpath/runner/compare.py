@@ -1,0 +1,131 @@
+"""Are two outcomes the same as far as a user could tell?
+
+Exactness where types are exact (integers, booleans, dtypes, shapes, exception types), a
+tolerance ``|a - b| <= atol + rtol * |b|`` for floating point, NaN equal to NaN at the same
+place, infinities equal only with the same sign. Signed zeros compare equal: a result's sign of
+zero is not something callers depend on, whereas ``1 / -0.0`` differing shows up as ``-inf``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hotpath.runner.outcome import Outcome
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+def _scalar_dtype(value: object) -> np.dtype | None:
+    """The dtype a scalar behaves as, so ``np.float64(1)`` and ``1.0`` compare equal."""
+    if isinstance(value, np.generic):
+        return value.dtype
+    if isinstance(value, bool):
+        return np.dtype(bool)
+    if isinstance(value, int):
+        return np.dtype(np.int64) if -(2**63) <= value < 2**63 else None
+    if isinstance(value, float):
+        return np.dtype(np.float64)
+    if isinstance(value, complex):
+        return np.dtype(np.complex128)
+    return None
+
+
+def _is_scalar(value: object) -> bool:
+    return isinstance(value, (np.generic, bool, int, float, complex))
+
+
+def _array_difference(expected: np.ndarray, actual: np.ndarray, tol: Tolerance, where: str) -> str | None:
+    if expected.dtype != actual.dtype:
+        return f"{where}: dtype {actual.dtype} instead of {expected.dtype}"
+    if expected.shape != actual.shape:
+        return f"{where}: shape {actual.shape} instead of {expected.shape}"
+    kind = expected.dtype.kind
+    if kind in "fc":
+        with np.errstate(invalid="ignore", over="ignore"):
+            close = np.isclose(actual, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
+            # isclose treats inf == inf via equality, but its tolerance could admit inf vs a finite value
+            # only when the tolerance itself is inf; keep infinities exact regardless.
+            both_inf = np.isinf(expected) | np.isinf(actual)
+            close &= ~both_inf | (actual == expected)
+    elif kind in "biumMSUV":
+        close = actual == expected
+    else:  # object arrays: compare element by element
+        for index in np.ndindex(expected.shape):
+            found = difference(expected[index], actual[index], tol, f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    if bool(np.all(close)):
+        return None
+    bad = np.argwhere(~np.asarray(close))
+    index = tuple(int(i) for i in bad[0])
+    return (f"{where}: {len(bad)} of {expected.size} elements differ, first at {index}: "
+            f"{actual[index]!r} instead of {expected[index]!r}")
+
+
+def difference(expected: Any, actual: Any, tol: Tolerance, where: str = "result") -> str | None:
+    """A sentence describing the first difference, or ``None`` when the values agree."""
+    if isinstance(expected, np.ndarray) or isinstance(actual, np.ndarray):
+        if not (isinstance(expected, np.ndarray) and isinstance(actual, np.ndarray)):
+            return f"{where}: {type(actual).__name__} instead of {type(expected).__name__}"
+        return _array_difference(expected, actual, tol, where)
+    if _is_scalar(expected) and _is_scalar(actual):
+        e_dtype, a_dtype = _scalar_dtype(expected), _scalar_dtype(actual)
+        if e_dtype is None or a_dtype is None:  # Python ints beyond 64 bits: exact, any type
+            return None if expected == actual else f"{where}: {actual!r} instead of {expected!r}"
+        if e_dtype != a_dtype:
+            return f"{where}: {a_dtype} {actual!r} instead of {e_dtype} {expected!r}"
+        return _array_difference(np.asarray(expected), np.asarray(actual), tol, where)
+    if isinstance(expected, (tuple, list)):
+        if type(expected) is not type(actual):
+            return f"{where}: {type(actual).__name__} instead of {type(expected).__name__}"
+        if len(expected) != len(actual):
+            return f"{where}: length {len(actual)} instead of {len(expected)}"
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            found = difference(e, a, tol, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or expected.keys() != actual.keys():
+            return f"{where}: different keys"
+        for key in expected:
+            found = difference(expected[key], actual[key], tol, f"{where}[{key!r}]")
+            if found:
+                return found
+        return None
+    if expected is None or actual is None:
+        return None if expected is actual else f"{where}: {actual!r} instead of {expected!r}"
+    if type(expected) is not type(actual):
+        return f"{where}: {type(actual).__name__} instead of {type(expected).__name__}"
+    try:
+        equal = bool(expected == actual)
+    except Exception:
+        equal = False
+    return None if equal else f"{where}: {actual!r} instead of {expected!r}"
+
+
+def outcome_difference(expected: Outcome, actual: Outcome, tol: Tolerance) -> str | None:
+    """How ``actual`` differs from the original's ``expected`` outcome, or ``None``."""
+    if expected.raised or actual.raised:
+        if expected.raised != actual.raised:
+            said = f"raised {actual.raised_name}" if actual.raised else "returned normally"
+            wanted = f"raised {expected.raised_name}" if expected.raised else "returned normally"
+            return f"{said} where the original {wanted}"
+    else:
+        found = difference(expected.returned, actual.returned, tol, "return value")
+        if found:
+            return found
+    for position, (e, a) in enumerate(zip(expected.args_after, actual.args_after)):
+        if e is not None:
+            found = difference(e, a, tol, f"argument {position} after the call")
+            if found:
+                return found
+    return None

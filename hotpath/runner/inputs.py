@@ -1,0 +1,160 @@
+"""The inputs a candidate is verified on: the captured arguments plus generated edge cases.
+
+Generated cases keep the captured call's signature (dtype, ndim, layout, writeability), so
+they test exactly the code path that would be installed. Sizes shrink every array axis by the
+same amount, which keeps additive relations between shapes (an output two shorter than its
+input, a matrix and a vector of matching length) intact. Value cases start from a small size so
+they cost little; they poke NaN, inf, -0.0, huge magnitudes and overflowing integers into every
+array and scalar of the matching kind.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hotpath.signature import signature_of
+
+CAPTURED = "captured"
+
+
+@dataclass(frozen=True)
+class InputCase:
+    """One set of positional arguments to run the original and a candidate on."""
+
+    name: str
+    args: tuple[Any, ...]
+
+
+def _arrays(args: Sequence[object]) -> list[np.ndarray]:
+    return [a for a in args if type(a) is np.ndarray and a.ndim >= 1 and a.dtype.kind in "biufc"]
+
+
+def _like_layout(new: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """A fresh copy of ``new``'s values with ``template``'s memory layout and write flag."""
+    flags = template.flags
+    if flags.c_contiguous or flags.f_contiguous:
+        out = np.array(new, order="C" if flags.c_contiguous else "F", copy=True)
+    else:
+        # A strided view, as the caller passed: the values in every other element of a buffer.
+        buffer = np.empty(new.shape[:-1] + (max(1, new.shape[-1]) * 2,), dtype=new.dtype)
+        out = buffer[..., ::2]
+        out[...] = new
+    if not flags.writeable:
+        out.flags.writeable = False
+    return out
+
+
+def _map_arrays(args: tuple[Any, ...], change: Callable[[np.ndarray], np.ndarray]) -> tuple[Any, ...]:
+    # Memo by identity: an array passed twice stays one array, so aliasing is preserved.
+    memo: dict[int, np.ndarray] = {}
+    out = []
+    for arg in args:
+        if type(arg) is np.ndarray and arg.ndim >= 1 and arg.dtype.kind in "biufc":
+            if id(arg) not in memo:
+                memo[id(arg)] = _like_layout(change(arg), arg)
+            out.append(memo[id(arg)])
+        else:
+            out.append(copy.deepcopy(arg))
+    return tuple(out)
+
+
+def _shrunk(args: tuple[Any, ...], target: int) -> tuple[Any, ...] | None:
+    arrays = _arrays(args)
+    if not arrays:
+        return None
+    shortest = min(min(a.shape) for a in arrays)
+    delta = shortest - target
+    if delta <= 0:
+        return None
+    return _map_arrays(args, lambda a: a[tuple(slice(0, n - delta) for n in a.shape)])
+
+
+def _with_values(args: tuple[Any, ...], kinds: str, poke: Callable[[np.ndarray], None]) -> tuple[Any, ...] | None:
+    if not any(a.dtype.kind in kinds and a.size for a in _arrays(args)):
+        return None
+
+    # Poke through a contiguous copy: ravel() of a strided array would be a copy, not a view.
+    def contiguous_change(a: np.ndarray) -> np.ndarray:
+        b = np.ascontiguousarray(np.array(a, copy=True))
+        if b.dtype.kind in kinds and b.size:
+            poke(b.reshape(-1))
+        return b
+
+    return _map_arrays(args, contiguous_change)
+
+
+def _poke_nan(flat: np.ndarray) -> None:
+    flat[0] = np.nan
+    flat[flat.size // 2] = np.nan
+
+
+def _poke_inf(flat: np.ndarray) -> None:
+    flat[-1] = np.inf
+    flat[flat.size // 2] = -np.inf
+
+
+def _poke_negative_zero(flat: np.ndarray) -> None:
+    flat[::2] = -0.0
+
+
+def _poke_huge_float(flat: np.ndarray) -> None:
+    # Squares and sums of these overflow to inf.
+    flat *= np.sqrt(np.finfo(flat.dtype).max)
+    flat[0] = np.finfo(flat.dtype).max / 2
+
+
+def _poke_huge_int(flat: np.ndarray) -> None:
+    info = np.iinfo(flat.dtype)
+    # Any sum of four of these, or any product of two, overflows the fixed width.
+    flat[:] = info.max // 3
+    if info.min < 0:
+        flat[1::2] = info.min // 3
+
+
+def _poke_bool(flat: np.ndarray) -> None:
+    flat[:] = True
+
+
+def _scalars(args: tuple[Any, ...], kind: type, value: Any) -> tuple[Any, ...] | None:
+    if not any(type(a) is kind for a in args):
+        return None
+    return tuple(value if type(a) is kind else a for a in args)
+
+
+def derive_cases(args: tuple[Any, ...], edge_cases: bool = True) -> list[InputCase]:
+    """The captured call plus edge cases that share its signature, each named for reports."""
+    cases = [InputCase(CAPTURED, args)]
+    if not edge_cases:
+        return cases
+    signature = signature_of(args)
+    candidates: list[tuple[str, tuple[Any, ...] | None]] = [
+        ("empty", _shrunk(args, 0)),
+        ("length-1", _shrunk(args, 1)),
+        ("size-2", _shrunk(args, 2)),
+    ]
+    small = _shrunk(args, 7) or args
+    candidates.append(("size-7", small if small is not args else None))
+    candidates += [
+        ("nan", _with_values(small, "fc", _poke_nan)),
+        ("inf", _with_values(small, "fc", _poke_inf)),
+        ("negative-zero", _with_values(small, "fc", _poke_negative_zero)),
+        ("huge-float", _with_values(small, "f", _poke_huge_float)),
+        ("huge-int", _with_values(small, "iu", _poke_huge_int)),
+        ("all-true", _with_values(small, "b", _poke_bool)),
+        ("scalar-nan", _scalars(small, float, float("nan"))),
+        ("scalar-inf", _scalars(small, float, float("inf"))),
+        ("scalar-negative-zero", _scalars(small, float, -0.0)),
+        ("scalar-zero-int", _scalars(small, int, 0)),
+        ("scalar-one-int", _scalars(small, int, 1)),
+    ]
+    for name, case_args in candidates:
+        # A case whose signature drifted (an empty F-array reads as C, say) would test another
+        # specialization than the one being installed; it is left out.
+        if case_args is not None and signature_of(case_args) == signature:
+            cases.append(InputCase(name, case_args))
+    return cases

@@ -1,0 +1,108 @@
+"""Running one task in a separate worker process, with a deadline and a memory cap.
+
+One process per task, like pyperf's workers: a candidate that corrupts memory or leaks threads
+cannot affect the next one, and the user's process only ever reads a result file.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hotpath.runner import payload
+from hotpath.runner.worker import CASE_MARKER
+
+log = logging.getLogger(__name__)
+
+_live: set[subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class SandboxFailure:
+    """The worker produced no report: it crashed, hung, or raised outside the task's own checks."""
+
+    kind: str  # "crash", "timeout", "error"
+    message: str
+    last_case: str | None = None
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@atexit.register
+def _kill_live_workers() -> None:
+    # Tuning in the background must never keep the user's program from exiting.
+    with _live_lock:
+        for process in list(_live):
+            _kill(process)
+
+
+def _last_case(stderr: str) -> str | None:
+    marks = [line.split(CASE_MARKER, 1)[1].strip() for line in stderr.splitlines() if CASE_MARKER in line]
+    return marks[-1] if marks else None
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    kept = [line for line in text.splitlines() if CASE_MARKER not in line and line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def run(task: object, timeout_s: float, memory_limit_mb: int | None,
+        user_modules: tuple[str, ...] = ()) -> Any:
+    """Do ``task`` in a fresh worker; its report, or a ``SandboxFailure``."""
+    with tempfile.TemporaryDirectory(prefix="hotpath-trial-") as folder:
+        task_path = Path(folder, "task.pkl")
+        result_path = Path(folder, "result.pkl")
+        log_path = Path(folder, "worker.log")
+        with open(task_path, "wb") as handle:
+            pickle.dump({"sys_path": [p or os.getcwd() for p in sys.path]}, handle)
+            handle.write(payload.dumps(task, user_modules))
+        command = [sys.executable, "-m", "hotpath.runner.worker", str(task_path), str(result_path),
+                   str(memory_limit_mb or 0)]
+        with open(log_path, "wb") as output:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                                       start_new_session=True)
+            with _live_lock:
+                _live.add(process)
+            try:
+                process.wait(timeout=timeout_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                _kill(process)
+                process.wait()
+                timed_out = True
+            finally:
+                with _live_lock:
+                    _live.discard(process)
+        stderr = log_path.read_text(errors="replace")
+        last_case = _last_case(stderr)
+        if timed_out:
+            return SandboxFailure("timeout", f"did not finish within {timeout_s:.0f} s", last_case)
+        if process.returncode != 0 or not result_path.exists():
+            code = process.returncode
+            if code is not None and code < 0:
+                name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+                what = f"the worker was killed by {name}"
+            else:
+                what = f"the worker exited with status {code}"
+            return SandboxFailure("crash", f"{what}\n{_tail(stderr)}".strip(), last_case)
+        with open(result_path, "rb") as handle:
+            status, report = pickle.load(handle)
+        if status != "ok":
+            return SandboxFailure("error", str(report), last_case)
+        return report

@@ -1,0 +1,52 @@
+"""What the parent sends to a sandbox worker and what comes back: plain frozen records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hotpath.kernels.base import Candidate, Failure
+from hotpath.runner.compare import Tolerance
+from hotpath.runner.inputs import InputCase
+from hotpath.runner.outcome import Outcome
+from hotpath.runner.timing import Timing
+
+
+@dataclass(frozen=True)
+class ReferenceTask:
+    """Run the original on every case once: the answers every candidate must reproduce."""
+
+    original: Callable[..., Any]
+    cases: tuple[InputCase, ...]
+    edge_case_limit_s: float  # an edge case the original cannot finish in this time is dropped
+
+
+@dataclass(frozen=True)
+class ReferenceReport:
+    outcomes: dict[str, Outcome]  # case name -> outcome, for the cases kept
+    dropped: tuple[str, ...]  # "nan: the original ran longer than 2.0 s", ...
+    captured_s: float  # the original's time on the captured arguments
+    deterministic: bool  # two runs on the captured arguments agreed
+    mutates: bool  # the original changed an argument in place
+
+
+@dataclass(frozen=True)
+class CandidateTask:
+    """Compile one candidate, check it against the reference outcomes, then time it."""
+
+    original: Callable[..., Any]
+    candidate: Candidate
+    cases: tuple[InputCase, ...]  # captured first
+    expected: dict[str, Outcome]
+    tolerance: Tolerance
+    mutates: bool
+    timing_budget_s: float
+
+
+@dataclass(frozen=True)
+class CandidateReport:
+    compile_s: float | None
+    failure: Failure | None  # None: agreed on every case
+    cases_checked: int
+    timing: Timing | None

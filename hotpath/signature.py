@@ -1,0 +1,102 @@
+"""What a call's arguments look like: the guard under which a variant is installed.
+
+Two representations: ``guard_key`` is a cheap hashable tuple computed on every call, and
+``Signature`` is its readable, picklable description, built once per new key. A variant is used
+only for calls whose key equals the key it was verified under.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _layout(a: np.ndarray) -> str:
+    # Numba's rule: C wins when an array is both (1-D, size 0 or 1), then F, else any-layout.
+    flags = a.flags
+    if flags.c_contiguous:
+        return "C"
+    if flags.f_contiguous:
+        return "F"
+    return "A"
+
+
+def _arg_key(value: object) -> Hashable:
+    kind = type(value)
+    if kind is np.ndarray:
+        flags = value.flags  # type: ignore[attr-defined]
+        layout = "C" if flags.c_contiguous else ("F" if flags.f_contiguous else "A")
+        return (kind, value.dtype, value.ndim, layout, flags.writeable)  # type: ignore[attr-defined]
+    if kind is tuple:
+        return (kind, tuple(map(_arg_key, value)))  # type: ignore[arg-type]
+    if kind is list:
+        # A list's element type decides how a compiler types it; the first element stands in.
+        return (kind, _arg_key(value[0]) if value else None)  # type: ignore[index]
+    return kind
+
+
+def guard_key(args: Sequence[object]) -> Hashable:
+    """The hashable key of positional ``args``: equal keys mean the same compiled variant applies."""
+    return tuple(map(_arg_key, args))
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One argument's type as far as the guard cares."""
+
+    kind: str  # "array", "tuple", "list" or "object"
+    type_name: str
+    dtype: str | None = None
+    ndim: int | None = None
+    layout: str | None = None
+    writeable: bool = True
+    items: tuple[ArgSpec, ...] = ()
+
+    def __str__(self) -> str:
+        if self.kind == "array":
+            ro = ", readonly" if not self.writeable else ""
+            return f"array({self.dtype}, {self.ndim}d, {self.layout}{ro})"
+        if self.kind in ("tuple", "list"):
+            return f"{self.type_name}[{', '.join(map(str, self.items))}]"
+        return self.type_name
+
+
+def _type_name(kind: type) -> str:
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+
+
+def _spec(value: object) -> ArgSpec:
+    kind = type(value)
+    if kind is np.ndarray:
+        assert isinstance(value, np.ndarray)
+        return ArgSpec("array", "numpy.ndarray", str(value.dtype), value.ndim, _layout(value),
+                       bool(value.flags.writeable))
+    if kind is tuple:
+        assert isinstance(value, tuple)
+        return ArgSpec("tuple", "tuple", items=tuple(map(_spec, value)))
+    if kind is list:
+        assert isinstance(value, list)
+        return ArgSpec("list", "list", items=(_spec(value[0]),) if value else ())
+    return ArgSpec("object", _type_name(kind))
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The readable form of a guard key, e.g. ``(array(float64, 2d, C), float)``."""
+
+    args: tuple[ArgSpec, ...]
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(map(str, self.args)) + ")"
+
+    @property
+    def arrays(self) -> tuple[ArgSpec, ...]:
+        return tuple(a for a in self.args if a.kind == "array")
+
+
+def signature_of(args: Sequence[object]) -> Signature:
+    """Describe positional ``args``; ``signature_of(a) == signature_of(b)`` iff their guard keys match."""
+    return Signature(tuple(map(_spec, args)))
