@@ -64,6 +64,12 @@ class Config:
             object.__setattr__(self, "backends", tuple(self.backends))
         if not self.backends:
             raise ConfigError("backends is empty: name at least one, e.g. backends=('numba',)")
+        from hotpath.kernels import BACKENDS
+
+        for name in self.backends:
+            if name not in BACKENDS and ":" not in name:
+                raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}, "
+                                  "or a plug-in as 'package.module:OBJECT'")
         for name in ("rtol", "atol", "hot_seconds", "timing_budget_s", "compile_timeout_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")

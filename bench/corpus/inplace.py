@@ -1,5 +1,4 @@
 """Kernels that update an array argument in place and return None."""
-import numpy as np
 
 
 def cumsum_inplace_loops(a):

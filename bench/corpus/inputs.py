@@ -97,7 +97,7 @@ def pairwise_distances(size):
 
 
 def convolve_1d(size):
-    n, m = _pick(size, (2_000, 15), (40_000, 31))
+    n, m = _pick(size, (2_000, 15), (30_000, 31))
     rng = _rng(303)
     taps = np.hanning(m + 2)[1:-1]
     return rng.standard_normal(n), taps / taps.sum()
@@ -138,7 +138,7 @@ def histogram(size):
 
 
 def binned_mean(size):
-    n = _pick(size, 20_000, 300_000)
+    n = _pick(size, 10_000, 300_000)
     rng = _rng(402)
     x = rng.uniform(-0.5, 10.5, n)
     values = np.sqrt(np.abs(x)) + 0.1 * rng.standard_normal(n)
@@ -265,10 +265,10 @@ def normalized_cross_correlation_vec(size):
 
 
 def rms_error_vec(size):
-    n = _pick(size, 100_000, 25_000_000)
+    n = _pick(size, 100_000, 40_000_000)
     rng = _rng(810)
-    observed = rng.normal(15.0, 8.0, n).astype(np.float32)
-    predicted = (observed + rng.normal(0.3, 1.5, n)).astype(np.float32)
+    observed = np.float32(15.0) + np.float32(8.0) * rng.standard_normal(n, dtype=np.float32)
+    predicted = observed + (np.float32(0.3) + np.float32(1.5) * rng.standard_normal(n, dtype=np.float32))
     return predicted, observed
 
 
@@ -288,7 +288,7 @@ def gradient_2d_vec(size):
 
 
 def horner_poly_vec(size):
-    n, degree = _pick(size, (100_000, 8), (2_000_000, 12))
+    n, degree = _pick(size, (100_000, 8), (3_000_000, 12))
     rng = _rng(813)
     coeffs = rng.standard_normal(degree + 1) / np.arange(1, degree + 2)
     return coeffs, rng.uniform(-1.5, 1.5, n)

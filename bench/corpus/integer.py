@@ -1,5 +1,4 @@
 """Integer kernels. Python ints never overflow; int64 in compiled code does."""
-import numpy as np
 
 _HASH_BASE = 131
 _HASH_MODULUS = (1 << 61) - 1

@@ -1,8 +1,6 @@
 """Reductions over 1-D samples written as explicit Python loops."""
 import math
 
-import numpy as np
-
 
 def sum_of_squares_loops(x):
     """Signal energy: the sum of x[i]**2 over all samples."""

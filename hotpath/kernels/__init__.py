@@ -15,11 +15,21 @@ BACKENDS: dict[str, str] = {
 
 
 def get_backend(name: str) -> Backend:
-    """The backend called ``name``; ``ConfigError`` naming the known ones otherwise."""
+    """The backend called ``name``, or one given as ``"package.module:OBJECT"`` (a plug-in).
+
+    Raises ``ConfigError`` naming the known backends when there is no such backend.
+    """
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"cannot load backend plug-in {name!r}: {exc}") from None
     try:
         module = BACKENDS[name]
     except KeyError:
-        raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}") from None
+        raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}, "
+                          "or a plug-in as 'package.module:OBJECT'") from None
     return importlib.import_module(module).BACKEND  # type: ignore[no-any-return]
 
 

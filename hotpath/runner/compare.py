@@ -37,6 +37,14 @@ def _scalar_dtype(value: object) -> np.dtype | None:
     return None
 
 
+def _show(value: object, limit: int = 80) -> str:
+    """A short repr: huge integers and long reprs would drown the message (or fail to print)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"<{value.bit_length()}-bit int>"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _is_scalar(value: object) -> bool:
     return isinstance(value, (np.generic, bool, int, float, complex))
 
@@ -67,7 +75,7 @@ def _array_difference(expected: np.ndarray, actual: np.ndarray, tol: Tolerance, 
     bad = np.argwhere(~np.asarray(close))
     index = tuple(int(i) for i in bad[0])
     return (f"{where}: {len(bad)} of {expected.size} elements differ, first at {index}: "
-            f"{actual[index]!r} instead of {expected[index]!r}")
+            f"{_show(actual[index])} instead of {_show(expected[index])}")
 
 
 def difference(expected: Any, actual: Any, tol: Tolerance, where: str = "result") -> str | None:
@@ -79,9 +87,9 @@ def difference(expected: Any, actual: Any, tol: Tolerance, where: str = "result"
     if _is_scalar(expected) and _is_scalar(actual):
         e_dtype, a_dtype = _scalar_dtype(expected), _scalar_dtype(actual)
         if e_dtype is None or a_dtype is None:  # Python ints beyond 64 bits: exact, any type
-            return None if expected == actual else f"{where}: {actual!r} instead of {expected!r}"
+            return None if expected == actual else f"{where}: {_show(actual)} instead of {_show(expected)}"
         if e_dtype != a_dtype:
-            return f"{where}: {a_dtype} {actual!r} instead of {e_dtype} {expected!r}"
+            return f"{where}: {a_dtype} {_show(actual)} instead of {e_dtype} {_show(expected)}"
         return _array_difference(np.asarray(expected), np.asarray(actual), tol, where)
     if isinstance(expected, (tuple, list)):
         if type(expected) is not type(actual):
@@ -102,14 +110,14 @@ def difference(expected: Any, actual: Any, tol: Tolerance, where: str = "result"
                 return found
         return None
     if expected is None or actual is None:
-        return None if expected is actual else f"{where}: {actual!r} instead of {expected!r}"
+        return None if expected is actual else f"{where}: {_show(actual)} instead of {_show(expected)}"
     if type(expected) is not type(actual):
         return f"{where}: {type(actual).__name__} instead of {type(expected).__name__}"
     try:
         equal = bool(expected == actual)
     except Exception:
         equal = False
-    return None if equal else f"{where}: {actual!r} instead of {expected!r}"
+    return None if equal else f"{where}: {_show(actual)} instead of {_show(expected)}"
 
 
 def outcome_difference(expected: Outcome, actual: Outcome, tol: Tolerance) -> str | None:

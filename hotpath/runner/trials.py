@@ -78,9 +78,12 @@ def _run_one(original: Callable[..., Any], candidate: Candidate, cases: Sequence
     common = dict(backend=candidate.backend, name=candidate.name, options=candidate.options, candidate=candidate)
     if isinstance(report, sandbox.SandboxFailure):
         where = f" on input {report.last_case!r}" if report.last_case else ""
+        message = report.message
+        if report.kind == "error":  # a traceback: its last line says what happened
+            message = message.strip().splitlines()[-1] + "\n" + message
         expected = reference.outcomes.get(report.last_case or "")
         raised = (expected.raised_name,) if expected is not None and expected.raised_name else ()
-        failure = Failure(report.kind, f"{report.kind}{where}: {report.message}", raised)
+        failure = Failure(report.kind, f"{report.kind}{where}: {message}", raised)
         return Trial(status=FAILED, reason=failure.message, **common)  # type: ignore[arg-type]
     assert isinstance(report, CandidateReport)
     if report.failure is not None:

@@ -1,0 +1,20 @@
+import os
+from pathlib import Path
+
+import pytest
+
+import hotpath
+
+
+@pytest.fixture(scope="session", autouse=True)
+def state_dir(tmp_path_factory) -> Path:
+    """One state folder per test session, so generated modules and Numba's cache are reused."""
+    folder = tmp_path_factory.mktemp("hotpath-state")
+    os.environ["HOTPATH_HOME"] = str(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fast() -> hotpath.Config:
+    """Settings that keep a tuning run to a few seconds: a short timing budget, real checks."""
+    return hotpath.Config(timing_budget_s=0.3, compile_timeout_s=60.0)

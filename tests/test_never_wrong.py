@@ -1,0 +1,67 @@
+"""Functions whose naive compiled version differs from Python: nothing wrong is ever installed,
+and every call returns exactly what the original returns."""
+
+import numpy as np
+import pytest
+
+import hotpath
+from tests import sample_kernels as k
+
+
+def _calls_agree(result, original, inputs):
+    for args in inputs:
+        got = result.optimized(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+        want = original(*args)
+        assert type(got) is type(want) or (np.isscalar(got) and np.isscalar(want))
+        assert got == want
+
+
+def test_python_int_overflow_is_never_installed(fast):
+    a = np.arange(1, 3000, dtype=np.int64)
+    result = hotpath.tune(k.polynomial_hash, a, config=fast)
+    assert result.winner is None
+    numba_trial = next(t for t in result.trials if t.name == "numba")
+    assert numba_trial.status == "incorrect"
+    assert "return value" in numba_trial.reason
+    _calls_agree(result, k.polynomial_hash, [(a,), (a[:10],), (a[:0],)])
+
+
+def test_index_error_on_empty_input_needs_bounds_checks(fast):
+    a = np.random.default_rng(4).random(100_000)
+    result = hotpath.tune(k.first_plus_total, a, config=fast)
+    plain = next(t for t in result.trials if t.name == "numba")
+    assert plain.status == "incorrect" and "IndexError" in plain.reason and "'empty'" in plain.reason
+    # The refinement with bounds checks raises IndexError like Python does, so it may win.
+    assert result.winner is not None and result.winner.options_dict.get("boundscheck") is True
+    _calls_agree(result, k.first_plus_total, [(a,), (a[:1].copy(),)])
+    with pytest.raises(IndexError):
+        result.optimized(a[:0].copy())
+
+
+def test_raised_exceptions_must_match(fast):
+    a = np.random.default_rng(5).random(100_000)
+    result = hotpath.tune(k.checked_mean, a, config=fast)
+    assert result.winner is not None, result.summary()
+    with pytest.raises(ValueError):
+        result.optimized(a[:0].copy())
+    _calls_agree(result, k.checked_mean, [(a,)])
+
+
+def test_original_raising_on_the_captured_call_installs_nothing(fast):
+    empty = np.zeros(0)
+    result = hotpath.tune(k.checked_mean, empty, config=fast)
+    assert result.winner is None and "raises ValueError" in result.reason
+
+
+def test_nondeterministic_original_is_not_tuned(fast):
+    result = hotpath.tune(k.noisy, np.ones(1000), config=fast)
+    assert result.winner is None and "different results on identical inputs" in result.reason
+
+
+def test_wrong_on_one_input_is_rejected(fast):
+    a = np.random.default_rng(6).random(50_000)
+    config = fast.replace(backends=("tests.fake_backends:WRONG_SOMETIMES",))
+    result = hotpath.tune(k.sum_squares, a, config=config)
+    (trial,) = result.trials
+    assert trial.status == "incorrect" and "'length-1'" in trial.reason
+    assert result.winner is None
