@@ -24,6 +24,7 @@ class Config:
         backends: compilers to try, in order (``"numba"``; more as backends are added).
         rtol, atol: tolerance for floating-point results (``|a - b| <= atol + rtol * |b|``);
             integers, booleans, dtypes, shapes and exception types always compare exactly.
+            ``rtol=None`` (default) is 1e-9, widened to 64 ulps for float32/float16 results.
         fastmath: try fastmath variants. ``None`` means only when ``rtol`` is loose enough
             (``>= 1e-6``) that reassociated sums cannot be noticed.
         hot_calls, hot_seconds: a signature is hot (and tuned in the background) once it has
@@ -43,7 +44,7 @@ class Config:
     """
 
     backends: tuple[str, ...] = DEFAULT_BACKENDS
-    rtol: float = 1e-9
+    rtol: float | None = None
     atol: float = 0.0
     fastmath: bool | None = None
     hot_calls: int = 50
@@ -71,7 +72,7 @@ class Config:
                 raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}, "
                                   "or a plug-in as 'package.module:OBJECT'")
         for name in ("rtol", "atol", "hot_seconds", "timing_budget_s", "compile_timeout_s"):
-            if getattr(self, name) < 0:
+            if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.hot_calls < 1:
             raise ConfigError(f"hot_calls must be >= 1, got {self.hot_calls!r}")
@@ -85,7 +86,7 @@ class Config:
     @property
     def allows_fastmath(self) -> bool:
         if self.fastmath is None:
-            return self.rtol >= FASTMATH_MIN_RTOL
+            return self.rtol is not None and self.rtol >= FASTMATH_MIN_RTOL
         return self.fastmath
 
     def resolved_state_dir(self) -> Path:
@@ -96,7 +97,7 @@ class Config:
         return Path(home) if home else Path.cwd() / ".hotpath"
 
     def replace(self, **changes: object) -> Config:
-        """A copy with ``changes`` applied; ``None`` values are ignored."""
+        """A copy with ``changes`` applied; ``None`` values mean "keep the current value"."""
         given = {k: v for k, v in changes.items() if v is not None}
         unknown = set(given) - {f.name for f in dataclasses.fields(self)}
         if unknown:

@@ -40,6 +40,7 @@ class Candidate:
     path: Path
     namespace: bytes = field(repr=False)  # pickled values the module needs but cannot import
     notes: tuple[str, ...] = ()  # what the rewrite did and did not do, for the user
+    guard: str | None = None  # a value guard routing some calls to the original (see runner.guards)
 
     @property
     def options_dict(self) -> dict[str, Any]:
@@ -62,11 +63,13 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Failure:
-    """What went wrong with a candidate, in terms a backend can refine on."""
+    """What went wrong with a candidate, in terms a refinement can act on."""
 
     kind: str  # "compile", "mismatch", "crash", "timeout", "error"
     message: str
-    original_raised: tuple[str, ...] = ()  # exception types the original raised on failing cases
+    case: str | None = None  # the input it went wrong on
+    original_raised: str | None = None  # exception type names on that input, e.g. "IndexError"
+    candidate_raised: str | None = None
 
 
 class Backend(Protocol):

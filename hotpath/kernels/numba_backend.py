@@ -36,6 +36,8 @@ def _decorator(options: dict[str, Any], parallel_allowed: bool = True) -> str:
         args.append(f"fastmath={set(SAFE_FASTMATH)!r}")
     if options.get("boundscheck"):
         args.append("boundscheck=True")
+    if options.get("error_model"):
+        args.append(f"error_model={options['error_model']!r}")
     return f"@numba.njit({', '.join(args)})"
 
 
@@ -77,8 +79,9 @@ class NumbaBackend:
                 plans.append(("numba-parallel-fastmath", {"parallel": True, "fastmath": True}))
         else:
             plans.append(Skipped(self.name, "numba-fastmath",
-                                 f"rtol={config.rtol:g} is too tight for reassociated floating point; "
-                                 "pass rtol>=1e-6 or fastmath=True to try it"))
+                                 f"rtol={config.rtol if config.rtol is not None else 'default'} is too "
+                                 "tight for reassociated floating point; pass rtol>=1e-6 or "
+                                 "fastmath=True to try it"))
 
         out: list[Candidate | Skipped] = []
         for plan in plans:
@@ -124,12 +127,19 @@ class NumbaBackend:
 
     def refine(self, fs: FunctionSource, candidate: Candidate, failure: Failure,
                kernels_dir: Path) -> Candidate | None:
-        # Without bounds checks Numba reads past the end where Python raises IndexError;
-        # with them it raises too, at some cost, so it is a second attempt, not the default.
         options = candidate.options_dict
-        if options.get("boundscheck") or "IndexError" not in failure.original_raised:
+        if failure.original_raised == "IndexError" and not options.get("boundscheck"):
+            # Without bounds checks Numba reads past the end where Python raises IndexError;
+            # with them it raises too, at some cost, so it is a second attempt, not the default.
+            change, suffix = {"boundscheck": True}, "+boundscheck"
+        elif (failure.candidate_raised == "ZeroDivisionError" and failure.original_raised is None
+              and not options.get("error_model")):
+            # Python floats raise on x / 0.0, NumPy scalars give inf: the original computed on
+            # NumPy scalars, so NumPy's error model is the faithful one.
+            change, suffix = {"error_model": "numpy"}, "+numpy-errors"
+        else:
             return None
-        return self._candidate(fs, candidate.name + "+boundscheck", {**options, "boundscheck": True},
+        return self._candidate(fs, candidate.name + suffix, {**options, **change},
                                pickle_namespace(injected_values(fs)), kernels_dir)
 
     def load(self, candidate: Candidate) -> Callable[..., Any]:

@@ -16,10 +16,23 @@ import numpy as np
 from hotpath.runner.outcome import Outcome
 
 
+#: The default relative tolerance for float64 results; lower precisions get 64 ulps.
+DEFAULT_RTOL = 1e-9
+
+
 @dataclass(frozen=True)
 class Tolerance:
-    rtol: float
+    """``rtol=None`` means the default: 1e-9, or 64 ulps for dtypes less precise than that
+    (float32 code compiled with float64 intermediates rounds differently, and more precisely,
+    than NumPy's float32 arithmetic step by step)."""
+
+    rtol: float | None
     atol: float
+
+    def rtol_for(self, dtype: np.dtype) -> float:
+        if self.rtol is not None:
+            return self.rtol
+        return max(DEFAULT_RTOL, 64 * float(np.finfo(dtype).eps))
 
 
 def _scalar_dtype(value: object) -> np.dtype | None:
@@ -57,7 +70,8 @@ def _array_difference(expected: np.ndarray, actual: np.ndarray, tol: Tolerance, 
     kind = expected.dtype.kind
     if kind in "fc":
         with np.errstate(invalid="ignore", over="ignore"):
-            close = np.isclose(actual, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
+            close = np.isclose(actual, expected, rtol=tol.rtol_for(expected.dtype), atol=tol.atol,
+                               equal_nan=True)
             # isclose treats inf == inf via equality, but its tolerance could admit inf vs a finite value
             # only when the tolerance itself is inf; keep infinities exact regardless.
             both_inf = np.isinf(expected) | np.isinf(actual)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from hotpath.config import Config
 from hotpath.kernels import Candidate, Failure, Skipped, get_backend
 from hotpath.rewriter.source import FunctionSource
-from hotpath.runner import sandbox
+from hotpath.runner import guards, sandbox
 from hotpath.runner.compare import Tolerance
 from hotpath.runner.inputs import InputCase
 from hotpath.runner.tasks import CandidateReport, CandidateTask, ReferenceReport
@@ -41,6 +41,7 @@ class Trial:
     timing: Timing | None = None
     compile_s: float | None = None
     cases_checked: int = 0
+    failure: Failure | None = field(default=None, repr=False)
 
     @property
     def correct(self) -> bool | None:
@@ -82,22 +83,26 @@ def _run_one(original: Callable[..., Any], candidate: Candidate, cases: Sequence
         if report.kind == "error":  # a traceback: its last line says what happened
             message = message.strip().splitlines()[-1] + "\n" + message
         expected = reference.outcomes.get(report.last_case or "")
-        raised = (expected.raised_name,) if expected is not None and expected.raised_name else ()
-        failure = Failure(report.kind, f"{report.kind}{where}: {message}", raised)
-        return Trial(status=FAILED, reason=failure.message, **common)  # type: ignore[arg-type]
+        failure = Failure(report.kind, f"{report.kind}{where}: {message}", report.last_case,
+                          expected.raised_name if expected is not None else None)
+        return Trial(status=FAILED, reason=failure.message, failure=failure, **common)  # type: ignore[arg-type]
     assert isinstance(report, CandidateReport)
     if report.failure is not None:
         status = INCORRECT if report.failure.kind == "mismatch" else FAILED
         return Trial(status=status, reason=report.failure.message, compile_s=report.compile_s,
-                     cases_checked=report.cases_checked, **common)  # type: ignore[arg-type]
+                     cases_checked=report.cases_checked, failure=report.failure, **common)  # type: ignore[arg-type]
     return Trial(status=CORRECT, reason=f"agreed on all {report.cases_checked} inputs",
                  timing=report.timing, compile_s=report.compile_s, cases_checked=report.cases_checked,
                  **common)  # type: ignore[arg-type]
 
 
-def _failure_of(trial: Trial, reference: ReferenceReport) -> Failure:
-    raised = tuple(sorted({o.raised_name for o in reference.outcomes.values() if o.raised_name}))
-    return Failure("mismatch" if trial.status == INCORRECT else "crash", trial.reason, raised)
+def _refinements(fs: FunctionSource, candidate: Candidate, failure: Failure, kernels_dir: Path) -> list[Candidate]:
+    """Stricter candidates worth a trial after ``failure``: the backend's own, or a value guard."""
+    refined = get_backend(candidate.backend).refine(fs, candidate, failure, kernels_dir)
+    if refined is not None:
+        return [replace(refined, guard=candidate.guard)]
+    guarded = guards.refine(candidate, failure)
+    return [guarded] if guarded is not None else []
 
 
 def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Sequence[Candidate | Skipped],
@@ -116,11 +121,8 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
                 observer("start", proposal)
             trial = _run_one(original, proposal, kept, reference, config, user_modules)
             log.info("%s %s: %s (%s)", fs.qualname, trial.name, trial.status, trial.reason.splitlines()[0])
-            if trial.status in (INCORRECT, FAILED):
-                refined = get_backend(proposal.backend).refine(fs, proposal, _failure_of(trial, reference),
-                                                               kernels_dir)
-                if refined is not None:
-                    queue.insert(0, refined)
+            if trial.failure is not None:
+                queue[:0] = _refinements(fs, proposal, trial.failure, kernels_dir)
         trials.append(trial)
         if observer:
             observer("done", trial)

@@ -70,6 +70,7 @@ def _reference(task: Any) -> Any:
 def _candidate(task: Any) -> Any:
     from hotpath.kernels import Failure, get_backend
     from hotpath.runner.compare import outcome_difference
+    from hotpath.runner import guards
     from hotpath.runner.outcome import run_case
     from hotpath.runner.tasks import CandidateReport
     from hotpath.runner.timing import measure
@@ -80,6 +81,7 @@ def _candidate(task: Any) -> Any:
     try:
         variant = backend.load(task.candidate)
         backend.prepare(variant, captured.args)
+        variant = guards.apply(task.candidate.guard, variant, task.original)
     except Exception as exc:  # a compile error is a failed candidate, with the compiler's words
         message = f"{type(exc).__name__}: {exc}".strip()
         return CandidateReport(None, Failure("compile", _trim(message)), 0, None)
@@ -92,9 +94,9 @@ def _candidate(task: Any) -> Any:
         expected = task.expected[case.name]
         found = outcome_difference(expected, actual, task.tolerance)
         if found:
-            raised = (expected.raised_name,) if expected.raised else ()
-            return CandidateReport(compile_s, Failure("mismatch", f"on input {case.name!r}: {found}",
-                                                      raised), checked, None)
+            failure = Failure("mismatch", f"on input {case.name!r}: {found}", case.name,
+                              expected.raised_name, actual.raised_name)
+            return CandidateReport(compile_s, failure, checked, None)
         checked += 1
 
     _mark("timing")

@@ -1,0 +1,196 @@
+"""Per-benchmark verdicts: faster, unchanged, slower (or slower but acknowledged).
+
+The rule for raw samples: a benchmark is *slower* only when both
+
+* the ratio of location estimates (current / baseline) exceeds ``1 + threshold`` — the change
+  is big enough to matter — and
+* the bootstrap interval of that ratio, at the policy's confidence, lies entirely above 1 — the
+  change is not explained by the noise in these two measurements.
+
+*Faster* is the mirror image. Anything else is *unchanged*: too small to matter or not clearly
+real. With summary statistics only there is nothing to resample, so the gate asks for more: the
+minimum and the lower quartile must both have moved past the threshold.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from hotpath.gate import stats
+from hotpath.gate.errors import GateInputError
+from hotpath.gate.model import BenchmarkSamples, Comparison, GateReport, ResultSet, SummaryStats, Verdict
+from hotpath.gate.policy import Policy
+
+log = logging.getLogger(__name__)
+
+
+def run_gate(baseline: ResultSet, current: ResultSet, policy: Policy | None = None) -> GateReport:
+    """Compare every benchmark present in both result sets."""
+    policy = policy or Policy()
+    common = [name for name in current.names() if name in baseline.benchmarks]
+    if not common:
+        raise GateInputError(
+            f"no benchmark appears in both {baseline.source!r} ({_sample_names(baseline)}) and "
+            f"{current.source!r} ({_sample_names(current)}); names must match exactly: run the "
+            "same benchmarks, with the same names, on both commits"
+        )
+    for name in common:
+        _check_units(baseline.benchmarks[name], current.benchmarks[name], baseline.source, current.source)
+    for pattern in policy.unused_patterns(common):
+        log.warning("policy pattern %r matches no compared benchmark", pattern)
+    comparisons = tuple(
+        compare_benchmark(baseline.benchmarks[name], current.benchmarks[name], policy) for name in common
+    )
+    return GateReport(
+        baseline=baseline.source,
+        current=current.source,
+        comparisons=comparisons,
+        only_in_baseline=tuple(n for n in baseline.names() if n not in current.benchmarks),
+        only_in_current=tuple(n for n in current.names() if n not in baseline.benchmarks),
+        settings={
+            "threshold": policy.threshold,
+            "instructions_threshold": policy.instructions_threshold,
+            "confidence": policy.confidence,
+            "time_quantile": policy.time_quantile,
+            "resamples": policy.resamples,
+            "description": policy.describe(),
+        },
+    )
+
+
+def compare_benchmark(baseline: BenchmarkSamples, current: BenchmarkSamples, policy: Policy) -> Comparison:
+    """The verdict on one benchmark measured twice (the function every gate entry point uses)."""
+    _check_units(baseline, current, "baseline", "current")
+    threshold = policy.threshold_for(current.name, current.unit)
+    if baseline.has_raw and current.has_raw:
+        comparison = _compare_raw(baseline, current, policy, threshold)
+    else:
+        comparison = _compare_summaries(baseline, current, policy, threshold)
+    allowance = policy.allowance(current.name)
+    if comparison.verdict is Verdict.SLOWER and allowance is not None:
+        comparison = _replace(comparison, verdict=Verdict.ACCEPTED, allow_reason=allowance,
+                              reason=f"{comparison.reason}; acknowledged: {allowance}")
+    return comparison
+
+
+def _compare_raw(baseline: BenchmarkSamples, current: BenchmarkSamples, policy: Policy, threshold: float) -> Comparison:
+    quantile = policy.quantile_for(current.unit)
+    rng = np.random.default_rng(stats.seed_for(current.name, policy.seed))
+    est = stats.ratio_interval(
+        np.asarray(baseline.values),
+        np.asarray(current.values),
+        quantile=quantile,
+        confidence=policy.confidence,
+        resamples=policy.resamples,
+        rng=rng,
+        baseline_groups=np.asarray(baseline.groups) if baseline.groups is not None else None,
+        current_groups=np.asarray(current.groups) if current.groups is not None else None,
+    )
+    upper_bar = 1.0 + threshold
+    lower_bar = 1.0 / upper_bar
+    if est.ratio > upper_bar and est.ci_low > 1.0:
+        verdict = Verdict.SLOWER
+    elif est.ratio < lower_bar and est.ci_high < 1.0:
+        verdict = Verdict.FASTER
+    else:
+        verdict = Verdict.UNCHANGED
+    estimator = "median" if quantile == 0.5 else f"p{round(quantile * 100)}"
+    ci = f"{policy.confidence:.0%} CI {_pct(est.ci_low)} to {_pct(est.ci_high)}"
+    if verdict is Verdict.SLOWER:
+        reason = f"{estimator} {_pct(est.ratio)} ({ci}), beyond the {threshold:.0%} threshold"
+    elif verdict is Verdict.FASTER:
+        reason = f"{estimator} {_pct(est.ratio)} ({ci}), faster beyond the {threshold:.0%} threshold"
+    elif est.ratio > upper_bar or est.ratio < lower_bar:
+        reason = f"{estimator} {_pct(est.ratio)} but not significant ({ci})"
+    elif est.ci_low > 1.0 or est.ci_high < 1.0:
+        reason = f"{estimator} {_pct(est.ratio)} is real ({ci}) but within the {threshold:.0%} threshold"
+    else:
+        reason = f"{estimator} {_pct(est.ratio)}, within noise ({ci})"
+    return Comparison(
+        name=current.name,
+        unit=current.unit,
+        verdict=verdict,
+        ratio=est.ratio,
+        ci_low=est.ci_low,
+        ci_high=est.ci_high,
+        threshold=threshold,
+        confidence=policy.confidence,
+        baseline_estimate=est.baseline,
+        current_estimate=est.current,
+        baseline_count=baseline.count,
+        current_count=current.count,
+        method=f"bootstrap {estimator}",
+        min_detectable=stats.min_detectable(threshold, est.se_log, policy.confidence),
+        reason=reason,
+    )
+
+
+def _compare_summaries(baseline: BenchmarkSamples, current: BenchmarkSamples, policy: Policy, threshold: float) -> Comparison:
+    base, cur = _summary(baseline), _summary(current)
+    min_ratio = cur.minimum / base.minimum
+    q1_ratio = cur.q1 / base.q1
+    upper_bar = 1.0 + threshold
+    if min_ratio > upper_bar and q1_ratio > upper_bar:
+        verdict = Verdict.SLOWER
+    elif min_ratio < 1.0 / upper_bar and q1_ratio < 1.0 / upper_bar:
+        verdict = Verdict.FASTER
+    else:
+        verdict = Verdict.UNCHANGED
+    reason = (
+        f"summary statistics only: min {_pct(min_ratio)}, Q1 {_pct(q1_ratio)} "
+        f"(both must pass the {threshold:.0%} threshold; keep raw samples for a significance test)"
+    )
+    return Comparison(
+        name=current.name,
+        unit=current.unit,
+        verdict=verdict,
+        ratio=q1_ratio,
+        ci_low=None,
+        ci_high=None,
+        threshold=threshold,
+        confidence=policy.confidence,
+        baseline_estimate=base.q1,
+        current_estimate=cur.q1,
+        baseline_count=baseline.count,
+        current_count=current.count,
+        method="summary (min and Q1)",
+        min_detectable=None,
+        reason=reason,
+    )
+
+
+def _summary(bench: BenchmarkSamples) -> SummaryStats:
+    if bench.summary is not None and not bench.has_raw:
+        return bench.summary
+    values = np.asarray(bench.values)
+    q = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
+    return SummaryStats(*(float(x) for x in q), count=len(values))
+
+
+def _check_units(baseline: BenchmarkSamples, current: BenchmarkSamples, base_src: str, cur_src: str) -> None:
+    if baseline.unit != current.unit:
+        raise GateInputError(
+            f"benchmark {current.name!r} is measured in {baseline.unit!r} in {base_src!r} but in "
+            f"{current.unit!r} in {cur_src!r}; compare like with like: measure both the same way"
+        )
+
+
+def _sample_names(results: ResultSet, limit: int = 3) -> str:
+    names = results.names()
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _pct(ratio: float) -> str:
+    if not math.isfinite(ratio):
+        return "n/a"
+    return f"{(ratio - 1.0) * 100:+.1f}%"
+
+
+def _replace(comparison: Comparison, **changes: object) -> Comparison:
+    from dataclasses import replace
+
+    return replace(comparison, **changes)

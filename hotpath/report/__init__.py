@@ -1,0 +1,1 @@
+"""Showing what hotpath tried and decided: terminal tables (and, later, HTML)."""
