@@ -166,9 +166,10 @@ class Optimized:
                 # Taken before the call: the function may change its arguments in place.
                 snapshot = copy.deepcopy(args)
             except Exception as exc:
-                stats.state = "tuned"
-                log.info("%s: arguments cannot be copied for tuning (%s); keeps running the original",
-                         self.__qualname__, exc)
+                from hotpath import tuning
+
+                self._record(key, tuning.refused(self, stats.signature, "the arguments cannot be sent to "
+                                                 f"the sandbox (copying failed: {type(exc).__name__}: {exc})"))
         start = time.perf_counter()
         result = self.__hotpath_original__(*args)
         stats.seconds += time.perf_counter() - start

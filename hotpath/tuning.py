@@ -19,7 +19,7 @@ from hotpath.errors import NotRewritable
 from hotpath.kernels import Candidate, get_backend
 from hotpath.rewriter.propose import propose
 from hotpath.rewriter.source import FunctionSource, extract
-from hotpath.runner import guards, payload, sandbox
+from hotpath.runner import adapters, payload, sandbox
 from hotpath.runner.inputs import CAPTURED, derive_cases
 from hotpath.runner.tasks import ReferenceReport, ReferenceTask
 from hotpath.runner.trials import WON, Observer, Trial, speculate
@@ -143,7 +143,7 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
     try:
         variant = backend.load(won.candidate)
         backend.prepare(variant, args)
-        variant = guards.apply(won.candidate.guard, variant, opt.original)
+        variant = adapters.apply(won.candidate.adapters, variant, opt.original)
     except Exception as exc:  # it built in the sandbox; if it will not here, the original stays
         log.exception("loading the winner %s of %s failed", won.name, opt.__qualname__)
         return _result(opt, signature, f"the winner {won.name} could not be loaded here: {exc}", started,
@@ -152,6 +152,11 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
     log.info("%s %s: installed %s (%s)", opt.__qualname__, signature, won.name, won.timing)
     return TuneResult(opt.__qualname__, signature, won.candidate, None, trials, opt, reference.captured_s,
                       time.perf_counter() - started, notes)
+
+
+def refused(opt: Optimized, signature: Signature | None, reason: str) -> TuneResult:
+    """The result for a call that could not even be handed to tuning."""
+    return _result(opt, signature, reason, time.perf_counter())
 
 
 def unsupported(opt: Optimized) -> TuneResult:

@@ -40,7 +40,7 @@ class Candidate:
     path: Path
     namespace: bytes = field(repr=False)  # pickled values the module needs but cannot import
     notes: tuple[str, ...] = ()  # what the rewrite did and did not do, for the user
-    guard: str | None = None  # a value guard routing some calls to the original (see runner.guards)
+    adapters: tuple[str, ...] = ()  # wrappers applied after loading (see hotpath.runner.adapters)
 
     @property
     def options_dict(self) -> dict[str, Any]:
@@ -70,6 +70,7 @@ class Failure:
     case: str | None = None  # the input it went wrong on
     original_raised: str | None = None  # exception type names on that input, e.g. "IndexError"
     candidate_raised: str | None = None
+    return_dtypes: str | None = None  # set when only the scalar type of the result differed
 
 
 class Backend(Protocol):

@@ -105,6 +105,37 @@ def _reduction_name(stmt: ast.stmt) -> str | None:
     return None
 
 
+def _mentions(node: ast.AST, name: str) -> bool:
+    return any(n.id == name for n in _names(node))
+
+
+def _written_before_read(name: str, stmts: list[ast.stmt]) -> bool:
+    """Every execution of ``stmts`` assigns ``name`` before anything in it reads ``name``.
+
+    Descends into the one compound statement (loop, branch) that holds every mention, so a
+    temporary assigned first thing in an inner loop's body counts as private too.
+    """
+    holding = [s for s in stmts if _mentions(s, name)]
+    if not holding:
+        return False
+    first = holding[0]
+    if len(holding) == 1 and isinstance(first, (ast.For, ast.While, ast.If)):
+        if isinstance(first, ast.For) and isinstance(first.target, ast.Name) and first.target.id == name:
+            return not _mentions(first.iter, name)
+        header = first.iter if isinstance(first, ast.For) else first.test
+        if _mentions(header, name):
+            return False
+        blocks = [b for b in (first.body, first.orelse) if any(_mentions(s, name) for s in b)]
+        return len(blocks) == 1 and _written_before_read(name, blocks[0])
+    return (
+        isinstance(first, (ast.Assign, ast.AnnAssign))
+        and any(isinstance(t, ast.Name) and t.id == name
+                for t in (first.targets if isinstance(first, ast.Assign) else [first.target]))
+        and first.value is not None
+        and not _mentions(first.value, name)
+    )
+
+
 def _reduction_kind(stmt: ast.stmt) -> str:
     if isinstance(stmt, ast.AugAssign):
         return type(stmt.op).__name__
@@ -115,17 +146,10 @@ def _reduction_kind(stmt: ast.stmt) -> str:
 
 
 class _Events(ast.NodeVisitor):
-    """Reads and writes of names in a loop body, in execution order, with nesting depth."""
+    """Reads and writes of names in a loop body, in execution order."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[str, str, int]] = []  # (name, "read"|"write", depth)
-        self.depth = 0
-
-    def _block(self, stmts: list[ast.stmt]) -> None:
-        self.depth += 1
-        for stmt in stmts:
-            self.visit(stmt)
-        self.depth -= 1
+        self.events: list[tuple[str, str]] = []  # (name, "read" | "write")
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
@@ -135,42 +159,11 @@ class _Events(ast.NodeVisitor):
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
         if isinstance(node.target, ast.Name):
-            self.events.append((node.target.id, "read", self.depth))
+            self.events.append((node.target.id, "read"))
         self.visit(node.target)
-
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
-        if node.value is not None:
-            self.visit(node.value)
-        self.visit(node.target)
-
-    def visit_For(self, node: ast.For) -> None:
-        self.visit(node.iter)
-        self.visit(node.target)
-        self._block(node.body)
-        self._block(node.orelse)
-
-    def visit_While(self, node: ast.While) -> None:
-        self.depth += 1
-        self.visit(node.test)
-        self.depth -= 1
-        self._block(node.body)
-        self._block(node.orelse)
-
-    def visit_If(self, node: ast.If) -> None:
-        self.visit(node.test)
-        self._block(node.body)
-        self._block(node.orelse)
-
-    def visit_IfExp(self, node: ast.IfExp) -> None:
-        self.visit(node.test)
-        self.depth += 1
-        self.visit(node.body)
-        self.visit(node.orelse)
-        self.depth -= 1
 
     def visit_Name(self, node: ast.Name) -> None:
-        kind = "write" if isinstance(node.ctx, ast.Store) else "read"
-        self.events.append((node.id, kind, self.depth))
+        self.events.append((node.id, "write" if isinstance(node.ctx, ast.Store) else "read"))
 
 
 def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt]) -> LoopVerdict:
@@ -203,14 +196,7 @@ def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt]) -> 
     events = _Events()
     for stmt in loop.body:
         events.visit(stmt)
-    first_event: dict[str, tuple[str, int]] = {}
-    written: set[str] = set()
-    for name, kind, depth in events.events:
-        first_event.setdefault(name, (kind, depth))
-        if kind == "write":
-            written.add(name)
-    # Inner loop targets are written by the loop statement before the body reads them.
-    inner_targets = {n.target.id for n in ast.walk(body) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)}
+    written = {name for name, kind in events.events if kind == "write"}
 
     reads_after = {n.id for stmt in after for n in _names(stmt) if isinstance(n.ctx, ast.Load)}
     if var in reads_after:
@@ -237,15 +223,14 @@ def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt]) -> 
         if name in reductions:
             updates = [st for st in ast.walk(body) if isinstance(st, (ast.AugAssign, ast.Assign))
                        and _reduction_name(st) == name]
-            uses = [e[1] for e in events.events if e[0] == name]
+            uses = [kind for used, kind in events.events if used == name]
             # Each update reads and writes the accumulator once; any other use sees partial sums.
             if uses.count("read") != len(updates) or uses.count("write") != len(updates):
                 return no(f"reduction variable {name!r} is also used otherwise inside the loop")
             if len({_reduction_kind(st) for st in updates}) > 1:
                 return no(f"reduction variable {name!r} is updated with different operators")
             continue
-        kind, depth = first_event[name]
-        if name in inner_targets or (kind == "write" and depth == 0):
+        if _written_before_read(name, loop.body):
             if name in reads_after:
                 return no(f"{name!r} is assigned in the loop and read after it")
             private.add(name)

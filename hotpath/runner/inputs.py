@@ -41,7 +41,7 @@ def _like_layout(new: np.ndarray, template: np.ndarray) -> np.ndarray:
         out = np.array(new, order="C" if flags.c_contiguous else "F", copy=True)
     else:
         # A strided view, as the caller passed: the values in every other element of a buffer.
-        buffer = np.empty(new.shape[:-1] + (max(1, new.shape[-1]) * 2,), dtype=new.dtype)
+        buffer = np.empty(new.shape[:-1] + (new.shape[-1] * 2,), dtype=new.dtype)
         out = buffer[..., ::2]
         out[...] = new
     if not flags.writeable:
@@ -109,11 +109,12 @@ def _poke_huge_float(flat: np.ndarray) -> None:
 
 
 def _poke_huge_int(flat: np.ndarray) -> None:
-    info = np.iinfo(flat.dtype)
     # Any sum of four of these, or any product of two, overflows the fixed width.
-    flat[:] = info.max // 3
-    if info.min < 0:
-        flat[1::2] = info.min // 3
+    flat[:] = np.iinfo(flat.dtype).max // 3
+
+
+def _poke_huge_negative_int(flat: np.ndarray) -> None:
+    flat[:] = np.iinfo(flat.dtype).min // 3
 
 
 def _poke_bool(flat: np.ndarray) -> None:
@@ -145,6 +146,7 @@ def derive_cases(args: tuple[Any, ...], edge_cases: bool = True) -> list[InputCa
         ("negative-zero", _with_values(small, "fc", _poke_negative_zero)),
         ("huge-float", _with_values(small, "f", _poke_huge_float)),
         ("huge-int", _with_values(small, "iu", _poke_huge_int)),
+        ("huge-negative-int", _with_values(small, "i", _poke_huge_negative_int)),
         ("all-true", _with_values(small, "b", _poke_bool)),
         ("scalar-nan", _scalars(small, float, float("nan"))),
         ("scalar-inf", _scalars(small, float, float("inf"))),

@@ -17,7 +17,7 @@ from typing import Any
 from hotpath.config import Config
 from hotpath.kernels import Candidate, Failure, Skipped, get_backend
 from hotpath.rewriter.source import FunctionSource
-from hotpath.runner import guards, sandbox
+from hotpath.runner import adapters, sandbox
 from hotpath.runner.compare import Tolerance
 from hotpath.runner.inputs import InputCase
 from hotpath.runner.tasks import CandidateReport, CandidateTask, ReferenceReport
@@ -97,12 +97,12 @@ def _run_one(original: Callable[..., Any], candidate: Candidate, cases: Sequence
 
 
 def _refinements(fs: FunctionSource, candidate: Candidate, failure: Failure, kernels_dir: Path) -> list[Candidate]:
-    """Stricter candidates worth a trial after ``failure``: the backend's own, or a value guard."""
+    """Stricter candidates worth a trial after ``failure``: the backend's own, or an adapter."""
     refined = get_backend(candidate.backend).refine(fs, candidate, failure, kernels_dir)
     if refined is not None:
-        return [replace(refined, guard=candidate.guard)]
-    guarded = guards.refine(candidate, failure)
-    return [guarded] if guarded is not None else []
+        return [replace(refined, adapters=candidate.adapters)]
+    adapted = adapters.refine(candidate, failure)
+    return [adapted] if adapted is not None else []
 
 
 def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Sequence[Candidate | Skipped],

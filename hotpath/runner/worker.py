@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 import warnings
+from dataclasses import replace
 from typing import Any
 
 CASE_MARKER = "hotpath-case:"
@@ -70,7 +71,7 @@ def _reference(task: Any) -> Any:
 def _candidate(task: Any) -> Any:
     from hotpath.kernels import Failure, get_backend
     from hotpath.runner.compare import outcome_difference
-    from hotpath.runner import guards
+    from hotpath.runner import adapters
     from hotpath.runner.outcome import run_case
     from hotpath.runner.tasks import CandidateReport
     from hotpath.runner.timing import measure
@@ -81,7 +82,7 @@ def _candidate(task: Any) -> Any:
     try:
         variant = backend.load(task.candidate)
         backend.prepare(variant, captured.args)
-        variant = guards.apply(task.candidate.guard, variant, task.original)
+        variant = adapters.apply(task.candidate.adapters, variant, task.original)
     except Exception as exc:  # a compile error is a failed candidate, with the compiler's words
         message = f"{type(exc).__name__}: {exc}".strip()
         return CandidateReport(None, Failure("compile", _trim(message)), 0, None)
@@ -94,8 +95,14 @@ def _candidate(task: Any) -> Any:
         expected = task.expected[case.name]
         found = outcome_difference(expected, actual, task.tolerance)
         if found:
+            cast = None
+            if not expected.raised and not actual.raised and found.startswith("return value"):
+                wanted = adapters.return_dtypes(expected.returned)
+                recast = replace(actual, returned=adapters.cast_value(actual.returned, wanted)) if wanted else None
+                if recast is not None and outcome_difference(expected, recast, task.tolerance) is None:
+                    cast = wanted  # only the scalar type differed: a cast would make it right
             failure = Failure("mismatch", f"on input {case.name!r}: {found}", case.name,
-                              expected.raised_name, actual.raised_name)
+                              expected.raised_name, actual.raised_name, cast)
             return CandidateReport(compile_s, failure, checked, None)
         checked += 1
 

@@ -1,0 +1,32 @@
+"""The `hotpath` command as a newcomer meets it."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def hotpath(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hotpath.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.slow
+def test_demo_shows_each_variant_with_its_verdict():
+    done = hotpath("demo", "--quick", "jacobi_sweep", "checksum")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "original" in out and "numba" in out
+    assert "installed numba" in out  # the Jacobi sweep gets a verified winner
+    assert "incorrect" in out and "nothing installed" in out  # the checksum overflows in Numba
+    assert "Traceback" not in out + done.stderr
+
+
+def test_demo_rejects_an_unknown_example():
+    done = hotpath("demo", "nope")
+    assert done.returncode == 2 and "unknown example" in done.stdout
+
+
+def test_version_and_help():
+    assert hotpath("--version").stdout.startswith("hotpath ")
+    assert "demo" in hotpath("--help").stdout
