@@ -130,3 +130,24 @@ def test_inner_loop_of_a_time_stepping_loop_is_found():
                 u[1:-1] = new[1:-1]
             return u""")
     assert [p for _, p, _ in found] == [False, True]
+
+
+def test_a_loop_variable_rebound_by_a_later_loop_is_not_live():
+    found = verdicts("""
+        def f(x, out, w):
+            s = 0.0
+            for i in range(w):
+                s += x[i]
+            for i in range(w, x.shape[0]):
+                out[i] = x[i] * 2
+            return s""")
+    assert found[0][1], found
+    # ...unless the later loop might not run, leaving the old value to be read.
+    found = verdicts("""
+        def f(x, w):
+            for i in range(w):
+                x[i] = 0.0
+            for i in range(w, x.shape[0]):
+                pass
+            return i""")
+    assert not found[0][1] and "read after" in found[0][2]

@@ -136,6 +136,31 @@ def _written_before_read(name: str, stmts: list[ast.stmt]) -> bool:
     )
 
 
+def _live_after(name: str, stmts: list[ast.stmt]) -> bool:
+    """Might ``stmts`` read the value ``name`` holds on entry? (False once it is surely rebound.)"""
+    for stmt in stmts:
+        if not _mentions(stmt, name):
+            continue
+        if isinstance(stmt, ast.For) and isinstance(stmt.target, ast.Name) and stmt.target.id == name:
+            if _mentions(stmt.iter, name) or stmt.orelse:
+                return True
+            # The loop rebinds it; only if it may run zero times can a later read see the old value.
+            return _may_be_empty(stmt) and _live_after(name, stmts[stmts.index(stmt) + 1:])
+        return not _written_before_read(name, [stmt])
+    return False
+
+
+def _may_be_empty(loop: ast.For) -> bool:
+    # Only ``range(k)``/``range(a, b)`` with literal bounds is known to run; anything else may not.
+    call = loop.iter
+    if isinstance(call, ast.Call) and all(isinstance(a, ast.Constant) for a in call.args):
+        try:
+            return len(range(*[a.value for a in call.args])) == 0  # type: ignore[misc]
+        except TypeError:
+            return True
+    return True
+
+
 def _reduction_kind(stmt: ast.stmt) -> str:
     if isinstance(stmt, ast.AugAssign):
         return type(stmt.op).__name__
@@ -198,8 +223,7 @@ def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt]) -> 
         events.visit(stmt)
     written = {name for name, kind in events.events if kind == "write"}
 
-    reads_after = {n.id for stmt in after for n in _names(stmt) if isinstance(n.ctx, ast.Load)}
-    if var in reads_after:
+    if _live_after(var, after):
         return no(f"loop variable {var!r} is read after the loop")
 
     fresh: set[str] = set()
@@ -231,7 +255,7 @@ def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt]) -> 
                 return no(f"reduction variable {name!r} is updated with different operators")
             continue
         if _written_before_read(name, loop.body):
-            if name in reads_after:
+            if _live_after(name, after):
                 return no(f"{name!r} is assigned in the loop and read after it")
             private.add(name)
             continue
