@@ -25,8 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from hotpath import demo
     from hotpath.gate import cli as gate_cli
+    from hotpath.store import cli as store_cli
 
     demo.register(subparsers)
+    store_cli.register(subparsers)
     gate_cli.register(subparsers)
     return parser
 

@@ -39,6 +39,8 @@ class Config:
         verify_rate: fraction of calls to an installed variant that are checked against the
             original (shadow verification).
         background: tune hot signatures in a background thread (tier 0 -> tier 1).
+        persist: record trials and winners in the state folder's store, and start new processes
+            with the stored winner (warm start).
         state_dir: where generated sources and built artifacts live; default ``$HOTPATH_HOME``
             or ``./.hotpath``.
     """
@@ -56,6 +58,7 @@ class Config:
     edge_cases: bool = True
     verify_rate: float = 0.01
     background: bool = True
+    persist: bool = True
     state_dir: Path | None = None
 
     def __post_init__(self) -> None:

@@ -16,31 +16,24 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from hotpath import persist
 from hotpath.config import Config, disabled_by_env
+from hotpath.kernels.base import Candidate
+from hotpath.runner.compare import Tolerance
 from hotpath.runner.payload import sandbox_pickling
 from hotpath.signature import Signature, guard_key, signature_of
+from hotpath.store import FunctionId
+from hotpath.watch import Install, RollbackEvent, guarded_call, shadow_call
 
 if TYPE_CHECKING:
-    from hotpath.runner.trials import Trial
     from hotpath.tuning import TuneResult
 
 log = logging.getLogger(__name__)
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-
-
-@dataclass(frozen=True)
-class Install:
-    """A variant in service for one signature, with the trial that justified it."""
-
-    signature: Signature
-    trial: Trial
-    variant: Callable[..., Any] = field(repr=False)
-    invocation_errors: tuple[type[BaseException], ...] = field(repr=False)
-    installed_at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -98,6 +91,9 @@ class Optimized:
         self._installed: dict[Hashable, Install] = {}
         self._stats: dict[Hashable, _CallStats] = {}
         self._results: dict[Hashable, TuneResult] = {}
+        self._barred: dict[Hashable, set[str]] = {}
+        self._tolerance = Tolerance(config.rtol, config.atol)
+        self._function_id: FunctionId | None | bool = False  # False: not computed yet
         self._pending = 0
         self._idle = threading.Condition()
         self._disabled = disabled_by_env()
@@ -134,12 +130,10 @@ class Optimized:
         key = guard_key(args)
         install = self._installed.get(key)
         if install is not None:
-            try:
-                return install.variant(*args)
-            except install.invocation_errors:
-                # Same guard, but a value the variant cannot take (an int beyond 64 bits, say);
-                # nothing ran, so the original can answer.
-                return self.__hotpath_original__(*args)
+            if install.sampled():
+                return shadow_call(install, self.__hotpath_original__, args, self._tolerance,
+                                   functools.partial(self._roll_back, key))
+            return guarded_call(install, self.__hotpath_original__, args, functools.partial(self._roll_back, key))
         return self._tier0(key, args)
 
     def _positional(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
@@ -156,6 +150,8 @@ class Optimized:
         stats = self._stats.get(key)
         if stats is None:
             stats = self._stats.setdefault(key, _CallStats(signature_of(args)))
+            if self.config.persist and self._warm_start(key, args, stats.signature):
+                return self(*args)
         if stats.state != "counting":
             return self.__hotpath_original__(*args)
         config = self.config
@@ -182,13 +178,45 @@ class Optimized:
             _TUNER.submit(self, key, snapshot)
         return result
 
-    # --- state changes (from tuning) ------------------------------------------------------
-    def _install(self, args: tuple[Any, ...], signature: Signature, trial: Trial,
-                 variant: Callable[..., Any], invocation_errors: tuple[type[BaseException], ...]) -> None:
+    # --- state changes (from tuning, the store, the watch) --------------------------------
+    @property
+    def function_id(self) -> FunctionId | None:
+        """This function's key in the store (None when it cannot be rewritten)."""
+        if self._function_id is False:
+            self._function_id = persist.identify_function(self.__hotpath_original__)
+        return self._function_id  # type: ignore[return-value]
+
+    def _new_install(self, signature: Signature, candidate: Candidate, speedup: float, variant: Callable[..., Any],
+                     invocation_errors: tuple[type[BaseException], ...], mutates: bool, origin: str) -> Install:
+        return Install(signature, candidate, speedup, origin, variant, invocation_errors, mutates,
+                       self.config.verify_rate)
+
+    def _install(self, args: tuple[Any, ...], install: Install) -> None:
         key = guard_key(args)
-        self._installed[key] = Install(signature, trial, variant, invocation_errors)
-        stats = self._stats.setdefault(key, _CallStats(signature))
-        stats.state = "tuned"
+        self._installed[key] = install
+        self._stats.setdefault(key, _CallStats(install.signature)).state = "tuned"
+
+    def _warm_start(self, key: Hashable, args: tuple[Any, ...], signature: Signature) -> bool:
+        install = persist.warm_start(self.config, self.function_id, self.__hotpath_original__, signature, args,
+                                     functools.partial(self._new_install, signature))
+        if install is None:
+            return False
+        self._install(args, install)
+        return True
+
+    def _roll_back(self, key: Hashable, event: RollbackEvent) -> None:
+        install = self._installed.pop(key, None)
+        if install is None:
+            return  # another thread got there first
+        self._barred.setdefault(key, set()).add(install.candidate.name)
+        log.warning("%s %s: rolled back %s: %s", self.__qualname__, install.signature, install.candidate.name,
+                    event.reason)
+        persist.rolled_back(self.config, self.function_id, install.signature, install.candidate.name,
+                            event.reason, event.evidence)
+
+    def barred(self, args: tuple[Any, ...]) -> set[str]:
+        """Variants rolled back for the signature of ``args`` in this process."""
+        return set(self._barred.get(guard_key(args), ()))
 
     def _record(self, key: Hashable, result: TuneResult) -> None:
         self._results[key] = result
@@ -206,9 +234,9 @@ class Optimized:
 
     # --- inspection and control ---------------------------------------------------------
     @property
-    def installed(self) -> dict[Signature, Trial]:
-        """Signature -> the winning trial now in service for it."""
-        return {i.signature: i.trial for i in self._installed.values()}
+    def installed(self) -> dict[Signature, Candidate]:
+        """Signature -> the variant now in service for it."""
+        return {i.signature: i.candidate for i in self._installed.values()}
 
     @property
     def results(self) -> dict[Signature, TuneResult]:
@@ -221,11 +249,13 @@ class Optimized:
         return {s.signature: (s.calls, s.seconds) for s in self._stats.values()}
 
     def rollback(self) -> None:
-        """Back to the original for every signature; tier 0 starts counting again."""
+        """Back to the original for every signature, here and in the store; tier 0 starts counting
+        again, so hot signatures are tuned afresh."""
         if self._installed:
             log.warning("%s: rolled back %d installed variant(s) by request", self.__qualname__,
                         len(self._installed))
         self._installed.clear()
+        persist.manual_rollback(self.config, self.function_id)
         for stats in self._stats.values():
             stats.state = "counting"
             stats.calls, stats.seconds = 0, 0.0

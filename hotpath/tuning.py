@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hotpath import persist
 from hotpath.config import Config, disabled_by_env
 from hotpath.errors import NotRewritable
-from hotpath.kernels import Candidate, get_backend
+from hotpath.kernels import Candidate, Skipped, get_backend
 from hotpath.rewriter.propose import propose
 from hotpath.rewriter.source import FunctionSource, extract
 from hotpath.runner import adapters, payload, sandbox
@@ -79,7 +80,8 @@ def _result(opt: Optimized, signature: Signature | None, reason: str, started: f
 
 
 def user_modules(fs: FunctionSource) -> tuple[str, ...]:
-    return tuple(sorted({part.module for part in fs.walk()}))
+    """Modules whose functions travel to the worker by value (the user's, never a library's)."""
+    return tuple(sorted({part.module for part in fs.walk() if part.is_user_code}))
 
 
 def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observer | None = None) -> TuneResult:
@@ -123,11 +125,18 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
                                        "against it", started, baseline_s=reference.captured_s)
 
     kernels_dir = config.resolved_state_dir() / "kernels"
-    proposals = propose(fs, signature, config, kernels_dir)
+    function_id = persist.identify(fs) if config.persist else None
+    barred = opt.barred(args) | persist.barred(config, function_id, signature)
+    proposals = [
+        Skipped(p.backend, p.name, "barred for this signature: it was rolled back after misbehaving")
+        if isinstance(p, Candidate) and p.name in barred else p
+        for p in propose(fs, signature, config, kernels_dir)
+    ]
     trials = tuple(speculate(opt.original, fs, proposals, cases, reference, config, kernels_dir,
                              modules, observer))
     notes = reference.dropped
     won = next((t for t in trials if t.status == WON), None)
+    persist.record(config, function_id, signature, trials, won, reference.mutates)
     if won is None:
         tried = [t for t in trials if t.status != "skipped"]
         if not tried:
@@ -148,7 +157,9 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
         log.exception("loading the winner %s of %s failed", won.name, opt.__qualname__)
         return _result(opt, signature, f"the winner {won.name} could not be loaded here: {exc}", started,
                        trials, reference.captured_s, notes)
-    opt._install(args, signature, won, variant, backend.invocation_errors())
+    assert won.timing is not None
+    opt._install(args, opt._new_install(signature, won.candidate, won.timing.speedup, variant,
+                                        backend.invocation_errors(), reference.mutates, "tuned"))
     log.info("%s %s: installed %s (%s)", opt.__qualname__, signature, won.name, won.timing)
     return TuneResult(opt.__qualname__, signature, won.candidate, None, trials, opt, reference.captured_s,
                       time.perf_counter() - started, notes)

@@ -65,6 +65,11 @@ class FunctionSource:
                 digest.update(f"{ref.name}:{ref.kind}:{ref.module_name}".encode())
         return digest.hexdigest()
 
+    @property
+    def is_user_code(self) -> bool:
+        """Defined in the user's files, not in the standard library or an installed package."""
+        return not str(Path(self.filename).resolve()).startswith(_LIBRARY_ROOTS)
+
     def walk(self) -> Iterator[FunctionSource]:
         """This function, then every helper (transitively), each once."""
         seen: set[str] = set()

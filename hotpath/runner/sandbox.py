@@ -96,7 +96,10 @@ def run(task: object, timeout_s: float, memory_limit_mb: int | None,
         if process.returncode != 0 or not result_path.exists():
             code = process.returncode
             if code is not None and code < 0:
-                name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+                try:
+                    name = signal.Signals(-code).name
+                except ValueError:
+                    name = f"signal {-code}"
                 what = f"the worker was killed by {name}"
             else:
                 what = f"the worker exited with status {code}"

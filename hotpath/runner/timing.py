@@ -67,18 +67,18 @@ def median_interval(values: list[float], confidence: float = 0.95) -> tuple[floa
     return ordered[k - 1], ordered[n - k]
 
 
-def _restore(target: tuple[Any, ...], pristine: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Put ``pristine`` values back, in place where possible (no allocation in the timed loop)."""
-    restored = []
+def restore(target: tuple[Any, ...], pristine: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Put ``pristine``'s values back into ``target``'s objects, in place (the caller keeps its
+    references); returns ``target``."""
     for current, original in zip(target, pristine):
         if isinstance(current, np.ndarray) and current.flags.writeable:
             np.copyto(current, original)
-            restored.append(current)
-        elif isinstance(current, (list, dict, set, bytearray)):
-            restored.append(copy.deepcopy(original))
-        else:
-            restored.append(current)
-    return tuple(restored)
+        elif isinstance(current, (list, bytearray)):
+            current[:] = copy.deepcopy(original)
+        elif isinstance(current, (dict, set)):
+            current.clear()
+            current.update(copy.deepcopy(original))
+    return target
 
 
 def measure(original: Callable[..., Any], candidate: Callable[..., Any], args: tuple[Any, ...],
@@ -96,7 +96,7 @@ def measure(original: Callable[..., Any], candidate: Callable[..., Any], args: t
 
     def sample(fn: Callable[..., Any], which: str) -> float:
         if mutates:
-            works[which] = _restore(works[which], pristine)
+            restore(works[which], pristine)
         work = works[which]
         begin = clock()
         for _ in range(loops):

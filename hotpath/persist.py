@@ -1,0 +1,133 @@
+"""The glue between a running function and the store: identity, warm start, recording, rollback.
+
+Every store operation here is best effort: a store that cannot be opened or written is logged
+and the function goes on running (the original, or the variant already in memory). Persistence
+must never be the reason a user's call fails.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hotpath.config import Config
+from hotpath.errors import NotRewritable
+from hotpath.kernels import get_backend
+from hotpath.kernels.artifacts import pickle_namespace
+from hotpath.rewriter.source import FunctionSource, extract, injected_values
+from hotpath.runner import adapters
+from hotpath.store import ArtifactRefused, FunctionId, Store, check_artifact
+from hotpath.store.fingerprint import environment
+
+if TYPE_CHECKING:
+    from hotpath.runner.trials import Trial
+    from hotpath.signature import Signature
+    from hotpath.watch import Install
+
+log = logging.getLogger(__name__)
+
+
+def identify(fs: FunctionSource) -> FunctionId:
+    """The store's key for ``fs``: module, qualified name and a hash of source and globals."""
+    from hotpath.store.fingerprint import function_key
+
+    return FunctionId(fs.module, fs.qualname, function_key(fs.source_hash, pickle_namespace(injected_values(fs))))
+
+
+def identify_function(fn: Callable[..., Any]) -> FunctionId | None:
+    try:
+        return identify(extract(fn))
+    except (NotRewritable, Exception):  # unpicklable globals, say: such a function is not stored
+        return None
+
+
+def open_store(config: Config) -> Store | None:
+    if not config.persist:
+        return None
+    try:
+        return Store.at(config.resolved_state_dir())
+    except Exception:
+        log.exception("the hotpath store in %s cannot be opened; nothing will persist", config.resolved_state_dir())
+        return None
+
+
+def record(config: Config, fn: FunctionId | None, signature: Signature, trials: tuple[Trial, ...],
+           winner: Trial | None, mutates: bool) -> None:
+    store = open_store(config)
+    if store is None or fn is None:
+        return
+    try:
+        store.record_tuning(fn, str(signature), trials, winner, mutates)
+    except Exception:
+        log.exception("recording the tuning of %s failed; the install holds for this process only", fn.name)
+
+
+def barred(config: Config, fn: FunctionId | None, signature: Signature) -> set[str]:
+    store = open_store(config)
+    if store is None or fn is None:
+        return set()
+    try:
+        return store.barred(fn, str(signature))
+    except Exception:
+        log.exception("reading barred variants of %s failed", fn.name)
+        return set()
+
+
+def warm_start(config: Config, fn: FunctionId | None, original: Callable[..., Any], signature: Signature,
+               args: tuple[Any, ...], make_install: Callable[..., Install]) -> Install | None:
+    """The stored winner for this signature, checked and loaded, or ``None`` (then tier 0 goes on)."""
+    store = open_store(config)
+    if store is None or fn is None:
+        return None
+    try:
+        winner = store.find_winner(fn, str(signature))
+        if winner is None:
+            return None
+        check_artifact(winner.candidate.path, winner.source_sha256)
+        backend = get_backend(winner.candidate.backend)
+        variant = backend.load(winner.candidate)
+        backend.prepare(variant, args)
+        variant = adapters.apply(winner.candidate.adapters, variant, original)
+        install = make_install(winner.candidate, winner.speedup, variant, backend.invocation_errors(),
+                               winner.mutates, "warm")
+        store.log("warm-install", fn, str(signature), {"variant": winner.candidate.name,
+                                                       "install_id": winner.install_id,
+                                                       "speedup": winner.speedup, "environment": environment()})
+        log.info("%s %s: warm start with stored %s", fn.name, signature, winner.candidate.name)
+        return install
+    except ArtifactRefused as exc:
+        log.warning("%s %s: stored winner refused: %s; running the original", fn.name, signature, exc)
+        _log_quietly(store, "refusal", fn, signature, {"reason": str(exc)})
+    except Exception as exc:
+        log.exception("%s %s: loading the stored winner failed; running the original", fn.name, signature)
+        _log_quietly(store, "refusal", fn, signature, {"reason": f"{type(exc).__name__}: {exc}"})
+    return None
+
+
+def rolled_back(config: Config, fn: FunctionId | None, signature: Signature, variant: str, reason: str,
+                evidence: dict[str, Any]) -> None:
+    store = open_store(config)
+    if store is None or fn is None:
+        return
+    try:
+        store.rollback(fn, str(signature), variant, reason, evidence)
+    except Exception:
+        log.exception("recording the rollback of %s failed", fn.name)
+
+
+def manual_rollback(config: Config, fn: FunctionId | None) -> None:
+    store = open_store(config)
+    if store is None or fn is None:
+        return
+    try:
+        store.manual_rollback(fn.name)
+    except Exception:
+        log.exception("recording the manual rollback of %s failed", fn.name)
+
+
+def _log_quietly(store: Store, action: str, fn: FunctionId, signature: Signature, detail: dict[str, Any]) -> None:
+    try:
+        store.log(action, fn, str(signature), detail)
+    except Exception:
+        log.exception("writing the audit entry failed")

@@ -1,0 +1,226 @@
+"""Persistence: tuning history, installed winners, barred variants and the audit log.
+
+One SQLite file (``store.db``) in the state folder, shared by every process using that folder.
+Generated sources stay files under ``kernels/``; the store records each winner's SHA-256 and
+refuses, with an audit entry, an artifact that no longer matches it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hotpath.kernels.base import Candidate
+from hotpath.store import audit
+from hotpath.store.db import Database
+from hotpath.store.fingerprint import environment, sha256_file
+
+if TYPE_CHECKING:
+    from hotpath.runner.trials import Trial
+
+_open: dict[Path, Store] = {}
+_open_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class FunctionId:
+    """A function as the store knows it: where it lives and what its source (and globals) hash to."""
+
+    module: str
+    qualname: str
+    key: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.module}:{self.qualname}"
+
+
+@dataclass(frozen=True)
+class StoredWinner:
+    """An install row: enough to rebuild and re-check the candidate in a new process."""
+
+    install_id: int
+    candidate: Candidate
+    source_sha256: str
+    speedup: float
+    mutates: bool
+    created: float
+
+
+class ArtifactRefused(Exception):
+    """A stored artifact failed its checks; the message says which."""
+
+
+def check_artifact(path: Path, sha256: str) -> None:
+    """Raise ``ArtifactRefused`` unless ``path`` is readable, private enough and unchanged."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ArtifactRefused(f"{path} is missing or unreadable ({exc.strerror})") from None
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ArtifactRefused(f"{path} is writable by other users (mode {stat.filemode(info.st_mode)})")
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:
+        raise ArtifactRefused(f"{path} cannot be read ({exc.strerror})") from None
+    if actual != sha256:
+        raise ArtifactRefused(f"{path} changed since it was verified (sha256 {actual[:12]}..., "
+                              f"recorded {sha256[:12]}...)")
+
+
+class Store:
+    """The store of one state folder. Use ``Store.at(folder)``; instances are shared per process."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.db = Database(state_dir / "store.db")
+
+    @classmethod
+    def at(cls, state_dir: Path) -> Store:
+        path = Path(state_dir).resolve()
+        with _open_lock:
+            if path not in _open:
+                _open[path] = cls(path)
+            return _open[path]
+
+    # --- functions ----------------------------------------------------------------------
+    @staticmethod
+    def _function_row(tx: Any, fn: FunctionId) -> int:
+        tx.execute("INSERT OR IGNORE INTO functions (module, qualname, source_hash) VALUES (?,?,?)",
+                   (fn.module, fn.qualname, fn.key))
+        row = tx.execute("SELECT id FROM functions WHERE module=? AND qualname=? AND source_hash=?",
+                         (fn.module, fn.qualname, fn.key)).fetchone()
+        return int(row["id"])
+
+    # --- tuning results -----------------------------------------------------------------
+    def record_tuning(self, fn: FunctionId, signature: str, trials: tuple[Trial, ...],
+                      winner: Trial | None, mutates: bool = False) -> int | None:
+        """Store every trial; if there is a winner, make it the active install (audited)."""
+        env = environment()
+        now = time.time()
+        with self.db.write() as tx:
+            function_id = self._function_row(tx, fn)
+            trial_ids: dict[str, int] = {}
+            for t in trials:
+                timing = t.timing
+                cursor = tx.execute(
+                    "INSERT INTO trials (function_id, signature, environment, backend, name, status, reason,"
+                    " speedup, ci_low, ci_high, original_s, candidate_s, compile_s, created)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (function_id, signature, env, t.backend, t.name, t.status, t.reason,
+                     timing.speedup if timing else None, timing.ci_low if timing else None,
+                     timing.ci_high if timing else None, timing.original_s if timing else None,
+                     timing.candidate_s if timing else None, t.compile_s, now))
+                trial_ids[t.name] = int(cursor.lastrowid or 0)
+            if winner is None or winner.candidate is None or winner.timing is None:
+                return None
+            candidate = winner.candidate
+            self._retire(tx, function_id, signature, env, "replaced by a new tuning run")
+            cursor = tx.execute(
+                "INSERT INTO installs (function_id, signature, environment, trial_id, backend, name, entry,"
+                " options, adapters, source_path, source_sha256, namespace, namespace_sha256, speedup, mutates,"
+                " created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (function_id, signature, env, trial_ids[winner.name], candidate.backend, candidate.name,
+                 candidate.entry, json.dumps(candidate.options), json.dumps(candidate.adapters),
+                 str(candidate.path), sha256_file(candidate.path), candidate.namespace,
+                 _sha(candidate.namespace), winner.timing.speedup, int(mutates), now))
+            install_id = int(cursor.lastrowid or 0)
+            audit.append(tx, "install", fn.name, signature, {
+                "variant": candidate.name, "backend": candidate.backend, "source": str(candidate.path),
+                "speedup": winner.timing.speedup, "ci": [winner.timing.ci_low, winner.timing.ci_high],
+                "pairs": winner.timing.pairs, "inputs_checked": winner.cases_checked,
+                "trial_ids": sorted(trial_ids.values()), "install_id": install_id, "environment": env,
+            })
+            return install_id
+
+    @staticmethod
+    def _retire(tx: Any, function_id: int, signature: str | None, env: str | None, reason: str) -> int:
+        clauses, params = ["function_id = ?", "active = 1"], [function_id]
+        if signature is not None:
+            clauses.append("signature = ?")
+            params.append(signature)  # type: ignore[arg-type]
+        if env is not None:
+            clauses.append("environment = ?")
+            params.append(env)  # type: ignore[arg-type]
+        cursor = tx.execute(f"UPDATE installs SET active = 0, retired = ?, retired_reason = ? "
+                            f"WHERE {' AND '.join(clauses)}", (time.time(), reason, *params))
+        return cursor.rowcount
+
+    # --- warm start ---------------------------------------------------------------------
+    def find_winner(self, fn: FunctionId, signature: str) -> StoredWinner | None:
+        rows = self.db.read(
+            "SELECT i.* FROM installs i JOIN functions f ON f.id = i.function_id"
+            " WHERE f.module=? AND f.qualname=? AND f.source_hash=? AND i.signature=? AND i.environment=?"
+            " AND i.active=1 ORDER BY i.id DESC LIMIT 1",
+            (fn.module, fn.qualname, fn.key, signature, environment()))
+        if not rows:
+            return None
+        r = rows[0]
+        if _sha(r["namespace"]) != r["namespace_sha256"]:
+            raise ArtifactRefused("the stored namespace of the winner does not match its checksum")
+        candidate = Candidate(
+            backend=r["backend"], name=r["name"],
+            options=tuple((k, v) for k, v in json.loads(r["options"])),
+            source="", entry=r["entry"], path=Path(r["source_path"]), namespace=bytes(r["namespace"]),
+            adapters=tuple(json.loads(r["adapters"])))
+        return StoredWinner(int(r["id"]), candidate, r["source_sha256"], float(r["speedup"]), bool(r["mutates"]),
+                            float(r["created"]))
+
+    def log(self, action: str, fn: FunctionId, signature: str, detail: dict[str, Any]) -> None:
+        """An audit entry on its own (warm installs, refusals)."""
+        with self.db.write() as tx:
+            audit.append(tx, action, fn.name, signature, detail)
+
+    # --- rollback -----------------------------------------------------------------------
+    def rollback(self, fn: FunctionId, signature: str, variant: str, reason: str,
+                 evidence: dict[str, Any], action: str = "rollback") -> None:
+        """Retire the install and bar ``variant`` for this signature; audited."""
+        with self.db.write() as tx:
+            function_id = self._function_row(tx, fn)
+            retired = self._retire(tx, function_id, signature, None, reason)
+            tx.execute("INSERT OR REPLACE INTO barred (function_id, signature, name, reason, created)"
+                       " VALUES (?,?,?,?,?)", (function_id, signature, variant, reason, time.time()))
+            audit.append(tx, action, fn.name, signature,
+                         {"variant": variant, "reason": reason, "retired_installs": retired, **evidence})
+
+    def manual_rollback(self, function: str, signature: str | None = None) -> int:
+        """``hotpath rollback module:function``: retire matching installs in every environment."""
+        module, _, qualname = function.partition(":")
+        with self.db.write() as tx:
+            ids = [r["id"] for r in tx.execute("SELECT id FROM functions WHERE module=? AND qualname=?",
+                                               (module, qualname)).fetchall()]
+            retired = sum(self._retire(tx, i, signature, None, "rolled back by hand") for i in ids)
+            audit.append(tx, "manual-rollback", function, signature or "*",
+                         {"retired_installs": retired, "user": os.environ.get("USER", "")})
+        return retired
+
+    def barred(self, fn: FunctionId, signature: str) -> set[str]:
+        rows = self.db.read(
+            "SELECT b.name FROM barred b JOIN functions f ON f.id = b.function_id"
+            " WHERE f.module=? AND f.qualname=? AND f.source_hash=? AND b.signature=?",
+            (fn.module, fn.qualname, fn.key, signature))
+        return {r["name"] for r in rows}
+
+    # --- reading ------------------------------------------------------------------------
+    def active_installs(self) -> list[dict[str, Any]]:
+        rows = self.db.read(
+            "SELECT f.module, f.qualname, i.signature, i.backend, i.name, i.speedup, i.created, i.environment"
+            " FROM installs i JOIN functions f ON f.id = i.function_id WHERE i.active = 1 ORDER BY i.created")
+        return [dict(r) for r in rows]
+
+    def audit_entries(self, function: str | None = None) -> list[audit.AuditEntry]:
+        return audit.entries(self.db, function)
+
+    def verify_audit(self) -> str | None:
+        return audit.verify(self.db)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

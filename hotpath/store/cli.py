@@ -1,0 +1,115 @@
+"""``hotpath status``, ``hotpath audit [--verify]`` and ``hotpath rollback module:function``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def _home(args: argparse.Namespace) -> Path:
+    if args.home:
+        return Path(args.home)
+    env = os.environ.get("HOTPATH_HOME")
+    return Path(env) if env else Path.cwd() / ".hotpath"
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from hotpath.store import Store
+
+    home = _home(args)
+    if not (home / "store.db").exists():
+        return None
+    return Store.at(home)
+
+
+def _when(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def register(subparsers: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", help="state folder (default: $HOTPATH_HOME or ./.hotpath)")
+
+    status = subparsers.add_parser("status", parents=[common], help="what is installed, where, since when, how fast")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=_status)
+
+    audit = subparsers.add_parser("audit", parents=[common], help="the change log; --verify checks it is intact")
+    audit.add_argument("--verify", action="store_true", help="recompute the hash chain; exit 1 naming the first bad entry")
+    audit.add_argument("--function", help="only entries for module:function")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.set_defaults(func=_audit)
+
+    rollback = subparsers.add_parser("rollback", parents=[common], help="retire a function's stored winners by hand")
+    rollback.add_argument("function", help="module:function, as `hotpath status` lists it")
+    rollback.add_argument("--signature", help="only this signature, as `hotpath status` prints it")
+    rollback.set_defaults(func=_rollback)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    store = _store(args)
+    installs = store.active_installs() if store else []
+    if args.json:
+        print(json.dumps({"schema": "hotpath.status/1", "installs": installs}, indent=1))
+        return 0
+    if not installs:
+        Console().print(f"nothing installed in {_home(args)}")
+        return 0
+    table = Table(title=f"installed variants in {_home(args)}", title_justify="left")
+    for column in ("function", "signature", "variant", "speedup", "since"):
+        table.add_column(column)
+    for row in installs:
+        table.add_row(f"{row['module']}:{row['qualname']}", row["signature"], row["name"],
+                      f"{row['speedup']:.1f}x", _when(row["created"]))
+    Console().print(table)
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    console = Console()
+    store = _store(args)
+    if store is None:
+        console.print(f"no store in {_home(args)}: nothing has been recorded")
+        return 0
+    if args.verify:
+        problem = store.verify_audit()
+        if problem:
+            console.print(f"[red]audit log is NOT intact: {problem}")
+            return 1
+        entries = store.audit_entries()
+        head = entries[-1].hash if entries else "-"
+        console.print(f"audit log intact: {len(entries)} entries, head {head}")
+        return 0
+    entries = store.audit_entries(args.function)
+    if args.json:
+        print(json.dumps([e.__dict__ for e in entries], indent=1, default=str))
+        return 0
+    for e in entries:
+        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items() if k not in ("trial_ids",))
+        console.print(f"#{e.id} {_when(e.created)} [bold]{e.action}[/] {e.function} {e.signature}  {detail}",
+                      highlight=False, soft_wrap=True)
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    if ":" not in args.function:
+        Console().print(f"[red]name the function as module:function (see `hotpath status`), got {args.function!r}")
+        return 2
+    store = _store(args)
+    if store is None:
+        Console().print(f"no store in {_home(args)}: nothing to roll back")
+        return 0
+    retired = store.manual_rollback(args.function, args.signature)
+    Console().print(f"rolled back {retired} install(s) of {args.function}; recorded in the audit log")
+    return 0

@@ -1,0 +1,143 @@
+"""The SQLite store: one file per state folder, WAL mode, short IMMEDIATE write transactions.
+
+Several processes may share a state folder (pytest-xdist, a multiprocessing pool): SQLite's
+locking serialises writers, ``busy_timeout`` makes them wait instead of failing, and every
+change is one transaction, so a process killed mid-write leaves either all of it or none.
+The schema is versioned; ``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    0: """
+    CREATE TABLE functions (
+        id INTEGER PRIMARY KEY,
+        module TEXT NOT NULL,
+        qualname TEXT NOT NULL,
+        source_hash TEXT NOT NULL,
+        UNIQUE (module, qualname, source_hash)
+    );
+    CREATE TABLE trials (
+        id INTEGER PRIMARY KEY,
+        function_id INTEGER NOT NULL REFERENCES functions(id),
+        signature TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        speedup REAL, ci_low REAL, ci_high REAL,
+        original_s REAL, candidate_s REAL, compile_s REAL,
+        created REAL NOT NULL
+    );
+    CREATE TABLE installs (
+        id INTEGER PRIMARY KEY,
+        function_id INTEGER NOT NULL REFERENCES functions(id),
+        signature TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        trial_id INTEGER REFERENCES trials(id),
+        backend TEXT NOT NULL,
+        name TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        options TEXT NOT NULL,
+        adapters TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        source_sha256 TEXT NOT NULL,
+        namespace BLOB NOT NULL,
+        namespace_sha256 TEXT NOT NULL,
+        speedup REAL NOT NULL,
+        mutates INTEGER NOT NULL DEFAULT 0,
+        active INTEGER NOT NULL DEFAULT 1,
+        created REAL NOT NULL,
+        retired REAL,
+        retired_reason TEXT
+    );
+    CREATE INDEX installs_lookup ON installs (function_id, signature, environment, active);
+    CREATE TABLE barred (
+        function_id INTEGER NOT NULL REFERENCES functions(id),
+        signature TEXT NOT NULL,
+        name TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (function_id, signature, name)
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        created REAL NOT NULL,
+        action TEXT NOT NULL,
+        function TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    """,
+}
+
+
+class Database:
+    """A connection per thread to one store file, with the schema brought up to date."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self.write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{path} has schema version {version}, newer than this hotpath "
+                                   f"understands ({SCHEMA_VERSION}); upgrade hotpath or use another HOTPATH_HOME")
+            for step in range(version, SCHEMA_VERSION):
+                db.executescript_in_transaction(MIGRATIONS[step])
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            connection.execute("PRAGMA busy_timeout = 60000")
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def write(self) -> Iterator[_Transaction]:
+        """One IMMEDIATE transaction: the write lock is taken up front, so no deadlock on upgrade."""
+        connection = self.connection()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield _Transaction(connection)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
+        connection = self.connection()
+        connection.row_factory = sqlite3.Row
+        return connection.execute(sql, params).fetchall()
+
+
+class _Transaction:
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+        self._connection.row_factory = sqlite3.Row
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        return self._connection.execute(sql, params)
+
+    def executescript_in_transaction(self, script: str) -> None:
+        # executescript() would COMMIT first; statements one by one stay inside our transaction.
+        for statement in script.split(";"):
+            if statement.strip():
+                self._connection.execute(statement)
