@@ -81,6 +81,12 @@ class TestCompare:
         assert difference(x, np.nextafter(x, np.float32(1), dtype=np.float32), STRICT) is None
         assert difference(x, np.float32(0.1001), STRICT) is not None
 
+    def test_default_tolerance_is_relative_to_the_array_scale(self):
+        expected = np.array([1.0, 1e-12])
+        assert difference(expected, np.array([1.0, 1.5e-12]), STRICT) is None  # cancellation noise
+        assert difference(expected, np.array([1.0, 1e-8]), STRICT) is not None
+        assert difference(expected, np.array([1.0, 1.5e-12]), Tolerance(1e-9, 0.0)) is not None  # explicit rtol
+
     def test_nan_inf_and_dtype(self):
         assert difference(np.array([np.nan, np.inf]), np.array([np.nan, np.inf]), STRICT) is None
         assert difference(np.array([np.inf]), np.array([-np.inf]), STRICT) is not None

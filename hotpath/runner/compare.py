@@ -24,7 +24,10 @@ DEFAULT_RTOL = 1e-9
 class Tolerance:
     """``rtol=None`` means the default: 1e-9, or 64 ulps for dtypes less precise than that
     (float32 code compiled with float64 intermediates rounds differently, and more precisely,
-    than NumPy's float32 arithmetic step by step)."""
+    than NumPy's float32 arithmetic step by step). Under the default, an array element is also
+    close when its error is small against the array's largest finite magnitude: an element that
+    cancels to nearly zero carries the rounding error of the large terms it came from, in the
+    original as much as in the variant."""
 
     rtol: float | None
     atol: float
@@ -33,6 +36,13 @@ class Tolerance:
         if self.rtol is not None:
             return self.rtol
         return max(DEFAULT_RTOL, 64 * float(np.finfo(dtype).eps))
+
+    def atol_for(self, expected: np.ndarray) -> float:
+        if self.rtol is not None or expected.ndim == 0 or expected.size == 0:
+            return self.atol
+        finite = np.abs(expected[np.isfinite(expected)])
+        scale = float(finite.max()) if finite.size else 0.0
+        return max(self.atol, self.rtol_for(expected.dtype) * scale)
 
 
 def _scalar_dtype(value: object) -> np.dtype | None:
@@ -70,7 +80,7 @@ def _array_difference(expected: np.ndarray, actual: np.ndarray, tol: Tolerance, 
     kind = expected.dtype.kind
     if kind in "fc":
         with np.errstate(invalid="ignore", over="ignore"):
-            close = np.isclose(actual, expected, rtol=tol.rtol_for(expected.dtype), atol=tol.atol,
+            close = np.isclose(actual, expected, rtol=tol.rtol_for(expected.dtype), atol=tol.atol_for(expected),
                                equal_nan=True)
             # isclose treats inf == inf via equality, but its tolerance could admit inf vs a finite value
             # only when the tolerance itself is inf; keep infinities exact regardless.
