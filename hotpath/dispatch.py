@@ -26,7 +26,7 @@ from hotpath.runner.compare import Tolerance
 from hotpath.runner.payload import sandbox_pickling
 from hotpath.signature import Signature, guard_key, signature_of
 from hotpath.store import FunctionId
-from hotpath.watch import Install, RollbackEvent, guarded_call, shadow_call
+from hotpath.watch import Install, RollbackEvent, protected_call, shadow_call, variant_failed
 
 if TYPE_CHECKING:
     from hotpath.tuning import TuneResult
@@ -130,11 +130,27 @@ class Optimized:
         key = guard_key(args)
         install = self._installed.get(key)
         if install is not None:
-            if install.sampled():
-                return shadow_call(install, self.__hotpath_original__, args, self._tolerance,
-                                   functools.partial(self._roll_back, key))
-            return guarded_call(install, self.__hotpath_original__, args, functools.partial(self._roll_back, key))
+            install.countdown -= 1
+            if install.countdown > 0 and not install.mutates:
+                # The hot path: no copies, no allocation beyond the guard key.
+                try:
+                    return install.variant(*args)
+                except install.invocation_errors:
+                    # Same guard, but a value the variant cannot take (an int beyond 64 bits,
+                    # say); nothing ran, so the original answers and the variant stays.
+                    return self.__hotpath_original__(*args)
+                except Exception as exc:
+                    return variant_failed(install, self.__hotpath_original__, args, exc, None,
+                                          functools.partial(self._roll_back, key))
+            return self._watched_call(key, install, args)
         return self._tier0(key, args)
+
+    def _watched_call(self, key: Hashable, install: Install, args: tuple[Any, ...]) -> Any:
+        roll_back = functools.partial(self._roll_back, key)
+        if install.countdown <= 0:
+            install.countdown = install.period
+            return shadow_call(install, self.__hotpath_original__, args, self._tolerance, roll_back)
+        return protected_call(install, self.__hotpath_original__, args, roll_back)
 
     def _positional(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         assert self._bind is not None

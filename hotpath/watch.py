@@ -25,6 +25,8 @@ from hotpath.runner.outcome import Outcome, exception_name
 from hotpath.runner.timing import restore
 from hotpath.signature import Signature
 
+#: The countdown of an install that is never sampled (verify_rate=0).
+NEVER = 2**62
 #: Shadow samples considered for the slowdown rule, and how many must be in before it applies.
 SLOWDOWN_WINDOW = 9
 #: Roll back when the window's median speedup over the original falls below this: the variant
@@ -58,20 +60,13 @@ class Install:
         self.variant = variant
         self.invocation_errors = invocation_errors
         self.mutates = mutates
-        self.period = max(1, round(1 / verify_rate)) if verify_rate > 0 else 0
+        self.period = max(1, round(1 / verify_rate)) if verify_rate > 0 else NEVER
         self.countdown = self.period
         self.ratios: deque[float] = deque(maxlen=SLOWDOWN_WINDOW)
         self.installed_at = time.time()
 
-    def sampled(self) -> bool:
-        """Count this call; True when it is one to shadow-verify."""
-        if not self.period:
-            return False
-        self.countdown -= 1
-        if self.countdown > 0:
-            return False
-        self.countdown = self.period
-        return True
+    # The caller decrements ``countdown`` inline on every call (the hot path); at zero the call
+    # is shadow-verified and the countdown starts over.
 
 
 def _observe(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Outcome, BaseException | None, float]:
@@ -115,19 +110,24 @@ def shadow_call(install: Install, original: Callable[..., Any], args: tuple[Any,
     return _answer(actual, actual_exc)
 
 
-def guarded_call(install: Install, original: Callable[..., Any], args: tuple[Any, ...],
-                 roll_back: Callable[[RollbackEvent], None]) -> Any:
-    """An unsampled call: the variant, unless it raises, in which case the original answers."""
-    backup = copy.deepcopy(args) if install.mutates else None
+def protected_call(install: Install, original: Callable[..., Any], args: tuple[Any, ...],
+                   roll_back: Callable[[RollbackEvent], None]) -> Any:
+    """An unsampled call of a variant that modifies its arguments: a copy first, so a failure
+    can be undone."""
+    backup = copy.deepcopy(args)
     try:
         return install.variant(*args)
     except install.invocation_errors:
-        # Same guard, but a value the variant cannot take (an int beyond 64 bits, say); nothing
-        # ran, so the original can answer and the variant stays.
         return original(*args)
     except Exception as exc:
-        if backup is not None:
-            restore(args, backup)
-        roll_back(RollbackEvent(f"the variant raised {type(exc).__name__}: {exc}",
-                                {"check": "exception", "exception": exception_name(exc), "message": str(exc)[:300]}))
-        return original(*args)  # raises, if the original raises too: the caller sees what Python would do
+        return variant_failed(install, original, args, exc, backup, roll_back)
+
+
+def variant_failed(install: Install, original: Callable[..., Any], args: tuple[Any, ...], exc: Exception,
+                   backup: tuple[Any, ...] | None, roll_back: Callable[[RollbackEvent], None]) -> Any:
+    """The variant raised: roll back, undo its effect on the arguments, let the original answer."""
+    if backup is not None:
+        restore(args, backup)
+    roll_back(RollbackEvent(f"the variant raised {type(exc).__name__}: {exc}",
+                            {"check": "exception", "exception": exception_name(exc), "message": str(exc)[:300]}))
+    return original(*args)  # raises, if the original raises too: the caller sees what Python would do

@@ -137,3 +137,10 @@ def test_manual_rollback_from_the_command_line(tuned):
     assert run(tuned, "warm")["installed"] == []
     assert audit_actions(tuned)[-1] == "manual-rollback"
     assert hotpath_cli(tuned, "rollback", "weighted_sum").returncode == 2
+
+
+def test_a_missing_artifact_is_refused(tuned):
+    _stored_source(tuned).unlink()
+    second = run(tuned, "warm")
+    assert second["installed"] == [] and second["value"] == second["expected"]
+    assert "refusal" in audit_actions(tuned)
