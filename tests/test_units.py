@@ -8,7 +8,7 @@ import pytest
 from hotpath.errors import NotRewritable
 from hotpath.rewriter.source import extract
 from hotpath.runner.compare import Tolerance, difference, outcome_difference
-from hotpath.runner.adapters import finite_guard, return_cast, return_dtypes
+from hotpath.runner.adapters import aliasing_guard, finite_guard, return_cast, return_dtypes
 from hotpath.runner.inputs import derive_cases
 from hotpath.runner.outcome import run_case
 from hotpath.runner.timing import median_interval
@@ -136,6 +136,16 @@ class TestGuard:
         guarded(np.array([1.0, np.nan]))
         guarded(np.array([1e200, 1.0]))
         assert seen == ["variant", "original", "original"]
+
+    def test_aliasing_guard_sends_overlapping_arrays_to_the_original(self):
+        seen = []
+        guarded = aliasing_guard(lambda *a: seen.append("variant"), lambda *a: seen.append("original"))
+        x = np.zeros(10)
+        guarded(x, np.zeros(10))
+        guarded(x, x)
+        guarded(x[:5], x[3:])
+        guarded(x[:5], x[5:])
+        assert seen == ["variant", "original", "original", "variant"]
 
     def test_return_cast_restores_numpy_scalar_types(self):
         expected = (np.float32(1.5), 3, np.int32(2))

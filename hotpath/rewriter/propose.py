@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from hotpath.config import Config
 from hotpath.errors import NotRewritable
 from hotpath.kernels import Candidate, Skipped, get_backend
 from hotpath.rewriter.source import FunctionSource
+from hotpath.runner import adapters
 from hotpath.signature import Signature
 
 log = logging.getLogger(__name__)
@@ -31,4 +33,12 @@ def propose(fs: FunctionSource, signature: Signature, config: Config,
         except Exception as exc:  # a rewriter bug must not reach the user; it costs a candidate
             log.exception("backend %s could not emit a variant of %s", name, fs.qualname)
             proposals.append(Skipped(name, name, f"emitting the variant failed: {type(exc).__name__}: {exc}"))
+    if len(signature.arrays) >= 2:
+        proposals = [_guard_aliasing(p) for p in proposals]
     return proposals
+
+
+def _guard_aliasing(proposal: Candidate | Skipped) -> Candidate | Skipped:
+    if isinstance(proposal, Candidate) and proposal.options_dict.get("parallel"):
+        return replace(proposal, adapters=(*proposal.adapters, adapters.DISTINCT_ARRAYS))
+    return proposal

@@ -4,6 +4,9 @@
   inf appear, or arise from overflow (``int(nan)`` and ``int(inf)`` raise in Python, return
   garbage in Numba). Behind this guard every call with a non-finite or astronomically large
   float argument goes to the original.
+* ``distinct-arrays`` — an aliasing guard for parallel variants. The analysis that allows
+  ``prange`` reasons about array *names*; a caller passing the same buffer twice (``f(x, x)``)
+  could make iterations race. Calls whose array arguments may share memory go to the original.
 * ``cast-return:DTYPES`` — a return cast. Numba boxes a float32 scalar as a Python float; the
   original returned ``np.float32``. The cast restores the original's scalar types.
 
@@ -23,6 +26,7 @@ import numpy as np
 from hotpath.kernels.base import Candidate, Failure
 
 FINITE = "finite"
+DISTINCT_ARRAYS = "distinct-arrays"
 CAST_RETURN = "cast-return:"
 #: Generated inputs a finite guard routes to the original.
 NON_FINITE_CASES = frozenset({"nan", "inf", "huge-float", "scalar-nan", "scalar-inf"})
@@ -62,6 +66,24 @@ def cast_value(result: Any, dtypes: str) -> Any:
     return kind(result) if kind is not None and _plain_scalar(result) else result
 
 
+def _distinct(args: tuple[Any, ...]) -> bool:
+    arrays = [a for a in args if type(a) is np.ndarray]
+    for i, first in enumerate(arrays):
+        for second in arrays[i + 1:]:
+            if np.may_share_memory(first, second):  # bounds only: cheap, and never misses an overlap
+                return False
+    return True
+
+
+def aliasing_guard(variant: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
+    def guarded(*args: Any) -> Any:
+        if _distinct(args):
+            return variant(*args)
+        return original(*args)
+
+    return guarded
+
+
 def return_cast(variant: Callable[..., Any], dtypes: str) -> Callable[..., Any]:
     def cast(*args: Any) -> Any:
         return cast_value(variant(*args), dtypes)
@@ -85,6 +107,8 @@ def apply(adapters: tuple[str, ...], variant: Callable[..., Any], original: Call
     for adapter in adapters:
         if adapter == FINITE:
             variant = finite_guard(variant, original)
+        elif adapter == DISTINCT_ARRAYS:
+            variant = aliasing_guard(variant, original)
         elif adapter.startswith(CAST_RETURN):
             variant = return_cast(variant, adapter[len(CAST_RETURN):])
         else:
