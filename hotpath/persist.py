@@ -15,10 +15,10 @@ from hotpath.config import Config
 from hotpath.errors import NotRewritable
 from hotpath.kernels import get_backend
 from hotpath.kernels.artifacts import pickle_namespace
-from hotpath.rewriter.source import FunctionSource, extract, injected_values
+from hotpath.rewriter.source import extract, injected_values
 from hotpath.runner import adapters
 from hotpath.store import ArtifactRefused, FunctionId, Store, check_artifact
-from hotpath.store.fingerprint import environment
+from hotpath.store.fingerprint import environment, function_key
 
 if TYPE_CHECKING:
     from hotpath.runner.trials import Trial
@@ -28,17 +28,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def identify(fs: FunctionSource) -> FunctionId:
-    """The store's key for ``fs``: module, qualified name and a hash of source and globals."""
-    from hotpath.store.fingerprint import function_key
-
-    return FunctionId(fs.module, fs.qualname, function_key(fs.source_hash, pickle_namespace(injected_values(fs))))
-
-
 def identify_function(fn: Callable[..., Any]) -> FunctionId | None:
+    """The store's key for ``fn``: module, qualified name, and a hash of its source, its helpers'
+    sources and the values of the globals they read. ``None`` for functions that are not stored."""
     try:
-        return identify(extract(fn))
-    except (NotRewritable, Exception):  # unpicklable globals, say: such a function is not stored
+        fs = extract(fn)
+        return FunctionId(fs.module, fs.qualname, function_key(fs.source_hash, pickle_namespace(injected_values(fs))))
+    except NotRewritable:
+        return None
+    except Exception:  # a global that cannot be pickled, say: such a function is not stored
+        log.debug("%s cannot be keyed for the store", getattr(fn, "__qualname__", fn), exc_info=True)
         return None
 
 

@@ -125,7 +125,7 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
                                        "against it", started, baseline_s=reference.captured_s)
 
     kernels_dir = config.resolved_state_dir() / "kernels"
-    function_id = persist.identify(fs) if config.persist else None
+    function_id = opt.function_id if config.persist else None
     barred = opt.barred(args) | persist.barred(config, function_id, signature)
     proposals = [
         Skipped(p.backend, p.name, "barred for this signature: it was rolled back after misbehaving")
