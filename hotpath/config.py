@@ -9,8 +9,11 @@ from pathlib import Path
 
 from hotpath.errors import ConfigError
 
-#: Backends tried when the user names none. Later issues add more; a missing one is skipped.
-DEFAULT_BACKENDS: tuple[str, ...] = ("numba",)
+#: Backends tried when the user names none; a missing one is skipped with its reason, at no cost.
+#: Cython builds take ~10 s per variant but win where Numba loses, or is wrong (Python ints);
+#: torch and CuPy propose candidates only for code they can speed up (torch: array-style code,
+#: whose compile takes seconds; CuPy: array-style code or parallel loop nests, on a GPU).
+DEFAULT_BACKENDS: tuple[str, ...] = ("numba", "cython", "torch", "cupy")
 
 #: Below this relative tolerance, fastmath's reassociation could be noticed, so it is not tried.
 FASTMATH_MIN_RTOL = 1e-6

@@ -29,7 +29,8 @@ def trials_table(result: TuneResult) -> Table:
         timing = trial.timing
         speed = f"{timing.speedup:.2f}x [{timing.ci_low:.2f}, {timing.ci_high:.2f}]" if timing else "-"
         table.add_row(trial.name, Text(trial.status, style=_STYLE.get(trial.status, "")), correct,
-                      _ms(timing.candidate_s if timing else None), speed, trial.reason.splitlines()[0])
+                      _ms(timing.candidate_s if timing else None), speed,
+                      Text(trial.reason.splitlines()[0]))  # Text: "[gpu]" is not rich markup
     return table
 
 

@@ -38,9 +38,15 @@ class Timing:
     confidence: float
     pairs: int
     loops: int  # calls per sample
+    #: Where a device variant's time goes, e.g. (("transfer_s", 0.004), ("compute_s", 0.001)):
+    #: measured apart from the pairs above, for the user; the install decision is end to end.
+    parts: tuple[tuple[str, float], ...] = ()
 
     def __str__(self) -> str:
-        return f"{self.speedup:.2f}x [{self.ci_low:.2f}, {self.ci_high:.2f}]"
+        text = f"{self.speedup:.2f}x [{self.ci_low:.2f}, {self.ci_high:.2f}]"
+        if self.parts:
+            text += " (" + ", ".join(f"{k.removesuffix('_s')} {v * 1e3:.3f} ms" for k, v in self.parts) + ")"
+        return text
 
 
 def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
@@ -82,8 +88,14 @@ def restore(target: tuple[Any, ...], pristine: tuple[Any, ...]) -> tuple[Any, ..
 
 
 def measure(original: Callable[..., Any], candidate: Callable[..., Any], args: tuple[Any, ...],
-            mutates: bool, budget_s: float, confidence: float = 0.95) -> Timing:
-    """Time ``candidate`` against ``original`` on ``args`` (both already warm)."""
+            mutates: bool, budget_s: float, confidence: float = 0.95,
+            sync: Callable[[], None] | None = None) -> Timing:
+    """Time ``candidate`` against ``original`` on ``args`` (both already warm).
+
+    ``sync`` waits for a device the candidate launched work on (a GPU runs asynchronously:
+    without it the clock would stop before the work is done); it is called inside every
+    candidate sample.
+    """
     pristine = copy.deepcopy(args)
     works = {"original": copy.deepcopy(args), "candidate": copy.deepcopy(args)}
     clock = time.perf_counter
@@ -101,6 +113,8 @@ def measure(original: Callable[..., Any], candidate: Callable[..., Any], args: t
         begin = clock()
         for _ in range(loops):
             fn(*work)
+        if sync is not None and fn is candidate:
+            sync()
         return (clock() - begin) / loops
 
     originals: list[float] = []

@@ -1,0 +1,149 @@
+"""Tune the corpus with the GPU backends (CuPy and torch) and write where the time goes.
+
+    python -m bench.run_gpu                       # every kernel, bench size, on a CUDA machine
+    python -m bench.run_gpu --style vectorized    # the NumPy-expression kernels only
+    python -m bench.run_gpu softmax_rows_vec stencil...  # a few by name
+
+For each kernel and each CuPy/torch variant: verdict, host<->device transfer time, device
+compute time (both medians of synchronized calls), end-to-end time and the end-to-end speedup
+over the original NumPy/Python code on the CPU (the paired median that decides the install),
+and whether it was installed. Writes ``bench/results/gpu.md`` and ``.json`` (schema
+``hotpath.gpu/1``).
+
+Without a CUDA device the GPU variants are skipped with their reason (torch still runs on the
+CPU): the script says so and writes nothing unless ``--out`` names a file, so a CPU run never
+overwrites GPU numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import hotpath
+from bench import corpus
+from hotpath.kernels import cupy_backend, device
+
+RESULTS = Path(__file__).parent / "results"
+BACKENDS = ("cupy", "torch")
+
+
+def gpu_name() -> str | None:
+    """The CUDA device's name, or None where there is none."""
+    if cupy_backend.device_status().ok:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        return None
+
+
+def run_kernel(kernel: corpus.Kernel, size: str, config: hotpath.Config) -> dict:
+    args = kernel.make_args(size)
+    started = time.perf_counter()
+    result = hotpath.tune(kernel.fn, *args, config=config)
+    rows = []
+    for t in result.trials:
+        parts = dict(t.timing.parts) if t.timing else {}
+        rows.append({
+            "variant": t.name, "status": t.status, "reason": t.reason.splitlines()[0],
+            "transfer_ms": parts[device.TRANSFER_S] * 1e3 if device.TRANSFER_S in parts else None,
+            "compute_ms": parts[device.COMPUTE_S] * 1e3 if device.COMPUTE_S in parts else None,
+            "end_to_end_ms": t.timing.candidate_s * 1e3 if t.timing else None,
+            # The original's time in the same paired run (the kernel's cpu_ms is a single cold call).
+            "original_ms": t.timing.original_s * 1e3 if t.timing else None,
+            "speedup": t.timing.speedup if t.timing else None,
+            "ci": [t.timing.ci_low, t.timing.ci_high] if t.timing else None,
+            "compile_s": t.compile_s,
+        })
+    return {"name": kernel.name, "style": kernel.style, "signature": str(result.signature),
+            "cpu_ms": None if result.baseline_s is None else result.baseline_s * 1e3,
+            "winner": result.winner.name if result.winner else None, "reason": result.reason,
+            "tune_s": time.perf_counter() - started, "variants": rows}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def markdown(kernels: list[dict], size: str, gpu: str | None, wall_s: float) -> str:
+    import numpy as np
+
+    lines = [
+        f"# GPU backends on the corpus ({size} size)",
+        "",
+        f"Device: {gpu or 'none (GPU variants skipped)'}; host {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, NumPy {np.__version__}. Wall time {wall_s / 60:.1f} min.",
+        "Baseline: the original on the CPU. Transfer = host->device arguments + device->host results "
+        "and written arguments; compute = the variant on device arrays (both synchronized medians). "
+        "Speedup: end-to-end paired median [95% interval], which decides the install.",
+        "",
+        "| kernel | CPU ms | variant | verdict | transfer ms | compute ms | end-to-end ms | speedup [95% CI] | why |",
+        "|---|---:|---|---|---:|---:|---:|---:|---|",
+    ]
+    for k in kernels:
+        for v in k["variants"]:
+            speed = f"{v['speedup']:.2f}x [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]" if v["speedup"] else "-"
+            why = v["reason"].replace("|", "/")[:140]
+            cpu = v["original_ms"] if v["original_ms"] is not None else k["cpu_ms"]
+            lines.append(f"| {k['name']} | {_ms(cpu)} | {v['variant']} | {v['status']} | "
+                         f"{_ms(v['transfer_ms'])} | {_ms(v['compute_ms'])} | {_ms(v['end_to_end_ms'])} | "
+                         f"{speed} | {why} |")
+    won = [k for k in kernels if k["winner"]]
+    lines += ["", f"- kernels with an installed GPU/torch variant: {len(won)} of {len(kernels)}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="kernels to run (default: all)")
+    parser.add_argument("--size", choices=corpus.SIZES, default="bench")
+    parser.add_argument("--style", choices=("loops", "vectorized", "all"), default="all")
+    parser.add_argument("--timing-budget", type=float, default=1.0, help="seconds of timing per candidate")
+    parser.add_argument("--out", type=Path, default=None, help="output stem (default bench/results/gpu)")
+    options = parser.parse_args(argv)
+
+    gpu = gpu_name()
+    if gpu is None:
+        print(f"no CUDA device here ({cupy_backend.device_status().reason}); GPU variants will be skipped",
+              file=sys.stderr)
+        if options.out is None:
+            print("not writing bench/results/gpu.md from a machine without a GPU; pass --out to keep this run",
+                  file=sys.stderr)
+    kernels = [k for k in corpus.KERNELS
+               if (not options.names or k.name in options.names)
+               and (options.style == "all" or k.style == options.style)]
+    config = hotpath.Config(backends=BACKENDS, timing_budget_s=options.timing_budget)
+    os.environ.setdefault("HOTPATH_HOME", tempfile.mkdtemp(prefix="hotpath-gpu-bench-"))
+    rows, started = [], time.perf_counter()
+    for position, kernel in enumerate(kernels, 1):
+        row = run_kernel(kernel, options.size, config)
+        rows.append(row)
+        print(f"[{position}/{len(kernels)}] {kernel.name}: {row['winner'] or '-'}"
+              + "".join(f"; {v['variant']} {v['status']}" + (f" {v['speedup']:.2f}x" if v["speedup"] else "")
+                        for v in row["variants"]), flush=True)
+    wall = time.perf_counter() - started
+    if gpu is None and options.out is None:
+        return 0
+    stem = options.out or RESULTS / "gpu"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".md").write_text(markdown(rows, options.size, gpu, wall))
+    stem.with_suffix(".json").write_text(json.dumps(
+        {"schema": "hotpath.gpu/1", "size": options.size, "device": gpu, "wall_s": wall, "kernels": rows},
+        indent=1))
+    print(f"wrote {stem.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
