@@ -16,5 +16,6 @@ def state_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def fast() -> hotpath.Config:
-    """Settings that keep a tuning run to a few seconds: a short timing budget, real checks."""
-    return hotpath.Config(timing_budget_s=0.3, compile_timeout_s=60.0)
+    """Settings that keep a tuning run to a few seconds: Numba only (each backend has its own
+    test file), a short timing budget, real checks."""
+    return hotpath.Config(backends=("numba",), timing_budget_s=0.3, compile_timeout_s=60.0)

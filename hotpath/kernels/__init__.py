@@ -11,6 +11,9 @@ from hotpath.kernels.base import Availability, Backend, Candidate, Failure, Skip
 #: compiler is missing costs nothing until asked for.
 BACKENDS: dict[str, str] = {
     "numba": "hotpath.kernels.numba_backend",
+    "cython": "hotpath.kernels.cython_backend",
+    "torch": "hotpath.kernels.torch_backend",
+    "cupy": "hotpath.kernels.cupy_backend",
 }
 
 

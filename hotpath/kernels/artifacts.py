@@ -32,12 +32,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "fn"
 
 
-def write_module(kernels_dir: Path, owner: str, variant: str, source: str, namespace: bytes) -> Path:
-    """Write ``source`` once, at a path derived from its content and its namespace."""
+def write_module(kernels_dir: Path, owner: str, variant: str, source: str, namespace: bytes,
+                 suffix: str = ".py") -> Path:
+    """Write ``source`` once, at a path derived from its content and its namespace.
+
+    ``suffix`` is the file's extension: ``.py`` for Python modules, ``.pyx`` for Cython's.
+    """
     digest = hashlib.sha256(source.encode() + b"\0" + namespace).hexdigest()[:16]
     folder = kernels_dir / _slug(owner)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{_slug(variant)}_{digest}.py"
+    path = folder / f"{_slug(variant)}_{digest}{suffix}"
     if not path.exists() or path.read_text() != source:
         # Written beside and renamed, so a concurrent reader never sees half a file.
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")

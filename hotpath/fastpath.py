@@ -1,0 +1,102 @@
+"""Choosing between the compiled dispatch fast path and the pure-Python one.
+
+``hotpath._fastpath`` (C, built by ``CMakeLists.txt`` through scikit-build-core) computes guard
+keys and runs the common case of an ``Optimized`` call: an installed variant, an unsampled call,
+a function that does not modify its arguments. Everything else it hands to the very Python code
+the pure path runs. It is optional: without the extension (a source checkout never built, an
+unusual platform) or with ``HOTPATH_PURE_PYTHON=1``, hotpath runs the pure-Python path, with the
+same results. ``use(False)`` / ``use(True)`` switch at run time (the tests run both).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from hotpath import signature
+
+try:
+    from hotpath import _fastpath
+except ImportError:  # not built: the pure-Python path serves
+    _fastpath = None  # type: ignore[assignment]
+
+_classes: list[type] = []
+
+
+def available() -> bool:
+    """Whether the compiled extension is importable here."""
+    return _fastpath is not None
+
+
+def requested() -> bool:
+    """The compiled path unless ``HOTPATH_PURE_PYTHON`` is set to a true value."""
+    return os.environ.get("HOTPATH_PURE_PYTHON", "").strip().lower() in ("", "0", "false", "no")
+
+
+def guard_key(args: Sequence[object]) -> Hashable:
+    """The guard key of ``args``, compiled when available (equal to the pure-Python key)."""
+    if _fastpath is not None and active():
+        return _fastpath.guard_key(args)
+    return signature.guard_key(args)
+
+
+def _variant_raised(opt: Any, key: Hashable, install: Any, args: tuple[Any, ...], exc: BaseException) -> Any:
+    """What ``Optimized.__call__`` does when the variant raises, for the compiled path.
+
+    Re-raised here so that ``except`` clauses, exception chaining and the rollback are exactly
+    the pure path's.
+    """
+    from hotpath.watch import variant_failed
+
+    try:
+        raise exc
+    except install.invocation_errors:
+        return opt.__hotpath_original__(*args)
+    except Exception as caught:
+        return variant_failed(install, opt.__hotpath_original__, args, caught, None,
+                              functools.partial(opt._roll_back, key))
+
+
+def attach(cls: type) -> None:
+    """Give ``cls`` (``Optimized``) the compiled ``__call__`` when available and requested.
+
+    The pure-Python ``__call__`` stays reachable as ``cls._pure_call``; it is also what the
+    compiled one falls back to for every case it does not handle itself.
+    """
+    if "_pure_call" not in cls.__dict__:
+        cls._pure_call = cls.__dict__["__call__"]  # type: ignore[attr-defined]
+        _classes.append(cls)
+    _apply(cls, available() and requested())
+
+
+def _apply(cls: type, compiled: bool) -> None:
+    pure: Callable[..., Any] = cls._pure_call  # type: ignore[attr-defined]
+    if compiled:
+        from hotpath.watch import Install
+
+        cls.__call__ = _fastpath.FastCall(pure, _variant_raised, Install)  # type: ignore[attr-defined]
+    else:
+        cls.__call__ = pure  # type: ignore[method-assign]
+
+
+def use(compiled: bool) -> bool:
+    """Switch every attached class to the compiled (True) or pure-Python (False) path.
+
+    Returns whether the compiled path is now in use (False when it was asked for but is not
+    built). For tests and benchmarks; ``HOTPATH_PURE_PYTHON=1`` does the same from the start.
+    """
+    compiled = compiled and available()
+    for cls in _classes:
+        _apply(cls, compiled)
+    return compiled
+
+
+def active() -> bool:
+    """Whether the compiled ``__call__`` is the one in service."""
+    return bool(_classes) and _fastpath is not None and isinstance(_classes[0].__dict__["__call__"],
+                                                                   _fastpath.FastCall)
+
+
+__all__ = ["available", "requested", "guard_key", "attach", "use", "active"]
