@@ -30,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.register(subparsers)
     store_cli.register(subparsers)
     gate_cli.register(subparsers)
+
+    from hotpath.profiles import cli as profiles_cli
+    from hotpath.report import cli as report_cli
+
+    profiles_cli.register(subparsers)
+    report_cli.register(subparsers)
     return parser
 
 

@@ -1,0 +1,103 @@
+"""``hotpath bench FUNCTION``: the original against its installed variant, timed by pyperf.
+
+FUNCTION is ``module:function`` as ``hotpath status`` shows it (a script's own functions are
+``__main__:name``), or a capture file. The arguments are the ones ``hotpath optimize``
+captured. pyperf runs the timing in its own worker processes with calibrated loops and writes
+its usual JSON (``-o``), which ``python -m pyperf show`` and ``compare_to`` read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+
+def register(subparsers: Any) -> None:
+    bench = subparsers.add_parser(
+        "bench", help="time a function's original against its installed variant with pyperf",
+        description="Times FUNCTION (module:function, or a capture file from `hotpath optimize`) on its "
+                    "captured arguments with pyperf's runner: the original, and the function as `hotpath run` "
+                    "calls it with the stored winner.")
+    bench.add_argument("function", help="module:function (as `hotpath status` lists it) or a capture .pkl file")
+    bench.add_argument("-o", "--output", default="hotpath-bench.json", help="pyperf JSON (default hotpath-bench.json)")
+    bench.add_argument("--rigorous", action="store_true", help="pyperf --rigorous (default: --fast, unless --pyperf gives options)")
+    bench.add_argument("--home", help="state folder (default: $HOTPATH_HOME or ./.hotpath)")
+    bench.add_argument("--pyperf", default="", metavar="ARGS",
+                       help="more options for pyperf's runner, as one string (e.g. --pyperf='-p 4 -n 5')")
+    bench.set_defaults(func=_bench)
+
+
+def find_capture(home: Path, function: str) -> Path | None:
+    """The newest capture of ``module:function`` under the state folder, or the file itself."""
+    given = Path(function)
+    if given.suffix == ".pkl" and given.is_file():
+        return given
+    from hotpath.profiles.benchrun import load
+
+    found = []
+    for path in (home / "captures").glob("*.pkl"):
+        try:
+            record = load(path)
+        except Exception:
+            continue
+        if f"{record['module']}:{record['qualname']}" == function:
+            found.append(path)
+    return max(found, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from hotpath.profiles.cli import _console, _home
+
+    console = _console()
+    home = _home(args)
+    capture = find_capture(home, args.function)
+    if capture is None:
+        console.print(f"[red]hotpath bench: no captured arguments for {args.function} in {home / 'captures'}; "
+                      "run `hotpath optimize` on the program first", highlight=False)
+        return 1
+    try:
+        import pyperf
+    except ImportError:
+        console.print("[red]hotpath bench needs pyperf: pip install pyperf")
+        return 1
+    output = Path(args.output)
+    output.unlink(missing_ok=True)
+    extra = shlex.split(args.pyperf)
+    mode = ["--rigorous"] if args.rigorous else [] if extra else ["--fast"]  # given options win
+    cmd = [sys.executable, "-m", "hotpath.profiles.benchrun", str(capture), "-o", str(output), *mode, "--quiet",
+           "--inherit-environ=HOTPATH_HOME,HOTPATH_LOG_LEVEL,HOTPATH_DISABLE", *extra]
+    env = dict(os.environ, HOTPATH_HOME=str(home))
+    status = subprocess.call(cmd, env=env)
+    if status != 0 or not output.exists():
+        console.print(f"[red]hotpath bench: pyperf failed (exit status {status})")
+        return 1
+    suite = pyperf.BenchmarkSuite.load(str(output))
+    medians = {b.get_name().rsplit(" ", 1)[-1]: statistics.median(b.get_values()) for b in suite.get_benchmarks()}
+    table = Table(title=f"{args.function} (pyperf, {len(suite.get_benchmarks()[0].get_runs())} runs)",
+                  title_justify="left")
+    table.add_column("case")
+    table.add_column("median", justify="right")
+    table.add_column("speedup", justify="right")
+    installed = suite.get_benchmarks()[0].get_metadata().get("hotpath_installed", "?")
+    for name, value in medians.items():
+        ratio = medians.get("original", value) / value
+        label = f"{name} ({installed})" if name == "hotpath" else name
+        table.add_row(label, _duration(value), f"{ratio:.2f}x")
+    console.print(table)
+    console.print(f"pyperf JSON: {output} (python -m pyperf show {output})", highlight=False)
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"

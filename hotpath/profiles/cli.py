@@ -1,0 +1,175 @@
+"""``hotpath profile``, ``hotpath optimize``, ``hotpath run`` and ``hotpath bench``.
+
+Everything after the script's path belongs to the script: put hotpath's own options first
+(``hotpath optimize --functions diffuse examples/lake.py --size small``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+RUN_SUBPROCESS_ENV = "HOTPATH_RUN_SUBPROCESS"  # set: `hotpath run` starts a child instead of exec()
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console; when output is not a terminal (logs, CI, pipes), wide enough for the tables."""
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=max(console.width, 160))
+
+
+def _home(args: argparse.Namespace) -> Path:
+    if getattr(args, "home", None):
+        return Path(args.home).resolve()
+    env = os.environ.get("HOTPATH_HOME")
+    return Path(env).resolve() if env else (Path.cwd() / ".hotpath").resolve()
+
+
+def _script_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--home", help="state folder (default: $HOTPATH_HOME or ./.hotpath)")
+    parser.add_argument("script", help="the Python script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+
+
+def register(subparsers: Any) -> None:
+    profile = subparsers.add_parser(
+        "profile", help="run a script under Scalene and rank its hot functions",
+        description="Runs SCRIPT under Scalene (CPU only), ranks functions by their share of the program's time, "
+                    "split into Python, native and system time, and says whether hotpath can rewrite each.")
+    profile.add_argument("--json", action="store_true",
+                         help="print the profile as JSON (schema hotpath.profile/1); the program's own standard "
+                              "output then goes to standard error")
+    profile.add_argument("-o", "--output", help="also write the JSON profile to this file")
+    profile.add_argument("--top", type=int, default=15, help="rows in the table (default 15)")
+    _script_arguments(profile)
+    profile.set_defaults(func=_profile)
+
+    optimize = subparsers.add_parser(
+        "optimize", help="profile a script, capture its hot functions' arguments, tune them, store the winners",
+        description="Profiles SCRIPT with Scalene, picks rewritable functions with a real share of Python time, "
+                    "runs the script again capturing their arguments, tunes each captured signature in the "
+                    "sandbox and stores the winners for `hotpath run`. Ctrl-C stops; finished runs are kept.")
+    optimize.add_argument("--functions", help="comma-separated function names to try, skipping the profile")
+    optimize.add_argument("--min-python-share", type=float, default=0.02,
+                          help="try functions with at least this fraction of the run in Python (default 0.02)")
+    optimize.add_argument("--max-functions", type=int, default=5, help="functions tried at most (default 5)")
+    optimize.add_argument("--samples", type=int, default=1, help="calls sampled per signature (default 1)")
+    optimize.add_argument("--max-signatures", type=int, default=4, help="signatures per function (default 4)")
+    optimize.add_argument("--max-capture-mb", type=float, default=64.0,
+                          help="skip calls whose pickled arguments are larger (default 64)")
+    optimize.add_argument("--backends", default="numba", help="comma-separated backends (default numba)")
+    optimize.add_argument("--timing-budget", type=float, default=2.0,
+                          help="seconds spent timing each candidate (default 2)")
+    _script_arguments(optimize)
+    optimize.set_defaults(func=_optimize)
+
+    run = subparsers.add_parser(
+        "run", help="run a script with its stored winners installed (no source changes)",
+        description="Runs SCRIPT as `python SCRIPT ARGS` would, with each function that has a stored winner "
+                    "wrapped by hotpath.optimize as it is defined: the winner is installed on the first call "
+                    "of its signature; guards and shadow verification stay on. Edited functions run as written.")
+    _script_arguments(run)
+    run.set_defaults(func=_run)
+
+    from hotpath.profiles import bench
+
+    bench.register(subparsers)
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from hotpath.profiles import pick, render, scalene
+
+    console = _console(stderr=True)
+    home = _home(args)
+    try:
+        profile = scalene.profile(args.script, args.args, home / "profiles",
+                                  program_stdout=sys.stderr if args.json else None)
+    except scalene.ProfileError as exc:
+        console.print(f"[red]hotpath profile: {exc}", highlight=False)
+        return 1
+    profile = pick.annotate(profile)
+    document = json.dumps(profile.to_json(), indent=1)
+    (home / "profiles" / "hotpath-profile.json").write_text(document)
+    if args.output:
+        Path(args.output).write_text(document)
+    if args.json:
+        print(document)
+    else:
+        _console().print(render.profile_table(profile, args.top))
+    return 0
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from hotpath.profiles import optimize, pick, render, scalene
+    from hotpath.profiles.session import Plan, Target
+
+    out, err = _console(), _console(stderr=True)
+    home = _home(args)
+    os.environ["HOTPATH_HOME"] = str(home)
+    workdir = home / "profiles"
+    if args.functions:
+        functions = pick.named(None, args.script, [n.strip() for n in args.functions.split(",") if n.strip()])
+        chosen = [pick.Choice(f, bool(f.rewritable), "named" if f.rewritable else f"not rewritable: {f.reason}")
+                  for f in functions]
+        missing = set(args.functions.split(",")) - {f.function for f in functions}
+        if missing:
+            err.print(f"[yellow]no module-level function named {', '.join(sorted(missing))} in {args.script}")
+    else:
+        try:
+            profile = pick.annotate(scalene.profile(args.script, args.args, workdir))
+        except scalene.ProfileError as exc:
+            err.print(f"[red]hotpath optimize: {exc}", highlight=False)
+            return 1
+        (workdir / "hotpath-profile.json").write_text(json.dumps(profile.to_json(), indent=1))
+        out.print(render.profile_table(profile, 10))
+        chosen = pick.choose(profile, args.min_python_share, args.max_functions)
+    out.print(render.choices_table(chosen))
+    targets = tuple(Target(str(Path(c.function.file).resolve()), c.function.function) for c in chosen if c.picked)
+    if not targets:
+        err.print("[yellow]nothing worth trying: no rewritable function with enough Python time")
+        return 0
+    plan = Plan(script=args.script, args=tuple(args.args), targets=targets, capture_dir=str(home / "captures"),
+                samples=args.samples, max_bytes=int(args.max_capture_mb * (1 << 20)),
+                max_signatures=args.max_signatures, backends=tuple(b.strip() for b in args.backends.split(",")),
+                timing_budget_s=args.timing_budget)
+    err.print(f"capturing arguments of {', '.join(t.qualname for t in targets)} (running {args.script} again)",
+              highlight=False)
+    outcome = optimize.capture_and_tune(plan, workdir, err, args.verbose)
+    if outcome.captured or outcome.skipped:
+        out.print(render.summary_table(outcome.captured, outcome.skipped, outcome.tuned))
+    if outcome.interrupted:
+        err.print(f"[yellow]interrupted during {outcome.interrupted}: every tuning run that finished is stored "
+                  "(`hotpath status`, `hotpath report`); run `hotpath optimize` again for the rest")
+        return 130
+    if outcome.script_status != 0:
+        status = outcome.script_status if outcome.script_status is not None else outcome.status
+        err.print(f"[red]hotpath optimize: {args.script} exited with status {status} during the capture run "
+                  "(its own output is above, unchanged); nothing was tuned", highlight=False)
+        return 1
+    winners = sum(1 for t in outcome.tuned if t.winner)
+    command = " ".join(["hotpath run", args.script, *args.args])
+    out.print(f"{winners} winner(s) stored in {home}; run the program with them: [bold]{command}", highlight=False)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from hotpath.profiles import bootstrap
+
+    env = dict(os.environ, HOTPATH_HOME=str(_home(args)))
+    env[bootstrap.LOG_LEVEL_ENV] = bootstrap.level_for(args.verbose)
+    cmd = [sys.executable, "-m", "hotpath.profiles.runscript", args.script, *args.args]
+    if not Path(args.script).is_file():
+        Console(stderr=True).print(f"[red]hotpath run: {args.script}: no such file", highlight=False)
+        return 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix" and not os.environ.get(RUN_SUBPROCESS_ENV):
+        os.execve(sys.executable, cmd, env)  # the program gets this process: its status, signals, terminal
+    return subprocess.call(cmd, env=env)

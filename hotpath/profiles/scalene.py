@@ -1,0 +1,213 @@
+"""Running a script under Scalene and reading its JSON profile into a ranked ``Profile``.
+
+This is a real Scalene run (``python -m scalene``), not a re-implementation: Scalene samples
+the program, splits each line's time into Python, native and system time, and writes JSON.
+Per function, the time of the lines inside it is added up (Scalene gives every line the
+first and last line of its innermost enclosing function); Scalene's own per-function entries
+are used when its line entries carry no such boundaries (older versions). That is each
+function's *own* time, without the functions it calls, which is what compiling it changes.
+
+The program's standard output passes through untouched (or goes to ``program_stdout``);
+its standard error is forwarded line by line as it comes, less Scalene's closing notice
+("Scalene: profile saved to ...").
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from hotpath.profiles.model import FunctionProfile, Profile
+
+log = logging.getLogger(__name__)
+
+_SCALENE_TRAILER = ("Scalene: profile saved to", "  To view in browser:", "  To view in terminal:")
+
+
+class ProfileError(Exception):
+    """The profile could not be taken; the message says why, in words for the user."""
+
+
+@dataclass(frozen=True)
+class ScaleneRun:
+    """How a Scalene run ended: its exit status, its JSON, and the tail of its standard error."""
+
+    returncode: int
+    data: dict[str, Any]
+    stderr_tail: str
+
+
+def scalene_version() -> str | None:
+    """The installed Scalene's version, or ``None`` when it is not installed."""
+    if importlib.util.find_spec("scalene") is None:
+        return None
+    try:
+        return importlib.metadata.version("scalene")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def command(script: str, args: Sequence[str], outfile: Path, version: str) -> list[str]:
+    """The Scalene command line for this version: CPU only, JSON to ``outfile``, no browser."""
+    major = int(version.split(".")[0]) if version[:1].isdigit() else 2
+    if major >= 2:  # Scalene 2: `scalene run -o FILE prog.py --- args`
+        return [sys.executable, "-m", "scalene", "run", "--cpu-only", "--cpu-percent-threshold", "0",
+                "-o", str(outfile), script, "---", *args]
+    return [sys.executable, "-m", "scalene", "--cli", "--json", "--no-browser", "--cpu-only", "--reduced-profile",
+            "--cpu-percent-threshold", "0", "--outfile", str(outfile), script, "---", *args]
+
+
+def _forward(stream: IO[bytes], tail: list[bytes]) -> None:
+    """Copy the child's standard error to ours, keeping a tail for messages; drop Scalene's notice.
+
+    Blank lines are held back until the next line shows whether they belong to the notice.
+    """
+    out = sys.stderr.buffer if hasattr(sys.stderr, "buffer") else None
+    held: list[bytes] = []
+
+    def write(data: bytes) -> None:
+        if out is not None:
+            out.write(data)
+            out.flush()
+        else:
+            sys.stderr.write(data.decode(errors="replace"))
+
+    for line in iter(stream.readline, b""):
+        tail.append(line)
+        del tail[:-40]
+        if not line.strip():
+            held.append(line)
+            continue
+        if line.decode(errors="replace").startswith(_SCALENE_TRAILER):
+            held.clear()
+            continue
+        write(b"".join(held) + line)
+        held.clear()
+    if held:
+        write(b"".join(held))
+
+
+def run(script: str, args: Sequence[str], outfile: Path, program_stdout: IO[Any] | None = None) -> ScaleneRun:
+    """Run ``script args`` under Scalene; raise ``ProfileError`` when Scalene is missing or wrote nothing."""
+    version = scalene_version()
+    if version is None:
+        raise ProfileError("Scalene is not installed in this Python; install it with "
+                           "`pip install 'hotpath[profile]'` (or `pip install scalene`)")
+    if not Path(script).is_file():
+        raise ProfileError(f"{script}: no such file")
+    outfile.unlink(missing_ok=True)
+    cmd = command(script, args, outfile, version)
+    log.info("running %s", " ".join(cmd))
+    env = dict(os.environ)
+    env.pop("PYTHONSTARTUP", None)
+    tail: list[bytes] = []
+    with subprocess.Popen(cmd, stdout=program_stdout, stderr=subprocess.PIPE, env=env) as process:
+        assert process.stderr is not None
+        _forward(process.stderr, tail)
+        returncode = process.wait()
+    stderr_tail = b"".join(tail).decode(errors="replace")
+    try:
+        data = json.loads(outfile.read_text()) if outfile.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"Scalene wrote an unreadable profile ({exc})") from None
+    return ScaleneRun(returncode, data if isinstance(data, dict) else {}, stderr_tail)
+
+
+def definitions(path: Path) -> dict[int, str]:
+    """First line (``def`` line and first decorator line) -> qualified name, for one source file."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    names: dict[int, str] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                qualname = prefix + child.name
+                names[child.lineno] = qualname
+                if child.decorator_list:
+                    names.setdefault(min(d.lineno for d in child.decorator_list), qualname)
+                visit(child, qualname + ".<locals>.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return names
+
+
+def _share(entry: dict[str, Any], key: str) -> float:
+    return max(0.0, float(entry.get(key) or 0.0)) / 100.0
+
+
+def _from_lines(path: Path, lines: list[dict[str, Any]], names: dict[int, str]) -> list[FunctionProfile]:
+    totals: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for entry in lines:
+        start = int(entry.get("start_function_line") or 0)
+        if start in names:
+            total = totals[start]
+            total[0] += _share(entry, "n_cpu_percent_python")
+            total[1] += _share(entry, "n_cpu_percent_c")
+            total[2] += _share(entry, "n_sys_percent")
+    return [FunctionProfile(str(path), names[start], start, *total) for start, total in totals.items()
+            if sum(total) > 0]
+
+
+def _from_functions(path: Path, functions: list[dict[str, Any]], names: dict[int, str]) -> list[FunctionProfile]:
+    found = []
+    for entry in functions:
+        line = int(entry.get("lineno") or 0)
+        name = names.get(line) or str(entry.get("line", "?")).strip()
+        profile = FunctionProfile(str(path), name, line, _share(entry, "n_cpu_percent_python"),
+                                  _share(entry, "n_cpu_percent_c"), _share(entry, "n_sys_percent"))
+        if profile.share > 0:
+            found.append(profile)
+    return found
+
+
+def parse(data: dict[str, Any], script: str, args: Sequence[str], version: str) -> Profile:
+    """Scalene's JSON -> functions ranked by their share of the program's time."""
+    functions: list[FunctionProfile] = []
+    for filename, entry in (data.get("files") or {}).items():
+        path = Path(filename)
+        if not path.is_absolute():
+            path = Path(data.get("entrypoint_dir") or ".") / path
+        names = definitions(path)
+        lines = entry.get("lines") or []
+        if any("start_function_line" in line for line in lines):
+            functions.extend(_from_lines(path, lines, names))
+        else:
+            functions.extend(_from_functions(path, entry.get("functions") or [], names))
+    functions.sort(key=lambda f: (-f.share, f.file, f.line))
+    return Profile(str(script), tuple(args), f"scalene {version}", float(data.get("elapsed_time_sec") or 0.0),
+                   tuple(functions))
+
+
+def profile(script: str, args: Sequence[str], workdir: Path, program_stdout: IO[Any] | None = None) -> Profile:
+    """Run the script under Scalene and rank its functions; ``ProfileError`` says what went wrong."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    outfile = workdir / "scalene-profile.json"
+    result = run(script, args, outfile, program_stdout)
+    if result.returncode != 0:
+        crashed = "Error in program being profiled" in result.stderr_tail or "Traceback" in result.stderr_tail
+        who = f"{script} failed" if crashed or result.data else "Scalene failed"
+        raise ProfileError(f"{who} (exit status {result.returncode}); its own output is above, unchanged. "
+                           "Fix the program (or run it with `python` to check) and profile again.")
+    if not result.data.get("files"):
+        hint = " ".join(line.strip() for line in result.stderr_tail.splitlines() if line.startswith("Scalene"))
+        raise ProfileError("Scalene recorded no samples in the program's own files"
+                           + (f" ({hint})" if hint else "") + "; give it a longer-running input")
+    return parse(result.data, script, args, scalene_version() or "unknown")

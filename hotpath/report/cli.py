@@ -1,0 +1,48 @@
+"""``hotpath report [--html out.html] [--function module:function] [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+
+def register(subparsers: Any) -> None:
+    report = subparsers.add_parser(
+        "report", help="what was tried, what won, by how much; --html for a page with plots",
+        description="Prints every recorded trial (function, signature, variant, verdict and reason, speedup with "
+                    "its 95%% interval, tune time). --html writes a self-contained page with plots: speedup per "
+                    "function and backend, time per call before and after, and the install/rollback timeline.")
+    report.add_argument("--html", metavar="FILE", help="write the HTML report here")
+    report.add_argument("--function", help="only this module:function in the table")
+    report.add_argument("--json", action="store_true", help="machine-readable output (schema hotpath.report/1)")
+    report.add_argument("--home", help="state folder (default: $HOTPATH_HOME or ./.hotpath)")
+    report.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from hotpath.profiles.cli import _home
+    from hotpath.report import history, html, model
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 200))  # logs and CI: room for the reasons
+    home = _home(args)
+    report = model.load(home)
+    if report is None:
+        console.print(f"no store in {home}: nothing has been tried yet (run `hotpath optimize` or `hotpath demo`)")
+        return 0
+    if args.json:
+        print(json.dumps({"schema": "hotpath.report/1", "state_dir": report.state_dir,
+                          "runs": [asdict(r) for r in report.runs], "installs": [asdict(i) for i in report.installs],
+                          "events": [asdict(e) for e in report.events]}, indent=1, default=str))
+    else:
+        console.print(history.trials_history(report, args.function))
+    if args.html:
+        Path(args.html).write_text(html.render(report), encoding="utf-8")
+        Console(stderr=True).print(f"wrote {args.html}", highlight=False)
+    return 0

@@ -1,0 +1,46 @@
+"""``hotpath report`` in the terminal: every trial ever recorded, grouped by tuning run."""
+
+from __future__ import annotations
+
+import datetime
+
+from rich.table import Table
+from rich.text import Text
+
+from hotpath.report.model import Report
+
+_STYLE = {"won": "bold green", "correct": "green", "incorrect": "red", "failed": "red", "skipped": "dim"}
+
+
+def _speed(speedup: float | None, low: float | None, high: float | None) -> str:
+    if speedup is None:
+        return "-"
+    if low is None or high is None:
+        return f"{speedup:.2f}x"
+    return f"{speedup:.2f}x [{low:.2f}, {high:.2f}]"
+
+
+def trials_history(report: Report, function: str | None = None) -> Table:
+    """Function, signature, variant, verdict and reason, speedup with its interval, tune time."""
+    table = Table(title=f"everything tried (store in {report.state_dir})", title_justify="left")
+    table.add_column("when", no_wrap=True)
+    table.add_column("function", no_wrap=True)
+    table.add_column("signature", overflow="fold", max_width=36)
+    table.add_column("backend / variant", no_wrap=True)
+    table.add_column("verdict")
+    table.add_column("speedup [95% CI]", justify="right")
+    table.add_column("tune s", justify="right")
+    table.add_column("reason", overflow="fold", max_width=60)
+    for run in report.runs:
+        if function and run.function != function:
+            continue
+        when = datetime.datetime.fromtimestamp(run.created).strftime("%Y-%m-%d %H:%M")
+        tune = "-" if run.duration_s is None else f"{run.duration_s:.1f}"
+        for i, t in enumerate(run.trials):
+            first = i == 0
+            table.add_row(when if first else "", run.function if first else "", run.signature if first else "",
+                          f"{t.backend} / {t.name}", Text(t.status, style=_STYLE.get(t.status, "")),
+                          _speed(t.speedup, t.ci_low, t.ci_high), tune if first else "",
+                          t.reason.splitlines()[0] if t.reason else "")
+        table.add_section()
+    return table

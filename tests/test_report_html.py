@@ -1,0 +1,117 @@
+"""The HTML report in a real headless Chromium: its plots are laid out and the page is not blank.
+
+Needs Debian's chromium (`apt-get install -y chromium`); skipped cleanly without it. The store
+is filled by a real (short) tuning run of two kernels, plus a manual rollback for the timeline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hotpath
+from hotpath.report import html, model
+from hotpath.store import Store
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def scale(x, factor):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = x[i] * factor
+    return out
+
+
+def total(x):
+    acc = 0.0
+    for i in range(x.shape[0]):
+        acc += x[i] * x[i]
+    return acc
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("report-state")
+    config = hotpath.Config(timing_budget_s=0.2, state_dir=home)
+    x = np.random.default_rng(0).random(20000)
+    assert hotpath.tune(scale, x, 2.0, config=config).winner is not None
+    assert hotpath.tune(total, x, config=config).winner is not None
+    Store.at(home).manual_rollback(f"{__name__}:total")
+    report = model.load(home)
+    assert report is not None and len(report.runs) == 2
+    page = home / "report.html"
+    page.write_text(html.render(report), encoding="utf-8")
+    return page
+
+
+def _chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _png_pixels(path: Path) -> tuple[int, int, bytes]:
+    """Width, height and the decompressed scanlines of a PNG (enough to tell blank from drawn)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width, height = 8, b"", 0, 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", chunk[:8])
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    return width, height, zlib.decompress(idat)
+
+
+def test_the_page_is_self_contained(report_file: Path) -> None:
+    text = report_file.read_text()
+    assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in text and "<link" not in text and "src=" not in text
+    assert text.count('<svg class="chart"') == 3
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_chromium_renders_the_plots(report_file: Path, tmp_path: Path) -> None:
+    dom = _chromium(report_file, tmp_path / "profile-dom", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'data-charts-drawn="3"' in dom.stdout
+    for chart in ("speedup-chart", "time-chart", "timeline-chart"):
+        tag = re.search(rf'<svg[^>]*id="{chart}"[^>]*>', dom.stdout)
+        assert tag, chart
+        attrs = dict(re.findall(r'(data-[\w-]+)="(\d+)"', tag.group(0)))
+        assert int(attrs["data-rendered-width"]) > 300 and int(attrs["data-rendered-height"]) > 50, attrs
+        assert int(attrs["data-marks"]) >= 2, (chart, attrs)
+
+    shot = tmp_path / "report.png"
+    result = _chromium(report_file, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1100,1300")
+    assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+    width, height, pixels = _png_pixels(shot)
+    assert (width, height) == (1100, 1300)
+    assert len(set(pixels[::97])) > 20  # many distinct byte values: text, bars, colours, not a blank page
+    keep = os.environ.get("HOTPATH_KEEP_SCREENSHOT")
+    if keep:
+        shutil.copy(shot, keep)
+
+
+def test_report_cli_writes_the_page(report_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.html"
+    env = dict(os.environ, HOTPATH_HOME=str(report_file.parent))
+    got = subprocess.run([sys.executable, "-m", "hotpath.cli", "report", "--html", str(out)], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert got.returncode == 0, got.stderr
+    assert "scale" in got.stdout and "won" in got.stdout
+    assert out.read_text().count('<svg class="chart"') == 3
