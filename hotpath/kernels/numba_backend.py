@@ -2,21 +2,29 @@
 
 The function is emitted unchanged except for ``range`` -> ``prange`` on loops the parallel
 analysis cleared; plain-Python helpers it calls are emitted alongside as jitted functions, so
-a kernel split into helpers is compiled whole.
+a kernel split into helpers is compiled whole. Where the devectorizer turns NumPy expression
+statements into loop nests, two more variants use that rewritten body: ``numba-fused`` and
+``numba-fused-parallel`` (its outer loops ``prange`` where the same analysis allows).
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
 from hotpath.rewriter import parallel
+from hotpath.rewriter.devectorize.transform import devectorize
 from hotpath.rewriter.source import conflicts, injected_values, module_imports
+from hotpath.runner.adapters import DISTINCT_ARRAYS
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from hotpath.config import Config
@@ -90,21 +98,51 @@ class NumbaBackend:
                 continue
             name, options = plan
             out.append(self._candidate(fs, name, options, namespace, kernels_dir))
+        out += self._fused(fs, signature, namespace, kernels_dir)
+        return out
+
+    def _fused(self, fs: FunctionSource, signature: Signature, namespace: bytes,
+               kernels_dir: Path) -> list[Candidate | Skipped]:
+        """``numba-fused`` and ``numba-fused-parallel``, when the devectorizer changed anything."""
+        try:
+            rewrite = devectorize(fs.tree, signature.args, module_imports(fs))
+        except Exception as exc:  # a rewriter bug costs the fused candidates, not the others
+            log.exception("devectorizing %s failed", fs.qualname)
+            return [Skipped(self.name, "numba-fused", f"devectorizing failed: {type(exc).__name__}: {exc}")]
+        if not rewrite.changed:
+            return []
+        # The loops spell division as np.divide, so they follow NumPy's semantics (x / 0.0 is inf)
+        # while the rest of the function keeps Python's (1.0 / 0.0 raises, as in the original).
+        options: dict[str, Any] = {"fused": True}
+        # In-place nests assume argument arrays do not overlap; calls where they do take the original.
+        adapters = (DISTINCT_ARRAYS,) if rewrite.writes_arguments and len(signature.arrays) >= 2 else ()
+        serial = self._candidate(fs, "numba-fused", options, namespace, kernels_dir, rewrite.tree,
+                                 rewrite.notes, rewrite.imports)
+        out: list[Candidate | Skipped] = [replace(serial, adapters=adapters)]
+        verdicts = [v for _, v in parallel.analyse(rewrite.tree)]
+        if any(v.parallel for v in verdicts):
+            out.append(self._candidate(fs, "numba-fused-parallel", {**options, "parallel": True}, namespace,
+                                       kernels_dir, rewrite.tree, rewrite.notes, rewrite.imports))
+        else:
+            out.append(Skipped(self.name, "numba-fused-parallel", "no loop of the fused nests is free of "
+                               "loop-carried dependencies: " + "; ".join(f"{v.loop}: {v.reason}" for v in verdicts)))
         return out
 
     def _candidate(self, fs: FunctionSource, name: str, options: dict[str, Any], namespace: bytes,
-                   kernels_dir: Path) -> Candidate:
-        main, notes = fs.tree, ()
+                   kernels_dir: Path, main: ast.FunctionDef | None = None, notes: tuple[str, ...] = (),
+                   imports: tuple[tuple[str, str], ...] = ()) -> Candidate:
+        main = fs.tree if main is None else main
         if options.get("parallel"):
             main, verdicts = parallel.to_prange(main)
-            notes = tuple(f"{v.loop}: {'prange' if v.parallel else 'kept serial'} ({v.reason})"
-                          for v in verdicts)
-        source = self._emit(fs, name, options, main)
+            notes += tuple(f"{v.loop}: {'prange' if v.parallel else 'kept serial'} ({v.reason})"
+                           for v in verdicts)
+        source = self._emit(fs, name, options, main, imports)
         path = write_module(kernels_dir, f"{fs.module}.{fs.qualname}", name, source, namespace)
         return Candidate(self.name, name, tuple(sorted(options.items())), source, fs.name, path,
                          namespace, notes)
 
-    def _emit(self, fs: FunctionSource, name: str, options: dict[str, Any], main: ast.FunctionDef) -> str:
+    def _emit(self, fs: FunctionSource, name: str, options: dict[str, Any], main: ast.FunctionDef,
+              imports: tuple[tuple[str, str], ...] = ()) -> str:
         injected = sorted(injected_values(fs))
         lines = [
             f"# hotpath candidate {name!r} for {fs.module}.{fs.qualname} (from {fs.filename})",
@@ -113,7 +151,7 @@ class NumbaBackend:
         if injected:
             lines.append(f"# Bound by hotpath before import (values, not importable): {', '.join(injected)}")
         lines += ["import numba", "from numba import prange  # noqa: F401"]
-        for alias, module in sorted(module_imports(fs).items()):
+        for alias, module in sorted({**module_imports(fs), **dict(imports)}.items()):
             if alias == module:
                 lines.append(f"import {module}")
             elif "." in module and module.rsplit(".", 1)[1] == alias:
@@ -139,8 +177,21 @@ class NumbaBackend:
             change, suffix = {"error_model": "numpy"}, "+numpy-errors"
         else:
             return None
+        main: ast.FunctionDef | None = None
+        if options.get("fused"):
+            # The rewritten body is in the candidate's own source; the refinement keeps it.
+            module = ast.parse(candidate.source)
+            main = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == fs.name)
+            main.decorator_list = []
+            if options.get("parallel"):
+                main = _serial(main)  # to_prange runs again on it
+            imports = tuple((a.asname or a.name, a.name) for node in module.body if isinstance(node, ast.Import)
+                            for a in node.names if a.name == "numpy")
+        else:
+            imports = ()
         return self._candidate(fs, candidate.name + suffix, {**options, **change},
-                               pickle_namespace(injected_values(fs)), kernels_dir)
+                               pickle_namespace(injected_values(fs)), kernels_dir, main, candidate.notes,
+                               imports)
 
     def load(self, candidate: Candidate) -> Callable[..., Any]:
         module = load_module(candidate.path, candidate.namespace)
@@ -156,6 +207,13 @@ class NumbaBackend:
 
         # OverflowError: an int argument too large for int64 is refused while unboxing.
         return (NumbaError, OverflowError)
+
+
+def _serial(fn: ast.FunctionDef) -> ast.FunctionDef:
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "prange":
+            node.func.id = "range"
+    return fn
 
 
 BACKEND = NumbaBackend()

@@ -1,0 +1,407 @@
+"""Lower one NumPy expression (an AST) to the element-wise IR, with its broadcast shape.
+
+The rules, each small and composable:
+
+* a name bound to an array reads it with one fresh loop axis per array axis;
+* ``a[lo:hi, k, None]`` with constant bounds reads with offsets, a fixed index, or a new
+  length-1 axis (``None``/``np.newaxis``); ``.T`` reverses the axes;
+* an operator, ufunc or ``np.where`` broadcasts its operands' shapes right-aligned: a length-1
+  axis takes the other operand's axis, two loop axes are unified (they become one loop);
+* a reduction (``sum``, ``prod``, ``max``, ``min``, ``mean``, ``any``, ``all``; ``std``/``var``
+  rewritten into means) removes axes from the shape, or keeps them as length 1 with
+  ``keepdims``;
+* a scalar that does not touch array data is kept as source text (a loop invariant).
+
+Anything else raises ``Unsupported`` and the statement is left as NumPy code. Each node's dtype
+comes from evaluating that very sub-expression with NumPy on stand-ins (see ``oracle``).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from hotpath.rewriter.devectorize import ir
+from hotpath.rewriter.devectorize.oracle import Oracle, Unknown, dtype_of, is_array, is_weak
+
+#: Ufuncs with a scalar form every backend can call element-wise (NumPy spelling).
+UNARY_UFUNCS = {
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "cbrt", "square",
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
+    "arccosh", "arctanh", "absolute", "fabs", "negative", "positive", "floor", "ceil", "trunc",
+    "rint", "sign", "isnan", "isinf", "isfinite", "reciprocal", "deg2rad", "rad2deg",
+    "logical_not",
+}
+BINARY_UFUNCS = {"maximum", "minimum", "fmax", "fmin", "arctan2", "hypot", "power", "add",
+                 "subtract", "multiply", "divide", "true_divide", "logical_and", "logical_or"}
+_UFUNC_ALIASES = {"abs": "absolute", "amax": "max", "amin": "min", "degrees": "rad2deg",
+                  "radians": "deg2rad", "conjugate": "conj"}
+_OPERATOR_UFUNCS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "true_divide": "/",
+                    "power": "**", "logical_and": "&", "logical_or": "|"}
+REDUCTIONS = {"sum", "prod", "max", "min", "mean", "any", "all"}
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+           ast.Mod: "%", ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^"}
+_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_METADATA = {"shape", "ndim", "size", "dtype"}
+
+Shape = tuple[int | None, ...]  # loop axis id per result axis; None is a length-1 axis
+
+
+class Unsupported(Exception):
+    """The expression is outside the rules; the statement stays NumPy code."""
+
+
+@dataclass(frozen=True)
+class Built:
+    """An expression lowered to IR, and the loop axis (or length 1) of each result axis."""
+
+    expr: ir.Expr
+    shape: Shape
+
+
+class Builder:
+    """Lowers the expressions of one statement; axes unified here become one loop."""
+
+    def __init__(self, oracle: Oracle, inline: Mapping[str, ast.expr] | None = None,
+                 same_shape: Mapping[str, str] | None = None) -> None:
+        self.oracle = oracle
+        self.inline = dict(inline or {})
+        # name -> an array known to have the same shape (u_new = u.copy()): extents are spelled
+        # with it, so equal lengths are visibly equal and need no run-time broadcast check.
+        self.same_shape = dict(same_shape or {})
+        self.inlined: dict[str, ir.Expr] = {}
+        self._parent: dict[int, int] = {}
+        self._extents: dict[int, list[str]] = {}
+        self.authoritative: dict[int, str] = {}
+
+    # -- axes --------------------------------------------------------------------------------
+    def new_axis(self, extent: str) -> int:
+        axis = len(self._parent)
+        self._parent[axis] = axis
+        self._extents[axis] = [extent]
+        return axis
+
+    def find(self, axis: int) -> int:
+        while self._parent[axis] != axis:
+            self._parent[axis] = self._parent[self._parent[axis]]
+            axis = self._parent[axis]
+        return axis
+
+    def unify(self, a: int, b: int) -> int:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self._parent[rb] = ra
+            self._extents[ra] += [e for e in self._extents.pop(rb) if e not in self._extents[ra]]
+            if rb in self.authoritative:
+                self.authoritative.setdefault(ra, self.authoritative.pop(rb))
+        return ra
+
+    def extents(self, axis: int) -> list[str]:
+        """Distinct source texts of the lengths that meet on ``axis``'s loop."""
+        return list(self._extents[self.find(axis)])
+
+    def broadcast(self, shapes: list[Shape]) -> Shape:
+        rank = max((len(s) for s in shapes), default=0)
+        out: list[int | None] = []
+        for position in range(rank):
+            axis: int | None = None
+            for shape in shapes:
+                offset = position - (rank - len(shape))
+                if offset < 0 or shape[offset] is None:
+                    continue
+                axis = shape[offset] if axis is None else self.unify(axis, shape[offset])
+            out.append(axis)
+        return self._distinct(tuple(out))
+
+    def _distinct(self, shape: Shape) -> Shape:
+        roots = [self.find(a) for a in shape if a is not None]
+        if len(set(roots)) != len(roots):
+            # x * x.T on a square array would need a diagonal: outside the rules.
+            raise Unsupported("two axes of one result would share a loop")
+        return shape
+
+    # -- expressions -------------------------------------------------------------------------
+    def value(self, node: ast.expr) -> Any:
+        try:
+            return self.oracle.evaluate(node)
+        except Unknown as exc:
+            raise Unsupported(str(exc)) from None
+
+    def dtype(self, node: ast.expr) -> np.dtype:
+        try:
+            return dtype_of(self.value(node))
+        except Unknown as exc:
+            raise Unsupported(str(exc)) from None
+
+    def build(self, node: ast.expr) -> Built:
+        """``node`` as IR; raises ``Unsupported``."""
+        built = self._build(node)
+        if np.ndim(self.value(node)) != len(built.shape):
+            raise Unsupported(f"rank mismatch lowering {ast.unparse(node)}")  # a rule is wrong: refuse
+        return built
+
+    def _build(self, node: ast.expr) -> Built:
+        if isinstance(node, ast.Name) and node.id in self.inline:
+            built = self._build(self.inline[node.id])
+            self.inlined[node.id] = built.expr
+            return built
+        if self._is_invariant(node):
+            value = self.value(node)
+            return Built(ir.Scalar(dtype_of(value), source=ast.unparse(node), weak=is_weak(value)), ())
+        if isinstance(node, ast.Name):
+            return self._read(node.id, [])
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            index = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            return self._read(node.value.id, list(index))
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            inner = self._build(node.value)
+            return Built(inner.expr, tuple(reversed(inner.shape)))
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            return self._binary(node, _BINOPS[type(node.op)], node.left, node.right)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _CMPOPS:
+            return self._binary(node, _CMPOPS[type(node.ops[0])], node.left, node.comparators[0])
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Invert)):
+            inner = self._build(node.operand)
+            dtype = self.dtype(node)
+            op = {ast.USub: "-", ast.UAdd: "+", ast.Invert: "~"}[type(node.op)]
+            if op == "~" and dtype == np.bool_:
+                op = "not"
+            return Built(ir.Unary(dtype, op=op, operand=inner.expr), inner.shape)
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        raise Unsupported(f"{type(node).__name__} is not lowered")
+
+    def _is_invariant(self, node: ast.expr) -> bool:
+        """A scalar that reads no array data: metadata (``x.shape[0]``), parameters, constants."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, (int, float, bool, complex))
+        parents = {c: p for p in ast.walk(node) for c in ast.iter_child_nodes(p)}
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and sub.id in self.inline:
+                return False
+            if isinstance(sub, ast.Name) and isinstance(self.oracle.values.get(sub.id), np.ndarray):
+                parent = parents.get(sub)
+                metadata = (isinstance(parent, ast.Attribute) and parent.attr in _METADATA) or (
+                    isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name)
+                    and parent.func.id == "len")
+                if not metadata:
+                    return False
+        try:
+            value = self.oracle.evaluate(node)
+        except Unknown:
+            return False
+        return isinstance(value, (bool, int, float, complex, np.generic))
+
+    def _read(self, name: str, index: list[ast.expr]) -> Built:
+        array = self.oracle.values.get(name)
+        if not is_array(array):
+            raise Unsupported(f"{name!r} is not a known array")
+        if any(isinstance(i, ast.Constant) and i.value is Ellipsis for i in index):
+            if sum(isinstance(i, ast.Constant) and i.value is Ellipsis for i in index) > 1:
+                raise Unsupported("more than one Ellipsis")
+            at = next(k for k, i in enumerate(index) if isinstance(i, ast.Constant) and i.value is Ellipsis)
+            used = sum(1 for i in index if not _is_none(i)) - 1
+            index = index[:at] + [ast.Slice()] * (array.ndim - used) + index[at + 1:]
+        if sum(1 for i in index if not _is_none(i)) > array.ndim:
+            raise Unsupported("too many indices")
+        index = index + [ast.Slice()] * (array.ndim - sum(1 for i in index if not _is_none(i)))
+        reads: list[ir.Index] = []
+        shape: list[int | None] = []
+        axis = 0
+        for item in index:
+            if _is_none(item):
+                shape.append(None)
+                continue
+            length = f"{self.same_shape.get(name, name)}.shape[{axis}]"
+            if isinstance(item, ast.Slice):
+                offset, extent = _slice(item, length)
+                new = self.new_axis(extent)
+                reads.append(ir.AxisIndex(new, offset, extent))
+                shape.append(new)
+            else:
+                if not self._is_invariant(item) or not isinstance(self.value(item), (int, np.integer)):
+                    raise Unsupported(f"index {ast.unparse(item)} is not a constant-offset slice or an integer")
+                reads.append(ir.FixedIndex(ast.unparse(item), length))
+            axis += 1
+        return Built(ir.Read(array.dtype, name=name, index=tuple(reads)), self._distinct(tuple(shape)))
+
+    def _binary(self, node: ast.expr, op: str, left: ast.expr, right: ast.expr) -> Built:
+        a = self._build(left)
+        # ``d * d``: one operand built twice would be the same element anyway; building it once
+        # lets the emitter see one expression (and compute any reduction in it once).
+        b = a if ast.dump(left) == ast.dump(right) else self._build(right)
+        dtype = self.dtype(node)
+        if op in "+-*" and dtype == np.bool_:
+            raise Unsupported("boolean arithmetic")  # NumPy's bool + bool is logical or
+        if op == "**" and dtype.kind in "iu":
+            exponent = right.value if isinstance(right, ast.Constant) else None
+            if not (isinstance(exponent, int) and exponent >= 0):
+                raise Unsupported("integer power with a non-constant or negative exponent")
+        if op == "**" and isinstance(right, ast.Constant) and right.value == 0.5 and dtype.kind == "f":
+            # NumPy computes x ** 0.5 as sqrt(x) (which differs from pow at -inf).
+            return Built(ir.Call(dtype, func="sqrt", args=(a.expr,)), self.broadcast([a.shape, b.shape]))
+        return Built(ir.Binary(dtype, op=op, left=a.expr, right=b.expr), self.broadcast([a.shape, b.shape]))
+
+    def _numpy_function(self, func: ast.expr) -> str | None:
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and self.oracle.is_numpy(func.value.id):
+            return _UFUNC_ALIASES.get(func.attr, func.attr)
+        if isinstance(func, ast.Name) and func.id == "abs" and func.id not in self.oracle.values:
+            return "absolute"
+        return None
+
+    def _call(self, node: ast.Call) -> Built:
+        name = self._numpy_function(node.func)
+        if name is not None:
+            args = list(node.args)
+            if name in REDUCTIONS | {"std", "var"} and args:
+                return self._reduction(node, name, args[0], args[1:], node.keywords)
+            if node.keywords:
+                raise Unsupported(f"keyword arguments to np.{name}")
+            if name == "where" and len(args) == 3:
+                parts = [self._build(a) for a in args]
+                return Built(ir.Where(self.dtype(node), cond=parts[0].expr, then=parts[1].expr,
+                                      other=parts[2].expr), self.broadcast([p.shape for p in parts]))
+            if name == "clip" and len(args) == 3:
+                return self._build(_clip(node.func, args[0], args[1], args[2]))
+            if name in _OPERATOR_UFUNCS and len(args) == 2:
+                return self._binary(node, _OPERATOR_UFUNCS[name], args[0], args[1])
+            if (name in UNARY_UFUNCS and len(args) == 1) or (name in BINARY_UFUNCS and len(args) == 2):
+                parts = [self._build(a) for a in args]
+                return Built(ir.Call(self.dtype(node), func=name, args=tuple(p.expr for p in parts)),
+                             self.broadcast([p.shape for p in parts]))
+            raise Unsupported(f"np.{name} is not lowered")
+        if isinstance(node.func, ast.Attribute):  # a method of an array expression
+            method = _UFUNC_ALIASES.get(node.func.attr, node.func.attr)
+            if method in REDUCTIONS | {"std", "var"}:
+                return self._reduction(node, method, node.func.value, list(node.args), node.keywords)
+            if method == "clip" and len(node.args) == 2 and not node.keywords:
+                numpy = next((a for a, m in self.oracle.modules.items() if m == "numpy"), None)
+                if numpy is not None:
+                    func = ast.Attribute(ast.Name(numpy, ast.Load()), "clip", ast.Load())
+                    return self._build(_clip(func, node.func.value, *node.args))
+            if method == "copy" and not node.args and not node.keywords:
+                return self._build(node.func.value)
+        raise Unsupported(f"call {ast.unparse(node.func)} is not lowered")
+
+    def _reduction(self, node: ast.Call, kind: str, operand: ast.expr, args: list[ast.expr],
+                   keywords: list[ast.keyword]) -> Built:
+        options: dict[str, ast.expr] = {}
+        if len(args) > 1:
+            raise Unsupported("positional arguments after axis")
+        if args:
+            options["axis"] = args[0]
+        for keyword in keywords:
+            if keyword.arg not in ("axis", "keepdims"):
+                raise Unsupported(f"{kind}(..., {keyword.arg}=) is not lowered")
+            options[keyword.arg] = keyword.value  # type: ignore[index]
+        if kind in ("std", "var"):
+            numpy = next((a for a, m in self.oracle.modules.items() if m == "numpy"), None)
+            if numpy is None or self.dtype(operand).kind not in "biuf":
+                raise Unsupported(f"{kind} needs numpy imported and a real operand")
+            return self._build(_variance(numpy, kind, operand, options))
+        try:
+            axis = ast.literal_eval(options["axis"]) if "axis" in options else None
+            keepdims = ast.literal_eval(options["keepdims"]) if "keepdims" in options else False
+        except ValueError:
+            raise Unsupported("axis and keepdims must be constants") from None
+        inner = self._build(operand)
+        rank = len(inner.shape)
+        if axis is None:
+            positions = list(range(rank))
+        else:
+            positions = [axis] if isinstance(axis, int) else list(axis)
+            if not all(isinstance(p, int) and -rank <= p < rank for p in positions):
+                raise Unsupported(f"axis {axis!r} out of range")
+            positions = sorted({p % rank for p in positions})
+        reduced = tuple(self.find(inner.shape[p]) for p in positions if inner.shape[p] is not None)  # type: ignore[arg-type]
+        shape: list[int | None] = []
+        for position, entry in enumerate(inner.shape):
+            if position not in positions:
+                shape.append(entry)
+            elif keepdims is True:
+                shape.append(None)
+        expr: ir.Expr = ir.Reduce(self.dtype(node), kind=kind, operand=inner.expr, axes=reduced)
+        if not reduced:  # only length-1 axes: a reduction of one element is that element
+            expr = ir.Reduce(self.dtype(node), kind=kind, operand=inner.expr, axes=())
+        return Built(expr, tuple(shape))
+
+    # -- finishing ---------------------------------------------------------------------------
+    def resolve(self, expr: ir.Expr) -> ir.Expr:
+        """``expr`` with every axis id replaced by its loop's representative."""
+        if isinstance(expr, ir.Read):
+            index = tuple(replace(i, axis=self.find(i.axis)) if isinstance(i, ir.AxisIndex) else i
+                          for i in expr.index)
+            return replace(expr, index=index)
+        new = tuple(self.resolve(c) for c in ir.children(expr))
+        expr = ir.replace_children(expr, new)
+        if isinstance(expr, ir.Reduce):
+            expr = replace(expr, axes=tuple(self.find(a) for a in expr.axes))
+        return expr
+
+    def resolve_shape(self, shape: Shape) -> Shape:
+        return tuple(None if a is None else self.find(a) for a in shape)
+
+
+def _is_none(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Constant) and node.value is None) or (
+        isinstance(node, ast.Attribute) and node.attr == "newaxis")
+
+
+def _constant_int(node: ast.expr | None) -> int | None:
+    if node is None:
+        return None
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        raise Unsupported(f"slice bound {ast.unparse(node)} is not a constant") from None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Unsupported("slice bounds must be integers")
+    return value
+
+
+def _slice(item: ast.Slice, length: str) -> tuple[str, str]:
+    """(offset, extent) source texts of ``item`` over an axis of ``length``."""
+    if item.step is not None and _constant_int(item.step) != 1:
+        raise Unsupported("slices with a step are not lowered")
+    lo, hi = _constant_int(item.lower), _constant_int(item.upper)
+    if (lo is None or lo >= 0) and (hi is None or hi < 0):
+        # The common stencil shape, written so that u[:-2], u[1:-1] and u[2:] get equal text:
+        # equal text is how the emitter knows two extents agree without a run-time check.
+        trim = (lo or 0) - (hi or 0)
+        return str(lo or 0), (length if trim == 0 else f"max({length} - {trim}, 0)")
+    start = "0" if lo is None else (str(lo) if lo >= 0 else f"max({length} - {-lo}, 0)")
+    stop = length if hi is None else (f"min({hi}, {length})" if hi >= 0 else f"{length} - {-hi}")
+    return start, f"max({stop} - {start}, 0)"
+
+
+def _clip(func: ast.expr, value: ast.expr, lo: ast.expr, hi: ast.expr) -> ast.expr:
+    assert isinstance(func, ast.Attribute)
+    module = func.value
+
+    def call(name: str, *args: ast.expr) -> ast.Call:
+        return ast.Call(ast.Attribute(copy.deepcopy(module), name, ast.Load()), list(args), [])
+
+    return ast.fix_missing_locations(call("minimum", call("maximum", value, lo), hi))
+
+
+def _variance(numpy: str, kind: str, operand: ast.expr, options: dict[str, ast.expr]) -> ast.expr:
+    """``x.var(axis)`` as NumPy computes it for real ``x``: ``mean(d * d, axis)`` with
+    ``d = x - mean(x, axis, keepdims=True)``; ``std`` is its square root."""
+    axis = [ast.keyword("axis", options["axis"])] if "axis" in options else []
+    keep = [ast.keyword("keepdims", options["keepdims"])] if "keepdims" in options else []
+
+    def np_call(name: str, args: list[ast.expr], keywords: list[ast.keyword]) -> ast.Call:
+        return ast.Call(ast.Attribute(ast.Name(numpy, ast.Load()), name, ast.Load()), args, keywords)
+
+    centered = ast.BinOp(copy.deepcopy(operand), ast.Sub(),
+                         np_call("mean", [copy.deepcopy(operand)], axis + [ast.keyword("keepdims", ast.Constant(True))]))
+    squared = ast.BinOp(centered, ast.Mult(), copy.deepcopy(centered))
+    result: ast.expr = np_call("mean", [squared], axis + keep)
+    if kind == "std":
+        result = np_call("sqrt", [result], [])
+    return ast.fix_missing_locations(result)

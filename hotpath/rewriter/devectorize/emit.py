@@ -1,0 +1,405 @@
+"""Render element-wise IR as a loop nest (Python source: ``range`` loops, scalar math).
+
+The output is backend-neutral: plain ``for ... in range(...)`` loops over explicit indices,
+scalar NumPy ufunc calls (``np.exp(x)``), ``np.empty`` for results. Numba compiles it as it is;
+a Cython or Pythran emitter can reuse it by typing the locals it declares.
+
+Placement of reductions (loop-invariant code motion by index dependence): a reduction whose
+value depends on loop axes ``F`` is computed inside the nest right where the loops over ``F``
+are open, if those are exactly the outermost loops (``x - x.max(axis=1, keepdims=True)``: once
+per row, before the column loop); otherwise its values are computed first into a small array
+indexed by ``F`` (``(X - X.mean(axis=0))``: one mean per column), so nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from hotpath.rewriter.devectorize import ir
+from hotpath.rewriter.devectorize.build import Builder, Shape
+
+_NARROW = {"float32", "float16", "int8", "int16", "int32", "uint8", "uint16", "uint32", "complex64"}
+_CALL_NAMES = {"absolute": "abs"}
+_SCALAR_UFUNCS = {"/": "divide", "//": "floor_divide", "%": "remainder", "**": "power"}
+_REDUCTION_NAMES = {"max": "maximum", "min": "minimum"}
+
+
+class Names:
+    """Fresh local names that clash with nothing in the function."""
+
+    def __init__(self, taken: Iterable[str]) -> None:
+        self.taken = set(taken)
+
+    def fresh(self, stem: str) -> str:
+        for n in range(10_000):
+            name = f"{stem}{n}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+        raise RuntimeError("out of names")
+
+
+@dataclass(frozen=True)
+class NewArray:
+    """Store element-wise into a new array ``name`` of ``dtype`` (allocated here)."""
+
+    name: str
+    dtype: np.dtype
+
+
+@dataclass(frozen=True)
+class Region:
+    """Store into the elements ``target`` reads (an existing array, maybe at offsets)."""
+
+    target: ir.Read
+
+
+@dataclass(frozen=True)
+class ScalarStore:
+    """A rank-0 result: ``template`` with ``{}`` replaced by the value, e.g. ``return {}``."""
+
+    template: str
+
+
+Store = NewArray | Region | ScalarStore
+
+
+class Emitter:
+    """Emits the statements of one devectorized statement; ``lines`` is the result."""
+
+    def __init__(self, builder: Builder, names: Names, np_name: str) -> None:
+        self.builder = builder
+        self.names = names
+        self.np = np_name
+        self.lines: list[str] = []
+        self._extent_var: dict[int, str] = {}
+        self._flags: dict[tuple[int, str], str] = {}
+        self._checked: set[str] = set()
+        self._by_text: dict[str, str] = {}
+
+    # -- preamble: loop extents, broadcasting, bounds ----------------------------------------
+    def extent(self, axis: int) -> str:
+        """The variable holding loop ``axis``'s trip count (defined on first use)."""
+        if axis in self._extent_var:
+            return self._extent_var[axis]
+        extents = self.builder.extents(axis)
+        fixed = self.builder.authoritative.get(axis)
+        var = self.names.fresh("n")
+        self._extent_var[axis] = var
+        others = [e for e in extents if e != fixed]
+        if not others or (fixed is None and len(extents) == 1):
+            text = fixed or extents[0]
+            if text in self._by_text:  # the same length under another loop: one variable
+                self.names.taken.discard(var)
+                self._extent_var[axis] = self._by_text[text]
+                return self._by_text[text]
+            self._by_text[text] = var
+            self.lines.append(f"{var} = {text}")
+            return var
+        if fixed is not None:
+            self.lines.append(f"{var} = {fixed}")
+        else:
+            self.lines.append(f"{var} = {others[0]}")
+            for extent in others[1:]:
+                self.lines.append(f"if {var} == 1:")
+                self.lines.append(f"    {var} = {extent}")
+        bad = " or ".join(f"({e} != {var} and {e} != 1)" for e in others)
+        self.lines.append(f"if {bad}:")
+        self.lines.append("    raise ValueError('operands could not be broadcast together')")
+        for extent in others:
+            # Length 1 against a longer loop: the index stays 0 (multiplied by this flag).
+            flag = self.names.fresh("s")
+            self.lines.append(f"{flag} = 1 if {extent} != 1 else 0")
+            self._flags[(axis, extent)] = flag
+        return var
+
+    def check(self, expr: ir.Expr) -> None:
+        """NumPy's errors that do not depend on values: bad fixed indices, empty max/min."""
+        for node in ir.walk(expr):
+            if isinstance(node, ir.Read):
+                for item in node.index:
+                    if isinstance(item, ir.FixedIndex):
+                        test = f"not -{item.length} <= {item.source} < {item.length}"
+                        if test not in self._checked:
+                            self._checked.add(test)
+                            self.lines.append(f"if {test}:")
+                            self.lines.append(f"    raise IndexError('index {item.source} is out of bounds')")
+                    else:
+                        self.extent(item.axis)
+            if isinstance(node, ir.Reduce):
+                for axis in node.axes:
+                    self.extent(axis)
+                if node.kind in ("max", "min") and node.axes:
+                    test = " or ".join(f"{self.extent(a)} == 0" for a in node.axes)
+                    if test not in self._checked:
+                        self._checked.add(test)
+                        op = _REDUCTION_NAMES[node.kind]
+                        self.lines.append(f"if {test}:")
+                        self.lines.append(f"    raise ValueError('zero-size array to reduction operation {op} "
+                                          "which has no identity')")
+
+    # -- statements --------------------------------------------------------------------------
+    def emit(self, expr: ir.Expr, shape: Shape, store: Store) -> None:
+        """Append the loop nest computing ``expr`` (of ``shape``) into ``store``."""
+        self.check(expr)
+        if isinstance(store, Region):
+            self.check(store.target)
+        loops = [a for a in shape if a is not None]
+        for axis in loops:
+            self.extent(axis)
+        depth: list[list[str]] = [[] for _ in range(len(loops) + 1)]
+        value = self._value(expr, loops, depth, {})
+        self.lines += depth[0]
+        if isinstance(store, ScalarStore):
+            self.lines.append(store.template.format(value))
+            return
+        if isinstance(store, NewArray):
+            dims = ", ".join(self.extent(a) if a is not None else "1" for a in shape)
+            self.lines.append(f"{store.name} = {self.np}.empty(({dims}{',' if len(shape) == 1 else ''}), "
+                              f"{self._dtype(store.dtype)})")
+            index = ", ".join(f"i_{a}" if a is not None else "0" for a in shape)
+            lhs = f"{store.name}[{index}]"
+        else:
+            lhs = self._read(store.target, {a: f"i_{a}" for a in loops})
+        body: list[str] = []
+        loop_vars = {a: self.names.fresh("i") for a in loops}
+        shift = _outer_offset(store, loops)
+        if loops and any(axis == loops[0] for axis, _ in self._flags):
+            shift = 0  # broadcast flags multiply the index: keep the plain form
+        bounds = {a: self.extent(a) for a in loops}
+        if shift:
+            # Writing u[i + 1, ...]: run the outer loop over the written rows themselves, so the
+            # store is indexed by the bare loop variable (what the prange analysis accepts).
+            outer = loops[0]
+            bounds[outer] = f"{shift}, {bounds[outer]} + {shift}"
+            lhs = lhs.replace(f"i_{outer} + {shift}", f"i_{outer}", 1)
+            loop_vars = {**loop_vars, outer: f"{loop_vars[outer]} - {shift}"}
+        lhs = _substitute(lhs, loop_vars)
+        for level, axis in enumerate(loops):
+            pad = "    " * level
+            var = loop_vars[axis].split(" ")[0]
+            lhs = lhs.replace(f"{var} - {shift}", var) if level == 0 and shift else lhs
+            body.append(f"{pad}for {var} in range({bounds[axis]}):")
+            body += [pad + "    " + line for line in depth[level + 1]]
+        pad = "    " * len(loops)
+        body.append(f"{pad}{lhs} = {_substitute(value, loop_vars)}")
+        # Inner statements were written with placeholder loop names; fix them up.
+        self.lines += [_tidy(_substitute(line, loop_vars)) for line in body]
+
+    # -- values ------------------------------------------------------------------------------
+    def _value(self, expr: ir.Expr, loops: list[int], depth: list[list[str]],
+               memo: dict[tuple[ir.Expr, tuple[int, ...]], str]) -> str:
+        env = {a: f"i_{a}" for a in loops}
+        if isinstance(expr, ir.Reduce):
+            return self._reduce(expr, loops, depth, memo)
+        if isinstance(expr, ir.Read):
+            return self._read(expr, env)
+        if isinstance(expr, ir.Scalar):
+            return expr.source if expr.source.isidentifier() or _is_number(expr.source) else f"({expr.source})"
+        if isinstance(expr, ir.Local):
+            return expr.name
+        parts = [self._value(c, loops, depth, memo) for c in ir.children(expr)]
+        kids = ir.children(expr)
+        if isinstance(expr, (ir.Binary, ir.Call)) and str(expr.dtype) in _NARROW and expr.dtype.kind == "f":
+            # NumPy converts a Python scalar to the array's precision before the operation.
+            parts = [self._cast(p, expr.dtype) if isinstance(k, ir.Scalar) and k.weak else p
+                     for p, k in zip(parts, kids)]
+        if isinstance(expr, ir.Unary):
+            text = f"({expr.op} {parts[0]})" if expr.op == "not" else f"({expr.op}{parts[0]})"
+        elif isinstance(expr, ir.Binary) and expr.op in _SCALAR_UFUNCS and not _plain_power(expr):
+            # Python's / raises on zero where NumPy gives inf or nan; the ufunc form keeps
+            # NumPy's semantics in compiled code without changing the function's error model.
+            text = f"{self.np}.{_SCALAR_UFUNCS[expr.op]}({parts[0]}, {parts[1]})"
+        elif isinstance(expr, ir.Binary):
+            text = f"({parts[0]} {expr.op} {parts[1]})"
+        elif isinstance(expr, ir.Call):
+            text = f"{self.np}.{_CALL_NAMES.get(expr.func, expr.func)}({', '.join(parts)})"
+        elif isinstance(expr, ir.Where):
+            text = f"({parts[1]} if {parts[0]} else {parts[2]})"
+        else:
+            raise AssertionError(f"unknown node {expr!r}")
+        if self._needs_cast(expr, kids):
+            text = self._cast(text, expr.dtype)
+        return text
+
+    def _needs_cast(self, expr: ir.Expr, kids: tuple[ir.Expr, ...]) -> bool:
+        # Narrow results: NumPy rounds (floats) or wraps (integers) at every step, while compiled
+        # scalar code widens (float32 * 0.1 is float64, int32 * int32 is int64).
+        if str(expr.dtype) not in _NARROW or isinstance(expr, ir.Where):
+            return False
+        if isinstance(expr, ir.Binary) and expr.op in ("<", "<=", ">", ">=", "==", "!="):
+            return False
+        return expr.dtype.kind in "iu" or any(k.dtype != expr.dtype or (isinstance(k, ir.Scalar) and k.weak)
+                                              for k in kids)
+
+    def _cast(self, text: str, dtype: np.dtype) -> str:
+        return f"{self.np}.{dtype.name}({text})"
+
+    def _dtype(self, dtype: np.dtype) -> str:
+        return f"{self.np}.bool_" if dtype == np.bool_ else f"{self.np}.{dtype.name}"
+
+    def _read(self, read: ir.Read, env: dict[int, str]) -> str:
+        items = []
+        for item in read.index:
+            if isinstance(item, ir.FixedIndex):
+                items.append(item.source)
+                continue
+            text = env[item.axis]
+            flag = self._flags.get((item.axis, item.extent))
+            if flag is not None:
+                text = f"{text} * {flag}"
+            if item.offset != "0":
+                text = f"{text} + {item.offset}"
+            items.append(text)
+        return f"{read.name}[{', '.join(items)}]" if items else f"{read.name}[()]"
+
+    def _reduce(self, expr: ir.Reduce, loops: list[int], depth: list[list[str]],
+                memo: dict[tuple[ir.Expr, tuple[int, ...]], str]) -> str:
+        free = ir.free_axes(expr)
+        level = max((loops.index(a) + 1 for a in free), default=0)
+        if set(loops[:level]) != free:
+            # Depends on some of the open loops but not on all the outer ones: compute all its
+            # values up front into a small array instead of recomputing it in the inner loops.
+            key = (expr, ())
+            if key not in memo:
+                axes = [a for a in loops if a in free]
+                name = self.names.fresh("r")
+                saved, self.lines = self.lines, []
+                self.emit(expr, tuple(axes), NewArray(name, expr.dtype))
+                depth[0] += self.lines
+                self.lines = saved
+                memo[key] = name
+            axes = [a for a in loops if a in free]
+            return f"{memo[key]}[{', '.join(f'i_{a}' for a in axes)}]"
+        key = (expr, tuple(loops[:level]))
+        if key in memo:
+            return memo[key]
+        inner_loops = loops[:level] + list(expr.axes)
+        inner_depth = depth[:level + 1] + [[] for _ in expr.axes]
+        value = self._value(expr.operand, inner_loops, inner_depth, memo)  # type: ignore[arg-type]
+        acc = self.names.fresh("acc")
+        out = depth[level]
+        kind, dtype = expr.kind, expr.dtype
+        if kind in ("sum", "prod", "mean"):
+            # The accumulator's type is spelled out so every backend (and plain Python, where
+            # 0 + np.int32(...) would stay int32) accumulates alike: integers in the result's
+            # 64-bit type, floats (also float32, also every mean) in double precision.
+            if kind == "mean" or dtype.kind in "fc":
+                wide = np.dtype(np.complex128 if dtype.kind == "c" else np.float64)
+            else:
+                wide = dtype
+            start = "0" if kind != "prod" else "1"
+            out.append(f"{acc} = {start}.0" if wide == np.float64 else f"{acc} = {self._cast(start, wide)}")
+        elif kind in ("max", "min"):
+            out.append(f"{acc} = {self._identity(kind, dtype)}")
+        else:
+            out.append(f"{acc} = {kind == 'all'}")
+        pad = ""
+        for position, axis in enumerate(expr.axes):
+            out.append(f"{pad}for i_{axis} in range({self.extent(axis)}):")
+            pad += "    "
+            out += [pad + line for line in inner_depth[level + 1 + position]]
+        if kind in ("sum", "mean", "prod"):
+            op = "*" if kind == "prod" else "+"
+            if level == 0:
+                out.append(f"{pad}{acc} {op}= {value}")
+            else:
+                # Inside a nest the accumulator is private to each outer iteration; spelled
+                # ``acc = x + acc`` (the same IEEE result) so that it does not read as a reduction
+                # of the outer loop, which may then run in parallel.
+                out.append(f"{pad}{acc} = {value} {op} {acc}")
+        elif kind in ("max", "min"):
+            item = self.names.fresh("v")
+            compare = ">" if kind == "max" else "<"
+            out.append(f"{pad}{item} = {value}")
+            # NaN wins, as in NumPy: once acc is NaN no comparison replaces it.
+            out.append(f"{pad}if {item} {compare} {acc} or {item} != {item}:")
+            out.append(f"{pad}    {acc} = {item}")
+        elif kind == "any":
+            out.append(f"{pad}if {value} != 0:")
+            out.append(f"{pad}    {acc} = True")
+        else:
+            out.append(f"{pad}if {value} == 0:")
+            out.append(f"{pad}    {acc} = False")
+        if kind == "mean":
+            count = " * ".join(self.extent(a) for a in expr.axes) or "1"
+            count = f"({count})" if len(expr.axes) > 1 else count
+            out.append(f"{acc} = {self.np}.divide({acc}, {count})")  # empty: nan, as NumPy
+        if str(dtype) in _NARROW or (kind == "mean" and dtype not in (np.float64, np.complex128)):
+            out.append(f"{acc} = {self._cast(acc, dtype)}")
+        memo[key] = acc
+        return acc
+
+    def _identity(self, kind: str, dtype: np.dtype) -> str:
+        if dtype.kind == "f":
+            return f"-{self.np}.inf" if kind == "max" else f"{self.np}.inf"
+        if dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            return self._cast(str(info.min if kind == "max" else info.max), dtype)
+        if dtype == np.bool_:
+            return str(kind != "max")
+        raise NotImplementedError(f"{kind} of {dtype}")
+
+
+def _plain_power(expr: ir.Binary) -> bool:
+    """``x ** 2``: a small constant integer power multiplies, and cannot raise."""
+    right = expr.right
+    return (expr.op == "**" and isinstance(right, ir.Scalar) and right.source.isdigit()
+            and int(right.source) <= 4)
+
+
+def _outer_offset(store: Store, loops: list[int]) -> int:
+    """The constant offset of the outermost loop's index in a region store (0 if none)."""
+    if not isinstance(store, Region) or not loops:
+        return 0
+    for item in store.target.index:
+        if isinstance(item, ir.FixedIndex):
+            return 0
+        if item.axis == loops[0]:
+            return int(item.offset) if item.offset.isdigit() and item.broadcast is None else 0
+    return 0
+
+
+def _tidy(line: str) -> str:
+    """``i - 1 + 2`` -> ``i + 1``: offsets folded after the outer loop was shifted."""
+    import re
+
+    def fold(match: re.Match[str]) -> str:
+        total = -int(match.group(2)) + int(match.group(3) or 0)
+        return match.group(1) if total == 0 else f"{match.group(1)} {'+' if total > 0 else '-'} {abs(total)}"
+
+    return re.sub(r"\b(i\d+) - (\d+)(?: \+ (\d+))?(?![\d*])", fold, line)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return not text.startswith("-")
+
+
+def _substitute(line: str, loop_vars: dict[int, str]) -> str:
+    import re
+
+    return re.sub(r"\bi_(\d+)\b", lambda m: loop_vars.get(int(m.group(1)), m.group(0)), line)
+
+
+def rename_loops(lines: list[str], names: Names) -> list[str]:
+    """Give the reduction loops (still called ``i_<axis>``) fresh readable names."""
+    import re
+
+    mapping: dict[str, str] = {}
+
+    def fresh(match: re.Match[str]) -> str:
+        if match.group(0) not in mapping:
+            mapping[match.group(0)] = names.fresh("k")
+        return mapping[match.group(0)]
+
+    return [re.sub(r"\bi_\d+\b", fresh, line) for line in lines]
+
+
+__all__ = ["Emitter", "Names", "NewArray", "Region", "ScalarStore", "rename_loops", "replace"]

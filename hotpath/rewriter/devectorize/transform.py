@@ -1,0 +1,488 @@
+"""The statement-level driver: which statements become loop nests, and how they are stored.
+
+Walks the function body in order, tracking what each name holds (a stand-in value for the
+oracle, and the array it views, for aliasing). A statement is rewritten when its right-hand
+side lowers to IR and reads array data element by element:
+
+* ``x = E`` allocates ``x`` and fills it in one loop nest (into a fresh array first when ``E``
+  reads the old ``x``);
+* ``t[slices] = E`` and ``t += E`` write in place; when ``E`` reads memory the write may
+  overwrite before it is read (``u[1:-1] = u[:-2] + u[2:]``), the nest fills a temporary and a
+  second loop copies it, exactly as NumPy evaluates the right-hand side first;
+* ``return E`` and scalar statements with reductions (``s = np.sum(...)``) likewise.
+
+Across statements, a local array assigned once and used once by the next statements is
+substituted into its use (``loss = np.where(...); return loss.mean()`` becomes one reduction
+loop), unless that would recompute it inside loops it does not depend on.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import logging
+
+import numpy as np
+
+from hotpath.rewriter.devectorize import ir
+from hotpath.rewriter.devectorize.build import Builder, Unsupported
+from hotpath.rewriter.devectorize.emit import Emitter, Names, NewArray, Region, ScalarStore, rename_loops
+from hotpath.rewriter.devectorize.oracle import Oracle, Unknown, is_array, standin
+
+log = logging.getLogger(__name__)
+
+_FRESH = {"empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like", "full_like",
+          "array", "arange", "linspace", "copy", "where", "sqrt", "exp", "log", "abs"}
+_VIEWS = {"reshape", "ravel", "transpose", "view", "squeeze", "T", "real", "imag", "asarray",
+          "ascontiguousarray", "swapaxes"}
+_SIMPLE = (ast.Assign, ast.AugAssign, ast.Return)
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """The devectorized function, and what was done to it."""
+
+    tree: ast.FunctionDef
+    notes: tuple[str, ...]  # one line per rewritten statement
+    writes_arguments: bool  # some nest writes in place into an argument's memory
+    imports: tuple[tuple[str, str], ...] = ()  # (alias, module) the loops need beyond the function's
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.notes)
+
+
+def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, str]) -> Rewrite:
+    """``fn`` with its NumPy expression statements turned into loop nests where the rules allow.
+
+    ``args`` are the ``ArgSpec``s of the observed signature (dtype, ndim of each array);
+    ``modules`` maps the module aliases the function uses to module names.
+    """
+    fn = copy.deepcopy(fn)
+    if len(args) != len(fn.args.args):
+        return Rewrite(fn, (), False)
+    modules = dict(modules)
+    numpy = next((alias for alias, module in modules.items() if module == "numpy"), None)
+    imports: tuple[tuple[str, str], ...] = ()
+    if numpy is None:  # the function calls no np.*, but the loops allocate with numpy
+        used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | {a.arg for a in fn.args.args}
+        numpy = next(alias for alias in ("np", "_np", "numpy_") if alias not in used and alias not in modules)
+        modules[numpy] = "numpy"
+        imports = ((numpy, "numpy"),)
+    values: dict[str, Any] = {}
+    roots: dict[str, str | None] = {}
+    for param, spec in zip(fn.args.args, args):
+        try:
+            values[param.arg] = standin(spec)
+        except Unknown:
+            continue
+        roots[param.arg] = f"arg:{param.arg}"
+    driver = _Driver(Oracle(values, modules), roots, numpy, fn)
+    fn.body = driver.block(fn.body)
+    return Rewrite(fn, tuple(driver.notes), driver.writes_arguments, imports if driver.notes else ())
+
+
+def _counts(fn: ast.FunctionDef) -> tuple[dict[str, int], dict[str, int]]:
+    stores: dict[str, int] = {}
+    loads: dict[str, int] = {}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name):
+            table = loads if isinstance(node.ctx, ast.Load) else stores
+            table[node.id] = table.get(node.id, 0) + 1
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            loads[node.target.id] = loads.get(node.target.id, 0) + 1
+    for arg in fn.args.args:
+        stores[arg.arg] = stores.get(arg.arg, 0) + 1
+    return stores, loads
+
+
+class _Driver:
+    def __init__(self, oracle: Oracle, roots: dict[str, str | None], numpy: str, fn: ast.FunctionDef) -> None:
+        self.oracle = oracle
+        self.roots = roots
+        self.numpy = numpy
+        self.names = Names(n.id for n in ast.walk(fn) if isinstance(n, ast.Name))
+        self.names.taken |= {a.arg for a in fn.args.args} | {fn.name}
+        self.stores, self.loads = _counts(fn)
+        self.params = {a.arg for a in fn.args.args}
+        self.same_shape: dict[str, str] = {}
+        self.notes: list[str] = []
+        self.writes_arguments = False
+        self._fresh = 0
+        self._nest_shapes: dict[int, str] = {}  # statement value -> array whose shape its nest has
+
+    # -- blocks ------------------------------------------------------------------------------
+    def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
+        out: list[ast.stmt] = []
+        pending: dict[str, ast.Assign] = {}
+        for position, stmt in enumerate(stmts):
+            name = self._inline_candidate(stmt, stmts[position + 1:])
+            if name is not None:
+                pending[name] = stmt  # type: ignore[assignment]
+                self._update(stmt)
+                continue
+            if isinstance(stmt, _SIMPLE):
+                lines, used = self._rewrite(stmt, pending)
+                for other, definition in pending.items():
+                    if other not in used:
+                        out += self._standalone(definition)
+                out += self._parse(lines) if lines is not None else [stmt]
+                pending = {}
+                self._update(stmt)
+                continue
+            for definition in pending.values():
+                out += self._standalone(definition)
+            pending = {}
+            out.append(self._compound(stmt))
+        for definition in pending.values():
+            out += self._standalone(definition)
+        return out
+
+    def _compound(self, stmt: ast.stmt) -> ast.stmt:
+        if isinstance(stmt, (ast.For, ast.While)):
+            # The body runs many times: types and views at its start are those before the loop
+            # merged with those after one iteration (a name whose kind changes is forgotten).
+            before_values, before_roots = dict(self.oracle.values), dict(self.roots)
+            self._bind_loop_target(stmt)
+            probe = _Driver.__new__(_Driver)
+            probe.__dict__.update(self.__dict__)
+            probe.oracle, probe.roots = self.oracle.copy(), dict(self.roots)
+            probe.notes, probe.names = [], Names(self.names.taken)
+            probe.block(copy.deepcopy(stmt.body))
+            self._merge(before_values, before_roots, probe.oracle.values, probe.roots)
+            self._bind_loop_target(stmt)
+            stmt.body = self.block(stmt.body)
+            self._merge(before_values, before_roots, self.oracle.values, self.roots)
+            stmt.orelse = self.block(stmt.orelse)
+            return stmt
+        if isinstance(stmt, ast.If):
+            before_values, before_roots = dict(self.oracle.values), dict(self.roots)
+            stmt.body = self.block(stmt.body)
+            after_values, after_roots = dict(self.oracle.values), dict(self.roots)
+            self.oracle.values, self.roots = dict(before_values), dict(before_roots)
+            stmt.orelse = self.block(stmt.orelse)
+            self._merge(after_values, after_roots, self.oracle.values, self.roots)
+            return stmt
+        for node in ast.walk(stmt):  # with, try, nested defs: left alone, their names forgotten
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+                self._forget(node.id)
+        return stmt
+
+    def _merge(self, values_a: dict[str, Any], roots_a: dict[str, str | None],
+               values_b: dict[str, Any], roots_b: dict[str, str | None]) -> None:
+        merged = {}
+        for name in values_a.keys() & values_b.keys():
+            a, b = values_a[name], values_b[name]
+            if type(a) is type(b) and np.ndim(a) == np.ndim(b) and getattr(a, "dtype", None) == getattr(b, "dtype", None):
+                merged[name] = b
+        self.oracle.values = merged
+        self.roots = {n: (roots_a.get(n) if roots_a.get(n) == roots_b.get(n) else None)
+                      for n in roots_a.keys() | roots_b.keys()}
+
+    def _bind_loop_target(self, stmt: ast.For | ast.While) -> None:
+        if not isinstance(stmt, ast.For):
+            return
+        for node in ast.walk(stmt.target):
+            if isinstance(node, ast.Name):
+                self._forget(node.id)
+        if isinstance(stmt.target, ast.Name):
+            try:
+                iterable = self.oracle.evaluate(stmt.iter)
+                self.oracle.values[stmt.target.id] = next(iter(iterable))
+                self.roots[stmt.target.id] = None
+            except (Unknown, StopIteration, TypeError):
+                pass
+
+    # -- state -------------------------------------------------------------------------------
+    def _forget(self, name: str) -> None:
+        self.oracle.values.pop(name, None)
+        self.roots[name] = None
+        self._rebind_shape(name, None)
+
+    def _rebind_shape(self, name: str, source: str | None) -> None:
+        self.same_shape = {k: v for k, v in self.same_shape.items() if name not in (k, v)}
+        if source is not None and source != name:
+            self.same_shape[name] = self.same_shape.get(source, source)
+
+    def _shape_source(self, value: ast.expr) -> str | None:
+        """The array whose shape ``value`` certainly has (``u.copy()``, ``np.zeros_like(u)``)."""
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+            func = value.func
+            if func.attr in ("copy", "astype") and isinstance(func.value, ast.Name):
+                return func.value.id if is_array(self.oracle.values.get(func.value.id)) else None
+            if (isinstance(func.value, ast.Name) and self.oracle.is_numpy(func.value.id)
+                    and func.attr in ("copy", "empty_like", "zeros_like", "ones_like", "full_like")
+                    and value.args and isinstance(value.args[0], ast.Name)
+                    and not any(k.arg == "shape" for k in value.keywords)):
+                return value.args[0].id if is_array(self.oracle.values.get(value.args[0].id)) else None
+        return self._nest_shapes.pop(id(value), None)
+
+    def _update(self, stmt: ast.stmt) -> None:
+        """Record what ``stmt`` binds, on the stand-ins."""
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            name = stmt.targets[0].id
+            self._rebind_shape(name, self._shape_source(stmt.value))
+            try:
+                self.oracle.values[name] = self.oracle.evaluate(stmt.value)
+            except Unknown:
+                self.oracle.values.pop(name, None)
+            self.roots[name] = self._root(stmt.value)
+            return
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            name = stmt.target.id
+            if not is_array(self.oracle.values.get(name)):
+                try:
+                    self.oracle.values[name] = self.oracle.evaluate(ast.BinOp(stmt.target, stmt.op, stmt.value))
+                except Unknown:
+                    self._forget(name)
+            return
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                if not isinstance(stmt, ast.Assign) or node not in stmt.targets:
+                    self._forget(node.id)
+                elif isinstance(node, ast.Name):
+                    self._forget(node.id)
+
+    def _root(self, node: ast.expr) -> str | None:
+        """Which memory the value of ``node`` views: an argument's, a fresh allocation's, or None."""
+        if isinstance(node, ast.Name):
+            return self.roots.get(node.id)
+        if isinstance(node, ast.Subscript):
+            return self._root(node.value)
+        if isinstance(node, ast.Attribute) and node.attr in _VIEWS:
+            return self._root(node.value)
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare)):
+            return self._new_root()
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute):
+                if isinstance(func.value, ast.Name) and self.oracle.is_numpy(func.value.id):
+                    if func.attr in _VIEWS:
+                        return self._root(node.args[0]) if node.args else None
+                    if func.attr in _FRESH:
+                        return self._new_root()
+                    return None
+                if func.attr in _VIEWS:
+                    return self._root(func.value)
+                if func.attr in ("copy", "astype", "sum", "mean", "max", "min", "prod"):
+                    return self._new_root()
+        return None
+
+    def _new_root(self) -> str:
+        self._fresh += 1
+        return f"new:{self._fresh}"
+
+    # -- cross-statement fusion ----------------------------------------------------------------
+    def _inline_candidate(self, stmt: ast.stmt, rest: list[ast.stmt]) -> str | None:
+        if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            return None
+        name = stmt.targets[0].id
+        if name in self.params or self.stores.get(name) != 1 or self.loads.get(name) != 1:
+            return None
+        for later in rest:
+            mentions = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(later))
+            if mentions:
+                if not isinstance(later, _SIMPLE):
+                    return None
+                break
+            if not self._inline_candidate_shape(later):
+                return None  # only other such definitions may stand in between
+        else:
+            return None
+        try:
+            if not is_array(self.oracle.evaluate(stmt.value)):
+                return None
+            Builder(self.oracle).build(stmt.value)
+        except (Unsupported, Unknown):
+            return None
+        return name
+
+    def _inline_candidate_shape(self, stmt: ast.stmt) -> bool:
+        return (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and self.stores.get(stmt.targets[0].id) == 1 and self.loads.get(stmt.targets[0].id) == 1)
+
+    def _standalone(self, stmt: ast.Assign) -> list[ast.stmt]:
+        lines, _ = self._rewrite(stmt, {})
+        return self._parse(lines) if lines is not None else [stmt]
+
+    # -- one statement -------------------------------------------------------------------------
+    def _rewrite(self, stmt: ast.stmt, pending: Mapping[str, ast.Assign]) -> tuple[list[str] | None, set[str]]:
+        inline = {name: definition.value for name, definition in pending.items()}
+        noted = len(self.notes)
+        while True:
+            del self.notes[noted:]
+            try:
+                lines, builder = self._lower(stmt, inline)
+            except Unsupported as exc:
+                log.debug("kept %s: %s", ast.unparse(stmt), exc)
+                return None, set()
+            if lines is None:
+                return None, set()
+            used = set(builder.inlined)
+            wasteful = self._wasteful(builder)
+            if not wasteful:
+                return lines, used
+            for name in wasteful:
+                inline.pop(name)
+
+    def _wasteful(self, builder: Builder) -> set[str]:
+        """Inlined definitions the nest would recompute inside loops they do not depend on."""
+        bad = set()
+        for name, sub in builder.inlined.items():
+            sub = builder.resolve(sub)
+            if not _covers(self._last_tree, sub, frozenset(a for a in self._last_shape if a is not None)):
+                bad.add(name)
+        return bad
+
+    def _lower(self, stmt: ast.stmt, inline: dict[str, ast.expr]) -> tuple[list[str] | None, Builder]:
+        builder = Builder(self.oracle, inline, self.same_shape)
+        emitter = Emitter(builder, self.names, self.numpy)
+        self._last_tree, self._last_shape = None, ()
+        if isinstance(stmt, ast.Return) and stmt.value is not None:
+            if isinstance(stmt.value, ast.Tuple):
+                return self._return_tuple(stmt.value, builder, emitter), builder
+            return self._expression(stmt.value, builder, emitter, "return {}"), builder
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name):
+                return self._expression(stmt.value, builder, emitter, f"{target.id} = {{}}", target.id), builder
+            if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                return self._region(target, stmt.value, builder, emitter), builder
+        if isinstance(stmt, ast.AugAssign):
+            target = stmt.target
+            if isinstance(target, ast.Name) and not is_array(self.oracle.values.get(target.id)):
+                op = ast.unparse(ast.BinOp(ast.Name("a"), stmt.op, ast.Name("b"))).split()[1]
+                return self._expression(stmt.value, builder, emitter, f"{target.id} {op}= {{}}", scalar_only=True), builder
+            if isinstance(target, (ast.Name, ast.Subscript)):
+                base = target if isinstance(target, ast.Name) else target.value
+                if not isinstance(base, ast.Name):
+                    return None, builder
+                load = copy.deepcopy(target)
+                for node in ast.walk(load):
+                    if hasattr(node, "ctx"):
+                        node.ctx = ast.Load()
+                combined = ast.BinOp(load, stmt.op, stmt.value)
+                array = self.oracle.values.get(base.id)
+                try:
+                    result = self.oracle.evaluate(combined)
+                except Unknown:
+                    return None, builder
+                if not is_array(array) or not np.can_cast(np.result_type(result), array.dtype, "same_kind"):
+                    return None, builder  # NumPy raises (or keeps a scalar); leave it to NumPy
+                store = target if isinstance(target, ast.Subscript) else ast.Subscript(base, ast.Tuple([], ast.Load()))
+                return self._region(store, combined, builder, emitter), builder
+        return None, builder
+
+    def _expression(self, value: ast.expr, builder: Builder, emitter: Emitter, template: str,
+                    name: str | None = None, scalar_only: bool = False) -> list[str] | None:
+        built = builder.build(value)
+        expr, shape = builder.resolve(built.expr), builder.resolve_shape(built.shape)
+        if not _worthwhile(expr) or (scalar_only and shape):
+            return None
+        self._last_tree, self._last_shape = expr, shape
+        sources = [builder.extents(a) if a is not None else ["1"] for a in shape]
+        first = sources[0][0].split(".shape[")[0] if sources and len(sources[0]) == 1 else None
+        if first and all(len(e) == 1 and e[0] == f"{first}.shape[{k}]" for k, e in enumerate(sources)):
+            self._nest_shapes[id(value)] = first
+        if not shape:
+            emitter.emit(expr, shape, ScalarStore(template))
+        else:
+            reads_old = name is not None and any(r.name == name for r in ir.reads(expr))
+            out = name if name is not None and not reads_old else self.names.fresh("out")
+            emitter.emit(expr, shape, NewArray(out, expr.dtype))
+            if out != name:
+                emitter.lines.append(template.format(out))
+        self.notes.append(f"{template.format(ast.unparse(value))}: {len(shape)}-d loop nest")
+        return rename_loops(emitter.lines, self.names)
+
+    def _return_tuple(self, value: ast.Tuple, builder: Builder, emitter: Emitter) -> list[str] | None:
+        parts: list[str] = []
+        for item in value.elts:
+            tmp = self.names.fresh("out")
+            sub = Builder(self.oracle, None, self.same_shape)
+            try:
+                lines = self._expression(item, sub, Emitter(sub, self.names, self.numpy), f"{tmp} = {{}}", tmp)
+            except Unsupported:
+                lines = None
+            if lines is None:
+                parts.append(ast.unparse(item))
+            else:
+                emitter.lines += lines
+                parts.append(tmp)
+        if not emitter.lines:
+            return None
+        self._last_tree = None
+        emitter.lines.append(f"return ({', '.join(parts)},)")
+        return emitter.lines
+
+    def _region(self, target: ast.Subscript, value: ast.expr, builder: Builder, emitter: Emitter) -> list[str] | None:
+        base = target.value
+        assert isinstance(base, ast.Name)
+        index = target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
+        region = builder._read(base.id, list(index))
+        if any(a is None for a in region.shape):
+            return None
+        assert isinstance(region.expr, ir.Read)
+        for item in region.expr.index:
+            if isinstance(item, ir.AxisIndex):
+                builder.authoritative[item.axis] = item.extent
+        built = builder.build(value)
+        if len(built.shape) > len(region.shape):
+            return None  # NumPy raises: the value has more dimensions than the target
+        for position, axis in enumerate(built.shape):
+            if axis is not None:
+                builder.unify(region.shape[len(region.shape) - len(built.shape) + position], axis)  # type: ignore[arg-type]
+        builder._distinct(region.shape)
+        expr = builder.resolve(built.expr)
+        write = builder.resolve(region.expr)
+        shape = builder.resolve_shape(region.shape)
+        assert isinstance(write, ir.Read)
+        if not _worthwhile(expr) and not shape:
+            return None
+        self._last_tree, self._last_shape = expr, shape
+        target_root = self.roots.get(base.id)
+        if target_root is not None and target_root.startswith("arg:"):
+            self.writes_arguments = True
+        if self._overlaps(write, expr, target_root):
+            # NumPy evaluates the whole right-hand side before writing: so do we, into a temporary.
+            tmp = self.names.fresh("tmp")
+            emitter.emit(expr, shape, NewArray(tmp, expr.dtype))
+            copy_back = ir.Read(expr.dtype, name=tmp, index=tuple(ir.AxisIndex(a) for a in shape if a is not None))
+            emitter.emit(copy_back, shape, Region(write))
+            how = "via a temporary (it reads what it overwrites)"
+        else:
+            emitter.emit(expr, shape, Region(write))
+            how = "in place"
+        self.notes.append(f"{ast.unparse(target)} = {ast.unparse(value)}: {len(shape)}-d loop nest, {how}")
+        return rename_loops(emitter.lines, self.names)
+
+    def _overlaps(self, write: ir.Read, expr: ir.Expr, target_root: str | None) -> bool:
+        for read in ir.reads(expr):
+            if read == write:
+                continue  # each element is read, then written, by the same iteration only
+            root = self.roots.get(read.name)
+            if target_root is None or root is None or root == target_root:
+                return True
+        return False
+
+    def _parse(self, lines: list[str]) -> list[ast.stmt]:
+        return ast.parse("\n".join(lines)).body
+
+
+def _worthwhile(expr: ir.Expr) -> bool:
+    """Computes on array data element by element (a bare read is a copy: nothing to fuse)."""
+    return not isinstance(expr, ir.Read) and any(isinstance(i, ir.AxisIndex) for r in ir.reads(expr) for i in r.index)
+
+
+def _covers(tree: ir.Expr | None, sub: ir.Expr, enclosing: frozenset[int]) -> bool:
+    """Every occurrence of ``sub`` in ``tree`` sits in loops over exactly the axes it uses."""
+    if tree is None:
+        return True
+    if tree == sub:
+        return ir.free_axes(sub) == enclosing
+    inner = enclosing | frozenset(tree.axes) if isinstance(tree, ir.Reduce) else enclosing
+    return all(_covers(child, sub, inner) for child in ir.children(tree))
