@@ -29,7 +29,7 @@ from kernel import weighted_sum
 
 mode = sys.argv[1]
 a = np.random.default_rng(0).random(50_000)
-fn = hotpath.optimize(weighted_sum, timing_budget_s=0.3, hot_calls=10**9, hot_seconds=1e9)
+fn = hotpath.optimize(weighted_sum, backends=("numba",), timing_budget_s=0.3, hot_calls=10**9, hot_seconds=1e9)
 if mode == "tune":
     result = hotpath.tune(fn, a)
     value = fn(a)
