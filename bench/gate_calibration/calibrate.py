@@ -1,13 +1,15 @@
 """Measure the gate's false-alarm and detection rates with real pyperf runs on this machine.
 
-Each *round* runs the workload five times, in a random order: twice unchanged (A, A') and once
-each with a 5 %, 10 % and 25 % injected slowdown. From a round come one A/A pair (A vs A') and
-three A/B pairs (A vs each slowed run). Every pair is judged by the very function
-``hotpath gate`` uses, with its default policy, and the rates are written to ``results.md``
-and ``results.json`` beside this file.
+Each *round* builds five pyperf files, chunk by chunk and interleaved in random order: two of
+unchanged code (A, A') and one each with a 5 %, 10 % and 25 % injected slowdown. From a round
+come one A/A pair (A vs A') and three A/B pairs (A vs each slowed file). Every pair is judged
+by the very function ``hotpath gate`` uses, with its default policy. Also reported: unchanged
+files of consecutive rounds (not interleaved), and the two-stage protocol of the CI example
+(a flagged pair re-judged on two rounds merged). Results go to ``results.md`` and
+``results.json`` beside this file; see ``HISTORY.md`` for how the design was reached.
 
-    python bench/gate_calibration/calibrate.py all --rounds 200      # collect, then evaluate
-    python bench/gate_calibration/calibrate.py collect --rounds 200 --workdir DIR
+    python bench/gate_calibration/calibrate.py all --rounds 100      # collect, then evaluate
+    python bench/gate_calibration/calibrate.py collect --rounds 100 --workdir DIR
     python bench/gate_calibration/calibrate.py evaluate --workdir DIR
 
 The raw pyperf files go to ``--workdir`` (a temporary folder by default); ``evaluate`` also
@@ -42,8 +44,10 @@ log = logging.getLogger("gate_calibration")
 
 #: Run label -> injected slowdown.
 VARIANTS = {"A": 0.0, "A2": 0.0, "B05": 0.05, "B10": 0.10, "B25": 0.25}
-#: pyperf settings of every run: 6 worker processes x 8 values of 150 loops (~8 ms each).
-PYPERF_ARGS = ("--processes", "6", "--values", "8", "--warmups", "1", "--loops", "150")
+#: pyperf settings of each chunk: 4 worker processes x 50 values of 20 loops (~1 ms each).
+PYPERF_ARGS = ("--processes", "4", "--values", "50", "--warmups", "3", "--loops", "20")
+#: Chunks per file: each file ends up with CHUNKS x 4 = 16 processes, 800 values.
+CHUNKS = 4
 BENCHMARK = "loop"
 
 
@@ -60,26 +64,34 @@ class PairResult:
     min_detectable: float | None
 
 
-def collect(rounds: int, workdir: Path, seed: int) -> None:
-    """Run ``rounds`` rounds of the workload with pyperf, skipping rounds already on disk."""
+def collect(rounds: int, workdir: Path, seed: int, chunks: int = CHUNKS) -> None:
+    """Run ``rounds`` rounds of the workload with pyperf, skipping rounds already on disk.
+
+    Within a round the five files are built up interleaved: ``chunks`` times over, each variant
+    (in a fresh random order) appends a short pyperf run to its file. This is how docs/gate.md
+    tells CI to measure base and head: alternating, so both see the same machine.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     order_rng = random.Random(seed)
     started = time.monotonic()
     for r in range(rounds):
-        labels = list(VARIANTS)
-        order_rng.shuffle(labels)  # drawn even for finished rounds, so a resumed run keeps its order
+        # Orders are drawn even for finished rounds, so a resumed collection keeps its plan.
+        orders = [order_rng.sample(list(VARIANTS), len(VARIANTS)) for _ in range(chunks)]
         folder = workdir / f"round-{r:03d}"
+        if all((folder / f"{label}.json").exists() for label in VARIANTS):
+            continue
         folder.mkdir(exist_ok=True)
-        for label in labels:
-            out = folder / f"{label}.json"
-            if out.exists():
-                continue
-            cmd = [
-                sys.executable, str(HERE / "workload.py"), "--quiet", *PYPERF_ARGS,
-                "--slowdown", str(VARIANTS[label]), "-o", str(out) + ".part",
-            ]
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            os.replace(str(out) + ".part", out)
+        for stale in folder.glob("*.part"):
+            stale.unlink()
+        for order in orders:
+            for label in order:
+                cmd = [
+                    sys.executable, str(HERE / "workload.py"), "--quiet", *PYPERF_ARGS,
+                    "--slowdown", str(VARIANTS[label]), "--append", str(folder / f"{label}.json.part"),
+                ]
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        for label in VARIANTS:
+            os.replace(folder / f"{label}.json.part", folder / f"{label}.json")
         elapsed = time.monotonic() - started
         line = f"round {r + 1}/{rounds} done, {elapsed / 60:.1f} min elapsed"
         (workdir / "progress.txt").write_text(line + "\n")
@@ -106,27 +118,33 @@ def _load_archive(path: Path) -> dict[int, dict[str, BenchmarkSamples]]:
 
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         doc = json.load(fh)
-    return {
-        int(r): {
-            label: BenchmarkSamples(name=BENCHMARK, unit="s", values=tuple(run["samples"]),
-                                    groups=tuple(run["groups"]))
-            for label, run in runs.items()
-        }
-        for r, runs in doc["rounds"].items()
-    }
+    scale = doc["seconds_per_unit"]
+    rounds = {}
+    for r, runs in doc["rounds"].items():
+        rounds[int(r)] = {}
+        for label, processes in runs.items():
+            values = [v * scale for proc in processes for v in proc]
+            groups = [g for g, proc in enumerate(processes) for _ in proc]
+            rounds[int(r)][label] = BenchmarkSamples(name=BENCHMARK, unit="s", values=tuple(values), groups=tuple(groups))
+    return rounds
 
 
 def _save_archive(rounds: dict[int, dict[str, BenchmarkSamples]], path: Path) -> None:
+    """Every run's values, per worker process, as integer nanoseconds (compact, exact enough)."""
+    def processes(bench: BenchmarkSamples) -> list[list[int]]:
+        out: dict[int, list[int]] = {}
+        for value, group in zip(bench.values, bench.groups or [0] * len(bench.values)):
+            out.setdefault(group, []).append(round(value * 1e9))
+        return list(out.values())
+
     doc = {
-        "description": "values (seconds per call) of every calibration run, by round and label",
+        "description": "per-call times of every calibration run: rounds -> label -> worker processes -> values",
+        "seconds_per_unit": 1e-9,
         "pyperf_args": list(PYPERF_ARGS),
-        "rounds": {
-            str(r): {label: {"samples": [float(f"{v:.6g}") for v in b.values], "groups": list(b.groups or ())}
-                     for label, b in runs.items()}
-            for r, runs in rounds.items()
-        },
+        "chunks": CHUNKS,
+        "rounds": {str(r): {label: processes(b) for label, b in runs.items()} for r, runs in rounds.items()},
     }
-    with gzip.open(path, "wt", encoding="utf-8") as fh:
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as fh:
         json.dump(doc, fh, separators=(",", ":"))
 
 
@@ -141,11 +159,50 @@ def judge(rounds: dict[int, dict[str, BenchmarkSamples]], policy: Policy) -> lis
         jobs = [("A/A", base, other)] + [
             (f"A/B {round(VARIANTS[label] * 100)}%", base, runs[label]) for label in ("B05", "B10", "B25")
         ]
+        if r + 1 in rounds:
+            # Secondary: unchanged runs ~20 s apart and NOT interleaved, as a naive CI would take them.
+            jobs.append(("A/A not interleaved", runs["A"], rounds[r + 1]["A2"]))
         for kind, b, c in jobs:
             comp = compare_benchmark(b, c, policy)
             pairs.append(PairResult(kind, r, comp.verdict.value, comp.ratio, comp.ci_low, comp.ci_high,
                                     comp.min_detectable))
     return pairs
+
+
+def two_stage_rates(rounds: dict[int, dict[str, BenchmarkSamples]], policy: Policy) -> dict[str, dict]:
+    """Rates of the CI example's protocol: a failure is re-measured, then judged on all data.
+
+    For each pair of consecutive rounds (r, r+1): stage 1 judges round r alone; if it fails,
+    stage 2 judges rounds r and r+1 merged per side (``hotpath gate a1,a2 b1,b2``), and only a
+    stage-2 failure counts. The couples overlap (r, r+1), (r+1, r+2), ... so they are not
+    independent, but each is a faithful run of the protocol.
+    """
+    from hotpath.gate.decision import compare_benchmark
+    from hotpath.gate.model import ResultSet
+    from hotpath.gate.readers.merge import merge_results
+
+    def merged(first: BenchmarkSamples, second: BenchmarkSamples) -> BenchmarkSamples:
+        sets = [ResultSet(source=str(i), format="pyperf", benchmarks={BENCHMARK: b}) for i, b in enumerate((first, second))]
+        return merge_results(sets).benchmarks[BENCHMARK]
+
+    out: dict[str, dict] = {}
+    for r in sorted(rounds):
+        if r + 1 not in rounds:
+            continue
+        now, later = rounds[r], rounds[r + 1]
+        for kind, label in (("A/A", "A2"), ("A/B 5%", "B05"), ("A/B 10%", "B10"), ("A/B 25%", "B25")):
+            first = compare_benchmark(now["A"], now[label], policy).fails
+            confirmed = first and compare_benchmark(
+                merged(now["A"], later["A"]), merged(now[label], later[label]), policy
+            ).fails
+            entry = out.setdefault(kind, {"trials": 0, "stage1": 0, "confirmed": 0})
+            entry["trials"] += 1
+            entry["stage1"] += first
+            entry["confirmed"] += confirmed
+    for entry in out.values():
+        entry["rate"] = entry["confirmed"] / entry["trials"] if entry["trials"] else float("nan")
+        entry["rate_95ci"] = list(_wilson(entry["confirmed"], entry["trials"]))
+    return out
 
 
 def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -158,7 +215,7 @@ def _wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def summarise(pairs: list[PairResult], rounds: dict[int, dict[str, BenchmarkSamples]]) -> dict:
+def summarise(pairs: list[PairResult], rounds: dict[int, dict[str, BenchmarkSamples]], policy: Policy) -> dict:
     """Rates per pair kind, plus how noisy the machine was."""
     import numpy as np
 
@@ -189,6 +246,7 @@ def summarise(pairs: list[PairResult], rounds: dict[int, dict[str, BenchmarkSamp
     mins = np.array([np.min(b.values) for b in a_runs])
     return {
         "rates": rates,
+        "two_stage": two_stage_rates(rounds, policy),
         "noise": {
             "within_run_p90_over_p10_median": float(np.median(within)),
             "a_run_median_range": [float(medians.min()), float(medians.max())],
@@ -209,15 +267,18 @@ def write_reports(summary: dict, meta: dict, out_dir: Path) -> None:
         f"Measured on {meta['machine']} ({meta['cpu_count']} CPUs), {meta['date']}, "
         f"{meta['rounds']} rounds, collection wall time {meta['collect_minutes']:.0f} min.",
         "",
-        f"Each run: `pyperf` Runner, `{' '.join(PYPERF_ARGS)}` "
-        "(pure-Python loop, ~50 µs a call). Gate: default policy "
-        f"({meta['policy']}).",
+        f"Each file: {CHUNKS} chunks of `workload.py {' '.join(PYPERF_ARGS)} --append FILE` "
+        "(pyperf Runner, a pure-Python loop of ~50 µs a call), the five files of a round built "
+        "interleaved in random order. Gate: the default policy "
+        f"({meta['policy']}), through `hotpath.gate.decision.compare_benchmark`.",
         "",
         "| pairs | n | flagged slower | rate | 95% CI of rate | median ratio | target |",
         "|---|---:|---:|---:|---|---:|---|",
     ]
     targets = {"A/A": "≤ 1 %", "A/B 10%": "≥ 95 %"}
-    for kind in ("A/A", "A/B 5%", "A/B 10%", "A/B 25%"):
+    for kind in ("A/A", "A/B 5%", "A/B 10%", "A/B 25%", "A/A not interleaved"):
+        if kind not in rates:
+            continue
         r = rates[kind]
         lines.append(
             f"| {kind} | {r['pairs']} | {r['flagged_slower']} | {r['rate']:.1%} | "
@@ -227,7 +288,23 @@ def write_reports(summary: dict, meta: dict, out_dir: Path) -> None:
     noise = summary["noise"]
     lines += [
         "",
-        "A/A rate is the false-alarm rate; A/B rates are detection rates.",
+        "A/A rate is the false-alarm rate; A/B rates are detection rates (single gate call, "
+        "default policy). *A/A not interleaved* (secondary) compares unchanged runs from "
+        "consecutive rounds, measured ~20 s apart without interleaving, as a naive CI job would.",
+        "",
+        "**Two-stage protocol of the CI example** (a failure is re-measured and judged again on "
+        "both measurements merged; only that second verdict fails the build). Couples of "
+        "consecutive rounds, overlapping:",
+        "",
+        "| pairs | trials | stage 1 flagged | confirmed (fails the build) | rate | 95% CI of rate | target |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    for kind, c in summary["two_stage"].items():
+        lines.append(
+            f"| {kind} | {c['trials']} | {c['stage1']} | {c['confirmed']} | {c['rate']:.1%} | "
+            f"{c['rate_95ci'][0]:.1%} – {c['rate_95ci'][1]:.1%} | {targets.get(kind, '')} |"
+        )
+    lines += [
         "",
         "Noise seen: within one run the 90th percentile is "
         f"{noise['within_run_p90_over_p10_median']:.2f}× the 10th (median over runs); the medians "
@@ -251,7 +328,7 @@ def evaluate(rounds: dict[int, dict[str, BenchmarkSamples]], out_dir: Path, coll
 
     policy = Policy()
     pairs = judge(rounds, policy)
-    summary = summarise(pairs, rounds)
+    summary = summarise(pairs, rounds, policy)
     meta = {
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "cpu_count": os.cpu_count(),
@@ -270,7 +347,7 @@ def evaluate(rounds: dict[int, dict[str, BenchmarkSamples]], out_dir: Path, coll
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=("collect", "evaluate", "all"))
-    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=100)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--archive", type=Path, default=None, help="evaluate from a runs.json.gz")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.{md,json} go")

@@ -55,8 +55,10 @@ def register(subparsers: Any) -> None:
 
 def add_gate_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``hotpath gate``."""
-    p.add_argument("baseline", metavar="BASELINE", help="results of the base commit")
-    p.add_argument("current", metavar="CURRENT", help="results of the change")
+    p.add_argument("baseline", metavar="BASELINE",
+                   help="results of the base commit; several files (comma-separated, or a quoted glob) "
+                        "are merged, e.g. the chunks of an interleaved run")
+    p.add_argument("current", metavar="CURRENT", help="results of the change, likewise")
     p.add_argument(
         "--threshold", action="append", default=[], metavar="[PATTERN=]FRACTION",
         help="practical threshold: '0.05' or '5%%' for all timed benchmarks, 'PATTERN=10%%' for "
@@ -67,7 +69,7 @@ def add_gate_arguments(p: argparse.ArgumentParser) -> None:
         help="acknowledge a known regression: it is reported but does not fail (repeatable)",
     )
     p.add_argument("--policy", metavar="FILE", help="per-benchmark policy (JSON, TOML or pyproject.toml)")
-    p.add_argument("--confidence", type=float, metavar="P", help="confidence of the interval (default 0.99)")
+    p.add_argument("--confidence", type=float, metavar="P", help="two-sided confidence of the interval; its lower bound is a one-sided test at (1+P)/2 (default 0.90)")
     p.add_argument("--markdown", metavar="FILE", help="also write a pull-request comment ('-' for stdout)")
     p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (one test case per benchmark)")
     p.add_argument("--json", dest="json_out", metavar="FILE", help="also write the verdicts as JSON ('-' for stdout)")
@@ -123,7 +125,7 @@ def build_policy(args: argparse.Namespace) -> Any:
     policy = load_policy(args.policy) if args.policy else Policy()
     if args.confidence is not None:
         if not 0.5 < args.confidence < 1.0:
-            raise GateInputError(f"--confidence must be between 0.5 and 1 (e.g. 0.99), got {args.confidence}")
+            raise GateInputError(f"--confidence must be between 0.5 and 1 (e.g. 0.90), got {args.confidence}")
         policy = replace(policy, confidence=args.confidence)
     rules = []
     for text in args.threshold:
@@ -140,13 +142,13 @@ def _gate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from hotpath.gate.decision import run_gate
-    from hotpath.gate.readers import load_results
+    from hotpath.gate.readers import load_many
     from hotpath.gate.render import json_report, junit, markdown, terminal
     from hotpath.gate.render.units import headline
 
     policy = build_policy(args)
-    baseline = load_results(args.baseline, role="baseline")
-    current = load_results(args.current, role="current")
+    baseline = load_many(args.baseline, role="baseline")
+    current = load_many(args.current, role="current")
     report = run_gate(baseline, current, policy)
 
     to_stdout = "-" in (args.markdown, args.json_out)
@@ -178,16 +180,26 @@ def _measure(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     name = args.name or " ".join(command)
+    # Check the file to append to before spending minutes under valgrind.
+    existing: list = []
+    commands: dict[str, list[str]] = {}
+    if args.append and args.output != "-" and os.path.exists(args.output):
+        previous = load_results(args.output, role="output")
+        if previous.format != hotpath_json.SCHEMA:
+            raise GateInputError(
+                f"--append adds to {hotpath_json.SCHEMA} files, but {args.output!r} is {previous.format} "
+                "output; write to a new file"
+            )
+        existing = [b for b in previous.benchmarks.values() if b.name != name]
+        with open(args.output, encoding="utf-8") as fh:
+            commands = dict((json.load(fh).get("metadata") or {}).get("commands") or {})
     result = measure.measure_instructions(command, repeat=args.repeat, trace_children=args.trace_children,
                                           timeout=args.timeout)
     log.info("measured %r: %s instructions in %.1f s", name, result.counts, result.seconds)
-    samples = result.as_samples(name)
-    benchmarks = [samples]
-    if args.append and args.output != "-" and os.path.exists(args.output):
-        existing = load_results(args.output, role="output")
-        benchmarks = [b for b in existing.benchmarks.values() if b.name != name] + [samples]
+    benchmarks = [*existing, result.as_samples(name)]
+    commands[name] = command
     metadata = {"tool": "hotpath measure --instructions", "valgrind": measure.valgrind_path(),
-                "repeat": args.repeat, "commands": {name: command}}
+                "repeat": args.repeat, "commands": commands}
     if args.output == "-":
         sys.stdout.write(json.dumps(hotpath_json.to_document(benchmarks, metadata), indent=1) + "\n")
     else:

@@ -5,17 +5,19 @@ The rule for raw samples: a benchmark is *slower* only when both
 * the ratio of location estimates (current / baseline) exceeds ``1 + threshold`` — the change
   is big enough to matter — and
 * the bootstrap interval of that ratio, at the policy's confidence, lies entirely above 1 — the
-  change is not explained by the noise in these two measurements.
+  change is not explained by the noise in these two measurements. (The default two-sided 90 %
+  interval makes this a one-sided test at 5 %: only "slower" fails a build.)
 
 *Faster* is the mirror image. Anything else is *unchanged*: too small to matter or not clearly
 real. With summary statistics only there is nothing to resample, so the gate asks for more: the
-minimum and the lower quartile must both have moved past the threshold.
+minimum, the lower quartile and the median must all have moved past twice the threshold.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -25,6 +27,9 @@ from hotpath.gate.model import BenchmarkSamples, Comparison, GateReport, ResultS
 from hotpath.gate.policy import Policy
 
 log = logging.getLogger(__name__)
+
+#: Without raw samples the noise cannot be measured; changes must clear this many thresholds.
+SUMMARY_THRESHOLD_FACTOR = 2.0
 
 
 def run_gate(baseline: ResultSet, current: ResultSet, policy: Policy | None = None) -> GateReport:
@@ -55,6 +60,8 @@ def run_gate(baseline: ResultSet, current: ResultSet, policy: Policy | None = No
             "instructions_threshold": policy.instructions_threshold,
             "confidence": policy.confidence,
             "time_quantile": policy.time_quantile,
+            "reference_quantile": policy.reference_quantile,
+            "cluster_width": policy.cluster_width,
             "resamples": policy.resamples,
             "description": policy.describe(),
         },
@@ -71,18 +78,18 @@ def compare_benchmark(baseline: BenchmarkSamples, current: BenchmarkSamples, pol
         comparison = _compare_summaries(baseline, current, policy, threshold)
     allowance = policy.allowance(current.name)
     if comparison.verdict is Verdict.SLOWER and allowance is not None:
-        comparison = _replace(comparison, verdict=Verdict.ACCEPTED, allow_reason=allowance,
-                              reason=f"{comparison.reason}; acknowledged: {allowance}")
+        comparison = replace(comparison, verdict=Verdict.ACCEPTED, allow_reason=allowance,
+                             reason=f"{comparison.reason}; acknowledged: {allowance}")
     return comparison
 
 
 def _compare_raw(baseline: BenchmarkSamples, current: BenchmarkSamples, policy: Policy, threshold: float) -> Comparison:
-    quantile = policy.quantile_for(current.unit)
+    estimator = policy.estimator_for(current.unit)
     rng = np.random.default_rng(stats.seed_for(current.name, policy.seed))
     est = stats.ratio_interval(
         np.asarray(baseline.values),
         np.asarray(current.values),
-        quantile=quantile,
+        estimator=estimator,
         confidence=policy.confidence,
         resamples=policy.resamples,
         rng=rng,
@@ -97,18 +104,18 @@ def _compare_raw(baseline: BenchmarkSamples, current: BenchmarkSamples, policy: 
         verdict = Verdict.FASTER
     else:
         verdict = Verdict.UNCHANGED
-    estimator = "median" if quantile == 0.5 else f"p{round(quantile * 100)}"
+    label = estimator.label()
     ci = f"{policy.confidence:.0%} CI {_pct(est.ci_low)} to {_pct(est.ci_high)}"
     if verdict is Verdict.SLOWER:
-        reason = f"{estimator} {_pct(est.ratio)} ({ci}), beyond the {threshold:.0%} threshold"
+        reason = f"{label} {_pct(est.ratio)} ({ci}), beyond the {threshold:.0%} threshold"
     elif verdict is Verdict.FASTER:
-        reason = f"{estimator} {_pct(est.ratio)} ({ci}), faster beyond the {threshold:.0%} threshold"
+        reason = f"{label} {_pct(est.ratio)} ({ci}), faster beyond the {threshold:.0%} threshold"
     elif est.ratio > upper_bar or est.ratio < lower_bar:
-        reason = f"{estimator} {_pct(est.ratio)} but not significant ({ci})"
+        reason = f"{label} {_pct(est.ratio)} but not significant ({ci})"
     elif est.ci_low > 1.0 or est.ci_high < 1.0:
-        reason = f"{estimator} {_pct(est.ratio)} is real ({ci}) but within the {threshold:.0%} threshold"
+        reason = f"{label} {_pct(est.ratio)} is real ({ci}) but within the {threshold:.0%} threshold"
     else:
-        reason = f"{estimator} {_pct(est.ratio)}, within noise ({ci})"
+        reason = f"{label} {_pct(est.ratio)}, within noise ({ci})"
     return Comparison(
         name=current.name,
         unit=current.unit,
@@ -122,32 +129,34 @@ def _compare_raw(baseline: BenchmarkSamples, current: BenchmarkSamples, policy: 
         current_estimate=est.current,
         baseline_count=baseline.count,
         current_count=current.count,
-        method=f"bootstrap {estimator}",
+        method=f"bootstrap over processes, {label}",
         min_detectable=stats.min_detectable(threshold, est.se_log, policy.confidence),
         reason=reason,
     )
 
 
 def _compare_summaries(baseline: BenchmarkSamples, current: BenchmarkSamples, policy: Policy, threshold: float) -> Comparison:
+    # No samples means no view of the noise, so the bar is raised instead: every robust
+    # statistic the tool kept must have moved, by twice the threshold.
     base, cur = _summary(baseline), _summary(current)
-    min_ratio = cur.minimum / base.minimum
-    q1_ratio = cur.q1 / base.q1
-    upper_bar = 1.0 + threshold
-    if min_ratio > upper_bar and q1_ratio > upper_bar:
+    ratios = {"min": cur.minimum / base.minimum, "Q1": cur.q1 / base.q1, "median": cur.median / base.median}
+    upper_bar = 1.0 + SUMMARY_THRESHOLD_FACTOR * threshold
+    if all(r > upper_bar for r in ratios.values()):
         verdict = Verdict.SLOWER
-    elif min_ratio < 1.0 / upper_bar and q1_ratio < 1.0 / upper_bar:
+    elif all(r < 1.0 / upper_bar for r in ratios.values()):
         verdict = Verdict.FASTER
     else:
         verdict = Verdict.UNCHANGED
+    moved = ", ".join(f"{k} {_pct(r)}" for k, r in ratios.items())
     reason = (
-        f"summary statistics only: min {_pct(min_ratio)}, Q1 {_pct(q1_ratio)} "
-        f"(both must pass the {threshold:.0%} threshold; keep raw samples for a significance test)"
+        f"summary statistics only: {moved} (all must pass {SUMMARY_THRESHOLD_FACTOR:g}x the "
+        f"{threshold:.0%} threshold; keep raw samples, e.g. --benchmark-save-data, for a significance test)"
     )
     return Comparison(
         name=current.name,
         unit=current.unit,
         verdict=verdict,
-        ratio=q1_ratio,
+        ratio=ratios["Q1"],
         ci_low=None,
         ci_high=None,
         threshold=threshold,
@@ -156,7 +165,7 @@ def _compare_summaries(baseline: BenchmarkSamples, current: BenchmarkSamples, po
         current_estimate=cur.q1,
         baseline_count=baseline.count,
         current_count=current.count,
-        method="summary (min and Q1)",
+        method="summary statistics (min, Q1, median)",
         min_detectable=None,
         reason=reason,
     )
@@ -188,9 +197,3 @@ def _pct(ratio: float) -> str:
     if not math.isfinite(ratio):
         return "n/a"
     return f"{(ratio - 1.0) * 100:+.1f}%"
-
-
-def _replace(comparison: Comparison, **changes: object) -> Comparison:
-    from dataclasses import replace
-
-    return replace(comparison, **changes)

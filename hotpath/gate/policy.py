@@ -10,7 +10,7 @@ Policy file (JSON, or TOML on Python >= 3.11; in ``pyproject.toml`` under ``[too
       "schema": "hotpath.gate-policy/1",
       "threshold": 0.05,                  # practical threshold for times (5 %)
       "instructions_threshold": 0.01,     # ... for instruction counts (1 %)
-      "confidence": 0.99,
+      "confidence": 0.90,
       "benchmarks": {
         "test_io_*": {"threshold": 0.15},
         "tests/bench.py::test_parse": {"allow": true, "reason": "validation added in #123"}
@@ -34,8 +34,12 @@ POLICY_SCHEMA = "hotpath.gate-policy/1"
 #: Defaults, chosen with bench/gate_calibration on a noisy 2-core VM (see docs/gate.md).
 DEFAULT_THRESHOLD = 0.05
 DEFAULT_INSTRUCTIONS_THRESHOLD = 0.01
-DEFAULT_CONFIDENCE = 0.99
+# A two-sided 90 % interval: its lower bound is a one-sided 95 % test of "slower", the only
+# direction that fails a build (and its upper bound the same test of "faster").
+DEFAULT_CONFIDENCE = 0.90
 DEFAULT_TIME_QUANTILE = 0.10
+DEFAULT_REFERENCE_QUANTILE = 0.0
+DEFAULT_CLUSTER_WIDTH = 0.30
 DEFAULT_RESAMPLES = 2000
 
 
@@ -61,6 +65,8 @@ class Policy:
     instructions_threshold: float = DEFAULT_INSTRUCTIONS_THRESHOLD
     confidence: float = DEFAULT_CONFIDENCE
     time_quantile: float = DEFAULT_TIME_QUANTILE
+    reference_quantile: float = DEFAULT_REFERENCE_QUANTILE
+    cluster_width: float = DEFAULT_CLUSTER_WIDTH
     resamples: int = DEFAULT_RESAMPLES
     seed: int = 0
     rules: tuple[Rule, ...] = field(default_factory=tuple)
@@ -69,9 +75,12 @@ class Policy:
         for label, value in (("threshold", self.threshold), ("instructions threshold", self.instructions_threshold)):
             _check_threshold(value, label)
         if not 0.5 < self.confidence < 1.0:
-            raise GateInputError(f"confidence must be between 0.5 and 1 (e.g. 0.99), got {self.confidence}")
-        if not 0.0 <= self.time_quantile <= 1.0:
-            raise GateInputError(f"the time quantile must be between 0 and 1, got {self.time_quantile}")
+            raise GateInputError(f"confidence must be between 0.5 and 1 (e.g. 0.90), got {self.confidence}")
+        if self.cluster_width <= 0:
+            raise GateInputError(f"cluster_width must be positive (e.g. 0.2), got {self.cluster_width}")
+        for label, q in (("time_quantile", self.time_quantile), ("reference_quantile", self.reference_quantile)):
+            if not 0.0 <= q <= 1.0:
+                raise GateInputError(f"{label} must be between 0 and 1, got {q}")
         if self.resamples < 100:
             raise GateInputError(f"use at least 100 bootstrap resamples, got {self.resamples}")
 
@@ -83,9 +92,17 @@ class Policy:
                 value = rule.threshold
         return value
 
-    def quantile_for(self, unit: str) -> float:
-        """The location estimate used for ``unit``: a low quantile for times, else the median."""
-        return 0.5 if unit == UNIT_INSTRUCTIONS else self.time_quantile
+    def estimator_for(self, unit: str) -> Any:
+        """The :class:`~hotpath.gate.stats.Estimator` for ``unit``.
+
+        Times get the fast-cluster estimator (interference only ever adds time); instruction
+        counts, which have no such skew, the median.
+        """
+        from hotpath.gate.stats import MEDIAN, Estimator
+
+        if unit == UNIT_INSTRUCTIONS:
+            return MEDIAN
+        return Estimator(self.time_quantile, self.reference_quantile, self.cluster_width)
 
     def allowance(self, name: str) -> str | None:
         """Why a slowdown of ``name`` is acknowledged, or ``None`` if it is not."""
@@ -107,7 +124,8 @@ class Policy:
         """One line with the settings that decide verdicts."""
         return (
             f"threshold {self.threshold:.0%} (instructions {self.instructions_threshold:.0%}), "
-            f"confidence {self.confidence:.0%}, time estimator p{round(self.time_quantile * 100)}, "
+            f"confidence {self.confidence:.0%}, times: fast-cluster mean (width {self.cluster_width:.0%}) "
+            f"of per-process p{round(self.time_quantile * 100)}, "
             f"{self.resamples} bootstrap resamples"
         )
 
@@ -147,7 +165,7 @@ def load_policy(path: str | os.PathLike[str], base: Policy | None = None) -> Pol
     if schema != POLICY_SCHEMA:
         raise GateInputError(f"policy file {path!r} declares schema {schema!r}; expected {POLICY_SCHEMA!r}")
     known = {"schema", "threshold", "instructions_threshold", "confidence", "time_quantile",
-             "resamples", "seed", "benchmarks"}
+             "reference_quantile", "cluster_width", "resamples", "seed", "benchmarks"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise GateInputError(
@@ -155,7 +173,7 @@ def load_policy(path: str | os.PathLike[str], base: Policy | None = None) -> Pol
         )
     settings: dict[str, Any] = {}
     try:
-        for key in ("threshold", "instructions_threshold", "confidence", "time_quantile"):
+        for key in ("threshold", "instructions_threshold", "confidence", "time_quantile", "reference_quantile", "cluster_width"):
             if key in data:
                 settings[key] = _fraction(data[key])
         for key in ("resamples", "seed"):

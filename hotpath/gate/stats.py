@@ -1,16 +1,17 @@
 """The statistics behind a verdict: a location estimate and a bootstrap interval of its ratio.
 
-Why a low quantile rather than the mean or median for times: on a shared machine interference
-only ever *adds* time, and it comes in bursts (a neighbour's job takes the core for a second),
-so the share of slowed samples swings from run to run. The median follows that share; a low
-quantile (the gate's default is the 10th percentile) tracks the uncontended speed of the code,
-which is what a code change moves. For instruction counts there is no such interference and the
-median is used.
+Why not the mean or the median for times: on a shared machine interference only ever *adds*
+time. Inside a process it comes as bursts (a neighbour takes the core for a moment); across
+processes as whole processes that ran slowed down (1.5-2x on the VM this was calibrated on).
+How many slowed samples and processes a run gets is luck, and the median follows that luck.
+The :class:`Estimator` instead takes each process's fast end and averages the cluster of
+fastest processes, which is what a code change moves. Instruction counts have no such skew and
+use the median.
 
-Why a two-level bootstrap: samples from one process share its memory layout, hash seed and
-whatever the machine was doing during that second, so they are not independent. Resampling
-whole processes first (pyperf runs; contiguous blocks of rounds for tools that keep no process
-labels), then samples within them, lets the interval reflect that.
+Why resample processes rather than samples: samples from one process share its memory layout,
+hash seed and the state of the machine while it ran, so they are not independent; the spread
+*between* processes is the honest measure of noise. Tools that keep no process labels
+(pytest-benchmark) get contiguous blocks of rounds instead.
 """
 
 from __future__ import annotations
@@ -26,10 +27,52 @@ import numpy as np
 MAX_RESAMPLED = 4000
 #: How many contiguous blocks stand in for processes when a file has no process labels.
 DEFAULT_BLOCKS = 10
+#: Fewer groups than this and the samples are pooled instead of resampled group-wise.
+MIN_GROUPS = 3
 #: Power at which the smallest detectable slowdown is quoted.
 POWER = 0.95
 #: Elements per bootstrap chunk, to bound memory on files with many samples.
 _CHUNK_ELEMENTS = 4_000_000
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """How a set of samples becomes one number: the speed of the *fast cluster*.
+
+    Each group (process) is first summarised by its ``sample_quantile`` (its *level*), which
+    ignores brief interruptions inside the process. Whole processes that ran while a neighbour
+    held the core sit far above the rest (1.5-2x on a shared VM), and how many of them a run
+    gets is luck; so levels more than ``cluster_width`` above the ``reference_quantile`` of
+    levels (by default the fastest process) are set aside, and the estimate is the geometric
+    mean of the levels that remain. Averaging the cluster, rather than taking its edge, keeps
+    one lucky process from deciding the result.
+    Every step is scale-equivariant: slowing the code by 10 % moves the estimate by 10 %.
+
+    ``median=True`` is the plain median of the samples, for measurements without one-sided
+    interference (instruction counts).
+    """
+
+    sample_quantile: float = 0.10
+    reference_quantile: float = 0.0
+    cluster_width: float = 0.30
+    median: bool = False
+
+    def label(self) -> str:
+        """Short name for reports."""
+        if self.median:
+            return "median"
+        return f"fast-cluster mean of per-process {_qname(self.sample_quantile)}"
+
+    def of_levels(self, levels: np.ndarray) -> np.ndarray:
+        """The estimate for each row of ``levels`` (one column per group)."""
+        ref = np.quantile(levels, self.reference_quantile, axis=-1, keepdims=True)
+        keep = levels <= ref * (1.0 + self.cluster_width)
+        logs = np.where(keep, np.log(levels), 0.0)
+        return np.exp(logs.sum(axis=-1) / keep.sum(axis=-1))
+
+
+#: The estimator for instruction counts.
+MEDIAN = Estimator(median=True)
 
 
 @dataclass(frozen=True)
@@ -44,9 +87,17 @@ class RatioEstimate:
     se_log: float  # standard error of log(ratio) over the bootstrap replicates
 
 
-def location(values: np.ndarray, quantile: float) -> float:
-    """The ``quantile`` of ``values`` (0.5 = the median)."""
-    return float(np.quantile(values, quantile))
+def location(values: np.ndarray, groups: np.ndarray | None, estimator: Estimator) -> float:
+    """The estimator applied to ``values`` labelled by ``groups`` (``None``: contiguous blocks)."""
+    values = np.asarray(values, dtype=float)
+    if estimator.median:
+        return float(np.median(values))
+    table, sizes = _layout(values, groups)
+    if table is None:
+        # Too few groups: every sample is its own level.
+        return float(estimator.of_levels(values))
+    levels = np.array([np.quantile(table[g, : sizes[g]], estimator.sample_quantile) for g in range(len(sizes))])
+    return float(estimator.of_levels(levels))
 
 
 def seed_for(name: str, seed: int) -> int:
@@ -58,19 +109,44 @@ def ratio_interval(
     baseline: np.ndarray,
     current: np.ndarray,
     *,
-    quantile: float,
+    estimator: Estimator,
     confidence: float,
     resamples: int,
     rng: np.random.Generator,
     baseline_groups: np.ndarray | None = None,
     current_groups: np.ndarray | None = None,
 ) -> RatioEstimate:
-    """Point estimate and percentile bootstrap interval of ``q(current) / q(baseline)``."""
-    base_point = location(baseline, quantile)
-    cur_point = location(current, quantile)
-    base_boot = bootstrap_locations(baseline, baseline_groups, quantile, resamples, rng)
-    cur_boot = bootstrap_locations(current, current_groups, quantile, resamples, rng)
-    log_ratios = np.log(cur_boot) - np.log(base_boot)
+    """Point estimate and percentile bootstrap interval of ``est(current) / est(baseline)``.
+
+    When both sides have the same number of groups, the k-th group of each side is resampled
+    together (a paired bootstrap). Groups are numbered in time order, so when base and head
+    were measured interleaved the k-th groups shared the machine's state at that moment, and
+    pairing keeps that shared drift out of the interval. For sides measured independently the
+    pairing changes nothing but the random draws.
+    """
+    base_values = np.asarray(baseline, dtype=float)
+    cur_values = np.asarray(current, dtype=float)
+    base_groups = np.asarray(baseline_groups) if baseline_groups is not None else contiguous_blocks(len(base_values))
+    cur_groups = np.asarray(current_groups) if current_groups is not None else contiguous_blocks(len(cur_values))
+    base_point = location(base_values, base_groups, estimator)
+    cur_point = location(cur_values, cur_groups, estimator)
+    base_side = _Side.build(base_values, base_groups)
+    cur_side = _Side.build(cur_values, cur_groups)
+    paired = (
+        not estimator.median
+        and base_side.table is not None
+        and cur_side.table is not None
+        and base_side.n_groups == cur_side.n_groups
+    )
+    log_ratios = np.empty(resamples)
+    chunk = max(1, _CHUNK_ELEMENTS // max(base_side.elements, cur_side.elements))
+    for start in range(0, resamples, chunk):
+        count = min(chunk, resamples - start)
+        picked = base_side.pick(count, rng)
+        base_boot = base_side.replicates(picked, estimator, rng, count)
+        cur_picked = picked if paired else cur_side.pick(count, rng)
+        cur_boot = cur_side.replicates(cur_picked, estimator, rng, count)
+        log_ratios[start : start + count] = np.log(cur_boot) - np.log(base_boot)
     alpha = 1.0 - confidence
     low, high = np.quantile(log_ratios, [alpha / 2, 1 - alpha / 2])
     return RatioEstimate(
@@ -86,34 +162,69 @@ def ratio_interval(
 def bootstrap_locations(
     values: np.ndarray,
     groups: np.ndarray | None,
-    quantile: float,
+    estimator: Estimator,
     resamples: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """``resamples`` bootstrap replicates of the ``quantile`` of ``values``."""
+    """``resamples`` bootstrap replicates (over processes) of the estimator on ``values``."""
     values = np.asarray(values, dtype=float)
-    if groups is None:
-        groups = contiguous_blocks(len(values))
-    values, groups = _thin(values, np.asarray(groups), MAX_RESAMPLED)
-    table, sizes = _group_table(values, groups)
-    if len(sizes) < 3:
-        # Two processes cannot stand for "the population of processes"; treat samples as one pool.
-        table, sizes = values[None, :], np.array([len(values)])
-    n_groups, width = table.shape
+    side = _Side.build(values, np.asarray(groups) if groups is not None else contiguous_blocks(len(values)))
     out = np.empty(resamples)
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, n_groups * width))
+    chunk = max(1, _CHUNK_ELEMENTS // side.elements)
     for start in range(0, resamples, chunk):
         count = min(chunk, resamples - start)
-        if n_groups == 1:
-            picked = np.zeros((count, 1), dtype=int)
-        else:
-            picked = rng.integers(0, n_groups, size=(count, n_groups))
-        # Each picked group contributes `width` draws from its own samples; groups of unequal
-        # size (rare: pyperf runs have equal counts) are thereby weighted slightly evenly.
-        within = (rng.random((count, n_groups, width)) * sizes[picked][..., None]).astype(int)
-        draws = table[picked[..., None], within].reshape(count, -1)
-        out[start : start + count] = np.quantile(draws, quantile, axis=1)
+        out[start : start + count] = side.replicates(side.pick(count, rng), estimator, rng, count)
     return out
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One side's samples, laid out for resampling."""
+
+    values: np.ndarray
+    table: np.ndarray | None  # one row per group, padded by repetition; None: pooled samples
+    sizes: np.ndarray
+
+    @classmethod
+    def build(cls, values: np.ndarray, groups: np.ndarray) -> _Side:
+        values, groups = _thin(values, groups, MAX_RESAMPLED)
+        table, sizes = _layout(values, groups)
+        return cls(values=values, table=table, sizes=sizes)
+
+    def levels(self, estimator: Estimator) -> np.ndarray:
+        """Each group's level (its ``sample_quantile``)."""
+        assert self.table is not None
+        return np.array([
+            np.quantile(self.table[g, : self.sizes[g]], estimator.sample_quantile) for g in range(self.n_groups)
+        ])
+
+    @property
+    def n_groups(self) -> int:
+        return 0 if self.table is None else self.table.shape[0]
+
+    @property
+    def elements(self) -> int:
+        return len(self.values) if self.table is None else self.table.size
+
+    def pick(self, count: int, rng: np.random.Generator) -> np.ndarray | None:
+        """Which groups each replicate draws (``None`` when the samples are pooled)."""
+        if self.table is None:
+            return None
+        return rng.integers(0, self.n_groups, size=(count, self.n_groups))
+
+    def replicates(
+        self, picked: np.ndarray | None, estimator: Estimator, rng: np.random.Generator, count: int
+    ) -> np.ndarray:
+        """``count`` bootstrap estimates; row i of ``picked`` says which groups replicate i uses."""
+        if self.table is None or estimator.median:
+            n = len(self.values)
+            draws = self.values[rng.integers(0, n, size=(count, n))]
+            return np.median(draws, axis=1) if estimator.median else estimator.of_levels(draws)
+        # Groups only, not samples within them: the spread between groups already contains the
+        # noise within each, and resampling both levels would count it twice (Davison & Hinkley
+        # 1997, sec. 3.8), which makes the interval needlessly wide.
+        levels = self.levels(estimator)[picked]
+        return estimator.of_levels(levels)
 
 
 def contiguous_blocks(n: int, blocks: int = DEFAULT_BLOCKS) -> np.ndarray:
@@ -125,8 +236,8 @@ def contiguous_blocks(n: int, blocks: int = DEFAULT_BLOCKS) -> np.ndarray:
 def min_detectable(threshold: float, se_log: float, confidence: float, power: float = POWER) -> float:
     """Smallest slowdown the decision rule flags with probability ``power``, given ``se_log``.
 
-    A slowdown d is flagged when the estimate clears the threshold *and* the interval clears 1;
-    each needs the true log-ratio to sit that many standard errors above its bar.
+    A slowdown d is flagged when the estimate clears the threshold *and* the interval's lower
+    bound clears 1; each needs the true log-ratio to sit that many standard errors above its bar.
     """
     z_power = _z(power)
     z_conf = _z(1 - (1 - confidence) / 2)
@@ -157,6 +268,10 @@ def _z(p: float) -> float:
         ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
 
 
+def _qname(q: float) -> str:
+    return {0.0: "min", 0.5: "median", 1.0: "max"}.get(q, f"p{round(q * 100)}")
+
+
 def _thin(values: np.ndarray, groups: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
     if len(values) <= limit:
         return values, groups
@@ -164,9 +279,12 @@ def _thin(values: np.ndarray, groups: np.ndarray, limit: int) -> tuple[np.ndarra
     return values[keep], groups[keep]
 
 
-def _group_table(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Samples laid out one row per group (padded by repetition), and each group's size."""
+def _layout(values: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+    """Samples one row per group (padded by repetition) and the group sizes; ``None`` if < 3 groups."""
+    groups = np.asarray(groups) if groups is not None else contiguous_blocks(len(values))
     labels, inverse = np.unique(groups, return_inverse=True)
+    if len(labels) < MIN_GROUPS:
+        return None, np.array([len(values)])
     sizes = np.bincount(inverse, minlength=len(labels))
     table = np.empty((len(labels), sizes.max()))
     for g in range(len(labels)):

@@ -9,6 +9,7 @@ Formats are recognised by content, not by file name, because CI artifacts get re
 
 from __future__ import annotations
 
+import glob
 import gzip
 import json
 import logging
@@ -20,10 +21,11 @@ from hotpath.gate.errors import GateInputError
 from hotpath.gate.model import ResultSet
 from hotpath.gate.readers import hotpath_json, pyperf_json, pytest_benchmark_json
 from hotpath.gate.readers.common import check_samples
+from hotpath.gate.readers.merge import merge_results
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load_results", "parse_results", "detect_format"]
+__all__ = ["load_results", "load_many", "parse_results", "detect_format", "expand_paths", "merge_results"]
 
 _FORMAT_HELP = (
     "write results with pyperf (-o FILE), pytest-benchmark (--benchmark-json=FILE) "
@@ -39,6 +41,36 @@ def load_results(path: str | os.PathLike[str], role: str = "results") -> ResultS
     """
     data = _read_json(os.fspath(path), role)
     return parse_results(data, source=os.fspath(path), role=role)
+
+
+def load_many(spec: str | os.PathLike[str] | list[str], role: str = "results") -> ResultSet:
+    """Read one file, or several merged (``"a.json,b.json"``, a quoted glob, or a list).
+
+    Several files are how interleaved measurements arrive: see :mod:`.merge`.
+    """
+    paths = expand_paths(spec, role)
+    return merge_results([load_results(p, role) for p in paths], role)
+
+
+def expand_paths(spec: str | os.PathLike[str] | list[str], role: str = "results") -> list[str]:
+    """The files named by ``spec``: comma-separated names and shell globs, in order."""
+    if not isinstance(spec, list) and os.path.exists(os.fspath(spec)):
+        return [os.fspath(spec)]  # a name that happens to contain a comma
+    items = [os.fspath(s) for s in spec] if isinstance(spec, list) else os.fspath(spec).split(",")
+    paths: list[str] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        if any(ch in item for ch in "*?[") and not os.path.exists(item):
+            matched = sorted(glob.glob(item))
+            if not matched:
+                raise GateInputError(f"{role} pattern {item!r} matches no file; run the benchmarks first")
+            paths.extend(matched)
+        else:
+            paths.append(item)
+    if not paths:
+        raise GateInputError(f"no {role} file given")
+    return paths
 
 
 def parse_results(data: Any, source: str, role: str = "results") -> ResultSet:

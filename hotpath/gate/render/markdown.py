@@ -23,7 +23,7 @@ _ICONS = {
 
 def render(report: GateReport) -> str:
     """The report as GitHub-flavoured Markdown."""
-    confidence = report.settings.get("confidence", 0.99)
+    confidence = report.settings.get("confidence", 0.90)
     title = ":x: Performance regression" if report.regressions else ":white_check_mark: No performance regression"
     lines = [
         f"### {title}",

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from hotpath.gate.model import GateReport, Verdict
 from hotpath.gate.render.units import (
-    VERDICT_SYMBOLS,
     detectable_line,
     format_change,
     format_fraction,
@@ -28,39 +27,33 @@ _STYLES = {
 
 def render(report: GateReport, console: Console, verbose: bool = False) -> None:
     """Print the verdict table, what could not be compared, and the overall result."""
+    from rich import box
     from rich.table import Table
 
-    confidence = report.settings.get("confidence", 0.99)
-    table = Table(title="hotpath gate", title_justify="left", show_lines=False)
-    table.add_column("benchmark", overflow="fold")
-    table.add_column("baseline", justify="right")
-    table.add_column("current", justify="right")
-    table.add_column("change", justify="right")
-    table.add_column(f"{confidence:.0%} interval", justify="right")
-    table.add_column("threshold", justify="right")
-    table.add_column("detectable", justify="right")
-    table.add_column("verdict")
-    if verbose:
-        table.add_column("why", overflow="fold")
+    confidence = report.settings.get("confidence", 0.90)
+    table = Table(title="hotpath gate", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    longest = max((len(c.name) for c in report.comparisons), default=9)
+    table.add_column("benchmark", overflow="fold", min_width=min(36, max(9, longest)))
+    for header in ("baseline", "current", "change", f"{confidence:.0%} CI", "thr", "detects"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True, min_width=9)
     for c in report.comparisons:
         style = _STYLES[c.verdict]
-        row = [
+        table.add_row(
             c.name,
-            f"{format_value(c.baseline_estimate, c.unit)} (n={c.baseline_count})",
-            f"{format_value(c.current_estimate, c.unit)} (n={c.current_count})",
+            format_value(c.baseline_estimate, c.unit),
+            format_value(c.current_estimate, c.unit),
             format_change(c.ratio),
-            format_interval(c),
+            format_interval(c, compact=True),
             f"{c.threshold:.0%}",
             format_fraction(c.min_detectable),
-            f"[{style}]{VERDICT_SYMBOLS[c.verdict]}[/]",
-        ]
-        if verbose:
-            row.append(c.reason)
-        table.add_row(*row)
+            f"[{style}]{c.verdict.value}[/]",
+        )
     console.print(table)
     for c in report.comparisons:
-        if c.verdict in (Verdict.SLOWER, Verdict.ACCEPTED):
-            console.print(f"  [{_STYLES[c.verdict]}]{c.name}[/]: {c.reason}", highlight=False)
+        if verbose or c.verdict in (Verdict.SLOWER, Verdict.ACCEPTED):
+            console.print(f"  [{_STYLES[c.verdict]}]{c.name}[/] (n={c.baseline_count}/{c.current_count}): {c.reason}",
+                          highlight=False)
     if report.only_in_baseline:
         console.print(f"[yellow]Not in current results (not compared):[/] {', '.join(report.only_in_baseline)}",
                       highlight=False)

@@ -37,10 +37,12 @@ def format_change(ratio: float) -> str:
     return f"{(ratio - 1.0) * 100:+.1f}%"
 
 
-def format_interval(c: Comparison) -> str:
+def format_interval(c: Comparison, compact: bool = False) -> str:
     """The confidence interval of the change, or why there is none."""
     if c.ci_low is None or c.ci_high is None:
-        return "n/a (summary only)"
+        return "n/a" if compact else "n/a (summary only)"
+    if compact:
+        return f"{format_change(c.ci_low)[:-1]}…{format_change(c.ci_high)}"
     return f"{format_change(c.ci_low)} … {format_change(c.ci_high)}"
 
 
