@@ -8,6 +8,7 @@ must never be the reason a user's call fails.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -84,11 +85,13 @@ def warm_start(config: Config, fn: FunctionId | None, original: Callable[..., An
         if winner is None:
             return None
         check_artifact(winner.candidate.path, winner.source_sha256)
-        backend = get_backend(winner.candidate.backend)
-        variant = backend.load(winner.candidate)
+        # The source as verified just now: backends that build from it (Cython) need the text.
+        candidate = replace(winner.candidate, source=winner.candidate.path.read_text())
+        backend = get_backend(candidate.backend)
+        variant = backend.load(candidate)
         backend.prepare(variant, args)
-        variant = adapters.apply(winner.candidate.adapters, variant, original)
-        install = make_install(winner.candidate, winner.speedup, variant, backend.invocation_errors(),
+        variant = adapters.apply(candidate.adapters, variant, original)
+        install = make_install(candidate, winner.speedup, variant, backend.invocation_errors(),
                                winner.mutates, "warm")
         store.log("warm-install", fn, str(signature), {"variant": winner.candidate.name,
                                                        "install_id": winner.install_id,
