@@ -29,6 +29,9 @@ from hotpath.signature import Signature
 NEVER = 2**62
 #: Shadow samples considered for the slowdown rule, and how many must be in before it applies.
 SLOWDOWN_WINDOW = 9
+#: Calls shorter than this are not timed for the slowdown rule: one sample of a few microseconds
+#: is mostly timer, cache and allocator noise (a cold first call read as 0.2x in a test).
+MIN_TIMED_S = 2e-5
 #: Roll back when the window's median speedup over the original falls below this: the variant
 #: has become measurably slower than the code it replaced. The recorded speedup is not the bar:
 #: it was measured at one input size, and speedups legitimately vary with size. A variant rolled
@@ -99,7 +102,8 @@ def shadow_call(install: Install, original: Callable[..., Any], args: tuple[Any,
         roll_back(RollbackEvent(f"shadow verification found a difference: {found}",
                                 {"check": "shadow", "difference": found}))
         return _answer(expected, expected_exc)
-    install.ratios.append(t_original / max(t_variant, 1e-12))
+    if t_original >= MIN_TIMED_S:
+        install.ratios.append(t_original / max(t_variant, 1e-12))
     if len(install.ratios) == SLOWDOWN_WINDOW:
         measured = statistics.median(install.ratios)
         if measured < SLOWDOWN_FLOOR:
