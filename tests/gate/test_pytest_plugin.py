@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,13 +35,16 @@ def test_save_then_gate(bench_suite_dir: Path) -> None:
     md = bench_suite_dir / "plugin.md"
     slow = run_pytest_benchmark(bench_suite_dir, 3000, f"--hotpath-gate={baseline}", f"--hotpath-markdown={md}", plugin=True)
     assert slow.returncode == 1, slow.stdout + slow.stderr
-    assert "FAIL: 1 of 2 benchmarks regressed (bench_test.py::test_work)" in slow.stdout
+    # test_work is 3x slower; the unchanged test_other can still read slower on a loaded machine
+    # (seen in CI: +77% between two sessions), which this check must not depend on.
+    assert re.search(r"FAIL: [12] of 2 benchmarks regressed \([^)]*bench_test\.py::test_work", slow.stdout), slow.stdout
     assert "passed" in slow.stdout  # the tests themselves passed; the gate failed the session
     assert ":x:" in md.read_text()
 
     allowed = run_pytest_benchmark(bench_suite_dir, 3000, f"--hotpath-gate={baseline}",
                                    "--hotpath-allow=*test_work=known", plugin=True)
-    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    failed = re.search(r"FAIL: .* regressed \(([^)]*)\)", allowed.stdout)
+    assert allowed.returncode == 0 or (failed and "test_work" not in failed.group(1)), allowed.stdout + allowed.stderr
 
 
 def test_missing_baseline_is_a_usage_error(bench_suite_dir: Path) -> None:
