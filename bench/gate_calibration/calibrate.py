@@ -33,6 +33,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily at run time: the collection phase needs none of it
+    from hotpath.gate.model import BenchmarkSamples
+    from hotpath.gate.policy import Policy
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

@@ -27,7 +27,7 @@ from hotpath.errors import NotRewritable
 from hotpath.kernels import array_style, cupy_kernel, device
 from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
-from hotpath.rewriter.source import conflicts, injected_values, module_imports
+from hotpath.rewriter.source import conflicts, import_line, injected_values, module_imports
 
 if TYPE_CHECKING:
     from hotpath.config import Config
@@ -163,12 +163,8 @@ def _header(fs: FunctionSource, name: str, values: dict[str, Any]) -> list[str]:
     for alias, module in sorted(module_imports(fs).items()):
         if module == "numpy":
             lines.append(f"import cupy as {alias}  # the function's NumPy, bound to CuPy: it runs on the GPU")
-        elif alias == module:
-            lines.append(f"import {module}")
-        elif "." in module and module.rsplit(".", 1)[1] == alias:
-            lines.append(f"from {module.rsplit('.', 1)[0]} import {alias}")
         else:
-            lines.append(f"import {module} as {alias}")
+            lines.append(import_line(alias, module))
     arrays = sorted(k for k, v in values.items() if isinstance(v, np.ndarray))
     if arrays:
         lines.append("# Global arrays the function reads, copied to the device once, at import.")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from hotpath.kernels.cython_types import (INDEX, NUMPY_FUNCTIONS, ArrayType, Scope, _Env, infer,
                                           iterated_array)
-from hotpath.rewriter.source import FunctionSource, module_imports
+from hotpath.rewriter.source import FunctionSource, import_lines, module_imports
 from hotpath.signature import Signature
 
 ALIAS = "_mv_"
@@ -223,15 +223,7 @@ def _math_wrapper(name: str) -> str:
 
 
 def _imports(fs: FunctionSource) -> list[str]:
-    lines = []
-    for alias, module in sorted(module_imports(fs).items()):
-        if alias == module:
-            lines.append(f"import {module}")
-        elif "." in module and module.rsplit(".", 1)[1] == alias:
-            lines.append(f"from {module.rsplit('.', 1)[0]} import {alias}")
-        else:
-            lines.append(f"import {module} as {alias}")
-    return lines
+    return import_lines(module_imports(fs))
 
 
 def _module_names(fs: FunctionSource) -> tuple[frozenset[str], frozenset[str], dict[str, str]]:

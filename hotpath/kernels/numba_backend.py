@@ -21,7 +21,7 @@ from hotpath.kernels.artifacts import load_module, pickle_namespace, write_modul
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
 from hotpath.rewriter import parallel
 from hotpath.rewriter.devectorize.transform import devectorize
-from hotpath.rewriter.source import conflicts, injected_values, module_imports
+from hotpath.rewriter.source import conflicts, import_lines, injected_values, module_imports
 from hotpath.runner.adapters import DISTINCT_ARRAYS
 
 log = logging.getLogger(__name__)
@@ -151,13 +151,7 @@ class NumbaBackend:
         if injected:
             lines.append(f"# Bound by hotpath before import (values, not importable): {', '.join(injected)}")
         lines += ["import numba", "from numba import prange  # noqa: F401"]
-        for alias, module in sorted({**module_imports(fs), **dict(imports)}.items()):
-            if alias == module:
-                lines.append(f"import {module}")
-            elif "." in module and module.rsplit(".", 1)[1] == alias:
-                lines.append(f"from {module.rsplit('.', 1)[0]} import {alias}")
-            else:
-                lines.append(f"import {module} as {alias}")
+        lines += import_lines({**module_imports(fs), **dict(imports)})
         for helper in list(fs.walk())[1:]:
             lines += ["", "", _decorator(options, parallel_allowed=False), helper.source]
         lines += ["", "", _decorator(options), ast.unparse(main), ""]

@@ -32,7 +32,7 @@ import numpy as np
 from hotpath.kernels import array_style, device
 from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
-from hotpath.rewriter.source import conflicts, injected_values, module_imports
+from hotpath.rewriter.source import conflicts, import_lines, injected_values, module_imports
 
 if TYPE_CHECKING:
     from hotpath.config import Config
@@ -211,19 +211,6 @@ def emit(fs: FunctionSource, name: str, options: dict[str, Any]) -> str:
             "",
         ]
     return "\n".join(lines)
-
-
-def import_lines(imports: dict[str, str]) -> list[str]:
-    """``import`` statements binding each alias to its module, as the original's globals did."""
-    lines = []
-    for alias, module in sorted(imports.items()):
-        if alias == module:
-            lines.append(f"import {module}")
-        elif "." in module and module.rsplit(".", 1)[1] == alias:
-            lines.append(f"from {module.rsplit('.', 1)[0]} import {alias}")
-        else:
-            lines.append(f"import {module} as {alias}")
-    return lines
 
 
 BACKEND = TorchBackend()

@@ -260,6 +260,20 @@ def module_imports(fs: FunctionSource) -> dict[str, str]:
             if ref.kind == "module" and ref.module_name}
 
 
+def import_line(alias: str, module: str) -> str:
+    """The ``import`` statement that binds ``alias`` to ``module``, as the original's globals did."""
+    if alias == module:
+        return f"import {module}"
+    if "." in module and module.rsplit(".", 1)[1] == alias:
+        return f"from {module.rsplit('.', 1)[0]} import {alias}"
+    return f"import {module} as {alias}"
+
+
+def import_lines(imports: dict[str, str]) -> list[str]:
+    """``import`` statements for alias -> module, sorted by alias."""
+    return [import_line(alias, module) for alias, module in sorted(imports.items())]
+
+
 def conflicts(fs: FunctionSource) -> list[str]:
     """Names bound to different things in different helpers; one generated module can't hold both."""
     bound: dict[str, object] = {}
@@ -273,5 +287,5 @@ def conflicts(fs: FunctionSource) -> list[str]:
     return clashes
 
 
-__all__ = ["FunctionSource", "GlobalRef", "extract", "injected_values", "module_imports", "conflicts",
-           "unwrap", "sys"]
+__all__ = ["FunctionSource", "GlobalRef", "extract", "injected_values", "module_imports", "import_line",
+           "import_lines", "conflicts", "unwrap"]
