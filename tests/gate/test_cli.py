@@ -78,15 +78,20 @@ def test_pytest_benchmark_raw_data(pybench_files: dict[str, Path], bench_suite_d
     verdicts = {c["name"]: c["verdict"] for c in json.loads((tmp_path / "r.json").read_text())["comparisons"]}
     assert verdicts["bench_test.py::test_work"] == "slower"
     same = run_gate_cli("gate", pybench_files["base"], pybench_files["same"])
-    if same.returncode == 1:
-        # A noisy machine: as the CI example does, measure again and judge all the data. The
-        # second pair runs in the opposite order (same, then base), so drift between sessions
-        # falls on both sides of the merged comparison.
-        fresh = {label: tmp_path / f"{label}.json" for label in ("same", "base")}
+    bases, heads = [str(pybench_files["base"])], [str(pybench_files["same"])]
+    for attempt in range(2):
+        if same.returncode != 1:
+            break
+        # A noisy machine: as the CI example does, measure again and judge all the data. Each
+        # new pair runs in the opposite order (same, then base), so drift between sessions
+        # falls on both sides of the merged comparison. (A clean-clone CI run needed a second
+        # confirmation once: single calls raise false alarms at ~4% here, bench/gate_calibration.)
+        fresh = {label: tmp_path / f"{label}{attempt}.json" for label in ("same", "base")}
         for path in fresh.values():
             assert run_pytest_benchmark(bench_suite_dir, 1000, f"--benchmark-json={path}").returncode == 0
-        same = run_gate_cli("gate", f"{pybench_files['base']},{fresh['base']}",
-                            f"{pybench_files['same']},{fresh['same']}")
+        bases.append(str(fresh["base"]))
+        heads.append(str(fresh["same"]))
+        same = run_gate_cli("gate", ",".join(bases), ",".join(heads))
     assert same.returncode == 0, same.stdout + same.stderr
 
 

@@ -24,7 +24,9 @@ def test_save_then_gate(bench_suite_dir: Path) -> None:
     assert all(len(b["stats"]["data"]) >= 30 for b in doc["benchmarks"])  # raw samples kept
 
     same = run_pytest_benchmark(bench_suite_dir, 1000, f"--hotpath-gate={baseline}", plugin=True)
-    if same.returncode == 1:
+    for _ in range(2):
+        if same.returncode != 1:
+            break
         # Two pytest sessions seconds apart can see a different machine (docs/gate.md); CI
         # confirms a failure by measuring base and head again, back to back. So does this test.
         _save_baseline(bench_suite_dir, baseline)
