@@ -27,7 +27,7 @@ from hotpath.errors import NotRewritable
 from hotpath.kernels import array_style, cupy_kernel, device
 from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
-from hotpath.rewriter.source import conflicts, import_line, injected_values, module_imports
+from hotpath.rewriter.source import import_line, injected_values, module_imports
 
 if TYPE_CHECKING:
     from hotpath.config import Config
@@ -100,10 +100,6 @@ class CupyBackend:
                 kernels_dir: Path) -> list[Candidate | Skipped]:
         if not signature.arrays:
             return [Skipped(self.name, "cupy", "no array arguments: there is nothing to move to the GPU")]
-        clashes = conflicts(fs)
-        if clashes:
-            return [Skipped(self.name, "cupy", f"helpers bind {', '.join(sorted(set(clashes)))} to "
-                                               "different objects; cannot emit one module")]
         values = injected_values(fs)
         namespace = pickle_namespace(values)
         style = array_style.classify(fs.tree)

@@ -28,7 +28,7 @@ from hotpath.kernels import cython_build
 from hotpath.kernels.artifacts import pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
 from hotpath.kernels.cython_emit import Directives, emit_module
-from hotpath.rewriter.source import conflicts, injected_values
+from hotpath.rewriter.source import injected_values
 
 if TYPE_CHECKING:
     from hotpath.config import Config
@@ -67,10 +67,6 @@ class CythonBackend:
 
     def propose(self, fs: FunctionSource, signature: Signature, config: Config,
                 kernels_dir: Path) -> list[Candidate | Skipped]:
-        clashes = conflicts(fs)
-        if clashes:
-            return [Skipped(self.name, "cython", f"helpers bind {', '.join(sorted(set(clashes)))} "
-                                                 "to different objects; cannot emit one module")]
         return [self._candidate(fs, signature, "cython", {}, kernels_dir)]
 
     def _candidate(self, fs: FunctionSource, signature: Signature, name: str, options: dict[str, Any],

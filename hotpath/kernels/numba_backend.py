@@ -21,7 +21,7 @@ from hotpath.kernels.artifacts import load_module, pickle_namespace, write_modul
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
 from hotpath.rewriter import parallel
 from hotpath.rewriter.devectorize.transform import devectorize
-from hotpath.rewriter.source import conflicts, import_lines, injected_values, module_imports
+from hotpath.rewriter.source import import_lines, injected_values, module_imports
 from hotpath.runner.adapters import DISTINCT_ARRAYS
 
 log = logging.getLogger(__name__)
@@ -61,10 +61,6 @@ class NumbaBackend:
 
     def propose(self, fs: FunctionSource, signature: Signature, config: Config,
                 kernels_dir: Path) -> list[Candidate | Skipped]:
-        clashes = conflicts(fs)
-        if clashes:
-            return [Skipped(self.name, "numba", f"helpers bind {', '.join(sorted(set(clashes)))} "
-                                               "to different objects; cannot emit one module")]
         namespace = pickle_namespace(injected_values(fs))
         tree = fs.tree
         has_loops = any(isinstance(n, (ast.For, ast.While)) for n in ast.walk(tree))

@@ -32,7 +32,7 @@ import numpy as np
 from hotpath.kernels import array_style, device
 from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
-from hotpath.rewriter.source import conflicts, import_lines, injected_values, module_imports
+from hotpath.rewriter.source import import_lines, injected_values, module_imports
 
 if TYPE_CHECKING:
     from hotpath.config import Config
@@ -111,10 +111,6 @@ class TorchBackend:
             return [Skipped(self.name, "torch", f"not array-style code: {style.reason}; torch.compile "
                                                 "would unroll it into one graph node per element, which "
                                                 "cannot beat the original (the Numba candidates cover loops)")]
-        clashes = conflicts(fs)
-        if clashes:
-            return [Skipped(self.name, "torch", f"helpers bind {', '.join(sorted(set(clashes)))} to "
-                                                "different objects; cannot emit one module")]
         namespace = pickle_namespace(injected_values(fs))
         out: list[Candidate | Skipped] = [self._candidate(fs, "torch", {"device": "cpu"}, namespace, kernels_dir)]
         cuda = _cuda_status() if importlib.util.find_spec("torch") else Availability(False, "torch absent")

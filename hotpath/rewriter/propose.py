@@ -9,7 +9,7 @@ from pathlib import Path
 from hotpath.config import Config
 from hotpath.errors import NotRewritable
 from hotpath.kernels import Candidate, Skipped, get_backend
-from hotpath.rewriter.source import FunctionSource
+from hotpath.rewriter.source import FunctionSource, conflicts
 from hotpath.runner import adapters
 from hotpath.signature import Signature
 
@@ -20,11 +20,18 @@ def propose(fs: FunctionSource, signature: Signature, config: Config,
             kernels_dir: Path) -> list[Candidate | Skipped]:
     """Candidates from each backend in ``config.backends``; missing backends become ``Skipped``."""
     proposals: list[Candidate | Skipped] = []
+    # Every backend emits one module holding the function and its helpers; a name bound to
+    # different objects in different helpers cannot live in one module, whatever the compiler.
+    clashes = sorted(set(conflicts(fs)))
     for name in config.backends:
         backend = get_backend(name)
         availability = backend.availability()
         if not availability.ok:
             proposals.append(Skipped(name, name, availability.reason))
+            continue
+        if clashes:
+            proposals.append(Skipped(name, name, f"helpers bind {', '.join(clashes)} to different objects; "
+                                                 "cannot emit one module"))
             continue
         try:
             proposals.extend(backend.propose(fs, signature, config, kernels_dir))
