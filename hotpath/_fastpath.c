@@ -26,7 +26,7 @@
 
 static PyTypeObject *ndarray_type = NULL; /* numpy.ndarray, exact type only, like the Python path */
 static PyObject *layout_C, *layout_F, *layout_A, *one;
-static PyObject *str_disabled, *str_bind, *str_arity, *str_installed, *str_watched_call;
+static PyObject *str_watched_call;
 
 /* --- guard key ---------------------------------------------------------------------------- */
 
@@ -228,18 +228,31 @@ cache_slot(PyObject *installed, const ArgPrint *prints, Py_ssize_t n)
     return (Py_ssize_t)(h % CACHE_SLOTS);
 }
 
-/* --- the dispatching method ------------------------------------------------------------- */
+/* --- the dispatcher base class --------------------------------------------------------- *
+ *
+ * hotpath.dispatch.Optimized derives from Dispatcher. The state the hot case reads (installed
+ * variants, the disabled flag, the binder, the arity) lives in this struct, exposed to Python as
+ * ordinary attributes, so a call reads C fields instead of looking names up in the instance dict.
+ * A call enters through vectorcall (no argument tuple) where the subclass allows it (see
+ * set_vectorcall), otherwise through tp_call.
+ */
 
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
-    PyObject *fallback;     /* the pure-Python Optimized.__call__ */
-    PyObject *on_error;     /* (opt, key, install, args, exc) -> result, for a variant that raised */
-    PyTypeObject *install_type;
-    Py_ssize_t countdown_at, mutates_at, variant_at; /* offsets of Install's slots */
+    PyObject *installed; /* dict: guard key -> Install */
+    PyObject *disabled;  /* bool */
+    PyObject *bind;      /* None when the parameters cannot be bound positionally */
+    PyObject *arity;     /* int */
     CacheEntry cache[CACHE_SLOTS];
     Py_ssize_t hits, misses; /* for tests and benchmarks: is the cache doing its job? */
-} FastCall;
+} Dispatcher;
+
+/* Set once by configure(): the pure-Python __call__ every unhandled case goes to, the handler of
+ * a variant that raised, and where Install keeps the fields the hot case reads. */
+static PyObject *pure_call, *on_error;
+static PyTypeObject *install_type;
+static Py_ssize_t countdown_at, mutates_at, variant_at;
 
 static void
 entry_clear(CacheEntry *entry)
@@ -250,11 +263,27 @@ entry_clear(CacheEntry *entry)
 }
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
+#define SMALL_CALL 8
 
+/* pure_call(self, *items, **kwargs) */
 static PyObject *
-fallback(FastCall *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+call_pure(PyObject *self, PyObject *const *items, Py_ssize_t n, PyObject *kwnames)
 {
-    return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+    if (pure_call == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "hotpath._fastpath.configure() was not called");
+        return NULL;
+    }
+    Py_ssize_t total = n + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject *small[SMALL_CALL + 1];
+    PyObject **stack = total < SMALL_CALL ? small : PyMem_Malloc((total + 1) * sizeof(PyObject *));
+    if (stack == NULL)
+        return PyErr_NoMemory();
+    stack[0] = self;
+    memcpy(stack + 1, items, total * sizeof(PyObject *));
+    PyObject *result = PyObject_Vectorcall(pure_call, stack, n + 1, kwnames);
+    if (stack != small)
+        PyMem_Free(stack);
+    return result;
 }
 
 static PyObject *
@@ -270,39 +299,27 @@ tuple_of(PyObject *const *items, Py_ssize_t n)
     return tuple;
 }
 
+/* The call itself: items[0:n] are the positional arguments; tuple, when not NULL, holds them
+ * already (the tp_call entry) and is reused for the calls that need a tuple. */
 static PyObject *
-fastcall_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+dispatch(Dispatcher *self, PyObject *const *items, Py_ssize_t n, PyObject *kwnames, PyObject *tuple)
 {
-    FastCall *self = (FastCall *)callable;
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (nargs < 1 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0))
-        return fallback(self, args, nargsf, kwnames);
-    PyObject *opt = args[0];
-    PyObject *dict = PyObject_GenericGetDict(opt, NULL);
-    if (dict == NULL) {
+    PyObject *installed = self->installed;
+    if ((kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) || self->disabled != Py_False || self->bind == NULL
+        || self->bind == Py_None || installed == NULL || !PyDict_CheckExact(installed) || self->arity == NULL
+        || !PyLong_CheckExact(self->arity) || PyLong_AsSsize_t(self->arity) != n) {
         PyErr_Clear();
-        return fallback(self, args, nargsf, kwnames);
+        return call_pure((PyObject *)self, items, n, kwnames);
     }
-    PyObject *disabled = PyDict_GetItem(dict, str_disabled);
-    PyObject *bind = PyDict_GetItem(dict, str_bind);
-    PyObject *arity = PyDict_GetItem(dict, str_arity);
-    PyObject *installed = PyDict_GetItem(dict, str_installed);
-    if (disabled != Py_False || bind == NULL || bind == Py_None || arity == NULL || !PyLong_CheckExact(arity)
-        || installed == NULL || !PyDict_CheckExact(installed) || PyLong_AsSsize_t(arity) != nargs - 1) {
-        Py_DECREF(dict);
-        PyErr_Clear();
-        return fallback(self, args, nargsf, kwnames);
-    }
-    Py_INCREF(installed);
-    Py_DECREF(dict);
+    Py_INCREF(installed); /* an install on another thread may replace the dict */
 
     PyObject *key = NULL, *install = NULL;
     ArgPrint prints[MAX_PRINT_ARGS];
-    int printable = take_prints(args + 1, nargs - 1, prints);
-    CacheEntry *entry = printable ? &self->cache[cache_slot(installed, prints, nargs - 1)] : NULL;
+    int printable = take_prints(items, n, prints);
+    CacheEntry *entry = printable ? &self->cache[cache_slot(installed, prints, n)] : NULL;
 #if HAVE_VERSION_TAG
     if (entry != NULL && entry->installed == installed && entry->version == dict_version(installed)
-        && entry->nargs == nargs - 1 && memcmp(entry->prints, prints, sizeof(ArgPrint) * (nargs - 1)) == 0) {
+        && entry->nargs == n && memcmp(entry->prints, prints, sizeof(ArgPrint) * n) == 0) {
         key = entry->key;
         install = entry->install;
         Py_INCREF(key);
@@ -312,18 +329,18 @@ fastcall_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, Py
 #endif
     if (install == NULL) {
         self->misses++;
-        key = sequence_key(args + 1, nargs - 1);
+        key = sequence_key(items, n);
         if (key == NULL) {
             Py_DECREF(installed);
             return NULL;
         }
         install = PyDict_GetItemWithError(installed, key);
-        if (install == NULL || Py_TYPE(install) != self->install_type) {
+        if (install == NULL || Py_TYPE(install) != install_type) {
             Py_DECREF(key);
             Py_DECREF(installed);
             if (PyErr_Occurred())
                 return NULL;
-            return fallback(self, args, nargsf, kwnames); /* tier 0: the original counts and runs */
+            return call_pure((PyObject *)self, items, n, kwnames); /* tier 0: the original counts and runs */
         }
         Py_INCREF(install); /* a rollback on another thread may drop it from the dict */
 #if HAVE_VERSION_TAG
@@ -331,8 +348,8 @@ fastcall_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, Py
             entry_clear(entry);
             entry->installed = installed;
             entry->version = dict_version(installed);
-            entry->nargs = nargs - 1;
-            memcpy(entry->prints, prints, sizeof(ArgPrint) * (nargs - 1));
+            entry->nargs = n;
+            memcpy(entry->prints, prints, sizeof(ArgPrint) * n);
             Py_INCREF(key);
             Py_INCREF(install);
             entry->key = key;
@@ -342,11 +359,12 @@ fastcall_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, Py
     }
     Py_DECREF(installed);
     PyObject *result = NULL;
-    PyObject *countdown = SLOT(install, self->countdown_at);
+    int own_tuple = 0;
+    PyObject *countdown = SLOT(install, countdown_at);
     if (countdown == NULL || !PyLong_CheckExact(countdown)) {
         Py_DECREF(key);
         Py_DECREF(install);
-        return fallback(self, args, nargsf, kwnames);
+        return call_pure((PyObject *)self, items, n, kwnames);
     }
     /* install.countdown -= 1 */
     int overflow;
@@ -354,19 +372,24 @@ fastcall_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, Py
     PyObject *next = overflow ? PyNumber_Subtract(countdown, one) : PyLong_FromLongLong(remaining - 1);
     if (next == NULL)
         goto done;
-    SLOT(install, self->countdown_at) = next;
+    SLOT(install, countdown_at) = next;
     Py_DECREF(countdown);
     int positive = overflow > 0 || (overflow == 0 && remaining - 1 > 0);
 
-    PyObject *mutates = SLOT(install, self->mutates_at);
-    PyObject *variant = SLOT(install, self->variant_at);
+    PyObject *mutates = SLOT(install, mutates_at);
+    PyObject *variant = SLOT(install, variant_at);
     int mutating = mutates == Py_False ? 0 : (mutates == Py_True ? 1 : PyObject_IsTrue(mutates));
     if (mutating < 0)
         goto done;
+    if (tuple == NULL && !(positive && !mutating && variant != NULL)) {
+        if ((tuple = tuple_of(items, n)) == NULL)
+            goto done;
+        own_tuple = 1;
+    }
     if (positive && !mutating && variant != NULL) {
         /* The hot path: the variant, called with the caller's own argument vector. */
         Py_INCREF(variant);
-        result = PyObject_Vectorcall(variant, args + 1, nargs - 1, NULL);
+        result = PyObject_Vectorcall(variant, items, n, NULL);
         Py_DECREF(variant);
         if (result != NULL || !PyErr_ExceptionMatches(PyExc_Exception))
             goto done; /* a result, or KeyboardInterrupt and friends: straight to the caller */
@@ -377,25 +400,127 @@ fastcall_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, Py
             PyException_SetTraceback(exc, tb);
         Py_XDECREF(type);
         Py_XDECREF(tb);
-        PyObject *tuple = tuple_of(args + 1, nargs - 1);
+        if (tuple == NULL) {
+            tuple = tuple_of(items, n);
+            own_tuple = 1;
+        }
         if (tuple != NULL && exc != NULL)
-            result = PyObject_CallFunctionObjArgs(self->on_error, opt, key, install, tuple, exc, NULL);
-        Py_XDECREF(tuple);
+            result = PyObject_CallFunctionObjArgs(on_error, (PyObject *)self, key, install, tuple, exc, NULL);
         Py_XDECREF(exc);
         goto done;
     }
     /* Sampled (shadow-verified) call, or a function that modifies its arguments. */
-    PyObject *tuple = tuple_of(args + 1, nargs - 1);
-    if (tuple != NULL) {
-        PyObject *call_args[4] = {opt, key, install, tuple};
-        result = PyObject_VectorcallMethod(str_watched_call, call_args, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-        Py_DECREF(tuple);
-    }
+    PyObject *call_args[4] = {(PyObject *)self, key, install, tuple};
+    result = PyObject_VectorcallMethod(str_watched_call, call_args, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
 done:
+    if (own_tuple)
+        Py_XDECREF(tuple);
     Py_DECREF(key);
     Py_DECREF(install);
     return result;
 }
+
+static PyObject *
+dispatcher_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    return dispatch((Dispatcher *)callable, args, PyVectorcall_NARGS(nargsf), kwnames, NULL);
+}
+
+static PyObject *
+dispatcher_call(PyObject *callable, PyObject *args, PyObject *kwargs)
+{
+    if (kwargs == NULL || PyDict_GET_SIZE(kwargs) == 0)
+        return dispatch((Dispatcher *)callable, &PyTuple_GET_ITEM(args, 0), PyTuple_GET_SIZE(args), NULL, args);
+    /* Keyword arguments: the pure path binds them. */
+    if (pure_call == NULL)
+        return call_pure(callable, NULL, 0, NULL); /* sets the error */
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    PyObject *with_self = PyTuple_New(n + 1);
+    if (with_self == NULL)
+        return NULL;
+    Py_INCREF(callable);
+    PyTuple_SET_ITEM(with_self, 0, callable);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_INCREF(PyTuple_GET_ITEM(args, i));
+        PyTuple_SET_ITEM(with_self, i + 1, PyTuple_GET_ITEM(args, i));
+    }
+    PyObject *result = PyObject_Call(pure_call, with_self, kwargs);
+    Py_DECREF(with_self);
+    return result;
+}
+
+static PyObject *
+dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    Dispatcher *self = (Dispatcher *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = dispatcher_vectorcall;
+    self->disabled = Py_True; /* until __init__ has set everything up, calls take the pure path */
+    Py_INCREF(Py_True);
+    return (PyObject *)self;
+}
+
+static int
+dispatcher_traverse(Dispatcher *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self)); /* instances of heap subclasses own a reference to their type */
+    Py_VISIT(self->installed);
+    Py_VISIT(self->disabled);
+    Py_VISIT(self->bind);
+    Py_VISIT(self->arity);
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        Py_VISIT(self->cache[i].key);
+        Py_VISIT(self->cache[i].install);
+    }
+    return 0;
+}
+
+static int
+dispatcher_clear(Dispatcher *self)
+{
+    Py_CLEAR(self->installed);
+    Py_CLEAR(self->disabled);
+    Py_CLEAR(self->bind);
+    Py_CLEAR(self->arity);
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        entry_clear(&self->cache[i]);
+    return 0;
+}
+
+static void
+dispatcher_dealloc(Dispatcher *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    dispatcher_clear(self);
+    type->tp_free((PyObject *)self);
+}
+
+static PyMemberDef dispatcher_members[] = {
+    {"_installed", T_OBJECT_EX, offsetof(Dispatcher, installed), 0, "guard key -> Install"},
+    {"_disabled", T_OBJECT_EX, offsetof(Dispatcher, disabled), 0, "True: every call runs the original"},
+    {"_bind", T_OBJECT, offsetof(Dispatcher, bind), 0, "inspect.Signature.bind, or None"},
+    {"_arity", T_OBJECT_EX, offsetof(Dispatcher, arity), 0, "the number of parameters"},
+    {"_cache_hits", T_PYSSIZET, offsetof(Dispatcher, hits), READONLY, "calls whose install came from the cache"},
+    {"_cache_misses", T_PYSSIZET, offsetof(Dispatcher, misses), READONLY, "calls that built the full key"},
+    {NULL}
+};
+
+static PyTypeObject DispatcherType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "hotpath._fastpath.Dispatcher",
+    .tp_basicsize = sizeof(Dispatcher),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "Base of hotpath.dispatch.Optimized: the common case of a call, in C.",
+    .tp_new = dispatcher_new,
+    .tp_dealloc = (destructor)dispatcher_dealloc,
+    .tp_traverse = (traverseproc)dispatcher_traverse,
+    .tp_clear = (inquiry)dispatcher_clear,
+    .tp_call = dispatcher_call,
+    .tp_vectorcall_offset = offsetof(Dispatcher, vectorcall),
+    .tp_members = dispatcher_members,
+};
 
 static Py_ssize_t
 slot_offset(PyTypeObject *type, const char *name)
@@ -414,106 +539,66 @@ slot_offset(PyTypeObject *type, const char *name)
 }
 
 static PyObject *
-fastcall_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+configure(PyObject *module, PyObject *args)
 {
-    PyObject *fallback_fn, *on_error;
-    PyTypeObject *install_type;
-    static char *names[] = {"fallback", "on_error", "install_type", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!:FastCall", names, &fallback_fn, &on_error,
-                                     &PyType_Type, &install_type))
+    PyObject *pure, *raised;
+    PyTypeObject *installs;
+    if (!PyArg_ParseTuple(args, "OOO!:configure", &pure, &raised, &PyType_Type, &installs))
         return NULL;
-    Py_ssize_t countdown_at = slot_offset(install_type, "countdown");
-    Py_ssize_t mutates_at = countdown_at < 0 ? -1 : slot_offset(install_type, "mutates");
-    Py_ssize_t variant_at = mutates_at < 0 ? -1 : slot_offset(install_type, "variant");
-    if (variant_at < 0)
+    Py_ssize_t countdown = slot_offset(installs, "countdown");
+    Py_ssize_t mutates = countdown < 0 ? -1 : slot_offset(installs, "mutates");
+    Py_ssize_t variant = mutates < 0 ? -1 : slot_offset(installs, "variant");
+    if (variant < 0)
         return NULL;
-    FastCall *self = (FastCall *)type->tp_alloc(type, 0);
-    if (self == NULL)
-        return NULL;
-    self->vectorcall = fastcall_vectorcall;
-    Py_INCREF(fallback_fn);
-    Py_INCREF(on_error);
-    Py_INCREF(install_type);
-    self->fallback = fallback_fn;
-    self->on_error = on_error;
-    self->install_type = install_type;
-    self->countdown_at = countdown_at;
-    self->mutates_at = mutates_at;
-    self->variant_at = variant_at;
-    return (PyObject *)self;
+    Py_INCREF(pure);
+    Py_INCREF(raised);
+    Py_INCREF(installs);
+    Py_XSETREF(pure_call, pure);
+    Py_XSETREF(on_error, raised);
+    Py_XSETREF(install_type, installs);
+    countdown_at = countdown;
+    mutates_at = mutates;
+    variant_at = variant;
+    Py_RETURN_NONE;
 }
 
-static int
-fastcall_traverse(FastCall *self, visitproc visit, void *arg)
-{
-    Py_VISIT(self->fallback);
-    Py_VISIT(self->on_error);
-    Py_VISIT(self->install_type);
-    for (int i = 0; i < CACHE_SLOTS; i++) {
-        Py_VISIT(self->cache[i].key);
-        Py_VISIT(self->cache[i].install);
-    }
-    return 0;
-}
-
-static int
-fastcall_clear(FastCall *self)
-{
-    Py_CLEAR(self->fallback);
-    Py_CLEAR(self->on_error);
-    Py_CLEAR(self->install_type);
-    for (int i = 0; i < CACHE_SLOTS; i++)
-        entry_clear(&self->cache[i]);
-    return 0;
-}
-
-static void
-fastcall_dealloc(FastCall *self)
-{
-    PyObject_GC_UnTrack(self);
-    fastcall_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
+/* Python 3.11 gives a subclass defined in Python no vectorcall entry even when it keeps its
+ * base's call (3.12 does); without one, every call first packs its arguments into a tuple.
+ * set_vectorcall(cls, on) turns the entry on for a subclass of Dispatcher that does not define
+ * __call__ itself, and off again before the subclass gets a Python __call__. */
 static PyObject *
-fastcall_get(PyObject *self, PyObject *obj, PyObject *type)
+set_vectorcall(PyObject *module, PyObject *args)
 {
-    /* Looked up on an instance, bind like a function (Optimized().__call__). */
-    if (obj == NULL || obj == Py_None) {
-        Py_INCREF(self);
-        return self;
+    PyTypeObject *cls;
+    int on;
+    if (!PyArg_ParseTuple(args, "O!p:set_vectorcall", &PyType_Type, &cls, &on))
+        return NULL;
+    if (!PyType_IsSubtype(cls, &DispatcherType)) {
+        PyErr_Format(PyExc_TypeError, "%s does not derive from hotpath._fastpath.Dispatcher", cls->tp_name);
+        return NULL;
     }
-    return PyMethod_New(self, obj);
+    if (on && cls->tp_call != dispatcher_call) {
+        PyErr_Format(PyExc_TypeError, "%s defines its own __call__", cls->tp_name);
+        return NULL;
+    }
+    if (on) {
+        cls->tp_vectorcall_offset = offsetof(Dispatcher, vectorcall);
+        cls->tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL;
+    }
+    else {
+        cls->tp_flags &= ~Py_TPFLAGS_HAVE_VECTORCALL;
+    }
+    PyType_Modified(cls);
+    Py_RETURN_NONE;
 }
-
-static PyMemberDef fastcall_members[] = {
-    {"fallback", T_OBJECT, offsetof(FastCall, fallback), READONLY, "the pure-Python implementation"},
-    {"__wrapped__", T_OBJECT, offsetof(FastCall, fallback), READONLY, NULL},
-    {"__vectorcalloffset__", T_PYSSIZET, offsetof(FastCall, vectorcall), READONLY, NULL},
-    {"cache_hits", T_PYSSIZET, offsetof(FastCall, hits), READONLY, "calls whose install came from the cache"},
-    {"cache_misses", T_PYSSIZET, offsetof(FastCall, misses), READONLY, "calls that built the full key"},
-    {NULL}
-};
-
-static PyTypeObject FastCallType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "hotpath._fastpath.FastCall",
-    .tp_basicsize = sizeof(FastCall),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_METHOD_DESCRIPTOR,
-    .tp_doc = "FastCall(fallback, on_error, install_type): Optimized.__call__ with its hot case in C.",
-    .tp_new = fastcall_new,
-    .tp_dealloc = (destructor)fastcall_dealloc,
-    .tp_traverse = (traverseproc)fastcall_traverse,
-    .tp_clear = (inquiry)fastcall_clear,
-    .tp_call = PyVectorcall_Call,
-    .tp_vectorcall_offset = offsetof(FastCall, vectorcall),
-    .tp_descr_get = fastcall_get,
-    .tp_members = fastcall_members,
-};
 
 /* --- module --------------------------------------------------------------------------------- */
 
 static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS,
+     "configure(pure_call, on_error, install_type): what Dispatcher falls back to and reads."},
+    {"set_vectorcall", set_vectorcall, METH_VARARGS,
+     "set_vectorcall(cls, on): give a Dispatcher subclass the vectorcall entry (Python 3.11)."},
     {"guard_key", guard_key, METH_O,
      "guard_key(args) -> the hashable key of positional args (same as hotpath.signature.guard_key)."},
     {"noop", (PyCFunction)(void (*)(void))noop, METH_FASTCALL, "noop(*args) -> None; a benchmark floor."},
@@ -539,22 +624,17 @@ PyInit__fastpath(void)
     layout_F = PyUnicode_InternFromString("F");
     layout_A = PyUnicode_InternFromString("A");
     one = PyLong_FromLong(1);
-    str_disabled = PyUnicode_InternFromString("_disabled");
-    str_bind = PyUnicode_InternFromString("_bind");
-    str_arity = PyUnicode_InternFromString("_arity");
-    str_installed = PyUnicode_InternFromString("_installed");
     str_watched_call = PyUnicode_InternFromString("_watched_call");
-    if (!layout_C || !layout_F || !layout_A || !one || !str_disabled || !str_bind || !str_arity || !str_installed
-        || !str_watched_call)
+    if (!layout_C || !layout_F || !layout_A || !one || !str_watched_call)
         return NULL;
-    if (PyType_Ready(&FastCallType) < 0)
+    if (PyType_Ready(&DispatcherType) < 0)
         return NULL;
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL)
         return NULL;
-    Py_INCREF(&FastCallType);
-    if (PyModule_AddObject(module, "FastCall", (PyObject *)&FastCallType) < 0) {
-        Py_DECREF(&FastCallType);
+    Py_INCREF(&DispatcherType);
+    if (PyModule_AddObject(module, "Dispatcher", (PyObject *)&DispatcherType) < 0) {
+        Py_DECREF(&DispatcherType);
         Py_DECREF(module);
         return NULL;
     }

@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hotpath import persist
+from hotpath import fastpath, persist
 from hotpath.config import Config, disabled_by_env
 from hotpath.kernels.base import Candidate
 from hotpath.runner.compare import Tolerance
@@ -76,7 +76,7 @@ class _BackgroundTuner:
 _TUNER = _BackgroundTuner()
 
 
-class Optimized:
+class Optimized(fastpath.Base):
     """A function wrapped by ``hotpath.optimize``; call it exactly like the original.
 
     Attributes beyond the original's: ``installed`` (signature -> installed trial), ``results``
@@ -289,6 +289,4 @@ def _identity(fn: Callable[..., Any]) -> Callable[..., Any]:
 # When the compiled extension is built, the common case of __call__ runs in C (hotpath/_fastpath.c):
 # the pure-Python guard key and dict lookup cost microseconds per call. hotpath.fastpath holds the
 # switch and keeps this pure-Python path as the fallback (HOTPATH_PURE_PYTHON=1).
-from hotpath import fastpath as _fastpath  # noqa: E402
-
-_fastpath.attach(Optimized)
+fastpath.attach(Optimized)

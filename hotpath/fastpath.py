@@ -2,8 +2,9 @@
 
 ``hotpath._fastpath`` (C, built by ``CMakeLists.txt`` through scikit-build-core) computes guard
 keys and runs the common case of an ``Optimized`` call: an installed variant, an unsampled call,
-a function that does not modify its arguments. Everything else it hands to the very Python code
-the pure path runs. It is optional: without the extension (a source checkout never built, an
+a function that does not modify its arguments. ``Optimized`` derives from its ``Dispatcher``
+(``Base`` here), which keeps the state that case reads in C fields. Everything else it hands to
+the very Python code the pure path runs. It is optional: without the extension (a source checkout never built, an
 unusual platform) or with ``HOTPATH_PURE_PYTHON=1``, hotpath runs the pure-Python path, with the
 same results. ``use(False)`` / ``use(True)`` switch at run time (the tests run both).
 """
@@ -21,6 +22,9 @@ try:
     from hotpath import _fastpath
 except ImportError:  # not built: the pure-Python path serves
     _fastpath = None  # type: ignore[assignment]
+
+#: The base class of ``Optimized``: the compiled dispatcher when built, else ``object``.
+Base: type = _fastpath.Dispatcher if _fastpath is not None else object
 
 _classes: list[type] = []
 
@@ -60,7 +64,7 @@ def _variant_raised(opt: Any, key: Hashable, install: Any, args: tuple[Any, ...]
 
 
 def attach(cls: type) -> None:
-    """Give ``cls`` (``Optimized``) the compiled ``__call__`` when available and requested.
+    """Give ``cls`` (``Optimized``, derived from ``Base``) the compiled call when available and requested.
 
     The pure-Python ``__call__`` stays reachable as ``cls._pure_call``; it is also what the
     compiled one falls back to for every case it does not handle itself.
@@ -68,17 +72,23 @@ def attach(cls: type) -> None:
     if "_pure_call" not in cls.__dict__:
         cls._pure_call = cls.__dict__["__call__"]  # type: ignore[attr-defined]
         _classes.append(cls)
+        if _fastpath is not None:
+            from hotpath.watch import Install
+
+            _fastpath.configure(cls._pure_call, _variant_raised, Install)  # type: ignore[attr-defined]
     _apply(cls, available() and requested())
 
 
 def _apply(cls: type, compiled: bool) -> None:
-    pure: Callable[..., Any] = cls._pure_call  # type: ignore[attr-defined]
     if compiled:
-        from hotpath.watch import Install
-
-        cls.__call__ = _fastpath.FastCall(pure, _variant_raised, Install)  # type: ignore[attr-defined]
+        # Without a __call__ of its own the class calls Dispatcher's, in C.
+        if "__call__" in cls.__dict__:
+            delattr(cls, "__call__")
+        _fastpath.set_vectorcall(cls, True)
     else:
-        cls.__call__ = pure  # type: ignore[method-assign]
+        if _fastpath is not None and issubclass(cls, _fastpath.Dispatcher):
+            _fastpath.set_vectorcall(cls, False)  # before __call__ changes: 3.11 would keep it
+        cls.__call__ = cls._pure_call  # type: ignore[attr-defined]
 
 
 def use(compiled: bool) -> bool:
@@ -95,8 +105,7 @@ def use(compiled: bool) -> bool:
 
 def active() -> bool:
     """Whether the compiled ``__call__`` is the one in service."""
-    return bool(_classes) and _fastpath is not None and isinstance(_classes[0].__dict__["__call__"],
-                                                                   _fastpath.FastCall)
+    return bool(_classes) and _fastpath is not None and "__call__" not in _classes[0].__dict__
 
 
-__all__ = ["available", "requested", "guard_key", "attach", "use", "active"]
+__all__ = ["Base", "available", "requested", "guard_key", "attach", "use", "active"]

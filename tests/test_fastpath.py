@@ -176,16 +176,13 @@ def test_disabled_runs_the_original(path, monkeypatch):
 @compiled_only
 def test_compiled_path_caches_the_lookup_and_sees_installs_change():
     assert fastpath.use(True)
-    from hotpath.dispatch import Optimized
-
-    dispatcher = Optimized.__dict__["__call__"]
     a, b = np.ones(3), np.ones(3)
     served = []
     opt = _installed(total, (a, b), lambda a, b: served.append("first") or 1.0)
-    hits = dispatcher.cache_hits
+    hits = opt._cache_hits
     for _ in range(5):
         opt(a, b)
-    assert served == ["first"] * 5 and dispatcher.cache_hits >= hits + 4
+    assert served == ["first"] * 5 and opt._cache_hits >= hits + 4
     # A new install for the same key changes the dict: the cached install must not be used.
     candidate = Candidate("numba", "second", (), "", "total", Path("test"), b"")
     opt._install((a, b), opt._new_install(signature_of((a, b)), candidate, 2.0,
@@ -204,5 +201,24 @@ def test_environment_switch_selects_the_pure_path(tmp_path):
     pure = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**__import__("os").environ, "HOTPATH_PURE_PYTHON": "1"})
     assert pure.stdout.strip() == "False"
-    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    unset = {k: v for k, v in __import__("os").environ.items() if k != "HOTPATH_PURE_PYTHON"}
+    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=unset)
     assert default.stdout.strip() == str(fastpath.available())
+
+
+@compiled_only
+def test_switching_paths_really_switches_the_entry_point():
+    """Python 3.11 keeps a type's vectorcall entry when __call__ is reassigned; use(False) must drop it."""
+    a, b = np.ones(3), np.ones(3)
+    opt = _installed(total, (a, b), lambda a, b: 1.0)
+    try:
+        assert fastpath.use(True)
+        before = opt._cache_hits
+        opt(a, b), opt(a, b)
+        assert opt._cache_hits > before  # served in C
+        assert not fastpath.use(False)
+        before = opt._cache_hits
+        assert opt(a, b) == 1.0 and opt(a, b) == 1.0
+        assert opt._cache_hits == before  # served by the Python __call__
+    finally:
+        fastpath.use(fastpath.requested())
