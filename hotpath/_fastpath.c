@@ -32,6 +32,31 @@ static PyObject *str_watched_call;
 
 static PyObject *arg_key(PyObject *value);
 
+/* Arrays of other libraries (CuPy, torch) are keyed by dtype, ndim, layout and device, which
+ * hotpath.signature works out in Python: set_foreign(cache, described, describe) hands over its
+ * type -> bool cache, the classifier that fills it and the describing function. */
+static PyObject *described_cache, *described_fn, *describe_fn;
+
+/* 1: values of kind are described beyond their type; 0: their type is their key; -1: error. */
+static int
+foreign(PyTypeObject *kind)
+{
+    if (described_cache == NULL || kind == &PyFloat_Type || kind == &PyLong_Type || kind == &PyBool_Type
+        || kind == &PyComplex_Type || kind == Py_TYPE(Py_None) || kind == &PyUnicode_Type)
+        return 0;
+    PyObject *known = PyDict_GetItemWithError(described_cache, (PyObject *)kind); /* borrowed */
+    if (known != NULL)
+        return known == Py_True;
+    if (PyErr_Occurred())
+        return -1;
+    PyObject *answer = PyObject_CallOneArg(described_fn, (PyObject *)kind); /* fills the cache */
+    if (answer == NULL)
+        return -1;
+    int result = PyObject_IsTrue(answer);
+    Py_DECREF(answer);
+    return result;
+}
+
 static PyObject *
 sequence_key(PyObject *const *items, Py_ssize_t n)
 {
@@ -123,6 +148,11 @@ arg_key(PyObject *value)
         }
         return pair((PyObject *)kind, first);
     }
+    int described = foreign(kind);
+    if (described < 0)
+        return NULL;
+    if (described)
+        return PyObject_CallOneArg(describe_fn, value);
     Py_INCREF(kind);
     return (PyObject *)kind;
 }
@@ -136,6 +166,21 @@ guard_key(PyObject *module, PyObject *args)
     PyObject *key = sequence_key(PySequence_Fast_ITEMS(seq), PySequence_Fast_GET_SIZE(seq));
     Py_DECREF(seq);
     return key;
+}
+
+static PyObject *
+set_foreign(PyObject *module, PyObject *args)
+{
+    PyObject *cache, *described, *describe;
+    if (!PyArg_ParseTuple(args, "O!OO:set_foreign", &PyDict_Type, &cache, &described, &describe))
+        return NULL;
+    Py_INCREF(cache);
+    Py_INCREF(described);
+    Py_INCREF(describe);
+    Py_XSETREF(described_cache, cache);
+    Py_XSETREF(described_fn, described);
+    Py_XSETREF(describe_fn, describe);
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -194,6 +239,10 @@ take_prints(PyObject *const *args, Py_ssize_t n, ArgPrint *out)
             out[i].flags = ARR(args[i])->flags & PRINT_FLAGS;
         }
         else if (kind == &PyTuple_Type || kind == &PyList_Type) {
+            return 0;
+        }
+        else if (foreign(kind) != 0) {
+            PyErr_Clear(); /* the full key asks again and reports it */
             return 0;
         }
         else {
@@ -599,6 +648,8 @@ static PyMethodDef methods[] = {
      "configure(pure_call, on_error, install_type): what Dispatcher falls back to and reads."},
     {"set_vectorcall", set_vectorcall, METH_VARARGS,
      "set_vectorcall(cls, on): give a Dispatcher subclass the vectorcall entry (Python 3.11)."},
+    {"set_foreign", set_foreign, METH_VARARGS,
+     "set_foreign(cache, described, describe): how arrays of other libraries are keyed (hotpath.signature)."},
     {"guard_key", guard_key, METH_O,
      "guard_key(args) -> the hashable key of positional args (same as hotpath.signature.guard_key)."},
     {"noop", (PyCFunction)(void (*)(void))noop, METH_FASTCALL, "noop(*args) -> None; a benchmark floor."},

@@ -25,6 +25,8 @@ except ImportError:  # not built: the pure-Python path serves
 
 #: The base class of ``Optimized``: the compiled dispatcher when built, else ``object``.
 Base: type = _fastpath.Dispatcher if _fastpath is not None else object
+if _fastpath is not None:
+    _fastpath.set_foreign(signature._DESCRIBED, signature.described, signature.describe)
 
 _classes: list[type] = []
 

@@ -23,6 +23,36 @@ def _layout(a: np.ndarray) -> str:
     return "A"
 
 
+#: Libraries whose array types are guarded like NumPy's (dtype, ndim, layout, device), not by
+#: type alone: a CuPy kernel or a torch graph built for float32 vectors must not serve float64
+#: matrices.
+ARRAY_LIBRARIES = ("cupy", "torch")
+_DESCRIBED: dict[type, bool] = {}  # type -> guarded by its values' description (filled lazily)
+
+
+def described(kind: type) -> bool:
+    """Whether values of ``kind`` are arrays of another library, keyed by more than their type."""
+    known = _DESCRIBED.get(kind)
+    if known is None:
+        root = (getattr(kind, "__module__", None) or "").partition(".")[0]
+        known = _DESCRIBED[kind] = root in ARRAY_LIBRARIES and hasattr(kind, "dtype") and hasattr(kind, "ndim")
+    return known
+
+
+def _foreign_layout(value: object) -> str:
+    flags = getattr(value, "flags", None)
+    if flags is not None:  # CuPy
+        return "C" if flags.c_contiguous else ("F" if flags.f_contiguous else "A")
+    is_contiguous = getattr(value, "is_contiguous", None)  # torch
+    return "C" if is_contiguous is not None and is_contiguous() else "A"
+
+
+def describe(value: object) -> tuple[object, ...]:
+    """The guard key of an array of another library (see ``ARRAY_LIBRARIES``)."""
+    return (type(value), str(value.dtype), value.ndim, _foreign_layout(value),  # type: ignore[attr-defined]
+            str(getattr(value, "device", "")))
+
+
 def _arg_key(value: object) -> Hashable:
     kind = type(value)
     if kind is np.ndarray:
@@ -34,7 +64,12 @@ def _arg_key(value: object) -> Hashable:
     if kind is list:
         # A list's element type decides how a compiler types it; the first element stands in.
         return (kind, _arg_key(value[0]) if value else None)  # type: ignore[index]
+    if kind not in _PLAIN and described(kind):
+        return describe(value)
     return kind
+
+
+_PLAIN = frozenset((float, int, bool, complex, str, bytes, type(None)))
 
 
 def guard_key(args: Sequence[object]) -> Hashable:
@@ -60,6 +95,8 @@ class ArgSpec:
             return f"array({self.dtype}, {self.ndim}d, {self.layout}{ro})"
         if self.kind in ("tuple", "list"):
             return f"{self.type_name}[{', '.join(map(str, self.items))}]"
+        if self.dtype is not None:  # another library's array
+            return f"{self.type_name}({self.dtype}, {self.ndim}d, {self.layout})"
         return self.type_name
 
 
@@ -80,6 +117,9 @@ def _spec(value: object) -> ArgSpec:
     if kind is list:
         assert isinstance(value, list)
         return ArgSpec("list", "list", items=(_spec(value[0]),) if value else ())
+    if described(kind):
+        _, dtype, ndim, layout, _device = describe(value)
+        return ArgSpec("object", _type_name(kind), str(dtype), int(ndim), str(layout))  # type: ignore[call-overload]
     return ArgSpec("object", _type_name(kind))
 
 

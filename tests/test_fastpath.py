@@ -222,3 +222,24 @@ def test_switching_paths_really_switches_the_entry_point():
         assert opt._cache_hits == before  # served by the Python __call__
     finally:
         fastpath.use(fastpath.requested())
+
+
+def test_arrays_of_other_libraries_are_guarded_by_dtype_ndim_and_layout(path):
+    """A variant verified on float64 vectors of torch (or CuPy) must not serve float32 matrices."""
+    torch = pytest.importorskip("torch")
+    from hotpath import _fastpath
+
+    cases = [torch.zeros(4, dtype=torch.float64), torch.zeros(4, dtype=torch.float32),
+             torch.zeros((2, 2), dtype=torch.float64), torch.zeros((2, 4), dtype=torch.float64).T]
+    keys = {fastpath.guard_key((t,)) for t in cases}
+    assert len(keys) == len(cases)
+    if fastpath.available():
+        for t in cases:
+            assert _fastpath.guard_key((t,)) == signature.guard_key((t,))
+    assert str(signature_of((cases[3],))) == "(torch.Tensor(torch.float64, 2d, A))"
+
+    served = []
+    opt = _installed(lambda t: float(t.sum()), (cases[0],), lambda t: served.append(t) or -1.0)
+    assert opt(cases[0]) == -1.0 and opt(cases[0]) == -1.0  # the installed key: the variant
+    assert opt(cases[1]) == 0.0 and opt(cases[2]) == 0.0   # other keys: the original
+    assert len(served) == 2
