@@ -79,6 +79,10 @@ def _array_difference(expected: np.ndarray, actual: np.ndarray, tol: Tolerance, 
         return f"{where}: shape {actual.shape} instead of {expected.shape}"
     kind = expected.dtype.kind
     if kind in "fc":
+        # Equal values need no tolerance; this cheap test settles the usual case (a shadow-verified
+        # call compares every argument too), and NaNs fall through to the full comparison.
+        if bool((actual == expected).all()):
+            return None
         with np.errstate(invalid="ignore", over="ignore"):
             close = np.isclose(actual, expected, rtol=tol.rtol_for(expected.dtype), atol=tol.atol_for(expected),
                                equal_nan=True)
