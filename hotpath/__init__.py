@@ -57,23 +57,28 @@ def optimize(fn: Callable[..., Any] | None = None, /, *, config: Config | None =
 
 def tune(fn: Callable[..., Any], /, *args: Any, backends: tuple[str, ...] | str | None = None,
          rtol: float | None = None, atol: float | None = None, fastmath: bool | None = None,
-         config: Config | None = None, **kwargs: Any) -> TuneResult:
+         config: Config | None = None, executor: Any = None, budget_s: float | None = None,
+         **kwargs: Any) -> TuneResult:
     """Optimize ``fn`` now for these arguments and install the winner for their signature.
 
     ``fn`` may be a plain function or one decorated with ``hotpath.optimize``. ``backends``,
-    ``rtol``, ``atol``, ``fastmath`` and ``config`` configure the run; every other keyword
-    argument is passed to ``fn``. Never raises because of the function: anything that prevents
-    optimization is in ``TuneResult.reason`` and ``fn`` keeps running as the original.
+    ``rtol``, ``atol``, ``fastmath`` and ``config`` configure the run; ``executor`` says where the
+    candidates' trials run: ``None`` (here, one at a time), a ``distributed.Client`` or a scheduler
+    address such as ``"tcp://host:8786"`` (needs ``hotpath[dask]``; see docs/cluster.md).
+    ``budget_s`` caps the wall time spent on trials: the cost model tries the likely winners
+    first and no new candidate starts once it is spent. Every other keyword argument is passed
+    to ``fn``. Never raises because of the function: anything that prevents optimization is in
+    ``TuneResult.reason`` and ``fn`` keeps running as the original.
     """
     base = config or (fn.config if isinstance(fn, Optimized) else Config())
-    settings = base.replace(backends=backends, rtol=rtol, atol=atol, fastmath=fastmath)
+    settings = base.replace(backends=backends, rtol=rtol, atol=atol, fastmath=fastmath, budget_s=budget_s)
     opt = fn if isinstance(fn, Optimized) else Optimized(fn, settings)
     from hotpath import tuning
 
     if opt._bind is None:
         return tuning.unsupported(opt)
     call_args = opt._positional(args, kwargs)
-    return tuning.run(opt, call_args, settings)
+    return tuning.run(opt, call_args, settings, executor=executor)
 
 
 __all__ = [

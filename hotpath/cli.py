@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     profiles_cli.register(subparsers)
     report_cli.register(subparsers)
+
+    from hotpath.model import cli as model_cli
+
+    model_cli.register(subparsers)
     return parser
 
 

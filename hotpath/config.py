@@ -13,6 +13,9 @@ from hotpath.errors import ConfigError
 #: Cython builds take ~10 s per variant but win where Numba loses, or is wrong (Python ints);
 #: torch and CuPy propose candidates only for code they can speed up (torch: array-style code,
 #: whose compile takes seconds; CuPy: array-style code or parallel loop nests, on a GPU).
+#: Pythran is opt-in (``backends=(..., "pythran")``): it often wins on vectorized NumPy code, but
+#: a build takes 10-80 s per candidate on two cores, longer than a background tuning should hold
+#: a hot function on its original (built binaries are cached, so a second tune is free).
 DEFAULT_BACKENDS: tuple[str, ...] = ("numba", "cython", "torch", "cupy")
 
 #: Below this relative tolerance, fastmath's reassociation could be noticed, so it is not tried.
@@ -46,6 +49,18 @@ class Config:
             with the stored winner (warm start).
         state_dir: where generated sources and built artifacts live; default ``$HOTPATH_HOME``
             or ``./.hotpath``.
+        budget_s: wall-time budget of one tuning run's trials: no new candidate is started once
+            it is spent (``None``: no limit). The cost model orders candidates so the likely
+            winners come first.
+        cost_model: let the cost model (scikit-learn, the ``model`` extra) order the candidates
+            and stop when the rest are unlikely to beat the best so far; ``False`` tries every
+            candidate in the rewriter's order.
+        proposers: extra candidate proposers as plug-ins, ``"package.module:OBJECT"``; their
+            candidates are verified and timed like every other.
+        llm_url: base URL of an OpenAI-compatible server (llama.cpp, vLLM...) that proposes a
+            rewritten function (default ``$HOTPATH_LLM_URL``; none: no such proposer).
+        llm_model: the model name sent to that server (default ``$HOTPATH_LLM_MODEL`` or "default").
+        llm_timeout_s: how long one request to that server may take.
     """
 
     backends: tuple[str, ...] = DEFAULT_BACKENDS
@@ -63,6 +78,12 @@ class Config:
     background: bool = True
     persist: bool = True
     state_dir: Path | None = None
+    budget_s: float | None = None
+    cost_model: bool = True
+    proposers: tuple[str, ...] = ()
+    llm_url: str | None = None
+    llm_model: str | None = None
+    llm_timeout_s: float = 120.0
 
     def __post_init__(self) -> None:
         if isinstance(self.backends, str):
@@ -77,7 +98,13 @@ class Config:
             if name not in BACKENDS and ":" not in name:
                 raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}, "
                                   "or a plug-in as 'package.module:OBJECT'")
-        for name in ("rtol", "atol", "hot_seconds", "timing_budget_s", "compile_timeout_s"):
+        object.__setattr__(self, "proposers", (self.proposers,) if isinstance(self.proposers, str)
+                           else tuple(self.proposers))
+        for name in self.proposers:
+            if ":" not in name:
+                raise ConfigError(f"a proposer plug-in is named 'package.module:OBJECT', got {name!r}")
+        for name in ("rtol", "atol", "hot_seconds", "timing_budget_s", "compile_timeout_s", "budget_s",
+                     "llm_timeout_s"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.hot_calls < 1:

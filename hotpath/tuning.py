@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +18,13 @@ from hotpath import persist
 from hotpath.config import Config, disabled_by_env
 from hotpath.errors import NotRewritable
 from hotpath.kernels import Candidate, Skipped, get_backend
-from hotpath.rewriter.propose import propose
+from hotpath.model.guide import Guidance, guide, remember
+from hotpath.rewriter.proposers import propose_all
 from hotpath.rewriter.source import FunctionSource, extract
-from hotpath.runner import adapters, payload, sandbox
+from hotpath.runner import adapters, executors, payload, sandbox
 from hotpath.runner.inputs import CAPTURED, derive_cases
 from hotpath.runner.tasks import ReferenceReport, ReferenceTask
-from hotpath.runner.trials import WON, Observer, Trial, speculate
+from hotpath.runner.trials import WON, Observer, StopCheck, Trial, speculate
 from hotpath.signature import Signature, signature_of
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ class TuneResult:
     baseline_s: float | None = None  # the original's time on the captured arguments
     duration_s: float = 0.0  # wall time of the tuning run
     notes: tuple[str, ...] = ()  # dropped edge cases and the like
+    guidance: Guidance | None = field(default=None, repr=False)  # features, model, ranking (explain)
 
     @property
     def speedup(self) -> float | None:
@@ -73,10 +75,10 @@ class TuneResult:
 
 def _result(opt: Optimized, signature: Signature | None, reason: str, started: float,
             trials: tuple[Trial, ...] = (), baseline_s: float | None = None,
-            notes: tuple[str, ...] = ()) -> TuneResult:
+            notes: tuple[str, ...] = (), guidance: Guidance | None = None) -> TuneResult:
     log.info("%s: nothing installed: %s", opt.__qualname__, reason)
     return TuneResult(opt.__qualname__, signature, None, reason, trials, opt, baseline_s,
-                      time.perf_counter() - started, notes)
+                      time.perf_counter() - started, notes, guidance)
 
 
 def user_modules(fs: FunctionSource) -> tuple[str, ...]:
@@ -84,14 +86,20 @@ def user_modules(fs: FunctionSource) -> tuple[str, ...]:
     return tuple(sorted({part.module for part in fs.walk() if part.is_user_code}))
 
 
-def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observer | None = None) -> TuneResult:
-    """Tune ``opt`` for positional ``args`` now; install the winner in ``opt``; record the result."""
-    result = _run(opt, args, config, observer)
+def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observer | None = None,
+        executor: object = None) -> TuneResult:
+    """Tune ``opt`` for positional ``args`` now; install the winner in ``opt``; record the result.
+
+    ``executor`` says where the candidates' trials run (see ``hotpath.runner.executors.opened``):
+    ``None`` here, one at a time; a ``distributed.Client`` or a scheduler address on a cluster.
+    """
+    result = _run(opt, args, config, observer, executor)
     opt._record_args(args, result)
     return result
 
 
-def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observer | None) -> TuneResult:
+def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observer | None,
+         executor: object = None) -> TuneResult:
     started = time.perf_counter()
     if disabled_by_env():
         return _result(opt, None, "HOTPATH_DISABLE is set: optimization is turned off", started)
@@ -130,13 +138,23 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
     proposals = [
         Skipped(p.backend, p.name, "barred for this signature: it was rolled back after misbehaving")
         if isinstance(p, Candidate) and p.name in barred else p
-        for p in propose(fs, signature, config, kernels_dir)
+        for p in propose_all(fs, signature, config, kernels_dir)
     ]
-    trials = tuple(speculate(opt.original, fs, proposals, cases, reference, config, kernels_dir,
-                             modules, observer))
+    # The cost model orders the candidates and decides, before each next one, whether it is worth it.
+    guidance = guide(fs, signature, args, reference.captured_s, proposals, config)
+    walls: dict[str, float] = {}
+    try:
+        with executors.opened(executor) as runner:
+            trials = tuple(speculate(opt.original, fs, guidance.proposals, cases, reference, config, kernels_dir,
+                                     modules, _timed(observer, walls), executor=runner,
+                                     stop=_never_raises(guidance.stop)))
+    except executors.ExecutorUnavailable as exc:
+        return _result(opt, signature, f"the trials could not be started: {exc.reason}", started,
+                       baseline_s=reference.captured_s, notes=reference.dropped, guidance=guidance)
     notes = reference.dropped
     won = next((t for t in trials if t.status == WON), None)
     persist.record(config, function_id, signature, trials, won, reference.mutates)
+    remember(config, f"{fs.module}:{fs.qualname}", signature, guidance, trials, walls, time.perf_counter() - started)
     if won is None:
         tried = [t for t in trials if t.status != "skipped"]
         if not tried:
@@ -145,7 +163,7 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
             reason = "no candidate agreed with the original on every input"
         else:
             reason = "no correct candidate was significantly faster than the original"
-        return _result(opt, signature, reason, started, trials, reference.captured_s, notes)
+        return _result(opt, signature, reason, started, trials, reference.captured_s, notes, guidance)
 
     assert won.candidate is not None
     backend = get_backend(won.backend)
@@ -156,13 +174,41 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
     except Exception as exc:  # it built in the sandbox; if it will not here, the original stays
         log.exception("loading the winner %s of %s failed", won.name, opt.__qualname__)
         return _result(opt, signature, f"the winner {won.name} could not be loaded here: {exc}", started,
-                       trials, reference.captured_s, notes)
+                       trials, reference.captured_s, notes, guidance)
     assert won.timing is not None
     opt._install(args, opt._new_install(signature, won.candidate, won.timing.speedup, variant,
                                         backend.invocation_errors(), reference.mutates, "tuned"))
     log.info("%s %s: installed %s (%s)", opt.__qualname__, signature, won.name, won.timing)
     return TuneResult(opt.__qualname__, signature, won.candidate, None, trials, opt, reference.captured_s,
-                      time.perf_counter() - started, notes)
+                      time.perf_counter() - started, notes, guidance)
+
+
+def _timed(observer: Observer | None, walls: dict[str, float]) -> Observer:
+    """``observer`` plus the wall seconds each candidate's trial took (the cost model learns them)."""
+    started: dict[str, float] = {}
+
+    def observe(event: str, item: Trial | Candidate) -> None:
+        if event == "start":
+            started[item.name] = time.perf_counter()
+        elif item.name in started:
+            walls[item.name] = time.perf_counter() - started.pop(item.name)
+        if observer is not None:
+            observer(event, item)
+
+    return observe
+
+
+def _never_raises(stop: StopCheck) -> StopCheck:
+    """A stop check whose own failure means "go on": a model bug must not end the run."""
+
+    def check(trials: Sequence[Trial], remaining: Sequence[Candidate | Skipped]) -> str | None:
+        try:
+            return stop(trials, remaining)
+        except Exception:
+            log.exception("the search's stop check failed; trying the remaining candidates")
+            return None
+
+    return check
 
 
 def refused(opt: Optimized, signature: Signature | None, reason: str) -> TuneResult:

@@ -17,5 +17,6 @@ def state_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def fast() -> hotpath.Config:
     """Settings that keep a tuning run to a few seconds: Numba only (each backend has its own
-    test file), a short timing budget, real checks."""
-    return hotpath.Config(backends=("numba",), timing_budget_s=0.3, compile_timeout_s=60.0)
+    test file), a short timing budget, real checks. The cost model is off so every candidate
+    runs and tests can inspect each; the model's own tests turn it on."""
+    return hotpath.Config(backends=("numba",), timing_budget_s=0.3, compile_timeout_s=60.0, cost_model=False)

@@ -67,6 +67,9 @@ def register(subparsers: Any) -> None:
     optimize.add_argument("--backends", default="numba", help="comma-separated backends (default numba)")
     optimize.add_argument("--timing-budget", type=float, default=2.0,
                           help="seconds spent timing each candidate (default 2)")
+    optimize.add_argument("--cluster", metavar="ADDRESS",
+                          help="run the trials on a Dask cluster, e.g. tcp://host:8786 (needs hotpath[dask]; "
+                               "see docs/cluster.md)")
     _script_arguments(optimize)
     optimize.set_defaults(func=_optimize)
 
@@ -114,6 +117,15 @@ def _optimize(args: argparse.Namespace) -> int:
     home = _home(args)
     os.environ["HOTPATH_HOME"] = str(home)
     workdir = home / "profiles"
+    if args.cluster:
+        from hotpath.runner.dask_executor import DaskExecutor
+        from hotpath.runner.executors import ExecutorUnavailable
+
+        try:  # before the program runs twice for nothing: a wrong address is found now
+            DaskExecutor.connect(args.cluster).close()
+        except ExecutorUnavailable as exc:
+            err.print(f"[red]hotpath optimize: {exc.reason}", highlight=False)
+            return 1
     if args.functions:
         functions = pick.named(None, args.script, [n.strip() for n in args.functions.split(",") if n.strip()])
         chosen = [pick.Choice(f, bool(f.rewritable), "named" if f.rewritable else f"not rewritable: {f.reason}")
@@ -138,7 +150,7 @@ def _optimize(args: argparse.Namespace) -> int:
     plan = Plan(script=args.script, args=tuple(args.args), targets=targets, capture_dir=str(home / "captures"),
                 samples=args.samples, max_bytes=int(args.max_capture_mb * (1 << 20)),
                 max_signatures=args.max_signatures, backends=tuple(b.strip() for b in args.backends.split(",")),
-                timing_budget_s=args.timing_budget)
+                timing_budget_s=args.timing_budget, cluster=args.cluster)
     err.print(f"capturing arguments of {', '.join(t.qualname for t in targets)} (running {args.script} again)",
               highlight=False)
     outcome = optimize.capture_and_tune(plan, workdir, err, args.verbose)

@@ -52,6 +52,7 @@ class Plan:
     tune: bool = True
     backends: tuple[str, ...] = ("numba",)
     timing_budget_s: float = 2.0
+    cluster: str | None = None  # a Dask scheduler's address: trials run on its workers
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -143,6 +144,7 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None) -> None:
     if not plan.tune:
         return
     kernels_dir = config.resolved_state_dir() / "kernels"
+    executor = _open_executor(plan.cluster)
     for index, (name, fn, signature, args) in enumerate(jobs, 1):
         try:
             expected = sum(isinstance(p, Candidate) for p in propose(extract(fn), signature_of(args), config, kernels_dir))
@@ -156,7 +158,7 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None) -> None:
             elif kind == "done":
                 events.emit(stream, events.CandidateDone(name, item.name, item.status, item.speedup))
 
-        result = tuning.run(Optimized(fn, config), args, config, observe)
+        result = tuning.run(Optimized(fn, config), args, config, observe, executor=executor)
         _log_run(config.resolved_state_dir(), name, signature, result.duration_s)
         won = next((t for t in result.trials if t.status == "won"), None)
         timing = won.timing if won is not None else None
@@ -164,6 +166,23 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None) -> None:
                                          result.speedup, timing.ci_low if timing else None,
                                          timing.ci_high if timing else None, result.reason, result.baseline_s,
                                          result.duration_s, len(result.trials)))
+    if hasattr(executor, "close"):
+        executor.close()
+
+
+def _open_executor(address: str | None) -> Any:
+    """One cluster connection for all the tuning runs; if there is none to be had, the address
+    itself, so that each run records why its trials could not start."""
+    if address is None:
+        return None
+    from hotpath.runner.dask_executor import DaskExecutor
+    from hotpath.runner.executors import ExecutorUnavailable
+
+    try:
+        return DaskExecutor.connect(address)
+    except ExecutorUnavailable as exc:
+        log.error("%s", exc.reason)
+        return address
 
 
 def run(plan: Plan, stream: IO[str] | None) -> int:

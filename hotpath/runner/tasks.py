@@ -42,6 +42,9 @@ class CandidateTask:
     tolerance: Tolerance
     mutates: bool
     timing_budget_s: float
+    # False on a worker of another hardware class: its timings would not hold for the target,
+    # so it verifies only and the timing is redone where the winner will run.
+    time_it: bool = True
 
 
 @dataclass(frozen=True)

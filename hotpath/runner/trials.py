@@ -1,5 +1,10 @@
 """The trial loop: each candidate checked and timed in its own sandbox, then one verdict.
 
+Trials go to an executor (``hotpath.runner.executors``): by default one sandbox at a time on
+this machine, or several at once on a Dask cluster. Results are taken as they finish, but the
+list of trials is always in proposal order (a refinement right after the trial that asked for
+it), so the outcome does not depend on which worker finished first.
+
 Verification (does it agree with the reference outcomes on every case?) and timing (is it
 significantly faster?) are separate questions answered in that order; only a candidate that
 agreed everywhere is timed, and only a timed candidate whose speedup interval clears the bar
@@ -9,6 +14,7 @@ can win.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +25,7 @@ from hotpath.kernels import Candidate, Failure, Skipped, get_backend
 from hotpath.rewriter.source import FunctionSource
 from hotpath.runner import adapters, sandbox
 from hotpath.runner.compare import Tolerance
+from hotpath.runner.executors import Executor, JobResult, LocalExecutor, TrialJob
 from hotpath.runner.inputs import InputCase
 from hotpath.runner.tasks import CandidateReport, CandidateTask, ReferenceReport
 from hotpath.runner.timing import MIN_PAIRS, Timing
@@ -42,6 +49,7 @@ class Trial:
     compile_s: float | None = None
     cases_checked: int = 0
     failure: Failure | None = field(default=None, repr=False)
+    ran_on: str = "local"  # where it was verified and timed (a cluster worker's address, say)
 
     @property
     def correct(self) -> bool | None:
@@ -56,6 +64,8 @@ class Trial:
 
 
 Observer = Callable[[str, "Trial | Candidate"], None]
+#: Asked before each next candidate: (trials done so far, the queue) -> why to stop, or None.
+StopCheck = Callable[[Sequence[Trial], Sequence["Candidate | Skipped"]], "str | None"]
 
 
 def _timeout(config: Config, reference: ReferenceReport) -> float:
@@ -64,8 +74,8 @@ def _timeout(config: Config, reference: ReferenceReport) -> float:
     return config.compile_timeout_s + 4 * checking + 2 * timing + 10.0
 
 
-def _run_one(original: Callable[..., Any], candidate: Candidate, cases: Sequence[InputCase],
-             reference: ReferenceReport, config: Config, user_modules: tuple[str, ...]) -> Trial:
+def _job(original: Callable[..., Any], candidate: Candidate, cases: Sequence[InputCase],
+         reference: ReferenceReport, config: Config, user_modules: tuple[str, ...]) -> TrialJob:
     task = CandidateTask(
         original=original,
         candidate=candidate,
@@ -75,13 +85,20 @@ def _run_one(original: Callable[..., Any], candidate: Candidate, cases: Sequence
         mutates=reference.mutates,
         timing_budget_s=config.timing_budget_s,
     )
-    report = sandbox.run(task, _timeout(config, reference), config.memory_limit_mb, user_modules)
-    common = dict(backend=candidate.backend, name=candidate.name, options=candidate.options, candidate=candidate)
+    return TrialJob(task, _timeout(config, reference), config.memory_limit_mb, user_modules)
+
+
+def _trial(candidate: Candidate, result: JobResult, reference: ReferenceReport) -> Trial:
+    report = result.report
+    common = dict(backend=candidate.backend, name=candidate.name, options=candidate.options, candidate=candidate,
+                  ran_on=result.ran_on)
     if isinstance(report, sandbox.SandboxFailure):
         where = f" on input {report.last_case!r}" if report.last_case else ""
         message = report.message
-        if report.kind == "error":  # a traceback: its last line says what happened
+        if report.kind == "error" and message.strip():  # a traceback: its last line says what happened
             message = message.strip().splitlines()[-1] + "\n" + message
+        if result.notes:
+            message += "\n" + "\n".join(result.notes)
         expected = reference.outcomes.get(report.last_case or "")
         failure = Failure(report.kind, f"{report.kind}{where}: {message}", report.last_case,
                           expected.raised_name if expected is not None else None)
@@ -107,26 +124,59 @@ def _refinements(fs: FunctionSource, candidate: Candidate, failure: Failure, ker
 
 def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Sequence[Candidate | Skipped],
               cases: Sequence[InputCase], reference: ReferenceReport, config: Config, kernels_dir: Path,
-              user_modules: tuple[str, ...] = (), observer: Observer | None = None) -> list[Trial]:
-    """Try every proposal (and the refinements failures suggest); the winner is marked ``won``."""
-    queue = list(proposals)
-    trials: list[Trial] = []
+              user_modules: tuple[str, ...] = (), observer: Observer | None = None,
+              executor: Executor | None = None, stop: StopCheck | None = None) -> list[Trial]:
+    """Try every proposal (and the refinements failures suggest); the winner is marked ``won``.
+
+    ``executor`` runs the trials (default: one at a time, here); up to its ``slots`` are in
+    flight at once. Each trial's place in the result is fixed when it is queued: proposal ``i``
+    is slot ``(i,)``, the ``j``-th refinement it causes is ``(i, j)``, and so on; the trials are
+    returned sorted by slot, which for a one-slot executor is exactly the order they ran in.
+
+    ``stop`` (the cost model's search, a time budget) is asked right before each candidate is
+    submitted, with the trials done so far and the queue; once it gives a reason, every
+    candidate not yet submitted becomes a ``skipped`` trial with that reason.
+    """
+    runner = executor or LocalExecutor()
+    queue: deque[tuple[tuple[int, ...], Candidate | Skipped]] = deque(
+        ((index,), proposal) for index, proposal in enumerate(proposals))
+    done: dict[tuple[int, ...], Trial] = {}
+    running: dict[int, tuple[tuple[int, ...], Candidate]] = {}
     kept = [c for c in cases if c.name in reference.outcomes]
-    while queue:
-        proposal = queue.pop(0)
-        if isinstance(proposal, Skipped):
-            trial = Trial(proposal.backend, proposal.name, SKIPPED, proposal.reason)
-        else:
-            if observer:
-                observer("start", proposal)
-            trial = _run_one(original, proposal, kept, reference, config, user_modules)
-            log.info("%s %s: %s (%s)", fs.qualname, trial.name, trial.status, trial.reason.splitlines()[0])
-            if trial.failure is not None:
-                queue[:0] = _refinements(fs, proposal, trial.failure, kernels_dir)
-        trials.append(trial)
+    stopped: str | None = None
+
+    def finish(slot: tuple[int, ...], trial: Trial) -> None:
+        done[slot] = trial
         if observer:
             observer("done", trial)
-    return _decide(trials, config)
+
+    while queue or running:
+        # The one place where the next proposal is started.
+        while queue and len(running) < runner.slots:
+            if stop is not None and stopped is None and isinstance(queue[0][1], Candidate):
+                stopped = stop([done[s] for s in sorted(done)], [p for _, p in queue])
+            slot, proposal = queue.popleft()
+            if stopped is not None and isinstance(proposal, Candidate):
+                finish(slot, Trial(proposal.backend, proposal.name, SKIPPED, stopped, proposal.options))
+                continue
+            if isinstance(proposal, Skipped):
+                finish(slot, Trial(proposal.backend, proposal.name, SKIPPED, proposal.reason))
+                continue
+            if observer:
+                observer("start", proposal)
+            running[runner.submit(_job(original, proposal, kept, reference, config, user_modules))] = (slot, proposal)
+        if not running:
+            continue
+        ticket, result = runner.next_done(list(running))
+        slot, candidate = running.pop(ticket)
+        trial = _trial(candidate, result, reference)
+        log.info("%s %s: %s (%s)", fs.qualname, trial.name, trial.status, trial.reason.splitlines()[0])
+        if trial.failure is not None:
+            refined = _refinements(fs, candidate, trial.failure, kernels_dir)
+            # Ahead of the rest of the queue, as a sequential run would try them next.
+            queue.extendleft(reversed([(slot + (j,), c) for j, c in enumerate(refined)]))
+        finish(slot, trial)
+    return _decide([done[slot] for slot in sorted(done)], config)
 
 
 def _decide(trials: list[Trial], config: Config) -> list[Trial]:

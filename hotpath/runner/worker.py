@@ -106,6 +106,8 @@ def _candidate(task: Any) -> Any:
             return CandidateReport(compile_s, failure, checked, None)
         checked += 1
 
+    if not task.time_it:
+        return CandidateReport(compile_s, None, checked, None)
     _mark("timing")
     # Optional backend hooks for devices: wait for the GPU in each timed sample, and split one
     # call into transfer and compute time for the user (the speedup itself stays end to end).
@@ -124,9 +126,25 @@ def _trim(message: str, limit: int = 1500) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
+def _die_with_parent() -> None:
+    # The parent enforces this process's deadline. If the parent is killed (a Dask worker lost
+    # mid-trial), a hanging candidate would run on forever, so on Linux the kernel is asked to
+    # kill this process with it. (The signal follows the parent *thread*, which waits for this
+    # process in ``sandbox.run`` until it ends.)
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str]) -> int:
     task_path, result_path = argv[0], argv[1]
     memory_mb = int(argv[2]) if len(argv) > 2 and argv[2] != "0" else 0
+    _die_with_parent()
     faulthandler.enable()
     if memory_mb:
         import resource

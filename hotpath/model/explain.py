@@ -1,0 +1,109 @@
+"""``hotpath explain module:function``: what the model saw, predicted and ordered, and what was measured.
+
+Reads the state folder's model history (one record per tuning run, written by
+``hotpath.model.guide.remember``), so it shows the ranking as the model made it at the time,
+next to what the trials then measured, and why the search stopped where it did. A function
+never tuned here is described by its source features alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from hotpath.model import records
+from hotpath.model.features import FunctionFeatures
+from hotpath.model.records import RunRecord
+
+EXPLAIN_SCHEMA = "hotpath.explain/1"
+
+
+def _load(target: str) -> Any:
+    module_name, _, attribute = target.partition(":")
+    value: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    return getattr(value, "original", value)
+
+
+def _nonzero(features: FunctionFeatures) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in features.as_dict().items() if v != 0.0 and v != -1.0}
+
+
+def explain(target: str, state_dir: Path, every: bool = False) -> dict[str, Any]:
+    """The explanation of ``module:function`` as a JSON-ready dict (schema ``hotpath.explain/1``).
+
+    ``every``: all recorded runs, not only the latest per signature.
+    """
+    runs = list(records.runs_of(state_dir, target))
+    if not every:
+        latest: dict[str, RunRecord] = {}
+        for run in runs:
+            latest[run.signature] = run
+        runs = list(latest.values())
+    out: dict[str, Any] = {"schema": EXPLAIN_SCHEMA, "function": target, "state_dir": str(state_dir), "runs": []}
+    if not runs:
+        out["note"] = f"no tuning of {target} is recorded in {records.history_path(state_dir)}"
+        try:
+            from hotpath.model.features import _ast_features
+            from hotpath.rewriter.source import extract
+
+            fs = extract(_load(target))
+            out["source_features"] = {k: v for k, v in _ast_features(fs.walk(), set(fs.params)).items() if v}
+        except Exception as exc:  # the explanation of a missing record must not fail on an import
+            out["source_features_error"] = f"{type(exc).__name__}: {exc}"
+        return out
+    for run in runs:
+        measured = {t["name"]: t for t in run.trials}
+        out["runs"].append({
+            "signature": run.signature, "created": run.created, "duration_s": round(run.duration_s, 3),
+            "features": _nonzero(run.features), "model": run.model, "stopped": run.stopped,
+            "ranking": [dict(p, rank=i + 1, measured=measured.get(p["name"])) for i, p in enumerate(run.ranking)],
+            "trials": list(run.trials),
+        })
+    return out
+
+
+def render(data: dict[str, Any]) -> str:
+    """Plain text for a terminal."""
+    lines = [f"{data['function']}  (state folder {data['state_dir']})"]
+    if not data["runs"]:
+        lines.append(data["note"])
+        if data.get("source_features"):
+            lines.append("features from the source: " + ", ".join(f"{k}={v:g}" for k, v in data["source_features"].items()))
+        if data.get("source_features_error"):
+            lines.append(f"(the source could not be read: {data['source_features_error']})")
+        return "\n".join(lines) + "\n"
+    for run in data["runs"]:
+        lines += ["", f"signature {run['signature']}  (tuning took {run['duration_s']:.1f} s)",
+                  "features: " + ", ".join(f"{k}={v:g}" for k, v in run["features"].items()),
+                  f"model: {run['model']}"]
+        if run["ranking"]:
+            lines += ["", "  # candidate                        P(ok)  pred.speedup  pred.cost   measured"]
+            for p in run["ranking"]:
+                m = p.get("measured") or {}
+                speed = f"{m['speedup']:.1f}x " if m.get("speedup") else ""
+                if not m:
+                    got = "-"
+                elif m.get("status") == "skipped":
+                    got = "not tried"
+                else:
+                    got = f"{m['status']} {speed}in {m.get('wall_s', 0):.1f}s"
+                # Refinements are queued after a failure and predicted then, not in the first ranking.
+                label = p["name"] + (" (refinement)" if "+" in p["name"] else "")
+                lines.append(f"  {p['rank']:<2}{label:<33}{p['p_ok']:>5.0%}  {p['speedup']:>11.1f}x  "
+                             f"{p['cost_s']:>8.1f}s   {got}")
+        lines += ["", "  trials as run:"]
+        for t in run["trials"]:
+            speed = f"{t['speedup']:.1f}x" if t.get("speedup") else "-"
+            lines.append(f"  {t['name']:<33}{t['status']:<10}{speed:>10} {t.get('wall_s', 0):>6.1f}s  {t['reason']}")
+        if run["stopped"]:
+            lines.append(f"  search stopped early: {run['stopped']}")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(data: dict[str, Any]) -> str:
+    """The explanation as JSON text."""
+    return json.dumps(data, indent=1, default=str)
