@@ -1,4 +1,4 @@
-"""The vectorized part of the corpus: NumPy vs naive ``njit`` vs the fused (devectorized) variants.
+"""The vectorized part of the corpus: NumPy vs naive ``njit`` vs the fused (devectorized) variants vs Pythran.
 
     python -m bench.run_vectorized                 # bench size, writes bench/results/vectorized.md/.json
     python -m bench.run_vectorized --size small softmax_rows_vec
@@ -7,14 +7,16 @@ Every kernel is tuned with ``hotpath.tune`` (all candidates verified on the capt
 and generated edge cases, then timed paired against the original). Per kernel the table shows
 the original's time and the speedup of each variant family over it: naive ``njit`` (the
 function as written), ``njit`` parallel, and the two fused variants, with refinements
-(``+boundscheck``, ``+numpy-errors`` ...) folded into their family (best correct one shown).
-The geometric mean counts a kernel without a winner as 1x. Only the Numba backend runs, so the
-table isolates what fusing adds to the same compiler.
+(``+boundscheck``, ``+numpy-errors`` ...) folded into their family (best correct one shown),
+and the Pythran variants (its own expression fusion with xsimd, and OpenMP where a loop is proven
+parallel). The geometric mean counts a kernel without a winner as 1x. ``--backends numba``
+isolates what fusing adds to the same compiler.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -31,7 +33,8 @@ from bench import corpus
 from bench.run_corpus import geomean, run_kernel
 
 RESULTS = Path(__file__).parent / "results"
-FAMILIES = ("numba", "numba-parallel", "numba-fused", "numba-fused-parallel")
+FAMILIES = ("numba", "numba-parallel", "numba-fused", "numba-fused-parallel", "pythran", "pythran-openmp")
+HEADERS = ("njit", "njit parallel", "fused", "fused parallel", "pythran", "pythran openmp")
 
 
 def family_cell(row: dict, family: str) -> str:
@@ -48,18 +51,31 @@ def family_cell(row: dict, family: str) -> str:
     return members[-1]["status"]
 
 
-def markdown(rows: list[dict], size: str, wall_s: float) -> str:
+def _pythran_version() -> str:
+    from hotpath.kernels.pythran_backend import pythran_version
+
+    return pythran_version() or "not installed"
+
+
+def markdown(rows: list[dict], size: str, wall_s: float, load: tuple[float, float] | None = None) -> str:
     lines = [
-        f"# Vectorized kernels: NumPy vs naive njit vs fused loops ({size} size)",
+        f"# Vectorized kernels: NumPy vs naive njit vs fused loops vs Pythran ({size} size)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, Numba {numba.__version__}. Wall time {wall_s / 60:.1f} min.",
+        f"NumPy {np.__version__}, Numba {numba.__version__}, Pythran {_pythran_version()}. "
+        f"Wall time {wall_s / 60:.1f} min.",
+    ]
+    if load is not None:
+        lines.append(f"The machine was shared with other jobs while this ran (1-minute load average "
+                     f"{load[0]:.1f} at the start, {load[1]:.1f} at the end, on {os.cpu_count()} cores): "
+                     "absolute times are inflated and noisy; the paired ratios are what to read.")
+    lines += [
         "Cells: median of paired original/variant time ratios (speedup over the NumPy original); "
         "`incorrect`/`failed`/`skipped` when the variant never got timed. Every winner agreed with the "
         "original on the captured arguments and every generated edge case.",
         "",
-        "| kernel | NumPy ms | njit | njit parallel | fused | fused parallel | winner | winner speedup [95% CI] |",
-        "|---|---:|---:|---:|---:|---:|---|---:|",
+        f"| kernel | NumPy ms | {' | '.join(HEADERS)} | winner | winner speedup [95% CI] |",
+        f"|---|---:|{'---:|' * len(HEADERS)}---|---:|",
     ]
     for r in rows:
         ci = f" [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]" if r["ci"] else ""
@@ -69,9 +85,10 @@ def markdown(rows: list[dict], size: str, wall_s: float) -> str:
                      f"{r['speedup']:.2f}x{ci} |")
     lines.append("")
     fused_wins = sum(1 for r in rows if r["winner"] and r["winner"].startswith("numba-fused"))
+    pythran_wins = sum(1 for r in rows if r["winner"] and r["winner"].startswith("pythran"))
     lines.append(f"- geometric-mean speedup of the winners over NumPy: **{geomean([r['speedup'] for r in rows]):.2f}x** "
                  f"over {len(rows)} kernels ({sum(1 for r in rows if r['winner'])} with a winner, "
-                 f"{fused_wins} of them fused; no winner counts as 1x)")
+                 f"{fused_wins} of them fused Numba, {pythran_wins} Pythran; no winner counts as 1x)")
     naive = [next((t["speedup"] for t in r["trials"] if t["name"] == "numba" and t["speedup"]), 1.0) for r in rows]
     lines.append(f"- for comparison, naive `njit` alone (plain `numba` candidate, not-timed counted as 1x): "
                  f"{geomean([max(v, 0.0) or 1.0 for v in naive]):.2f}x")
@@ -84,10 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=corpus.SIZES, default="bench")
     parser.add_argument("--timing-budget", type=float, default=1.0, help="seconds of timing per candidate")
     parser.add_argument("--out", type=Path, default=RESULTS / "vectorized", help="output stem")
+    parser.add_argument("--backends", default="numba,pythran", help="comma-separated backends to tune with")
+    parser.add_argument("--compile-timeout", type=float, default=300.0, help="seconds one candidate may compile")
     options = parser.parse_args(argv)
     kernels = [k for k in corpus.by_style("vectorized") if not options.names or k.name in options.names]
-    # Numba only: the table is about what fusing adds to the same compiler.
-    config = hotpath.Config(backends=("numba",), timing_budget_s=options.timing_budget)
+    # Pythran builds take 10-80 s here when other jobs share the two cores: more than the default
+    # compile timeout allows for, and a timed-out build would be counted against Pythran.
+    # Every variant is timed (no cost-model pruning, where the model exists): the table compares them all.
+    every = {"cost_model": False} if "cost_model" in {f.name for f in dataclasses.fields(hotpath.Config)} else {}
+    config = hotpath.Config(backends=tuple(options.backends.split(",")), timing_budget_s=options.timing_budget,
+                            compile_timeout_s=options.compile_timeout, **every)
+    load_start = os.getloadavg()[0]
     os.environ.setdefault("HOTPATH_HOME", tempfile.mkdtemp(prefix="hotpath-bench-"))
     rows, started = [], time.perf_counter()
     for position, kernel in enumerate(kernels, 1):
@@ -96,11 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{position}/{len(kernels)}] {kernel.name}: " + ", ".join(f"{f} {family_cell(row, f)}" for f in FAMILIES)
               + f" -> {row['winner'] or '-'} {row['speedup']:.2f}x", flush=True)
     wall = time.perf_counter() - started
+    load = (load_start, os.getloadavg()[0])
     options.out.parent.mkdir(parents=True, exist_ok=True)
-    options.out.with_suffix(".md").write_text(markdown(rows, options.size, wall))
+    text = markdown(rows, options.size, wall, load)
+    options.out.with_suffix(".md").write_text(text)
     options.out.with_suffix(".json").write_text(json.dumps(
-        {"schema": "hotpath.vectorized/1", "size": options.size, "wall_s": wall, "kernels": rows}, indent=1))
-    print(markdown(rows, options.size, wall).split("\n\n")[-1])
+        {"schema": "hotpath.vectorized/1", "size": options.size, "wall_s": wall, "load_average": load,
+         "backends": list(config.backends), "kernels": rows}, indent=1))
+    print(text.split("\n\n")[-1])
     return 0
 
 

@@ -14,6 +14,7 @@ BACKENDS: dict[str, str] = {
     "cython": "hotpath.kernels.cython_backend",
     "torch": "hotpath.kernels.torch_backend",
     "cupy": "hotpath.kernels.cupy_backend",
+    "pythran": "hotpath.kernels.pythran_backend",
 }
 
 

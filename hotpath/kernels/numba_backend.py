@@ -4,7 +4,10 @@ The function is emitted unchanged except for ``range`` -> ``prange`` on loops th
 analysis cleared; plain-Python helpers it calls are emitted alongside as jitted functions, so
 a kernel split into helpers is compiled whole. Where the devectorizer turns NumPy expression
 statements into loop nests, two more variants use that rewritten body: ``numba-fused`` and
-``numba-fused-parallel`` (its outer loops ``prange`` where the same analysis allows).
+``numba-fused-parallel`` (its outer loops ``prange`` where the same analysis allows, except
+inside the reductions the devectorizer runs row by row). The arrays those variants allocate
+come from ``hotpath.rewriter.devectorize.hugepages``: as NumPy's do, large ones sit on huge
+pages, which spares the loops a page fault per 4 KiB of fresh output.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ if TYPE_CHECKING:
 #: fastmath flags that keep NaN and inf semantics: ``nnan``/``ninf`` would let LLVM delete
 #: ``isnan`` checks, the classic silent wrong answer, so they are never used.
 SAFE_FASTMATH = ("arcp", "contract", "reassoc", "nsz", "afn")
+
+#: Where fused loops allocate their arrays (huge pages, as NumPy does); named, not imported,
+#: because it imports Numba and only the generated modules need it.
+ALLOCATOR = "hotpath.rewriter.devectorize.hugepages"
 
 
 def _decorator(options: dict[str, Any], parallel_allowed: bool = True) -> str:
@@ -101,7 +108,7 @@ class NumbaBackend:
                kernels_dir: Path) -> list[Candidate | Skipped]:
         """``numba-fused`` and ``numba-fused-parallel``, when the devectorizer changed anything."""
         try:
-            rewrite = devectorize(fs.tree, signature.args, module_imports(fs))
+            rewrite = devectorize(fs.tree, signature.args, module_imports(fs), allocator=ALLOCATOR)
         except Exception as exc:  # a rewriter bug costs the fused candidates, not the others
             log.exception("devectorizing %s failed", fs.qualname)
             return [Skipped(self.name, "numba-fused", f"devectorizing failed: {type(exc).__name__}: {exc}")]
@@ -118,7 +125,8 @@ class NumbaBackend:
         verdicts = [v for _, v in parallel.analyse(rewrite.tree)]
         if any(v.parallel for v in verdicts):
             out.append(self._candidate(fs, "numba-fused-parallel", {**options, "parallel": True}, namespace,
-                                       kernels_dir, rewrite.tree, rewrite.notes, rewrite.imports))
+                                       kernels_dir, rewrite.tree, rewrite.notes, rewrite.imports,
+                                       rewrite.sequential))
         else:
             out.append(Skipped(self.name, "numba-fused-parallel", "no loop of the fused nests is free of "
                                "loop-carried dependencies: " + "; ".join(f"{v.loop}: {v.reason}" for v in verdicts)))
@@ -126,10 +134,13 @@ class NumbaBackend:
 
     def _candidate(self, fs: FunctionSource, name: str, options: dict[str, Any], namespace: bytes,
                    kernels_dir: Path, main: ast.FunctionDef | None = None, notes: tuple[str, ...] = (),
-                   imports: tuple[tuple[str, str], ...] = ()) -> Candidate:
+                   imports: tuple[tuple[str, str], ...] = (), sequential: tuple[str, ...] = (),
+                   placed: bool = False) -> Candidate:
+        """``placed``: ``main`` already has its ``prange`` loops (a refinement keeps them)."""
         main = fs.tree if main is None else main
-        if options.get("parallel"):
+        if options.get("parallel") and not placed:
             main, verdicts = parallel.to_prange(main)
+            main = _keep_serial(main, sequential)
             notes += tuple(f"{v.loop}: {'prange' if v.parallel else 'kept serial'} ({v.reason})"
                            for v in verdicts)
         source = self._emit(fs, name, options, main, imports)
@@ -173,15 +184,13 @@ class NumbaBackend:
             module = ast.parse(candidate.source)
             main = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == fs.name)
             main.decorator_list = []
-            if options.get("parallel"):
-                main = _serial(main)  # to_prange runs again on it
             imports = tuple((a.asname or a.name, a.name) for node in module.body if isinstance(node, ast.Import)
-                            for a in node.names if a.name == "numpy")
+                            for a in node.names if a.name in ("numpy", ALLOCATOR))
         else:
             imports = ()
         return self._candidate(fs, candidate.name + suffix, {**options, **change},
                                pickle_namespace(injected_values(fs)), kernels_dir, main, candidate.notes,
-                               imports)
+                               imports, placed=main is not None)
 
     def load(self, candidate: Candidate) -> Callable[..., Any]:
         module = load_module(candidate.path, candidate.namespace)
@@ -199,10 +208,18 @@ class NumbaBackend:
         return (NumbaError, OverflowError)
 
 
-def _serial(fn: ast.FunctionDef) -> ast.FunctionDef:
+def _serial(fn: ast.AST) -> ast.AST:
     for node in ast.walk(fn):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "prange":
             node.func.id = "range"
+    return fn
+
+
+def _keep_serial(fn: ast.FunctionDef, sequential: tuple[str, ...]) -> ast.FunctionDef:
+    """``fn`` with no ``prange`` in the loops over ``sequential`` variables, nor inside them."""
+    for node in ast.walk(fn):
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id in sequential:
+            _serial(node)
     return fn
 
 

@@ -4,7 +4,9 @@
 function with every statement it understands replaced by explicit loops (see ``transform``
 for which statements, ``build`` for the expression rules, ``emit`` for the loops, ``oracle``
 for how dtypes follow NumPy exactly). The loops are plain Python over ``range``, so any
-loop compiler (Numba today; Cython or Pythran later) can take them.
+loop compiler can take them; the Numba variants pass ``allocator`` so that the arrays the loops
+fill are allocated as NumPy allocates them (``hugepages``). Pythran needs no such rewrite: it
+fuses NumPy expressions itself (``hotpath.kernels.pythran_backend``).
 """
 
 from hotpath.rewriter.devectorize.transform import Rewrite, devectorize

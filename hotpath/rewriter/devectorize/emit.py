@@ -9,10 +9,16 @@ value depends on loop axes ``F`` is computed inside the nest right where the loo
 are open, if those are exactly the outermost loops (``x - x.max(axis=1, keepdims=True)``: once
 per row, before the column loop); otherwise its values are computed first into a small array
 indexed by ``F`` (``(X - X.mean(axis=0))``: one mean per column), so nothing is recomputed.
+
+Memory order: such a small array of reductions over leading axes (column sums of a C-ordered
+matrix) is filled with the reduction loops outermost, so every array is walked along its last,
+contiguous axis; and a nest whose operands might broadcast a length-1 axis at run time gets a
+second copy with plain indices for the usual equal-length case, whose loads vectorize.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -70,15 +76,22 @@ Store = NewArray | Region | ScalarStore
 class Emitter:
     """Emits the statements of one devectorized statement; ``lines`` is the result."""
 
-    def __init__(self, builder: Builder, names: Names, np_name: str) -> None:
+    def __init__(self, builder: Builder, names: Names, np_name: str, empty: str | None = None) -> None:
         self.builder = builder
         self.names = names
         self.np = np_name
+        # How new arrays are allocated: ``np.empty`` unless a backend brings its own allocator.
+        self.empty = empty or f"{np_name}.empty"
         self.lines: list[str] = []
         self._extent_var: dict[int, str] = {}
         self._flags: dict[tuple[int, str], str] = {}
         self._checked: set[str] = set()
         self._by_text: dict[str, str] = {}
+        self._hoisted: dict[tuple[ir.Expr, tuple[int, ...]], str] = {}  # reduction -> array holding it
+        self._invariants: dict[str, str] = {}  # loop-invariant scalar source -> local holding it
+        #: Outer loop variables of nests that must stay serial, loops inside them included: a
+        #: reduction running its reduction loop outermost (see ``_outer_reduction``).
+        self.sequential: list[str] = []
 
     # -- preamble: loop extents, broadcasting, bounds ----------------------------------------
     def extent(self, axis: int) -> str:
@@ -147,9 +160,36 @@ class Emitter:
         self.check(expr)
         if isinstance(store, Region):
             self.check(store.target)
+        for axis in shape:
+            if axis is not None:
+                self.extent(axis)
+        start = len(self.lines)
+        self._nest(expr, shape, store)
+        self._version(start)
+
+    def _version(self, start: int) -> None:
+        """Two versions of the nest emitted from ``start`` when it reads through broadcast flags.
+
+        A flag multiplies an index so that a length-1 operand is read at 0; that multiplication
+        turns contiguous loads into gathers, which do not vectorize. Operands of equal length
+        (the usual case) take a copy of the nest with plain indices; the flagged nest serves the
+        length-1 broadcasting that is only known at run time.
+        """
+        body = self.lines[start:]
+        used = sorted({flag for flag in self._flags.values()
+                       if any(re.search(rf" \* {flag}\b", line) for line in body)})
+        if not used:
+            return
+        plain = re.compile(rf" \* (?:{'|'.join(used)})\b")
+        self.lines[start:] = ([f"if {' and '.join(f'{flag} == 1' for flag in used)}:"]
+                              + ["    " + plain.sub("", line) for line in body]
+                              + ["else:"] + ["    " + line for line in body])
+
+    def _nest(self, expr: ir.Expr, shape: Shape, store: Store) -> None:
         loops = [a for a in shape if a is not None]
-        for axis in loops:
-            self.extent(axis)
+        if isinstance(store, NewArray) and isinstance(expr, ir.Reduce) and _reduce_outside(expr, loops, store.dtype):
+            self._outer_reduction(expr, shape, store)
+            return
         depth: list[list[str]] = [[] for _ in range(len(loops) + 1)]
         value = self._value(expr, loops, depth, {})
         self.lines += depth[0]
@@ -158,7 +198,7 @@ class Emitter:
             return
         if isinstance(store, NewArray):
             dims = ", ".join(self.extent(a) if a is not None else "1" for a in shape)
-            self.lines.append(f"{store.name} = {self.np}.empty(({dims}{',' if len(shape) == 1 else ''}), "
+            self.lines.append(f"{store.name} = {self.empty}(({dims}{',' if len(shape) == 1 else ''}), "
                               f"{self._dtype(store.dtype)})")
             index = ", ".join(f"i_{a}" if a is not None else "0" for a in shape)
             lhs = f"{store.name}[{index}]"
@@ -189,6 +229,56 @@ class Emitter:
         # Inner statements were written with placeholder loop names; fix them up.
         self.lines += [_tidy(_substitute(line, loop_vars)) for line in body]
 
+    def _outer_reduction(self, expr: ir.Reduce, shape: Shape, store: NewArray) -> None:
+        """A reduction over leading axes into an array over trailing ones, reduction loops outermost.
+
+        ``X.sum(axis=0)`` of a C-ordered matrix: accumulating one column at a time walks memory
+        with a row's stride; running the rows outermost and updating the whole row of
+        accumulators walks it contiguously (and vectorizes). Each accumulator still sees its
+        elements in the same order, so the result is the one the column-at-a-time loop gives.
+        """
+        loops = [a for a in shape if a is not None]
+        order = list(expr.axes) + loops
+        depth: list[list[str]] = [[] for _ in range(len(order) + 1)]
+        value = self._value(expr.operand, order, depth, {})  # type: ignore[arg-type]
+        self.lines += depth[0]
+        dims = ", ".join(self.extent(a) if a is not None else "1" for a in shape)
+        self.lines.append(f"{store.name} = {self.empty}(({dims}{',' if len(shape) == 1 else ''}), "
+                          f"{self._dtype(store.dtype)})")
+        acc = f"{store.name}[{', '.join(f'i_{a}' if a is not None else '0' for a in shape)}]"
+        loop_vars = {a: self.names.fresh("i") for a in order}
+        # Its outer loop carries the accumulators; a parallel loop inside it would start a
+        # parallel region per row, which costs far more than the row's work.
+        self.sequential.append(loop_vars[order[0]])
+        kind = expr.kind
+        if kind in ("max", "min"):
+            start = self._identity(kind, store.dtype)
+        else:
+            start = "1" if kind == "prod" else "0"
+        body = self._loops(loops, loop_vars, [], [f"{acc} = {start}"])
+        if kind in ("max", "min"):
+            item = self.names.fresh("v")
+            update = [f"{item} = {value}", f"if {item} {'>' if kind == 'max' else '<'} {acc} or {item} != {item}:",
+                      f"    {acc} = {item}"]  # NaN wins, as in NumPy
+        else:
+            update = [f"{acc} {'*' if kind == 'prod' else '+'}= {value}"]
+        body += self._loops(order, loop_vars, depth[1:], update)
+        if kind == "mean":
+            count = " * ".join(self.extent(a) for a in expr.axes)
+            body += self._loops(loops, loop_vars, [], [f"{acc} = {self.np}.divide({acc}, {count})"])
+        self.lines += [_tidy(_substitute(line, loop_vars)) for line in body]
+
+    def _loops(self, axes: list[int], loop_vars: dict[int, str], depth: list[list[str]],
+               inner: list[str]) -> list[str]:
+        """Loops over ``axes`` (outermost first), ``depth[level]`` inside each, ``inner`` innermost."""
+        out: list[str] = []
+        for level, axis in enumerate(axes):
+            pad = "    " * level
+            out.append(f"{pad}for i_{axis} in range({self.extent(axis)}):")
+            out += [pad + "    " + line for line in (depth[level] if level < len(depth) else [])]
+        pad = "    " * len(axes)
+        return out + [pad + line for line in inner]
+
     # -- values ------------------------------------------------------------------------------
     def _value(self, expr: ir.Expr, loops: list[int], depth: list[list[str]],
                memo: dict[tuple[ir.Expr, tuple[int, ...]], str]) -> str:
@@ -198,13 +288,23 @@ class Emitter:
         if isinstance(expr, ir.Read):
             return self._read(expr, env)
         if isinstance(expr, ir.Scalar):
-            return expr.source if expr.source.isidentifier() or _is_number(expr.source) else f"({expr.source})"
+            if expr.source.isidentifier() or _is_number(expr.source):
+                return expr.source
+            # Computed once, before the loops, as NumPy computes it before calling the ufunc: so
+            # ``x ** (1.0 / gamma)`` raises at gamma == 0 even for an empty ``x``, and raises from
+            # serial code, never from inside a parallel loop.
+            if expr.source not in self._invariants:
+                self._invariants[expr.source] = self.names.fresh("c")
+                depth[0].append(f"{self._invariants[expr.source]} = {expr.source}")
+            return self._invariants[expr.source]
         if isinstance(expr, ir.Local):
             return expr.name
         parts = [self._value(c, loops, depth, memo) for c in ir.children(expr)]
         kids = ir.children(expr)
-        if isinstance(expr, (ir.Binary, ir.Call)) and str(expr.dtype) in _NARROW and expr.dtype.kind == "f":
-            # NumPy converts a Python scalar to the array's precision before the operation.
+        if (isinstance(expr, (ir.Binary, ir.Call)) and str(expr.dtype) in _NARROW and expr.dtype.kind == "f"
+                and not (isinstance(expr, ir.Binary) and _plain_power(expr))):
+            # NumPy converts a Python scalar to the array's precision before the operation; a
+            # small integer exponent stays an integer, so the power stays a few multiplications.
             parts = [self._cast(p, expr.dtype) if isinstance(k, ir.Scalar) and k.weak else p
                      for p, k in zip(parts, kids)]
         if isinstance(expr, ir.Unary):
@@ -260,20 +360,23 @@ class Emitter:
                 memo: dict[tuple[ir.Expr, tuple[int, ...]], str]) -> str:
         free = ir.free_axes(expr)
         level = max((loops.index(a) + 1 for a in free), default=0)
-        if set(loops[:level]) != free:
+        strided = bool(free) and _reduce_outside(expr, [a for a in loops if a in free], expr.dtype)
+        if set(loops[:level]) != free or strided:
             # Depends on some of the open loops but not on all the outer ones: compute all its
             # values up front into a small array instead of recomputing it in the inner loops.
-            key = (expr, ())
-            if key not in memo:
-                axes = [a for a in loops if a in free]
+            # So too when computing it in place would walk its operands across their rows.
+            # Kept per statement, not per nest: ``X.std(axis=0)`` next to ``X.mean(axis=0)`` reuses
+            # the column means the first nest computed.
+            axes = [a for a in loops if a in free]
+            hoisted = (expr, tuple(axes))
+            if hoisted not in self._hoisted:
                 name = self.names.fresh("r")
                 saved, self.lines = self.lines, []
                 self.emit(expr, tuple(axes), NewArray(name, expr.dtype))
                 depth[0] += self.lines
                 self.lines = saved
-                memo[key] = name
-            axes = [a for a in loops if a in free]
-            return f"{memo[key]}[{', '.join(f'i_{a}' for a in axes)}]"
+                self._hoisted[hoisted] = name
+            return f"{self._hoisted[hoisted]}[{', '.join(f'i_{a}' for a in axes)}]"
         key = (expr, tuple(loops[:level]))
         if key in memo:
             return memo[key]
@@ -342,6 +445,26 @@ class Emitter:
         if dtype == np.bool_:
             return str(kind != "max")
         raise NotImplementedError(f"{kind} of {dtype}")
+
+
+def _reduce_outside(expr: ir.Reduce, loops: list[int], dtype: np.dtype) -> bool:
+    """Whether ``expr``, stored over ``loops``, reads memory contiguously only with its reduction
+    loops outside: every array it reads varies fastest (last index) along a stored axis."""
+    if not loops or expr.kind not in ("sum", "prod", "mean", "max", "min") or set(loops) != ir.free_axes(expr):
+        return False
+    if expr.kind in ("sum", "prod", "mean"):
+        # The array is the accumulator: only where the accumulator type is the result type.
+        wide = np.dtype(np.complex128 if dtype.kind == "c" else np.float64) if dtype.kind in "fc" else dtype
+        if wide != dtype or (expr.kind == "mean" and dtype != np.float64):
+            return False
+    reads = [r for r in ir.reads(expr.operand) if r.index]  # type: ignore[arg-type]
+    if not reads:
+        return False
+    for read in reads:
+        last = read.index[-1]
+        if not isinstance(last, ir.AxisIndex) or last.axis not in loops:
+            return False
+    return any(isinstance(i, ir.AxisIndex) and i.axis in expr.axes for r in reads for i in r.index)
 
 
 def _plain_power(expr: ir.Binary) -> bool:

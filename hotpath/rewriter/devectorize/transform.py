@@ -50,17 +50,21 @@ class Rewrite:
     notes: tuple[str, ...]  # one line per rewritten statement
     writes_arguments: bool  # some nest writes in place into an argument's memory
     imports: tuple[tuple[str, str], ...] = ()  # (alias, module) the loops need beyond the function's
+    sequential: tuple[str, ...] = ()  # variables of emitted loops that must stay serial, with all inside them
 
     @property
     def changed(self) -> bool:
         return bool(self.notes)
 
 
-def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, str]) -> Rewrite:
+def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, str],
+                allocator: str | None = None) -> Rewrite:
     """``fn`` with its NumPy expression statements turned into loop nests where the rules allow.
 
     ``args`` are the ``ArgSpec``s of the observed signature (dtype, ndim of each array);
-    ``modules`` maps the module aliases the function uses to module names.
+    ``modules`` maps the module aliases the function uses to module names. ``allocator`` names
+    a module whose ``empty``, ``empty_like``, ``zeros_like`` and ``copy`` replace NumPy's for
+    the arrays the function allocates (see ``hugepages``: how Numba code allocates like NumPy).
     """
     fn = copy.deepcopy(fn)
     if len(args) != len(fn.args.args):
@@ -82,8 +86,13 @@ def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, 
             continue
         roots[param.arg] = f"arg:{param.arg}"
     driver = _Driver(Oracle(values, modules), roots, numpy, fn)
+    if allocator is not None:
+        driver.allocator = driver.names.fresh("_alloc")
     fn.body = driver.block(fn.body)
-    return Rewrite(fn, tuple(driver.notes), driver.writes_arguments, imports if driver.notes else ())
+    if driver.allocator is not None and driver.allocated:
+        imports += ((driver.allocator, allocator),)
+    return Rewrite(fn, tuple(driver.notes), driver.writes_arguments, imports if driver.notes else (),
+                   tuple(driver.sequential))
 
 
 def _counts(fn: ast.FunctionDef) -> tuple[dict[str, int], dict[str, int]]:
@@ -114,6 +123,9 @@ class _Driver:
         self.writes_arguments = False
         self._fresh = 0
         self._nest_shapes: dict[int, str] = {}  # statement value -> array whose shape its nest has
+        self.allocator: str | None = None  # alias of the allocation module, when there is one
+        self.allocated = False  # whether the rewritten function calls it
+        self.sequential: list[str] = []  # see ``Rewrite.sequential``
 
     # -- blocks ------------------------------------------------------------------------------
     def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
@@ -130,7 +142,7 @@ class _Driver:
                 for other, definition in pending.items():
                     if other not in used:
                         out += self._standalone(definition)
-                out += self._parse(lines) if lines is not None else [stmt]
+                out += self._parse(lines) if lines is not None else [self._allocations(stmt)]
                 pending = {}
                 self._update(stmt)
                 continue
@@ -307,7 +319,39 @@ class _Driver:
 
     def _standalone(self, stmt: ast.Assign) -> list[ast.stmt]:
         lines, _ = self._rewrite(stmt, {})
-        return self._parse(lines) if lines is not None else [stmt]
+        return self._parse(lines) if lines is not None else [self._allocations(stmt)]
+
+    # -- allocation ----------------------------------------------------------------------------
+    def _empty(self) -> str | None:
+        if self.allocator is None:
+            return None
+        self.allocated = True
+        return f"{self.allocator}.empty"
+
+    def _allocations(self, stmt: ast.stmt) -> ast.stmt:
+        """``stmt`` with ``x.copy()``, ``np.empty_like(x)`` and ``np.zeros_like(x)`` of arrays ``x``
+        calling the allocator; the values are NumPy's, only the memory they live in differs."""
+        if self.allocator is None:
+            return stmt
+        stmt = copy.deepcopy(stmt)  # the original stays for the oracle, which knows NumPy only
+        for node in ast.walk(stmt):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords):
+                continue
+            func = node.func
+            if func.attr == "copy" and not node.args and self._known_array(func.value):
+                node.args, node.func = [func.value], ast.Attribute(ast.Name(self.allocator, ast.Load()), "copy",
+                                                                   ast.Load())
+            elif (func.attr in ("empty_like", "zeros_like") and isinstance(func.value, ast.Name)
+                  and self.oracle.is_numpy(func.value.id) and len(node.args) == 1
+                  and self._known_array(node.args[0])):
+                func.value = ast.Name(self.allocator, ast.Load())
+            else:
+                continue
+            self.allocated = True
+        return stmt
+
+    def _known_array(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Name) and is_array(self.oracle.values.get(node.id))
 
     # -- one statement -------------------------------------------------------------------------
     def _rewrite(self, stmt: ast.stmt, pending: Mapping[str, ast.Assign]) -> tuple[list[str] | None, set[str]]:
@@ -340,7 +384,7 @@ class _Driver:
 
     def _lower(self, stmt: ast.stmt, inline: dict[str, ast.expr]) -> tuple[list[str] | None, Builder]:
         builder = Builder(self.oracle, inline, self.same_shape)
-        emitter = Emitter(builder, self.names, self.numpy)
+        emitter = Emitter(builder, self.names, self.numpy, self._empty())
         self._last_tree, self._last_shape = None, ()
         if isinstance(stmt, ast.Return) and stmt.value is not None:
             if isinstance(stmt.value, ast.Tuple):
@@ -397,6 +441,7 @@ class _Driver:
             if out != name:
                 emitter.lines.append(template.format(out))
         self.notes.append(f"{template.format(ast.unparse(value))}: {len(shape)}-d loop nest")
+        self.sequential += emitter.sequential
         return rename_loops(emitter.lines, self.names)
 
     def _return_tuple(self, value: ast.Tuple, builder: Builder, emitter: Emitter) -> list[str] | None:
@@ -405,7 +450,7 @@ class _Driver:
             tmp = self.names.fresh("out")
             sub = Builder(self.oracle, None, self.same_shape)
             try:
-                lines = self._expression(item, sub, Emitter(sub, self.names, self.numpy), f"{tmp} = {{}}", tmp)
+                lines = self._expression(item, sub, Emitter(sub, self.names, self.numpy, self._empty()), f"{tmp} = {{}}", tmp)
             except Unsupported:
                 lines = None
             if lines is None:
@@ -458,6 +503,7 @@ class _Driver:
             emitter.emit(expr, shape, Region(write))
             how = "in place"
         self.notes.append(f"{ast.unparse(target)} = {ast.unparse(value)}: {len(shape)}-d loop nest, {how}")
+        self.sequential += emitter.sequential
         return rename_loops(emitter.lines, self.names)
 
     def _overlaps(self, write: ir.Read, expr: ir.Expr, target_root: str | None) -> bool:
