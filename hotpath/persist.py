@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotpath.config import Config
@@ -57,8 +58,17 @@ def record(config: Config, fn: FunctionId | None, signature: Signature, trials: 
     store = open_store(config)
     if store is None or fn is None:
         return
+    binaries: tuple[Path, ...] = ()
+    if winner is not None and winner.candidate is not None:
+        binaries = get_backend(winner.candidate.backend).binaries(winner.candidate)
+        missing = [str(path) for path in binaries if not path.is_file()]
+        if missing:
+            # Built on another machine and not brought back, say: nothing verified to store.
+            log.warning("%s %s: %s is installed in this process only; its built file %s is not here to checksum",
+                        fn.name, signature, winner.candidate.name, ", ".join(missing))
+            winner, binaries = None, ()
     try:
-        store.record_tuning(fn, str(signature), trials, winner, mutates)
+        store.record_tuning(fn, str(signature), trials, winner, mutates, binaries)
     except Exception:
         log.exception("recording the tuning of %s failed; the install holds for this process only", fn.name)
 
@@ -88,6 +98,7 @@ def warm_start(config: Config, fn: FunctionId | None, original: Callable[..., An
         # The source as verified just now: backends that build from it (Cython) need the text.
         candidate = replace(winner.candidate, source=winner.candidate.path.read_text())
         backend = get_backend(candidate.backend)
+        _check_binaries(backend.binaries(candidate), winner.binaries)
         variant = backend.load(candidate)
         backend.prepare(variant, args)
         variant = adapters.apply(candidate.adapters, variant, original)
@@ -105,6 +116,18 @@ def warm_start(config: Config, fn: FunctionId | None, original: Callable[..., An
         log.exception("%s %s: loading the stored winner failed; running the original", fn.name, signature)
         _log_quietly(store, "refusal", fn, signature, {"reason": f"{type(exc).__name__}: {exc}"})
     return None
+
+
+def _check_binaries(expected: tuple[Path, ...], recorded: tuple[tuple[Path, str], ...]) -> None:
+    """Refuse unless ``load`` would import exactly the built files recorded with the winner,
+    unchanged: a binary is what runs, so it is checked like the source it came from."""
+    if tuple(expected) != tuple(path for path, _ in recorded):
+        raise ArtifactRefused(
+            f"the winner would load {', '.join(map(str, expected)) or 'no built file'} but was verified with "
+            f"{', '.join(str(path) for path, _ in recorded) or 'none recorded'} (built by another compiler "
+            "or recorded by an older hotpath)")
+    for path, sha256 in recorded:
+        check_artifact(path, sha256)
 
 
 def rolled_back(config: Config, fn: FunctionId | None, signature: Signature, variant: str, reason: str,

@@ -40,6 +40,9 @@ class _Misbehaving:
     def prepare(self, variant, args):
         pass
 
+    def binaries(self, candidate):
+        return ()
+
     def invocation_errors(self):
         return ()
 

@@ -143,3 +143,75 @@ def test_a_missing_artifact_is_refused(tuned):
     second = run(tuned, "warm")
     assert second["installed"] == [] and second["value"] == second["expected"]
     assert "refusal" in audit_actions(tuned)
+
+
+CYTHON_KERNEL = '''
+def smooth(a, out):
+    for i in range(1, a.shape[0] - 1):
+        out[i] = (a[i - 1] + a[i] + a[i + 1]) / 3.0
+    return out
+'''
+
+CYTHON_DRIVER = '''
+import json, sys
+import numpy as np
+import hotpath
+from cykernel import smooth
+
+a = np.random.default_rng(0).random(200_000)
+fn = hotpath.optimize(smooth, backends=("cython",), timing_budget_s=0.3, hot_calls=10**9, hot_seconds=1e9,
+                      cost_model=False)
+if sys.argv[1] == "tune":
+    hotpath.tune(fn, a, np.zeros_like(a))
+value = fn(a, np.zeros_like(a))
+print(json.dumps({"installed": [c.name for c in fn.installed.values()],
+                  "same": bool(np.array_equal(value, smooth(a, np.zeros_like(a))))}))
+'''
+
+
+@pytest.mark.slow
+def test_a_cython_winners_built_binary_is_checksummed_and_a_tampered_one_refused(tmp_path):
+    """The shared object is what runs: it is recorded with its SHA-256 and checked like the source."""
+    (tmp_path / "cykernel.py").write_text(CYTHON_KERNEL)
+    (tmp_path / "driver.py").write_text(CYTHON_DRIVER)
+    env = {**os.environ, "HOTPATH_HOME": str(tmp_path / ".hotpath"), "PYTHONPATH": str(tmp_path)}
+
+    def drive(mode: str) -> dict:
+        done = subprocess.run([sys.executable, "driver.py", mode], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert drive("tune")["installed"] == ["cython"]
+    db = sqlite3.connect(tmp_path / ".hotpath" / "store.db")
+    ((binaries,),) = db.execute("SELECT binaries FROM installs WHERE active = 1").fetchall()
+    ((binary, sha256),) = json.loads(binaries)
+    assert binary.endswith(".so") and len(sha256) == 64 and Path(binary).is_file()
+
+    assert drive("warm") == {"installed": ["cython"], "same": True}
+    with open(binary, "ab") as handle:  # a valid ELF still, with one byte more: not what was verified
+        handle.write(b"\0")
+    assert drive("warm") == {"installed": [], "same": True}
+    actions = audit_actions(tmp_path)
+    assert actions.count("warm-install") == 1 and actions[-1] == "refusal"
+    refusal = json.loads(hotpath_cli(tmp_path, "audit", "--json").stdout)[-1]
+    assert "changed since it was verified" in refusal["detail"]["reason"] and binary in refusal["detail"]["reason"]
+
+
+def test_a_version_1_store_is_migrated_and_its_installs_list_no_binaries(tmp_path):
+    from hotpath.store.db import MIGRATIONS, SCHEMA_VERSION, Database
+
+    path = tmp_path / "store.db"
+    old = sqlite3.connect(path)
+    old.executescript(MIGRATIONS[0])
+    old.execute("INSERT INTO functions (module, qualname, source_hash) VALUES ('m', 'f', 'k')")
+    old.execute("INSERT INTO installs (function_id, signature, environment, backend, name, entry, options, adapters,"
+                " source_path, source_sha256, namespace, namespace_sha256, speedup, created)"
+                " VALUES (1, '(x)', 'e', 'cython', 'cython', 'f', '[]', '[]', 'p.pyx', 's', x'', 'n', 2.0, 0)")
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+    db = Database(path)
+    assert db.read("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 2
+    # No binary recorded: a warm start of a backend that loads one refuses it (persist._check_binaries).
+    assert [r["binaries"] for r in db.read("SELECT binaries FROM installs")] == ["[]"]

@@ -95,6 +95,11 @@ class Backend(Protocol):
     def prepare(self, variant: Callable[..., Any], args: Sequence[object]) -> None:
         """Compile ``variant`` for ``args``' types ahead of the first call, where lazy."""
 
+    def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
+        """The built files ``load`` imports besides the candidate's source (the shared object
+        an ahead-of-time compiler made), so the store can checksum them with it; ``()`` for
+        backends that compile in the process (Numba, torch)."""
+
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         """Exceptions a variant raises *before running anything* when it cannot take the
         arguments (a type it was not compiled for): the caller then gets the original instead."""

@@ -136,6 +136,9 @@ class CupyBackend:
         variant(*copy.deepcopy(tuple(args)))
         self.synchronize()
 
+    def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
+        return ()  # compiled in the process that loads it
+
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         return ()
 

@@ -105,6 +105,9 @@ class CythonBackend:
     def prepare(self, variant: Callable[..., Any], args: Sequence[object]) -> None:
         pass  # built ahead of time: nothing is compiled lazily
 
+    def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
+        return (cython_build.built_path(candidate.path, candidate.source),)
+
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         # Arguments keep Python types at the boundary (arrays are viewed inside the body), so
         # nothing is refused before the body runs.

@@ -201,6 +201,9 @@ class NumbaBackend:
 
         variant.compile(tuple(numba.typeof(a) for a in args))  # type: ignore[attr-defined]
 
+    def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
+        return ()  # compiled in the process that loads it
+
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         from numba.core.errors import NumbaError
 

@@ -261,6 +261,10 @@ def build(source_path: Path, source: str, flags: Sequence[str]) -> tuple[Path, b
     return native_build.build_once(target, produce, source_path.parent.parent / BUILD_LOG, prefix="hotpath-pythran-")
 
 
+def _flags(candidate: Candidate) -> tuple[str, ...]:
+    return FLAGS + (OPENMP_FLAGS if candidate.options_dict.get("openmp") else ())
+
+
 class PythranBackend:
     """Emits, builds (cached) and loads Pythran variants."""
 
@@ -314,13 +318,15 @@ class PythranBackend:
         return None  # Pythran has no stricter mode that would explain a mismatch
 
     def load(self, candidate: Candidate) -> Callable[..., Any]:
-        flags = FLAGS + (OPENMP_FLAGS if candidate.options_dict.get("openmp") else ())
-        binary, _ = build(candidate.path, candidate.source, flags)
+        binary, _ = build(candidate.path, candidate.source, _flags(candidate))
         module = native_build.load_extension(binary, candidate.path.stem, "pythran")
         return getattr(module, candidate.entry)  # type: ignore[no-any-return]
 
     def prepare(self, variant: Callable[..., Any], args: Sequence[object]) -> None:
         pass  # built ahead of time for the exported types
+
+    def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
+        return (built_path(candidate.path, candidate.source, _flags(candidate)),)
 
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         # Converting the arguments fails before the body runs: TypeError for a value outside the

@@ -144,6 +144,9 @@ class TorchBackend:
         except Exception as exc:
             raise RuntimeError(describe_failure(exc)) from None
 
+    def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
+        return ()  # compiled in the process that loads it
+
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         return ()  # torch recompiles for new argument types instead of refusing them
 

@@ -1,8 +1,9 @@
 """Persistence: tuning history, installed winners, barred variants and the audit log.
 
 One SQLite file (``store.db``) in the state folder, shared by every process using that folder.
-Generated sources stay files under ``kernels/``; the store records each winner's SHA-256 and
-refuses, with an audit entry, an artifact that no longer matches it.
+Generated sources, and the binaries ahead-of-time compilers built from them, stay files under
+``kernels/``; the store records each one's SHA-256 with the winner and refuses, with an audit
+entry, an artifact that no longer matches it.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class StoredWinner:
     speedup: float
     mutates: bool
     created: float
+    binaries: tuple[tuple[Path, str], ...] = ()  # built files the candidate loads, with their SHA-256
 
 
 class ArtifactRefused(Exception):
@@ -101,8 +103,12 @@ class Store:
 
     # --- tuning results -----------------------------------------------------------------
     def record_tuning(self, fn: FunctionId, signature: str, trials: tuple[Trial, ...],
-                      winner: Trial | None, mutates: bool = False) -> int | None:
-        """Store every trial; if there is a winner, make it the active install (audited)."""
+                      winner: Trial | None, mutates: bool = False, binaries: tuple[Path, ...] = ()) -> int | None:
+        """Store every trial; if there is a winner, make it the active install (audited).
+
+        ``binaries`` are the built files the winner loads besides its source; each is
+        checksummed with it (they must exist).
+        """
         env = environment()
         now = time.time()
         with self.db.write() as tx:
@@ -122,18 +128,20 @@ class Store:
             if winner is None or winner.candidate is None or winner.timing is None:
                 return None
             candidate = winner.candidate
+            built = [[str(path), sha256_file(path)] for path in binaries]
             self._retire(tx, function_id, signature, env, "replaced by a new tuning run")
             cursor = tx.execute(
                 "INSERT INTO installs (function_id, signature, environment, trial_id, backend, name, entry,"
                 " options, adapters, source_path, source_sha256, namespace, namespace_sha256, speedup, mutates,"
-                " created) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " created, binaries) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (function_id, signature, env, trial_ids[winner.name], candidate.backend, candidate.name,
                  candidate.entry, json.dumps(candidate.options), json.dumps(candidate.adapters),
                  str(candidate.path), sha256_file(candidate.path), candidate.namespace,
-                 _sha(candidate.namespace), winner.timing.speedup, int(mutates), now))
+                 _sha(candidate.namespace), winner.timing.speedup, int(mutates), now, json.dumps(built)))
             install_id = int(cursor.lastrowid or 0)
             audit.append(tx, "install", fn.name, signature, {
                 "variant": candidate.name, "backend": candidate.backend, "source": str(candidate.path),
+                "binaries": built,
                 "speedup": winner.timing.speedup, "ci": [winner.timing.ci_low, winner.timing.ci_high],
                 "pairs": winner.timing.pairs, "inputs_checked": winner.cases_checked,
                 "trial_ids": sorted(trial_ids.values()), "install_id": install_id, "environment": env,
@@ -170,8 +178,9 @@ class Store:
             options=tuple((k, v) for k, v in json.loads(r["options"])),
             source="", entry=r["entry"], path=Path(r["source_path"]), namespace=bytes(r["namespace"]),
             adapters=tuple(json.loads(r["adapters"])))
+        binaries = tuple((Path(path), sha) for path, sha in json.loads(r["binaries"]))
         return StoredWinner(int(r["id"]), candidate, r["source_sha256"], float(r["speedup"]), bool(r["mutates"]),
-                            float(r["created"]))
+                            float(r["created"]), binaries)
 
     def log(self, action: str, fn: FunctionId, signature: str, detail: dict[str, Any]) -> None:
         """An audit entry on its own (warm installs, refusals)."""

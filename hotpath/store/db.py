@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     0: """
@@ -79,6 +79,12 @@ MIGRATIONS: dict[int, str] = {
         prev_hash TEXT NOT NULL,
         hash TEXT NOT NULL
     );
+    """,
+    # The built binaries a winner loads besides its source (Cython's and Pythran's shared
+    # objects), as JSON [[path, sha256], ...], checked like the source at warm start. Installs
+    # recorded before have none listed, so a backend that needs one refuses them.
+    1: """
+    ALTER TABLE installs ADD COLUMN binaries TEXT NOT NULL DEFAULT '[]';
     """,
 }
 

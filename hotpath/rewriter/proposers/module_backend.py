@@ -44,6 +44,9 @@ class ModuleBackend:
 
             variant.compile(tuple(numba.typeof(a) for a in args))
 
+    def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
+        return ()  # plain Python or a JIT: nothing built ahead
+
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         if importlib.util.find_spec("numba") is None:
             return ()
