@@ -9,7 +9,10 @@ The rule for raw samples: a benchmark is *slower* only when both
   interval makes this a one-sided test at 5 %: only "slower" fails a build.)
 
 *Faster* is the mirror image. Anything else is *unchanged*: too small to matter or not clearly
-real. With summary statistics only there is nothing to resample, so the gate asks for more: the
+real. The interval resamples blocks of consecutive worker processes (see :mod:`hotpath.gate.stats`),
+so it counts the process-to-process noise that dominates on shared machines; the reason of every
+verdict says how many processes backed it, and warns when that is below what the defaults were
+calibrated on (:data:`CALIBRATED_PROCESSES`) or too few to see that noise at all. With summary statistics only there is nothing to resample, so the gate asks for more: the
 minimum, the lower quartile and the median must all have moved past twice the threshold.
 """
 
@@ -30,6 +33,10 @@ log = logging.getLogger(__name__)
 
 #: Without raw samples the noise cannot be measured; changes must clear this many thresholds.
 SUMMARY_THRESHOLD_FACTOR = 2.0
+#: Worker processes a side behind the default settings' calibrated rates (<= 1 % false alarms,
+#: >= 95 % of 10 % slowdowns caught; bench/gate_calibration). With 16 a side the same rule gave
+#: 2-4 % false alarms on the calibration VM, so fewer is worth a warning, not a refusal.
+CALIBRATED_PROCESSES = 32
 
 
 def run_gate(baseline: ResultSet, current: ResultSet, policy: Policy | None = None) -> GateReport:
@@ -116,6 +123,7 @@ def _compare_raw(baseline: BenchmarkSamples, current: BenchmarkSamples, policy: 
         reason = f"{label} {_pct(est.ratio)} is real ({ci}) but within the {threshold:.0%} threshold"
     else:
         reason = f"{label} {_pct(est.ratio)}, within noise ({ci})"
+    reason += _data_note(baseline, current)
     return Comparison(
         name=current.name,
         unit=current.unit,
@@ -169,6 +177,25 @@ def _compare_summaries(baseline: BenchmarkSamples, current: BenchmarkSamples, po
         min_detectable=None,
         reason=reason,
     )
+
+
+def _data_note(baseline: BenchmarkSamples, current: BenchmarkSamples) -> str:
+    """How many worker processes backed the verdict, and what that means for its reliability."""
+    counts = (stats.process_count(baseline.groups), stats.process_count(current.groups))
+    if None in counts:
+        return ""  # no process labels (pytest-benchmark): blocks of rounds, documented in docs/gate.md
+    base_n, cur_n = counts
+    note = f"; {base_n}/{cur_n} processes"
+    fewest = min(counts)
+    if fewest < stats.MIN_GROUPS:
+        side = "baseline" if base_n == fewest else "current"
+        return (f"{note}: only {fewest} on the {side} side, so the interval cannot show how much another "
+                f"process would differ (often ±5% on a shared machine); measure with more worker "
+                f"processes (pyperf --processes), {CALIBRATED_PROCESSES} a side in interleaved chunks")
+    if fewest < CALIBRATED_PROCESSES:
+        return (f"{note} (the defaults were calibrated on {CALIBRATED_PROCESSES} a side; with fewer, "
+                "false alarms are likelier)")
+    return note
 
 
 def _summary(bench: BenchmarkSamples) -> SummaryStats:

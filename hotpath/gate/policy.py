@@ -122,11 +122,13 @@ class Policy:
 
     def describe(self) -> str:
         """One line with the settings that decide verdicts."""
+        from hotpath.gate.stats import BLOCK_PROCESSES
+
         return (
             f"threshold {self.threshold:.0%} (instructions {self.instructions_threshold:.0%}), "
             f"confidence {self.confidence:.0%}, times: fast-cluster mean (width {self.cluster_width:.0%}) "
             f"of per-process p{round(self.time_quantile * 100)}, "
-            f"{self.resamples} bootstrap resamples"
+            f"{self.resamples} bootstrap resamples of blocks of up to {BLOCK_PROCESSES} consecutive processes"
         )
 
 

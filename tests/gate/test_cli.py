@@ -13,7 +13,6 @@ from gate_helpers import (
     measure_interleaved,
     run_gate_cli,
     run_pyperf,
-    run_pytest_benchmark,
     write_hotpath_doc,
 )
 

@@ -44,6 +44,17 @@ def test_large_but_noisy_change_is_not_a_regression() -> None:
     assert c.verdict is Verdict.UNCHANGED and c.ci_low < 1.0
 
 
+@pytest.mark.parametrize("n_proc, expected, absent", [
+    (32, "32/32 processes", "calibrated on"),
+    (10, "10/10 processes (the defaults were calibrated on 32 a side", "only"),
+    (1, "1/1 processes: only 1 on the baseline side", "calibrated on 32 a side;"),
+])
+def test_reason_says_how_many_processes_backed_the_verdict(n_proc: int, expected: str, absent: str) -> None:
+    c = compare_benchmark(_bench("a", seed=1, n_proc=n_proc), _bench("a", 1.3, seed=2, n_proc=n_proc), Policy())
+    assert c.verdict is Verdict.SLOWER
+    assert expected in c.reason and absent not in c.reason
+
+
 def test_threshold_per_benchmark_and_allow() -> None:
     policy = Policy().with_rules(Rule("a", threshold=0.5))
     assert compare_benchmark(_bench("a"), _bench("a", 1.3, seed=3), policy).verdict is Verdict.UNCHANGED

@@ -71,6 +71,53 @@ def test_ungrouped_samples_use_contiguous_blocks() -> None:
     assert len(set(stats.contiguous_blocks(6))) == 1  # too few samples to split
 
 
+@pytest.mark.parametrize("processes, block", [(64, 4), (32, 4), (24, 3), (16, 2), (15, 1), (3, 1)])
+def test_block_size_keeps_at_least_eight_blocks(processes: int, block: int) -> None:
+    assert stats.block_size(processes) == block
+
+
+def test_blocks_count_processes_that_share_the_machine_state() -> None:
+    """Consecutive processes at a shared level (a busy second on the machine) widen the interval.
+
+    The same levels in shuffled order are independent, and resampled block by block they must
+    give a narrower interval: the blocks are what makes the correlation count.
+    """
+    rng = np.random.default_rng(11)
+
+    def side(level: float) -> tuple[np.ndarray, np.ndarray]:
+        shared = np.repeat(np.exp(rng.normal(0, 0.04, 8)), 4)  # 8 stretches of 4 processes
+        levels = level * shared * np.exp(rng.normal(0, 0.01, 32))
+        values = np.repeat(levels, 20) * (1 + np.abs(rng.normal(0, 0.01, 640)))
+        return values, np.repeat(np.arange(32), 20)
+
+    (b, bg), (c, cg) = side(1e-3), side(1e-3)
+    kw = dict(estimator=Estimator(), confidence=0.90, resamples=2000)
+    in_order = stats.ratio_interval(b, c, rng=np.random.default_rng(0), baseline_groups=bg, current_groups=cg, **kw)
+    relabel_b, relabel_c = rng.permutation(32), rng.permutation(32)
+    shuffled = stats.ratio_interval(b, c, rng=np.random.default_rng(0), baseline_groups=relabel_b[bg],
+                                    current_groups=relabel_c[cg], **kw)
+    assert in_order.ratio == pytest.approx(shuffled.ratio)  # same data, same estimate
+    assert in_order.se_log > 1.3 * shuffled.se_log
+
+
+def test_a_short_last_block_is_padded_not_invented() -> None:
+    rng = np.random.default_rng(12)
+    v, g = _processes(rng, 1e-3, n_proc=34)  # blocks of 4: eight full, one of 2
+    est = stats.ratio_interval(v, v * 1.2, estimator=Estimator(), confidence=0.90, resamples=500,
+                               rng=np.random.default_rng(0), baseline_groups=g, current_groups=g)
+    assert est.ratio == pytest.approx(1.2) and est.ci_low == pytest.approx(1.2) == pytest.approx(est.ci_high)
+    padded = np.array([[1.0, 1.1, np.nan], [1.0, 1.1, 2.5]])
+    assert np.allclose(Estimator().of_levels(padded), Estimator().of_levels(np.array([1.0, 1.1])))
+
+
+def test_fewer_than_three_processes_fall_back_to_time_blocks() -> None:
+    labels, are_processes = stats.unit_labels(100, np.repeat([0, 1], 50))
+    assert not are_processes and len(set(labels)) == 10
+    labels, are_processes = stats.unit_labels(100, np.repeat(np.arange(4), 25))
+    assert are_processes and len(set(labels)) == 4
+    assert stats.process_count(None) is None and stats.process_count((3, 3, 5)) == 2
+
+
 def test_pooled_and_median_paths() -> None:
     rng = np.random.default_rng(5)
     few = np.array([1.0, 1.01, 0.99, 1.02])  # one block: pooled
