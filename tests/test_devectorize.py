@@ -107,6 +107,12 @@ EXPRESSIONS = [
     ("a * b + c", (f64(5), f64(5), f64(5))),
     ("a[:, None] * b[None, :] - a.sum()", (f64(4), f64(6))),
     ("a - b", (f64(3, 4), f64(4))),
+    # new axes on computed values, not only on names: x.sum(axis=1)[:, None]
+    ("x / x.sum(axis=1)[:, None]", (f64(4, 5),)),
+    ("(x - x.mean(axis=0)[None, :]) ** 2", (f64(4, 5),)),
+    ("x / np.sqrt((x ** 2).sum(axis=-1))[..., np.newaxis]", (f64(2, 3, 4),)),
+    ("(a * 2.0)[:, None] - b[None, :]", (f64(4), f64(6))),
+    ("x.sum()[None] + x", (f64(5),)),
 ]
 
 
@@ -207,6 +213,44 @@ def test_single_use_locals_fuse_across_statements():
     assert emitted.count("np.empty") == 1  # only `a` (used twice) is materialized
 
 
+def test_new_axes_on_expressions_broadcast_like_numpy():
+    source = "def f(a, b):\n    return a / b.sum(axis=1)[:, None]\n"
+    check(source, f64(4, 5), f64(4, 3))
+    check(source, f64(1, 5), f64(4, 3))  # a's length-1 axis stretches, decided at run time
+    check(source, f64(4, 5), f64(3, 3))  # incompatible: ValueError, as in NumPy
+    check(source, f64(4, 5), np.zeros((4, 0)))  # empty rows sum to 0: x / 0 as NumPy
+
+
+def test_new_axes_compose_with_single_use_locals():
+    source = """
+    def f(x):
+        m = np.abs(x) + 1.0
+        return m[:, None] * 2.0
+    """
+    result = check(source, f64(7))
+    assert ast.unparse(result.tree).count("np.empty") == 1  # `m` is fused into the result's nest
+    # Inlining `m` here would recompute it per column: it is materialized, then broadcast.
+    source = """
+    def f(x):
+        m = x.max(axis=1)
+        return np.exp(x - m[:, None])
+    """
+    assert len(check(source, f64(6, 4)).notes) == 2
+    check(source, np.zeros((3, 0)))  # max of an empty row raises ValueError, as in NumPy
+
+
+def test_other_indices_of_expressions_are_kept():
+    check("def f(x):\n    return x.sum(axis=1)[1:] * 2.0\n", f64(4, 5), changed=False)
+    check("def f(x):\n    return x.mean(axis=1, keepdims=True)[0] + 1.0\n", f64(4, 5), changed=False)
+    # an offset slice of a single-use local still reads the materialized local
+    source = """
+    def f(x):
+        s = x.sum(axis=1)
+        return s[1:] - 1.0
+    """
+    check(source, f64(4, 5))
+
+
 def test_pairwise_distance_has_no_temporaries():
     source = "def f(X):\n    return np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))\n"
     result = check(source, f64(5, 3))
@@ -251,6 +295,18 @@ def softmax_rows(logits):
     shifted = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     return e / e.sum(axis=1, keepdims=True)
+
+
+def normalize_rows(X):
+    return X / np.sqrt((X ** 2).sum(axis=1))[:, np.newaxis]
+
+
+def test_tune_new_axis_of_a_reduction_is_fused_and_verified(fast):
+    X = np.random.default_rng(4).standard_normal((500, 64))
+    result = hotpath.tune(normalize_rows, X, config=fast)
+    fused = next(t for t in result.trials if t.name == "numba-fused")
+    assert fused.correct, result.summary()
+    np.testing.assert_allclose(result.optimized(X), normalize_rows(X), rtol=1e-12)
 
 
 def test_tune_pairwise_distances_installs_a_fused_variant(fast):

@@ -5,6 +5,8 @@ The rules, each small and composable:
 * a name bound to an array reads it with one fresh loop axis per array axis;
 * ``a[lo:hi, k, None]`` with constant bounds reads with offsets, a fixed index, or a new
   length-1 axis (``None``/``np.newaxis``); ``.T`` reverses the axes;
+* any expression indexed by only ``:``, ``None`` and ``...`` (``x.sum(axis=1)[:, None]``) is
+  that expression with length-1 axes inserted: it reads nothing new;
 * an operator, ufunc or ``np.where`` broadcasts its operands' shapes right-aligned: a length-1
   axis takes the other operand's axis, two loop axes are unified (they become one loop);
 * a reduction (``sum``, ``prod``, ``max``, ``min``, ``mean``, ``any``, ``all``; ``std``/``var``
@@ -155,9 +157,11 @@ class Builder:
             return Built(ir.Scalar(dtype_of(value), source=ast.unparse(node), weak=is_weak(value)), ())
         if isinstance(node, ast.Name):
             return self._read(node.id, [])
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
-            index = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-            return self._read(node.value.id, list(index))
+        if isinstance(node, ast.Subscript):
+            index = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if isinstance(node.value, ast.Name) and not (node.value.id in self.inline and _new_axes_only(index)):
+                return self._read(node.value.id, index)
+            return self._new_axes(self._build(node.value), index)
         if isinstance(node, ast.Attribute) and node.attr == "T":
             inner = self._build(node.value)
             return Built(inner.expr, tuple(reversed(inner.shape)))
@@ -229,6 +233,26 @@ class Builder:
                 reads.append(ir.FixedIndex(ast.unparse(item), length))
             axis += 1
         return Built(ir.Read(array.dtype, name=name, index=tuple(reads)), self._distinct(tuple(shape)))
+
+    def _new_axes(self, inner: Built, index: list[ast.expr]) -> Built:
+        """``E[:, None]`` of any expression ``E``: ``:`` keeps an axis, ``None`` inserts a length-1 one."""
+        if not _new_axes_only(index):
+            raise Unsupported("an expression is indexed by more than ':', None and '...'")
+        kept = sum(1 for i in index if isinstance(i, ast.Slice))
+        if kept > len(inner.shape) or sum(1 for i in index if _is_ellipsis(i)) > 1:
+            raise Unsupported("too many indices")
+        shape: list[int | None] = []
+        rest = list(inner.shape)
+        for item in index:
+            if _is_none(item):
+                shape.append(None)
+            elif _is_ellipsis(item):
+                shape += rest[:len(rest) - kept]
+                rest = rest[len(rest) - kept:]
+            else:
+                shape.append(rest.pop(0))
+                kept -= 1
+        return Built(inner.expr, tuple(shape + rest))
 
     def _binary(self, node: ast.expr, op: str, left: ast.expr, right: ast.expr) -> Built:
         a = self._build(left)
@@ -350,6 +374,16 @@ class Builder:
 def _is_none(node: ast.expr) -> bool:
     return (isinstance(node, ast.Constant) and node.value is None) or (
         isinstance(node, ast.Attribute) and node.attr == "newaxis")
+
+
+def _is_ellipsis(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is Ellipsis
+
+
+def _new_axes_only(index: list[ast.expr]) -> bool:
+    """Only full slices, ``None``/``np.newaxis`` and ``...``: a view that reads nothing new."""
+    return all(_is_none(i) or _is_ellipsis(i) or (isinstance(i, ast.Slice) and i.lower is None
+                                                   and i.upper is None and i.step is None) for i in index)
 
 
 def _constant_int(node: ast.expr | None) -> int | None:
