@@ -27,7 +27,8 @@ class Config:
     """How hotpath tunes and when it installs.
 
     Attributes:
-        backends: compilers to try, in order (``"numba"``; more as backends are added).
+        backends: compilers to try, in order (default :data:`DEFAULT_BACKENDS`; ``"pythran"``
+            is opt-in; a plug-in is named ``"package.module:OBJECT"``).
         rtol, atol: tolerance for floating-point results (``|a - b| <= atol + rtol * |b|``);
             integers, booleans, dtypes, shapes and exception types always compare exactly.
             ``rtol=None`` (default) is 1e-9, widened to 64 ulps for float32/float16 results.
