@@ -2,7 +2,8 @@
 
 ``devectorize(fn_ast, arg_specs, modules)`` returns a ``Rewrite`` whose ``tree`` is the
 function with every statement it understands replaced by explicit loops (see ``transform``
-for which statements, ``build`` for the expression rules, ``emit`` for the loops, ``oracle``
+for which statements, ``substitute`` for cheap locals read by several statements,
+``build`` for the expression rules, ``emit`` for the loops, ``oracle``
 for how dtypes follow NumPy exactly). The loops are plain Python over ``range``, so any
 loop compiler can take them; the Numba variants pass ``allocator`` so that the arrays the loops
 fill are allocated as NumPy allocates them (``hugepages``). Pythran needs no such rewrite: it

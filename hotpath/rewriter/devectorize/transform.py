@@ -14,6 +14,8 @@ side lowers to IR and reads array data element by element:
 Across statements, a local array assigned once and used once by the next statements is
 substituted into its use (``loss = np.where(...); return loss.mean()`` becomes one reduction
 loop), unless that would recompute it inside loops it does not depend on.
+A cheap element-wise local read by several statements (a mask, a masked copy) is substituted
+into each of them first (``substitute``), so it is recomputed in each nest instead of stored.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from hotpath.rewriter.devectorize import ir
 from hotpath.rewriter.devectorize.build import Builder, Unsupported
 from hotpath.rewriter.devectorize.emit import Emitter, Names, NewArray, Region, ScalarStore, rename_loops
 from hotpath.rewriter.devectorize.oracle import Oracle, Unknown, is_array, standin
+from hotpath.rewriter.devectorize.substitute import substitute
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, 
     if len(args) != len(fn.args.args):
         return Rewrite(fn, (), False)
     modules = dict(modules)
+    fn = substitute(fn, modules)  # cheap locals read by several statements: recomputed, not stored
     numpy = next((alias for alias, module in modules.items() if module == "numpy"), None)
     imports: tuple[tuple[str, str], ...] = ()
     if numpy is None:  # the function calls no np.*, but the loops allocate with numpy
