@@ -4,8 +4,9 @@
  * hotpath.dispatch.Optimized.__call__); it only handles the hot case itself:
  *
  *   positional call with the function's arity, not disabled, an Install for the key, its
- *   sampling countdown still positive after the decrement, a function that does not modify
- *   its arguments, and a variant that returns normally.
+ *   sampling countdown still positive after the decrement, an install that needs no watching
+ *   (``Install.watched``: the function modifies its arguments, or the variant was built with
+ *   globals that must be checked first), and a variant that returns normally.
  *
  * Everything else (tier 0, shadow-verified calls, keyword arguments, a variant that raises)
  * goes to the same Python code the pure path runs, so there is one implementation of every
@@ -301,7 +302,7 @@ typedef struct {
  * a variant that raised, and where Install keeps the fields the hot case reads. */
 static PyObject *pure_call, *on_error;
 static PyTypeObject *install_type;
-static Py_ssize_t countdown_at, mutates_at, variant_at;
+static Py_ssize_t countdown_at, watched_at, variant_at;
 
 static void
 entry_clear(CacheEntry *entry)
@@ -425,17 +426,17 @@ dispatch(Dispatcher *self, PyObject *const *items, Py_ssize_t n, PyObject *kwnam
     Py_DECREF(countdown);
     int positive = overflow > 0 || (overflow == 0 && remaining - 1 > 0);
 
-    PyObject *mutates = SLOT(install, mutates_at);
+    PyObject *watched = SLOT(install, watched_at);
     PyObject *variant = SLOT(install, variant_at);
-    int mutating = mutates == Py_False ? 0 : (mutates == Py_True ? 1 : PyObject_IsTrue(mutates));
-    if (mutating < 0)
+    int watching = watched == Py_False ? 0 : (watched == Py_True ? 1 : PyObject_IsTrue(watched));
+    if (watching < 0)
         goto done;
-    if (tuple == NULL && !(positive && !mutating && variant != NULL)) {
+    if (tuple == NULL && !(positive && !watching && variant != NULL)) {
         if ((tuple = tuple_of(items, n)) == NULL)
             goto done;
         own_tuple = 1;
     }
-    if (positive && !mutating && variant != NULL) {
+    if (positive && !watching && variant != NULL) {
         /* The hot path: the variant, called with the caller's own argument vector. */
         Py_INCREF(variant);
         result = PyObject_Vectorcall(variant, items, n, NULL);
@@ -458,7 +459,7 @@ dispatch(Dispatcher *self, PyObject *const *items, Py_ssize_t n, PyObject *kwnam
         Py_XDECREF(exc);
         goto done;
     }
-    /* Sampled (shadow-verified) call, or a function that modifies its arguments. */
+    /* Sampled (shadow-verified) call, or an install that is watched on every call. */
     PyObject *call_args[4] = {(PyObject *)self, key, install, tuple};
     result = PyObject_VectorcallMethod(str_watched_call, call_args, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
 done:
@@ -595,8 +596,8 @@ configure(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOO!:configure", &pure, &raised, &PyType_Type, &installs))
         return NULL;
     Py_ssize_t countdown = slot_offset(installs, "countdown");
-    Py_ssize_t mutates = countdown < 0 ? -1 : slot_offset(installs, "mutates");
-    Py_ssize_t variant = mutates < 0 ? -1 : slot_offset(installs, "variant");
+    Py_ssize_t watched = countdown < 0 ? -1 : slot_offset(installs, "watched");
+    Py_ssize_t variant = watched < 0 ? -1 : slot_offset(installs, "variant");
     if (variant < 0)
         return NULL;
     Py_INCREF(pure);
@@ -606,7 +607,7 @@ configure(PyObject *module, PyObject *args)
     Py_XSETREF(on_error, raised);
     Py_XSETREF(install_type, installs);
     countdown_at = countdown;
-    mutates_at = mutates;
+    watched_at = watched;
     variant_at = variant;
     Py_RETURN_NONE;
 }

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotpath import fastpath, persist
 from hotpath.config import Config, disabled_by_env
+from hotpath.frozen_globals import FrozenGlobals
 from hotpath.kernels.base import Candidate
 from hotpath.runner.compare import Tolerance
 from hotpath.runner.payload import sandbox_pickling
@@ -93,7 +94,7 @@ class Optimized(fastpath.Base):
         self._results: dict[Hashable, TuneResult] = {}
         self._barred: dict[Hashable, set[str]] = {}
         self._tolerance = Tolerance(config.rtol, config.atol)
-        self._function_id: FunctionId | None | bool = False  # False: not computed yet
+        self._identity: persist.Identity | None | bool = False  # False: not computed yet
         self._pending = 0
         self._idle = threading.Condition()
         self._disabled = disabled_by_env()
@@ -131,26 +132,35 @@ class Optimized(fastpath.Base):
         install = self._installed.get(key)
         if install is not None:
             install.countdown -= 1
-            if install.countdown > 0 and not install.mutates:
-                # The hot path: no copies, no allocation beyond the guard key.
-                try:
-                    return install.variant(*args)
-                except install.invocation_errors:
-                    # Same guard, but a value the variant cannot take (an int beyond 64 bits,
-                    # say); nothing ran, so the original answers and the variant stays.
-                    return self.__hotpath_original__(*args)
-                except Exception as exc:
-                    return variant_failed(install, self.__hotpath_original__, args, exc, None,
-                                          functools.partial(self._roll_back, key))
+            if install.countdown > 0 and not install.watched:
+                return self._variant_call(key, install, args)  # the hot path: no copies
             return self._watched_call(key, install, args)
         return self._tier0(key, args)
 
+    def _variant_call(self, key: Hashable, install: Install, args: tuple[Any, ...]) -> Any:
+        try:
+            return install.variant(*args)
+        except install.invocation_errors:
+            # Same guard, but a value the variant cannot take (an int beyond 64 bits, say);
+            # nothing ran, so the original answers and the variant stays.
+            return self.__hotpath_original__(*args)
+        except Exception as exc:
+            return variant_failed(install, self.__hotpath_original__, args, exc, None,
+                                  functools.partial(self._roll_back, key))
+
     def _watched_call(self, key: Hashable, install: Install, args: tuple[Any, ...]) -> Any:
+        if install.frozen is not None:
+            changed = install.frozen.changed()
+            if changed is not None:
+                self._invalidate(key, install, changed)
+                return self(*args)  # tier 0 again, which may warm-start a winner for the new values
         roll_back = functools.partial(self._roll_back, key)
         if install.countdown <= 0:
             install.countdown = install.period
             return shadow_call(install, self.__hotpath_original__, args, self._tolerance, roll_back)
-        return protected_call(install, self.__hotpath_original__, args, roll_back)
+        if install.mutates:
+            return protected_call(install, self.__hotpath_original__, args, roll_back)
+        return self._variant_call(key, install, args)
 
     def _positional(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         assert self._bind is not None
@@ -196,16 +206,24 @@ class Optimized(fastpath.Base):
 
     # --- state changes (from tuning, the store, the watch) --------------------------------
     @property
+    def identity(self) -> persist.Identity | None:
+        """This function's store key and the globals it reads, recomputed when those changed
+        (None when it cannot be rewritten or stored)."""
+        if self._identity is False or (self._identity is not None and not self._identity.current):
+            self._identity = persist.identify(self.__hotpath_original__)
+        return self._identity  # type: ignore[return-value]
+
+    @property
     def function_id(self) -> FunctionId | None:
         """This function's key in the store (None when it cannot be rewritten)."""
-        if self._function_id is False:
-            self._function_id = persist.identify_function(self.__hotpath_original__)
-        return self._function_id  # type: ignore[return-value]
+        identity = self.identity
+        return None if identity is None else identity.function_id
 
     def _new_install(self, signature: Signature, candidate: Candidate, speedup: float, variant: Callable[..., Any],
-                     invocation_errors: tuple[type[BaseException], ...], mutates: bool, origin: str) -> Install:
+                     invocation_errors: tuple[type[BaseException], ...], mutates: bool, origin: str,
+                     frozen: FrozenGlobals | None) -> Install:
         return Install(signature, candidate, speedup, origin, variant, invocation_errors, mutates,
-                       self.config.verify_rate)
+                       self.config.verify_rate, frozen)
 
     def _install(self, args: tuple[Any, ...], install: Install) -> None:
         key = guard_key(args)
@@ -213,12 +231,26 @@ class Optimized(fastpath.Base):
         self._stats.setdefault(key, _CallStats(install.signature)).state = "tuned"
 
     def _warm_start(self, key: Hashable, args: tuple[Any, ...], signature: Signature) -> bool:
-        install = persist.warm_start(self.config, self.function_id, self.__hotpath_original__, signature, args,
+        install = persist.warm_start(self.config, self.identity, self.__hotpath_original__, signature, args,
                                      functools.partial(self._new_install, signature))
         if install is None:
             return False
         self._install(args, install)
         return True
+
+    def _invalidate(self, key: Hashable, install: Install, reason: str) -> None:
+        """A global the variant was built with changed: back to tier 0 for this signature.
+
+        Not a rollback: the variant did nothing wrong, so it is not barred, and the store keeps
+        it for the old values (its key includes them); ``identity`` is recomputed for the new ones.
+        """
+        if self._installed.get(key) is not install:
+            return  # another thread got there first
+        del self._installed[key]
+        self._stats.pop(key, None)
+        log.warning("%s %s: %s is no longer installed: %s since it was built; running the original",
+                    self.__qualname__, install.signature, install.candidate.name, reason)
+        persist.invalidated(self.config, self.function_id, install.signature, install.candidate.name, reason)
 
     def _roll_back(self, key: Hashable, event: RollbackEvent) -> None:
         install = self._installed.pop(key, None)

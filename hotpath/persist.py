@@ -8,16 +8,17 @@ must never be the reason a user's call fails.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotpath.config import Config
 from hotpath.errors import NotRewritable
+from hotpath.frozen_globals import FrozenGlobals, freeze
 from hotpath.kernels import get_backend
 from hotpath.kernels.artifacts import pickle_namespace
-from hotpath.rewriter.source import extract, injected_values
+from hotpath.rewriter.source import FunctionSource, extract, injected_values
 from hotpath.runner import adapters
 from hotpath.store import ArtifactRefused, FunctionId, Store, check_artifact
 from hotpath.store.fingerprint import environment, function_key
@@ -30,12 +31,32 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def identify_function(fn: Callable[..., Any]) -> FunctionId | None:
-    """The store's key for ``fn``: module, qualified name, and a hash of its source, its helpers'
-    sources and the values of the globals they read. ``None`` for functions that are not stored."""
+@dataclass(frozen=True)
+class Identity:
+    """A function as it is now: its key in the store and the globals its variants are built with.
+
+    Both come from one extraction, so a winner is stored and found under the global values it
+    was built with; ``current`` says whether those values still hold.
+    """
+
+    function_id: FunctionId
+    frozen: FrozenGlobals | None
+
+    @property
+    def current(self) -> bool:
+        return self.frozen is None or self.frozen.changed() is None
+
+
+def identify(fn: Callable[..., Any], fs: FunctionSource | None = None) -> Identity | None:
+    """``fn``'s identity (from ``fs``, its extraction, when given): module, qualified name, a hash
+    of its source, its helpers' sources and the values of the globals they read, and those
+    globals. ``None`` for functions that are not stored (not rewritable, a global that cannot be
+    pickled or is too large to watch)."""
     try:
-        fs = extract(fn)
-        return FunctionId(fs.module, fs.qualname, function_key(fs.source_hash, pickle_namespace(injected_values(fs))))
+        fs = fs or extract(fn)
+        frozen = freeze(fn, fs)
+        key = function_key(fs.source_hash, pickle_namespace(injected_values(fs)))
+        return Identity(FunctionId(fs.module, fs.qualname, key), frozen)
     except NotRewritable:
         return None
     except Exception:  # a global that cannot be pickled, say: such a function is not stored
@@ -84,12 +105,13 @@ def barred(config: Config, fn: FunctionId | None, signature: Signature) -> set[s
         return set()
 
 
-def warm_start(config: Config, fn: FunctionId | None, original: Callable[..., Any], signature: Signature,
+def warm_start(config: Config, identity: Identity | None, original: Callable[..., Any], signature: Signature,
                args: tuple[Any, ...], make_install: Callable[..., Install]) -> Install | None:
     """The stored winner for this signature, checked and loaded, or ``None`` (then tier 0 goes on)."""
     store = open_store(config)
-    if store is None or fn is None:
+    if store is None or identity is None:
         return None
+    fn = identity.function_id
     try:
         winner = store.find_winner(fn, str(signature))
         if winner is None:
@@ -103,7 +125,7 @@ def warm_start(config: Config, fn: FunctionId | None, original: Callable[..., An
         backend.prepare(variant, args)
         variant = adapters.apply(candidate.adapters, variant, original)
         install = make_install(candidate, winner.speedup, variant, backend.invocation_errors(),
-                               winner.mutates, "warm")
+                               winner.mutates, "warm", identity.frozen)
         store.log("warm-install", fn, str(signature), {"variant": winner.candidate.name,
                                                        "install_id": winner.install_id,
                                                        "speedup": winner.speedup, "environment": environment()})
@@ -139,6 +161,14 @@ def rolled_back(config: Config, fn: FunctionId | None, signature: Signature, var
         store.rollback(fn, str(signature), variant, reason, evidence)
     except Exception:
         log.exception("recording the rollback of %s failed", fn.name)
+
+
+def invalidated(config: Config, fn: FunctionId | None, signature: Signature, variant: str, reason: str) -> None:
+    """Audit an install taken out because a global it was built with changed (not barred)."""
+    store = open_store(config)
+    if store is None or fn is None:
+        return
+    _log_quietly(store, "invalidate", fn, signature, {"variant": variant, "reason": reason})
 
 
 def manual_rollback(config: Config, fn: FunctionId | None) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from hotpath import persist
 from hotpath.config import Config, disabled_by_env
 from hotpath.errors import NotRewritable
+from hotpath.frozen_globals import freeze
 from hotpath.kernels import Candidate, Skipped, get_backend
 from hotpath.model.guide import Guidance, guide, remember
 from hotpath.rewriter.proposers import propose_all
@@ -106,6 +107,8 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
     try:
         signature = signature_of(args)
         fs = extract(opt.original)
+        # Taken now, with the values the candidates are about to be built with.
+        frozen = freeze(opt.original, fs)
     except NotRewritable as exc:
         return _result(opt, None, exc.reason, started)
     modules = user_modules(fs)
@@ -177,7 +180,7 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
                        trials, reference.captured_s, notes, guidance)
     assert won.timing is not None
     opt._install(args, opt._new_install(signature, won.candidate, won.timing.speedup, variant,
-                                        backend.invocation_errors(), reference.mutates, "tuned"))
+                                        backend.invocation_errors(), reference.mutates, "tuned", frozen))
     log.info("%s %s: installed %s (%s)", opt.__qualname__, signature, won.name, won.timing)
     return TuneResult(opt.__qualname__, signature, won.candidate, None, trials, opt, reference.captured_s,
                       time.perf_counter() - started, notes, guidance)

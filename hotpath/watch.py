@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hotpath.frozen_globals import FrozenGlobals
 from hotpath.kernels.base import Candidate
 from hotpath.runner.compare import Tolerance, outcome_difference
 from hotpath.runner.outcome import Outcome, exception_name
@@ -51,11 +52,11 @@ class Install:
     """A variant in service for one signature. Mutable: it carries the sampling countdown."""
 
     __slots__ = ("signature", "candidate", "speedup", "origin", "variant", "invocation_errors", "mutates",
-                 "period", "countdown", "ratios", "installed_at")
+                 "frozen", "watched", "period", "countdown", "ratios", "installed_at")
 
     def __init__(self, signature: Signature, candidate: Candidate, speedup: float, origin: str,
                  variant: Callable[..., Any], invocation_errors: tuple[type[BaseException], ...],
-                 mutates: bool, verify_rate: float) -> None:
+                 mutates: bool, verify_rate: float, frozen: FrozenGlobals | None = None) -> None:
         self.signature = signature
         self.candidate = candidate
         self.speedup = speedup
@@ -63,6 +64,9 @@ class Install:
         self.variant = variant
         self.invocation_errors = invocation_errors
         self.mutates = mutates
+        self.frozen = frozen  # the globals the variant was built with, checked before each call
+        # Every call goes through the dispatcher's watched path (the compiled fast path reads this).
+        self.watched = mutates or frozen is not None
         self.period = max(1, round(1 / verify_rate)) if verify_rate > 0 else NEVER
         self.countdown = self.period
         self.ratios: deque[float] = deque(maxlen=SLOWDOWN_WINDOW)

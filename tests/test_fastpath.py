@@ -73,7 +73,8 @@ def test_keys_tell_apart_what_the_guard_must():
 def _installed(fn, args, variant, mutates=False, verify_rate=0.0):
     opt = hotpath.optimize(fn, verify_rate=verify_rate, hot_calls=10**9, hot_seconds=1e9, persist=False)
     candidate = Candidate("numba", "test", (), "", fn.__name__, Path("test"), b"")
-    opt._install(args, opt._new_install(signature_of(args), candidate, 2.0, variant, (OverflowError,), mutates, "test"))
+    opt._install(args, opt._new_install(signature_of(args), candidate, 2.0, variant, (OverflowError,), mutates, "test",
+                                        None))
     return opt
 
 
@@ -186,7 +187,7 @@ def test_compiled_path_caches_the_lookup_and_sees_installs_change():
     # A new install for the same key changes the dict: the cached install must not be used.
     candidate = Candidate("numba", "second", (), "", "total", Path("test"), b"")
     opt._install((a, b), opt._new_install(signature_of((a, b)), candidate, 2.0,
-                                          lambda a, b: served.append("second") or 2.0, (), False, "test"))
+                                          lambda a, b: served.append("second") or 2.0, (), False, "test", None))
     assert opt(a, b) == 2.0 and served[-1] == "second"
     opt.rollback()
     assert opt(a, b) == 6.0 and served[-1] == "second"

@@ -27,7 +27,7 @@ def fresh(winner, fast, fault, verify_rate):
     real = winner.variant
     args = (np.zeros(3),)
     install = opt._new_install(winner.signature, winner.candidate, winner.speedup,
-                               lambda *a: fault(real, *a), winner.invocation_errors, False, "tuned")
+                               lambda *a: fault(real, *a), winner.invocation_errors, False, "tuned", None)
     opt._install(args, install)
     return opt
 
