@@ -45,11 +45,11 @@ class _Binding:
     function: str  # qualified name of the function that reads it (for messages)
     name: str
     scope: dict[str, Any] | types.CellType  # the function's globals, or its closure cell
-    value: Any
-    contents: np.ndarray | bytes | None  # a private copy of mutable contents, else None
+    value: Any  # the object bound there (a hotpath wrapper itself, for a decorated helper)
+    contents: object  # mutable contents as they were (see _contents_of), else None
 
     def current(self) -> Any:
-        if isinstance(self.scope, dict):
+        if type(self.scope) is dict:
             return self.scope.get(self.name, _MISSING)
         try:
             return self.scope.cell_contents
@@ -58,16 +58,11 @@ class _Binding:
 
     def change(self) -> str | None:
         now = self.current()
-        if unwrap(now) is not self.value:
+        if now is not self.value:
             return f"global {self.name!r} of {self.function} was rebound"
-        if self.contents is None:
-            return None
-        if isinstance(self.contents, np.ndarray):
-            same = now.shape == self.contents.shape and now.dtype == self.contents.dtype and bool(
-                np.array_equal(_bits(now), _bits(self.contents)))
-        else:
-            same = _pickled(now) == self.contents
-        return None if same else f"global {self.name!r} of {self.function} was changed in place"
+        if self.contents is not None and _contents_of(now) != self.contents:
+            return f"global {self.name!r} of {self.function} was changed in place"
+        return None
 
 
 @dataclass(frozen=True)
@@ -77,11 +72,16 @@ class FrozenGlobals:
     bindings: tuple[_Binding, ...]
 
     def changed(self) -> str | None:
-        """A sentence naming the first global that differs now, or ``None`` while all hold."""
+        """A sentence naming the first global that differs now, or ``None`` while all hold.
+
+        Runs before every call of a variant that has globals, so the common case is one dict
+        lookup and one identity test per global (plus a bytes comparison for mutable ones).
+        """
         for binding in self.bindings:
-            found = binding.change()
-            if found is not None:
-                return found
+            scope = binding.scope
+            now = scope.get(binding.name, _MISSING) if type(scope) is dict else binding.current()
+            if now is not binding.value or (binding.contents is not None and _contents_of(now) != binding.contents):
+                return binding.change()
         return None
 
 
@@ -97,7 +97,10 @@ def freeze(fn: Callable[..., Any], fs: FunctionSource) -> FrozenGlobals | None:
             if ref.kind == "module":
                 continue  # imported by name in every generated module
             scope = _scope(function, ref.name)
-            value = unwrap(ref.value)
+            bound = _Binding(part.qualname, ref.name, scope, ref.value, None).current()
+            # The object bound now, if it is still the one extracted (a helper is extracted
+            # unwrapped); otherwise the extracted one, so that the first check reports the change.
+            value = bound if unwrap(bound) is unwrap(ref.value) else ref.value
             bindings.append(_Binding(part.qualname, ref.name, scope, value, _contents(part.qualname, ref.name, value)))
     return FrozenGlobals(tuple(bindings)) if bindings else None
 
@@ -127,20 +130,20 @@ def _scope(function: types.FunctionType, name: str) -> dict[str, Any] | types.Ce
     return function.__globals__
 
 
-def _contents(function: str, name: str, value: Any) -> np.ndarray | bytes | None:
+def _contents(function: str, name: str, value: Any) -> object:
     if isinstance(value, np.ndarray) and not value.dtype.hasobject:
         if not value.flags.writeable and value.flags.owndata:
             return None  # cannot change in place
         if value.nbytes > MAX_WATCHED_BYTES:
             raise NotRewritable(
-                f"{function} reads the global array {name!r} ({value.nbytes / 2**20:.1f} MiB): a variant is "
+                f"{function} reads the global array {name!r} ({value.nbytes / 2**10:,.0f} KiB): a variant is "
                 f"built with a copy of it and would not see later changes to it, and comparing it on every "
                 f"call would cost more than it saves; pass it as an argument, or make it read-only "
                 f"({name}.flags.writeable = False) if it never changes")
-        return np.array(value, copy=True)
+        return _contents_of(value)
     if isinstance(value, np.ndarray) or isinstance(value, _CONTAINERS) or _holds_mutable(value):
         try:
-            pickled = _pickled(value)
+            pickled = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
             raise NotRewritable(f"{function} reads the global {name!r}, whose contents cannot be recorded "
                                 f"to check that they stay the same ({type(exc).__name__}: {exc})") from None
@@ -159,12 +162,12 @@ def _holds_mutable(value: Any) -> bool:
     return False
 
 
-def _bits(array: np.ndarray) -> np.ndarray:
-    """The array's bytes, so that equal means identical (NaN payloads and -0.0 included)."""
-    return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
-
-
-def _pickled(value: Any) -> bytes:
+def _contents_of(value: Any) -> object:
+    """What a mutable value holds, equal only for equal contents: an array's shape, dtype and
+    raw bytes (bitwise, so NaN equals itself; ``tobytes`` was the fastest comparison measured),
+    anything else pickled."""
+    if isinstance(value, np.ndarray) and not value.dtype.hasobject:
+        return (value.shape, value.dtype, value.tobytes())
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
