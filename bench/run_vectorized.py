@@ -1,7 +1,9 @@
-"""The vectorized part of the corpus: NumPy vs naive ``njit`` vs the fused (devectorized) variants vs Pythran.
+"""The vectorized part of the corpus: NumPy vs naive ``njit`` vs the fused (devectorized) variants vs Pythran
+(vs ``torch.compile`` with ``--backends numba,pythran,torch``).
 
     python -m bench.run_vectorized                 # bench size, writes bench/results/vectorized.md/.json
     python -m bench.run_vectorized --size small softmax_rows_vec
+    python -m bench.run_vectorized --backends numba,pythran,torch --out bench/results/vectorized-torch
 
 Every kernel is tuned with ``hotpath.tune`` (all candidates verified on the captured arguments
 and generated edge cases, then timed paired against the original). Per kernel the table shows
@@ -33,8 +35,8 @@ from bench import corpus
 from bench.run_corpus import geomean, run_kernel
 
 RESULTS = Path(__file__).parent / "results"
-FAMILIES = ("numba", "numba-parallel", "numba-fused", "numba-fused-parallel", "pythran", "pythran-openmp")
-HEADERS = ("njit", "njit parallel", "fused", "fused parallel", "pythran", "pythran openmp")
+FAMILIES = ("numba", "numba-parallel", "numba-fused", "numba-fused-parallel", "pythran", "pythran-openmp", "torch")
+HEADERS = ("njit", "njit parallel", "fused", "fused parallel", "pythran", "pythran openmp", "torch.compile")
 
 
 def family_cell(row: dict, family: str) -> str:
@@ -59,7 +61,7 @@ def _pythran_version() -> str:
 
 def markdown(rows: list[dict], size: str, wall_s: float, load: tuple[float, float] | None = None) -> str:
     lines = [
-        f"# Vectorized kernels: NumPy vs naive njit vs fused loops vs Pythran ({size} size)",
+        f"# Vectorized kernels: NumPy vs naive njit vs fused loops vs Pythran vs torch.compile ({size} size)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"NumPy {np.__version__}, Numba {numba.__version__}, Pythran {_pythran_version()}. "
@@ -86,9 +88,11 @@ def markdown(rows: list[dict], size: str, wall_s: float, load: tuple[float, floa
     lines.append("")
     fused_wins = sum(1 for r in rows if r["winner"] and r["winner"].startswith("numba-fused"))
     pythran_wins = sum(1 for r in rows if r["winner"] and r["winner"].startswith("pythran"))
+    torch_wins = sum(1 for r in rows if r["winner"] and r["winner"].startswith("torch"))
     lines.append(f"- geometric-mean speedup of the winners over NumPy: **{geomean([r['speedup'] for r in rows]):.2f}x** "
                  f"over {len(rows)} kernels ({sum(1 for r in rows if r['winner'])} with a winner, "
-                 f"{fused_wins} of them fused Numba, {pythran_wins} Pythran; no winner counts as 1x)")
+                 f"{fused_wins} of them fused Numba, {pythran_wins} Pythran, {torch_wins} torch.compile; "
+                 "no winner counts as 1x)")
     naive = [next((t["speedup"] for t in r["trials"] if t["name"] == "numba" and t["speedup"]), 1.0) for r in rows]
     lines.append(f"- for comparison, naive `njit` alone (plain `numba` candidate, not-timed counted as 1x): "
                  f"{geomean([max(v, 0.0) or 1.0 for v in naive]):.2f}x")
