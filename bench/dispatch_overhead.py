@@ -127,7 +127,7 @@ def _decorated(n_arrays: int):
     candidate = Candidate("numba", "numba", (), "", fn.__name__, Path("bench"), b"")
     # Installed by hand: the bench measures dispatch, not tuning (a kernel this small would not
     # win a trial against its original, and should not).
-    opt._install(args, opt._new_install(signature_of(args), candidate, 1.0, variant, (), False, "bench"))
+    opt._install(args, opt._new_install(signature_of(args), candidate, 1.0, variant, (), False, "bench", None))
     assert opt(*args) == fn(*args)
     return opt, variant, args, arity
 
