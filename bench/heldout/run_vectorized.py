@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print("\n".join(report(row)), flush=True)
     fused = [r for r in rows if r["winner"] and r["winner"].startswith("numba-fused")]
-    print(f"\n| kernel | NumPy ms | winner | speedup [95% CI] | njit | fused |\n|---|---:|---|---:|---:|---:|")
+    print("\n| kernel | NumPy ms | winner | speedup [95% CI] | njit | fused |\n|---|---:|---|---:|---:|---:|")
     for r in rows:
         ci = f" [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]" if r["ci"] else ""
         baseline = f"{r['baseline_ms']:.1f}" if r["baseline_ms"] is not None else "-"
