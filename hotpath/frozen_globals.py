@@ -48,16 +48,8 @@ class _Binding:
     value: Any  # the object bound there (a hotpath wrapper itself, for a decorated helper)
     contents: object  # mutable contents as they were (see _contents_of), else None
 
-    def current(self) -> Any:
-        if type(self.scope) is dict:
-            return self.scope.get(self.name, _MISSING)
-        try:
-            return self.scope.cell_contents
-        except ValueError:
-            return _MISSING
-
     def change(self) -> str | None:
-        now = self.current()
+        now = _lookup(self.scope, self.name)
         if now is not self.value:
             return f"global {self.name!r} of {self.function} was rebound"
         if self.contents is not None and _contents_of(now) != self.contents:
@@ -79,7 +71,7 @@ class FrozenGlobals:
         """
         for binding in self.bindings:
             scope = binding.scope
-            now = scope.get(binding.name, _MISSING) if type(scope) is dict else binding.current()
+            now = scope.get(binding.name, _MISSING) if type(scope) is dict else _lookup(scope, binding.name)
             if now is not binding.value or (binding.contents is not None and _contents_of(now) != binding.contents):
                 return binding.change()
         return None
@@ -97,7 +89,7 @@ def freeze(fn: Callable[..., Any], fs: FunctionSource) -> FrozenGlobals | None:
             if ref.kind == "module":
                 continue  # imported by name in every generated module
             scope = _scope(function, ref.name)
-            bound = _Binding(part.qualname, ref.name, scope, ref.value, None).current()
+            bound = _lookup(scope, ref.name)
             # The object bound now, if it is still the one extracted (a helper is extracted
             # unwrapped); otherwise the extracted one, so that the first check reports the change.
             value = bound if unwrap(bound) is unwrap(ref.value) else ref.value
@@ -121,6 +113,16 @@ def _functions(fn: Callable[..., Any], fs: FunctionSource) -> Iterator[tuple[typ
                 helper = helpers.get((ref.value.__module__, ref.value.__qualname__))
                 if helper is not None:
                     stack.append((ref.value, helper))
+
+
+def _lookup(scope: dict[str, Any] | types.CellType, name: str) -> Any:
+    """What the original would read for ``name`` now."""
+    if type(scope) is dict:
+        return scope.get(name, _MISSING)
+    try:
+        return scope.cell_contents  # type: ignore[union-attr]
+    except ValueError:  # an empty cell: the variable was deleted
+        return _MISSING
 
 
 def _scope(function: types.FunctionType, name: str) -> dict[str, Any] | types.CellType:
