@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+#: Installs taken out because their globals changed, after which a function is left as the
+#: original: each one costs a store lookup and, once hot again, a tuning run, so globals that
+#: change all the time (a counter, a time step set before every call) would cost more than a
+#: variant saves.
+VOLATILE_AFTER = 16
 
 
 @dataclass
@@ -95,6 +100,7 @@ class Optimized(fastpath.Base):
         self._barred: dict[Hashable, set[str]] = {}
         self._tolerance = Tolerance(config.rtol, config.atol)
         self._identity: persist.Identity | None | bool = False  # False: not computed yet
+        self._invalidations = 0
         self._pending = 0
         self._idle = threading.Condition()
         self._disabled = disabled_by_env()
@@ -153,7 +159,10 @@ class Optimized(fastpath.Base):
             changed = install.frozen.changed()
             if changed is not None:
                 self._invalidate(key, install, changed)
-                return self(*args)  # tier 0 again, which may warm-start a winner for the new values
+                # The next call starts tier 0 again (and may warm-start a winner stored for the
+                # new values); this one is the original's, so a global that keeps changing
+                # cannot send the call round in circles.
+                return self.__hotpath_original__(*args)
         roll_back = functools.partial(self._roll_back, key)
         if install.countdown <= 0:
             install.countdown = install.period
@@ -248,9 +257,16 @@ class Optimized(fastpath.Base):
             return  # another thread got there first
         del self._installed[key]
         self._stats.pop(key, None)
+        self._invalidations += 1
         log.warning("%s %s: %s is no longer installed: %s since it was built; running the original",
                     self.__qualname__, install.signature, install.candidate.name, reason)
         persist.invalidated(self.config, self.function_id, install.signature, install.candidate.name, reason)
+        if self._invalidations >= VOLATILE_AFTER:
+            self._installed.clear()
+            self._disabled = True
+            log.warning("%s: its globals changed under %d installed variants; they change too often for a "
+                        "variant to pay off, so it runs as the original for the rest of this process "
+                        "(pass them as arguments to let hotpath optimize it)", self.__qualname__, self._invalidations)
 
     def _roll_back(self, key: Hashable, event: RollbackEvent) -> None:
         install = self._installed.pop(key, None)

@@ -88,7 +88,8 @@ def test_a_sweep_back_to_earlier_values_warm_starts_their_variant(kernels, fast,
     assert hotpath.tune(opt, a).winner is not None  # built with 3.0
     assert opt(a) == kernels.scaled_sum(a)
     kernels.SCALE = 2.0
-    assert opt(a) == kernels.scaled_sum(a)  # invalidated, then the stored 2.0 winner comes back
+    assert opt(a) == kernels.scaled_sum(a)  # invalidated: the original answers
+    assert opt(a) == kernels.scaled_sum(a)  # tier 0 again: the stored 2.0 winner comes back
     assert opt.installed != {}
     assert _actions(tmp_path, "scaled_sum") == ["install", "invalidate", "install", "invalidate", "warm-install"]
 
@@ -114,3 +115,18 @@ def test_contents_are_compared_bitwise_and_bounded():
     frozen = freeze(fk.weighted_sum, extract(fk.weighted_sum))
     assert frozen is not None and frozen.changed() is None
     assert fk.WEIGHTS.nbytes <= MAX_WATCHED_BYTES < fk.BIG.nbytes
+
+
+def test_globals_that_keep_changing_leave_the_function_as_the_original(kernels, fast, dispatch_path, tmp_path):
+    from hotpath.dispatch import VOLATILE_AFTER
+
+    a = np.random.default_rng(7).random(20_000)
+    opt = _tuned(kernels.scaled_sum, fast.replace(state_dir=tmp_path), a)
+    for step in range(VOLATILE_AFTER):
+        kernels.SCALE = 2.0 if step % 2 else 3.0
+        assert opt(a) == kernels.scaled_sum(a)  # invalidated
+        assert opt(a) == kernels.scaled_sum(a)  # warm start of the stored winner for this value, if any
+        if step == 0:
+            assert hotpath.tune(opt, a).winner is not None  # now both values have a stored winner
+    assert opt.installed == {} and opt._disabled
+    assert opt(a) == kernels.scaled_sum(a)
