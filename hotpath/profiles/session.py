@@ -146,6 +146,7 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None) -> None:
     kernels_dir = config.resolved_state_dir() / "kernels"
     executor = _open_executor(plan.cluster)
     for index, (name, fn, signature, args) in enumerate(jobs, 1):
+        _raise_if_interrupted()
         try:
             expected = sum(isinstance(p, Candidate) for p in propose(extract(fn), signature_of(args), config, kernels_dir))
         except Exception:
@@ -168,6 +169,29 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None) -> None:
                                          result.duration_s, len(result.trials)))
     if hasattr(executor, "close"):
         executor.close()
+    _raise_if_interrupted()
+
+
+class _Interrupt:
+    """Ctrl-C during tuning, remembered as well as raised.
+
+    The KeyboardInterrupt that Python raises on SIGINT is lost when it lands in Python code that
+    native code called back (llvmlite's object-cache callback while Numba compiles a winner here:
+    ctypes prints "Exception ignored" and carries on), and the run would then finish as if
+    nothing had happened. The flag lets the tuning loop honour it between functions.
+    """
+
+    requested = False
+
+    @classmethod
+    def handle(cls, signum: int, frame: Any) -> None:
+        cls.requested = True
+        raise KeyboardInterrupt
+
+
+def _raise_if_interrupted() -> None:
+    if _Interrupt.requested:
+        raise KeyboardInterrupt
 
 
 def _open_executor(address: str | None) -> Any:
@@ -207,6 +231,7 @@ def run(plan: Plan, stream: IO[str] | None) -> int:
     events.emit(stream, events.ScriptExited(status))
     if status != 0:
         return status
+    signal.signal(signal.SIGINT, _Interrupt.handle)
     try:
         _tune_all(plan, recorder, stream)
     except KeyboardInterrupt:
