@@ -18,7 +18,7 @@ from hotpath.errors import NotRewritable
 from hotpath.frozen_globals import FrozenGlobals, freeze
 from hotpath.kernels import get_backend
 from hotpath.kernels.artifacts import pickle_namespace
-from hotpath.rewriter.source import FunctionSource, extract, injected_values
+from hotpath.rewriter.source import extract, injected_values
 from hotpath.runner import adapters
 from hotpath.store import ArtifactRefused, FunctionId, Store, check_artifact
 from hotpath.store.fingerprint import environment, function_key
@@ -47,13 +47,12 @@ class Identity:
         return self.frozen is None or self.frozen.changed() is None
 
 
-def identify(fn: Callable[..., Any], fs: FunctionSource | None = None) -> Identity | None:
-    """``fn``'s identity (from ``fs``, its extraction, when given): module, qualified name, a hash
-    of its source, its helpers' sources and the values of the globals they read, and those
-    globals. ``None`` for functions that are not stored (not rewritable, a global that cannot be
-    pickled or is too large to watch)."""
+def identify(fn: Callable[..., Any]) -> Identity | None:
+    """``fn``'s identity now: module, qualified name, a hash of its source, its helpers' sources
+    and the values of the globals they read, and those globals. ``None`` for functions that are
+    not stored (not rewritable, a global that cannot be pickled or is too large to watch)."""
     try:
-        fs = fs or extract(fn)
+        fs = extract(fn)
         frozen = freeze(fn, fs)
         key = function_key(fs.source_hash, pickle_namespace(injected_values(fs)))
         return Identity(FunctionId(fs.module, fs.qualname, key), frozen)
