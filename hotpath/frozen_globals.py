@@ -66,14 +66,13 @@ class FrozenGlobals:
     def changed(self) -> str | None:
         """A sentence naming the first global that differs now, or ``None`` while all hold.
 
-        Runs before every call of a variant that has globals, so the common case is one dict
-        lookup and one identity test per global (plus a bytes comparison for mutable ones).
+        Runs before every call of a variant that has globals: one lookup and one identity test
+        per global (plus a bytes comparison for mutable ones).
         """
         for binding in self.bindings:
-            scope = binding.scope
-            now = scope.get(binding.name, _MISSING) if type(scope) is dict else _lookup(scope, binding.name)
-            if now is not binding.value or (binding.contents is not None and _contents_of(now) != binding.contents):
-                return binding.change()
+            found = binding.change()
+            if found is not None:
+                return found
         return None
 
 
