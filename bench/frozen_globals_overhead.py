@@ -1,0 +1,73 @@
+"""What checking a variant's globals costs per call: ns added over calling the variant directly.
+
+    python -m bench.frozen_globals_overhead      # writes bench/results/frozen-globals-overhead.md
+
+Three kernels from ``tests/frozen_kernels.py`` with a Numba variant installed (``verify_rate=0``,
+so no shadow calls): one reading no globals (the compiled fast path), one reading a scalar
+global, one reading a 64-element global array (identity and contents checked on every call).
+Per round, a block of decorated calls and a block of direct variant calls on a 16-element array;
+the table gives the median over rounds of the per-call difference.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROUNDS, CALLS = 41, 2000
+OUT = Path(__file__).parent / "results" / "frozen-globals-overhead.md"
+
+
+def main() -> int:
+    os.environ.setdefault("HOTPATH_HOME", tempfile.mkdtemp(prefix="hotpath-frozen-bench-"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import hotpath
+    from tests import frozen_kernels as fk
+
+    config = hotpath.Config(backends=("numba",), timing_budget_s=0.2, verify_rate=0.0, hot_calls=10**9,
+                            hot_seconds=1e9, cost_model=False)
+    a = np.random.default_rng(0).random(16)
+    rows = []
+    for name, what in (("pure", "no globals"), ("scaled_sum", "one scalar global"),
+                       ("weighted_sum", "one 64-element global array")):
+        opt = hotpath.optimize(getattr(fk, name), config=config)
+        result = hotpath.tune(opt, np.random.default_rng(1).random(20_000))
+        if result.winner is None:
+            rows.append(f"| {name} | {what} | - ({result.reason}) |")
+            continue
+        (install,) = opt._installed.values()
+        variant, added = install.variant, []
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            for _ in range(CALLS):
+                opt(a)
+            middle = time.perf_counter()
+            for _ in range(CALLS):
+                variant(a)
+            added.append(((middle - start) - (time.perf_counter() - middle)) / CALLS)
+        rows.append(f"| {name} | {what} | +{statistics.median(added) * 1e9:.0f} ns |")
+    OUT.write_text("\n".join([
+        "# Frozen-globals check: cost per call",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared), Python {platform.python_version()}. "
+        f"{ROUNDS} rounds of {CALLS} decorated calls then {CALLS} direct calls of the installed Numba variant "
+        "(16-element array); median per-call difference.",
+        "",
+        "| kernel | reads | added over the variant called directly |",
+        "|---|---|---:|",
+        *rows,
+        "",
+    ]))
+    print(OUT.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
