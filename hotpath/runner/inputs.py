@@ -22,12 +22,35 @@ from hotpath.signature import signature_of
 CAPTURED = "captured"
 
 
+#: Where a value sits in a call's arguments: the argument's position, then the indices of the
+#: tuple (or list) items leading to it. ``(1, 0)`` is ``mu`` in ``f(x, (mu, sigma))``.
+LeafPath = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a generated case changed: the values of exactly one numeric leaf of the arguments.
+
+    A value guard is built from probes: when a candidate disagrees on some probes of a leaf and
+    agrees on others, the candidate may still be installed behind a guard that sends values
+    outside the range it agreed on to the original. ``low``/``high`` are the smallest and largest
+    values the leaf holds in this case (NaN ignored; ``±inf`` allowed), ``nan`` whether it holds a
+    NaN. A case that changes more than one leaf, or the arguments' sizes, carries no probe.
+    """
+
+    path: LeafPath
+    low: float
+    high: float
+    nan: bool = False
+
+
 @dataclass(frozen=True)
 class InputCase:
     """One set of positional arguments to run the original and a candidate on."""
 
     name: str
     args: tuple[Any, ...]
+    probe: Probe | None = None  # set when the case changed one leaf's values and nothing else
 
 
 def _arrays(args: Sequence[object]) -> list[np.ndarray]:
