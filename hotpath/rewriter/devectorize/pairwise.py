@@ -1,0 +1,198 @@
+"""NumPy's summation order, for Numba-compiled code: ``sum`` and ``mean`` that match NumPy bit for bit.
+
+``np.add.reduce`` over a float array sums pairwise (``pairwise_sum`` in NumPy's
+``loops_utils.h.src``): blocks of at most 128 elements are summed with 8 interleaved
+accumulators, combined as ``((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))`` plus the
+leftover elements, and longer ranges are split in two halves (a multiple of 8 on the left) whose
+sums are added. Numba's own ``np.sum`` adds sequentially, so on inputs with cancellation
+(``1e16, 1, -1e16``) it returns another number than the original. The generated modules call
+these functions instead wherever the function sums a whole float array, so a compiled variant
+returns what NumPy returns, not merely something close.
+
+Which layouts keep NumPy's order: any 1-d array (NumPy sums it with its stride), and C- or
+F-contiguous arrays of any rank (NumPy's iterator walks them in memory order as one flat run).
+Other n-d layouts, float16 and complex arrays are refused when the caller is compiled (a
+typing error, so the candidate fails to build rather than being wrong); integer and boolean
+sums are exact in any order and use Numba's ``np.sum``. The integer ``mean`` follows NumPy's
+conversion to float64 in buffers of ``BUFFER`` elements, each summed pairwise.
+
+Like ``hugepages``, this module imports Numba and is imported only by the generated modules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.core.errors import TypingError
+from numba.extending import overload
+
+#: NumPy's block: ranges up to this long are summed by one unrolled loop.
+BLOCK = 128
+#: NumPy's default buffer (``np.getbufsize()``): integers are cast to float64 this many at a time.
+BUFFER = 8192
+_STACK = 192  # pending tasks; the tree is at most log2(n / 64) deep, three tasks a level
+
+
+def _leaf(a, start, n):  # type: ignore[no-untyped-def]
+    """NumPy's sum of ``a[start:start + n]`` for ``n <= BLOCK``; ``n >= 1``."""
+    if n < 8:
+        res = a[start]  # NumPy starts from -0.0, and -0.0 + x is x (even for x = -0.0)
+        for i in range(start + 1, start + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
+    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
+    stop = start + n - n % 8
+    for i in range(start + 8, stop, 8):
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    for i in range(stop, start + n):
+        res += a[i]
+    return res
+
+
+_leaf_jit = njit(cache=True)(_leaf)
+
+
+def _tree(a, start, n):  # type: ignore[no-untyped-def]
+    """NumPy's pairwise sum of ``a[start:start + n]``, ``n >= 1``, without recursion.
+
+    A task stack evaluates the split tree in NumPy's order: left half, right half, then their
+    sum (``kind`` 0: a range to sum, 1: add the two values on top of the value stack).
+    """
+    if n <= BLOCK:
+        return _leaf_jit(a, start, n)
+    kinds = np.empty(_STACK, np.int8)
+    starts = np.empty(_STACK, np.intp)
+    lengths = np.empty(_STACK, np.intp)
+    values = np.empty(_STACK, a.dtype)
+    tasks, top = 1, 0
+    kinds[0], starts[0], lengths[0] = 0, start, n
+    while tasks:
+        tasks -= 1
+        if kinds[tasks] == 1:
+            top -= 1
+            values[top - 1] = values[top - 1] + values[top]
+            continue
+        s, m = starts[tasks], lengths[tasks]
+        if m <= BLOCK:
+            values[top] = _leaf_jit(a, s, m)
+            top += 1
+            continue
+        half = m // 2
+        half -= half % 8
+        kinds[tasks] = 1
+        kinds[tasks + 1], starts[tasks + 1], lengths[tasks + 1] = 0, s + half, m - half
+        kinds[tasks + 2], starts[tasks + 2], lengths[tasks + 2] = 0, s, half
+        tasks += 3
+    return values[0]
+
+
+_tree_jit = njit(cache=True)(_tree)
+
+
+def _flat(a):  # type: ignore[no-untyped-def]
+    """``a`` as the 1-d run NumPy's iterator sums, or a typing error where that is not reproduced."""
+    if a.ndim == 1:
+        return lambda a: a
+    if a.layout == "C":
+        return lambda a: a.reshape(a.size)
+    if a.layout == "F":
+        return lambda a: a.T.reshape(a.size)
+    raise TypingError(f"hotpath: NumPy's summation order over a non-contiguous {a.ndim}-d array "
+                      "is not reproduced")
+
+
+def _float_kind(a) -> type | None:  # type: ignore[no-untyped-def]
+    if a.dtype == types.float64:
+        return np.float64
+    if a.dtype == types.float32:
+        return np.float32
+    return None
+
+
+def pairwise_sum(a: np.ndarray) -> object:
+    """``np.sum(a)`` (no axis) in NumPy's order; in Python it is ``np.sum`` itself."""
+    return np.sum(a)
+
+
+def pairwise_mean(a: np.ndarray) -> object:
+    """``np.mean(a)`` (no axis) in NumPy's order; in Python it is ``np.mean`` itself."""
+    return np.mean(a)
+
+
+def _refuse(a, what: str) -> None:  # type: ignore[no-untyped-def]
+    raise TypingError(f"hotpath: NumPy's {what} order of {a.dtype} arrays is not reproduced")
+
+
+@overload(pairwise_sum)
+def _sum_impl(a):  # type: ignore[no-untyped-def]
+    if not isinstance(a, types.Array):
+        return None
+    kind = _float_kind(a)
+    if kind is None:
+        if isinstance(a.dtype, (types.Integer, types.Boolean)):
+            return lambda a: np.sum(a)  # integer sums are exact in any order
+        _refuse(a, "summation")
+    flat = njit(_flat(a))
+    zero = kind(0.0)
+
+    def impl(a):  # type: ignore[no-untyped-def]
+        v = flat(a)
+        if v.size == 0:
+            return zero
+        # NumPy adds the pairwise sum to the identity 0.0 (so a sum of -0.0 is 0.0).
+        return zero + _tree_jit(v, 0, v.size)
+
+    return impl
+
+
+@overload(pairwise_mean)
+def _mean_impl(a):  # type: ignore[no-untyped-def]
+    if not isinstance(a, types.Array):
+        return None
+    kind = _float_kind(a)
+    if kind is None:
+        if not isinstance(a.dtype, (types.Integer, types.Boolean)):
+            _refuse(a, "mean's summation")
+        flat = njit(_flat(a))
+
+        def int_impl(a):  # type: ignore[no-untyped-def]
+            v = flat(a)
+            n = v.size
+            if n == 0:
+                return np.nan
+            # NumPy casts to float64 through its buffer: each buffer is summed pairwise and
+            # added to the running total.
+            buffer = np.empty(min(n, BUFFER), np.float64)
+            total = 0.0
+            for start in range(0, n, BUFFER):
+                m = min(BUFFER, n - start)
+                for i in range(m):
+                    buffer[i] = v[start + i]
+                total = total + _tree_jit(buffer, 0, m)
+            return total / n
+
+        return int_impl
+    flat = njit(_flat(a))
+    zero = kind(0.0)
+
+    def impl(a):  # type: ignore[no-untyped-def]
+        v = flat(a)
+        n = v.size
+        if n == 0:
+            return kind(np.nan)
+        # NumPy divides in the array's precision (np.float32(s) / n is float32).
+        return kind((zero + _tree_jit(v, 0, n)) / kind(n))
+
+    return impl
+
+
+__all__ = ["BLOCK", "BUFFER", "pairwise_mean", "pairwise_sum"]
