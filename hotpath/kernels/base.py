@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from hotpath.config import Config
+    from hotpath.runner.inputs import Probe
     from hotpath.rewriter.source import FunctionSource
     from hotpath.signature import Signature
 
@@ -71,6 +72,15 @@ class Failure:
     original_raised: str | None = None  # exception type names on that input, e.g. "IndexError"
     candidate_raised: str | None = None
     return_dtypes: str | None = None  # set when only the scalar type of the result differed
+    # For a value guard (``hotpath.runner.adapters``), set only when every input the candidate
+    # disagreed on was a probe of one argument leaf: the probes it disagreed and agreed on, and
+    # the captured call's values of each leaf that failed.
+    failed_probes: tuple[Probe, ...] = ()
+    passed_probes: tuple[Probe, ...] = ()
+    captured_probes: tuple[Probe, ...] = ()
+    # Set when every input it disagreed on was a tiny one (``SIZE_CASES``) or a probe: calls with
+    # an array axis shorter than this would have to go to the original.
+    below_size: int | None = None
 
 
 class Backend(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from hotpath.errors import NotRewritable
 from hotpath.kernels import Candidate, Skipped, get_backend
 from hotpath.rewriter.source import FunctionSource, conflicts
 from hotpath.runner import adapters
-from hotpath.signature import Signature
+from hotpath.signature import ArgSpec, Signature
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,23 @@ def propose(fs: FunctionSource, signature: Signature, config: Config,
         except Exception as exc:  # a rewriter bug must not reach the user; it costs a candidate
             log.exception("backend %s could not emit a variant of %s", name, fs.qualname)
             proposals.append(Skipped(name, name, f"emitting the variant failed: {type(exc).__name__}: {exc}"))
-    if len(signature.arrays) >= 2:
+    if _array_count(signature.args) >= 2:
         proposals = [_guard_aliasing(p) for p in proposals]
     return proposals
 
 
+def _array_count(specs: Sequence[ArgSpec]) -> int:
+    """Arrays among the arguments, those inside tuples included (``f((src, dst))`` has two)."""
+    return sum(1 if spec.kind == "array" else _array_count(spec.items) for spec in specs)
+
+
+#: Backends whose variants see arrays through their own tensors or device copies: a graph
+#: compiler assumes its inputs do not overlap, so ``f(u, u)`` or overlapping views could give
+#: another answer than NumPy's step-by-step evaluation.
+_ALIAS_BLIND = frozenset({"torch", "cupy"})
+
+
 def _guard_aliasing(proposal: Candidate | Skipped) -> Candidate | Skipped:
-    if isinstance(proposal, Candidate) and proposal.options_dict.get("parallel"):
+    if isinstance(proposal, Candidate) and (proposal.options_dict.get("parallel") or proposal.backend in _ALIAS_BLIND):
         return replace(proposal, adapters=(*proposal.adapters, adapters.DISTINCT_ARRAYS))
     return proposal

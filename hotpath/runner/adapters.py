@@ -9,6 +9,17 @@
   could make iterations race. Calls whose array arguments may share memory go to the original.
 * ``cast-return:DTYPES`` — a return cast. Numba boxes a float32 scalar as a Python float; the
   original returned ``np.float32``. The cast restores the original's scalar types.
+* ``min-size:N`` — a size guard. Calls where some array argument is shorter than N along an
+  axis go to the original: where a variant differs only on tiny inputs (the Python float a loop
+  that never ran returns, where compiled code returns a NumPy one), those calls are never the
+  ones worth compiling, and the verification of every larger input still stands.
+* ``range:SPEC`` — a value-range guard. A compiled variant that agrees with the original on
+  some values of an argument and not on others (int64 wrap-around past 2**63, ``math.exp``
+  returning inf where Python raises OverflowError, ``math.sqrt`` of a negative) serves only calls
+  whose values lie in the range it was verified on; every other call goes to the original. The
+  range is built from the probes the verification ran (``hotpath.runner.inputs.Probe``): it
+  holds the captured values and stretches over the probes that agreed, never over one that did
+  not. Scalars cost a comparison; arrays a min/max pass, which the candidate's timing includes.
 
 An adapted candidate is a new candidate: it is verified on every input like any other, so the
 rule "never install what was not shown equal" still holds, and the adapter's cost is part of
@@ -17,33 +28,40 @@ its timing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from hotpath.kernels.base import Candidate, Failure
+from hotpath.runner.inputs import SIZE_CASES, LeafPath, Probe
 
 FINITE = "finite"
 DISTINCT_ARRAYS = "distinct-arrays"
 CAST_RETURN = "cast-return:"
+RANGE = "range:"
+MIN_SIZE = "min-size:"
 #: Generated inputs a finite guard routes to the original.
 NON_FINITE_CASES = frozenset({"nan", "inf", "huge-float", "scalar-nan", "scalar-inf"})
 #: Float scalars beyond this magnitude go to the original (their square would overflow).
 SCALAR_LIMIT = 1e150
 
 
-def _all_finite(args: tuple[Any, ...]) -> bool:
+def _all_finite(args: Iterable[Any]) -> bool:
     for arg in args:
-        kind = type(arg)
-        if kind is np.ndarray:
+        if isinstance(arg, np.ndarray):  # subclasses too: a memmap holds NaN like any array
             # One BLAS pass: the sum of squares is finite only if no element is NaN or inf and
             # none is near the overflow threshold. Real data that still overflows it merely
             # takes the original, which is always right.
             if arg.dtype.kind in "fc" and arg.size and not np.isfinite(np.vdot(arg, arg)):
                 return False
-        elif kind is float and not abs(arg) < SCALAR_LIMIT:
+        elif isinstance(arg, (float, np.floating, complex, np.complexfloating)):  # np.float64(nan) too
+            if not float(abs(arg)) < SCALAR_LIMIT:
+                return False
+        elif type(arg) in (tuple, list) and not _all_finite(arg):  # (mu, sigma), [x0, x1]
             return False
     return True
 
@@ -67,7 +85,7 @@ def cast_value(result: Any, dtypes: str) -> Any:
 
 
 def _distinct(args: tuple[Any, ...]) -> bool:
-    arrays = [a for a in args if type(a) is np.ndarray]
+    arrays = [a for a in _leaves(args) if isinstance(a, np.ndarray)]  # memmaps and tuple items too
     for i, first in enumerate(arrays):
         for second in arrays[i + 1:]:
             if np.may_share_memory(first, second):  # bounds only: cheap, and never misses an overlap
@@ -80,6 +98,21 @@ def aliasing_guard(variant: Callable[..., Any], original: Callable[..., Any]) ->
         if _distinct(args):
             return variant(*args)
         return original(*args)
+
+    return guarded
+
+
+def _shortest_axis(args: Iterable[Any]) -> int | None:
+    lengths = [min(a.shape) for a in _leaves(args) if isinstance(a, np.ndarray) and a.ndim]
+    return min(lengths) if lengths else None
+
+
+def size_guard(variant: Callable[..., Any], original: Callable[..., Any], minimum: int) -> Callable[..., Any]:
+    def guarded(*args: Any) -> Any:
+        shortest = _shortest_axis(args)
+        if shortest is not None and shortest < minimum:
+            return original(*args)
+        return variant(*args)
 
     return guarded
 
@@ -102,6 +135,152 @@ def return_dtypes(expected: object) -> str | None:
     return None if all(d == "-" for d in dtypes) else ",".join(dtypes)
 
 
+def _leaves(values: Iterable[Any]) -> Iterable[Any]:
+    for value in values:
+        if type(value) in (tuple, list):
+            yield from _leaves(value)
+        else:
+            yield value
+
+
+# --- value ranges ------------------------------------------------------------------------
+
+
+def leaf(args: Sequence[Any], path: LeafPath) -> Any:
+    """The value at ``path`` in ``args`` (argument position, then tuple or list items)."""
+    value: Any = args
+    for index in path:
+        value = value[index]
+    return value
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # a Python int beyond float's range
+        return math.inf if value > 0 else -math.inf
+
+
+def value_probe(args: Sequence[Any], path: LeafPath) -> Probe | None:
+    """The range of values at ``path`` in ``args`` as a probe, or None where it holds no numbers."""
+    value = leaf(args, path)
+    if isinstance(value, (bool, np.bool_)):
+        value = int(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = _as_float(value)
+        if math.isnan(number):
+            return Probe(path, math.inf, -math.inf, True)
+        return Probe(path, number, number)
+    if isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
+        value = np.array([_as_float(v) for v in value], dtype=float)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+        if not value.size:
+            return Probe(path, math.inf, -math.inf)  # an empty range: any bounds hold it
+        with np.errstate(invalid="ignore"):
+            finite = value[~np.isnan(value)] if value.dtype.kind == "f" else value
+        nan = finite.size < value.size
+        if not finite.size:
+            return Probe(path, math.inf, -math.inf, nan)
+        return Probe(path, _as_float(finite.min()), _as_float(finite.max()), nan)
+    return None
+
+
+@dataclass(frozen=True)
+class LeafRange:
+    """The values one argument leaf may hold for the guarded variant to serve the call."""
+
+    path: LeafPath
+    low: float
+    high: float
+    nan: bool  # whether NaN was verified (a variant that mishandles NaN gets False)
+
+    def admits(self, args: Sequence[Any]) -> bool:
+        try:
+            value = leaf(args, self.path)
+        except (IndexError, TypeError):  # a shorter list than the one verified: not this range's call
+            return False
+        if isinstance(value, np.ndarray):
+            if not value.size:
+                return True
+            low, high = value.min(), value.max()
+            if low != low or high != high:  # NaN somewhere
+                if not self.nan:
+                    return False
+                low, high = np.nanmin(value), np.nanmax(value)
+                if low != low:  # all NaN
+                    return True
+            return bool(self.low <= low and high <= self.high)
+        if isinstance(value, list):
+            return all(self._admits_scalar(v) for v in value)
+        return self._admits_scalar(value)
+
+    def _admits_scalar(self, value: Any) -> bool:
+        if value != value:
+            return self.nan
+        # Python ints compare exactly with floats, however large.
+        return bool(self.low <= value <= self.high)
+
+
+def verified_range(captured: Probe, failed: Sequence[Probe], passed: Sequence[Probe]) -> LeafRange | None:
+    """The widest range around the captured values that every failing probe of this leaf lies
+    outside, stretched only as far as probes that agreed reach; None when a failing probe
+    overlaps the captured values themselves (no range can separate them)."""
+    nan_ok = not any(p.nan for p in failed)
+    low, high = captured.low, captured.high
+    if captured.nan and not nan_ok:
+        return None
+    if low > high:  # the captured leaf held no numbers (empty): nothing to centre a range on
+        return None
+    blocking = [p for p in failed if p.low <= p.high and not p.nan]
+    if any(p.low <= high and low <= p.high for p in blocking):
+        return None
+    above = min((p.low for p in blocking if p.low > high), default=math.inf)
+    below = max((p.high for p in blocking if p.high < low), default=-math.inf)
+    # Strict: values beyond the farthest agreeing probe were never tried, so they are not admitted
+    # even on a side where nothing failed.
+    for probe in passed:
+        if probe.low <= probe.high and below < probe.low and probe.high < above:
+            low, high = min(low, probe.low), max(high, probe.high)
+    return LeafRange(captured.path, low, high, nan_ok)
+
+
+def range_spec(ranges: Sequence[LeafRange]) -> str:
+    return json.dumps([[list(r.path), r.low, r.high, r.nan] for r in ranges])
+
+
+def parse_ranges(spec: str) -> tuple[LeafRange, ...]:
+    return tuple(LeafRange(tuple(path), float(low), float(high), bool(nan)) for path, low, high, nan in json.loads(spec))
+
+
+def range_guard(variant: Callable[..., Any], original: Callable[..., Any], spec: str) -> Callable[..., Any]:
+    ranges = parse_ranges(spec)
+
+    def guarded(*args: Any) -> Any:
+        for allowed in ranges:
+            if not allowed.admits(args):
+                return original(*args)
+        return variant(*args)
+
+    return guarded
+
+
+def _range_refinement(failure: Failure) -> str | None:
+    """The range-guard adapter that would route every failing probe to the original, if any."""
+    if not failure.failed_probes:
+        return None
+    captured = {p.path: p for p in failure.captured_probes}
+    ranges = []
+    for path in sorted({p.path for p in failure.failed_probes}):
+        if path not in captured:
+            return None
+        allowed = verified_range(captured[path], [p for p in failure.failed_probes if p.path == path],
+                                 [p for p in failure.passed_probes if p.path == path])
+        if allowed is None:
+            return None
+        ranges.append(allowed)
+    return RANGE + range_spec(ranges)
+
+
 def apply(adapters: tuple[str, ...], variant: Callable[..., Any], original: Callable[..., Any]) -> Callable[..., Any]:
     """``variant`` wrapped in ``adapters``, innermost first."""
     for adapter in adapters:
@@ -111,18 +290,36 @@ def apply(adapters: tuple[str, ...], variant: Callable[..., Any], original: Call
             variant = aliasing_guard(variant, original)
         elif adapter.startswith(CAST_RETURN):
             variant = return_cast(variant, adapter[len(CAST_RETURN):])
+        elif adapter.startswith(RANGE):
+            variant = range_guard(variant, original, adapter[len(RANGE):])
+        elif adapter.startswith(MIN_SIZE):
+            variant = size_guard(variant, original, int(adapter[len(MIN_SIZE):]))
         else:
             raise ValueError(f"unknown adapter {adapter!r}")
     return variant
 
 
 def refine(candidate: Candidate, failure: Failure) -> Candidate | None:
-    """The candidate with one more adapter, when ``failure`` is one an adapter fixes."""
+    """The candidate with the adapters that would fix ``failure``, or None when none would.
+
+    One refinement carries every adapter the failure calls for (a cast and the guards), since
+    the worker verified past the inputs that only a cast or a guard would fix.
+    """
     present = candidate.adapters
-    if failure.return_dtypes and not any(a.startswith(CAST_RETURN) for a in present):
-        adapter, label = CAST_RETURN + failure.return_dtypes, "+cast-return"
-    elif failure.case in NON_FINITE_CASES and FINITE not in present:
-        adapter, label = FINITE, "+finite-guard"
-    else:
+    added: list[tuple[str, str]] = []
+    if failure.return_dtypes and not _has(present, CAST_RETURN):
+        added.append((CAST_RETURN + failure.return_dtypes, "+cast-return"))
+    if failure.case in NON_FINITE_CASES and FINITE not in present:
+        added.append((FINITE, "+finite-guard"))
+    if not _has(present, RANGE) and (guard := _range_refinement(failure)):
+        added.append((guard, "+range-guard"))
+    if failure.below_size is not None and not _has(present, MIN_SIZE):
+        added.append((f"{MIN_SIZE}{failure.below_size}", "+min-size"))
+    if not added:
         return None
-    return replace(candidate, name=candidate.name + label, adapters=(*present, adapter))
+    return replace(candidate, name=candidate.name + "".join(label for _, label in added),
+                   adapters=(*present, *(adapter for adapter, _ in added)))
+
+
+def _has(adapters: tuple[str, ...], prefix: str) -> bool:
+    return any(a.startswith(prefix) for a in adapters)

@@ -1,6 +1,7 @@
 """Are two outcomes the same as far as a user could tell?
 
-Exactness where types are exact (integers, booleans, dtypes, shapes, exception types), a
+Exactness where types are exact (integers, booleans, dtypes, shapes, exception types, and
+whether a scalar is NumPy's or Python's), a
 tolerance ``|a - b| <= atol + rtol * |b|`` for floating point, NaN equal to NaN at the same
 place, infinities equal only with the same sign. Signed zeros compare equal: a result's sign of
 zero is not something callers depend on, whereas ``1 / -0.0`` differing shows up as ``-inf``.
@@ -68,6 +69,11 @@ def _show(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _type_label(value: object) -> str:
+    kind = type(value)
+    return f"numpy.{kind.__name__}" if isinstance(value, np.generic) else kind.__name__
+
+
 def _is_scalar(value: object) -> bool:
     return isinstance(value, (np.generic, bool, int, float, complex))
 
@@ -113,6 +119,10 @@ def difference(expected: Any, actual: Any, tol: Tolerance, where: str = "result"
             return f"{where}: {type(actual).__name__} instead of {type(expected).__name__}"
         return _array_difference(expected, actual, tol, where)
     if _is_scalar(expected) and _is_scalar(actual):
+        if isinstance(expected, np.generic) != isinstance(actual, np.generic):
+            # np.float64 and float hold the same value but behave differently downstream
+            # (``x / 0`` gives inf for one and raises for the other): the type is part of the answer.
+            return f"{where}: {_type_label(actual)} {_show(actual)} instead of {_type_label(expected)} {_show(expected)}"
         e_dtype, a_dtype = _scalar_dtype(expected), _scalar_dtype(actual)
         if e_dtype is None or a_dtype is None:  # Python ints beyond 64 bits: exact, any type
             return None if expected == actual else f"{where}: {_show(actual)} instead of {_show(expected)}"

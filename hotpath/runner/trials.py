@@ -117,7 +117,8 @@ def _refinements(fs: FunctionSource, candidate: Candidate, failure: Failure, ker
     """Stricter candidates worth a trial after ``failure``: the backend's own, or an adapter."""
     refined = get_backend(candidate.backend).refine(fs, candidate, failure, kernels_dir)
     if refined is not None:
-        return [replace(refined, adapters=candidate.adapters)]
+        cast = (adapters.CAST_RETURN + failure.return_dtypes,) if failure.return_dtypes else ()
+        return [replace(refined, adapters=tuple(dict.fromkeys(candidate.adapters + cast)))]
     adapted = adapters.refine(candidate, failure)
     return [adapted] if adapted is not None else []
 
