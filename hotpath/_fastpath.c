@@ -3,7 +3,8 @@
  * Same semantics as the pure-Python path (hotpath.signature.guard_key and
  * hotpath.dispatch.Optimized.__call__); it only handles the hot case itself:
  *
- *   positional call with the function's arity, not disabled, an Install for the key, its
+ *   positional call with the function's arity, not disabled, NumPy's error state quiet (see
+ *   hotpath.signature.error_state), an Install for the key, its
  *   sampling countdown still positive after the decrement, an install that needs no watching
  *   (``Install.watched``: the function modifies its arguments, or the variant was built with
  *   globals that must be checked first), and a variant that returns normally.
@@ -25,13 +26,68 @@
 /* Read straight from the array struct (no NumPy C-API table is needed for these). */
 #define ARR(o) ((PyArrayObject_fields *)(o))
 
-static PyTypeObject *ndarray_type = NULL; /* numpy.ndarray, exact type only, like the Python path */
+static PyTypeObject *ndarray_type = NULL; /* numpy.ndarray; its subclasses are keyed like it, type included */
 static PyObject *layout_C, *layout_F, *layout_A, *one;
 static PyObject *str_watched_call;
 
 /* --- guard key ---------------------------------------------------------------------------- */
 
 static PyObject *arg_key(PyObject *value);
+
+static inline int
+is_array_type(PyTypeObject *kind)
+{
+    return kind == ndarray_type
+           || (kind != &PyFloat_Type && kind != &PyLong_Type && PyType_IsSubtype(kind, ndarray_type));
+}
+
+/* NumPy's error state (hotpath.signature.error_state): set_error_state(var, verdict) hands over
+ * NumPy's context variable (None on NumPy 1) and the function that describes the state of the
+ * current context given its state object. The verdict for the last object seen is kept here, so
+ * the common case is one context-variable read and a pointer comparison. */
+static PyObject *error_state_var, *error_state_fn, *seen_extobj, *seen_state;
+
+/* New reference: Py_None while the state is quiet, else the ErrorState; NULL on error. */
+static PyObject *
+error_state(void)
+{
+    if (error_state_fn == NULL)
+        Py_RETURN_NONE;
+    PyObject *extobj = NULL;
+    if (error_state_var != NULL && error_state_var != Py_None) {
+        if (PyContextVar_Get(error_state_var, NULL, &extobj) < 0)
+            return NULL;
+        if (extobj != NULL && extobj == seen_extobj) {
+            Py_DECREF(extobj);
+            Py_INCREF(seen_state);
+            return seen_state;
+        }
+    }
+    PyObject *state = PyObject_CallOneArg(error_state_fn, extobj != NULL ? extobj : Py_None);
+    if (state != NULL && extobj != NULL) {
+        Py_INCREF(state);
+        Py_XSETREF(seen_state, state);
+        Py_XSETREF(seen_extobj, extobj); /* takes the reference */
+        extobj = NULL;
+    }
+    Py_XDECREF(extobj);
+    return state;
+}
+
+static PyObject *
+set_error_state(PyObject *module, PyObject *args)
+{
+    PyObject *var, *verdict;
+    if (!PyArg_ParseTuple(args, "OO:set_error_state", &var, &verdict))
+        return NULL;
+    Py_INCREF(var);
+    Py_INCREF(verdict);
+    Py_XSETREF(error_state_var, var);
+    Py_XSETREF(error_state_fn, verdict);
+    Py_CLEAR(seen_extobj);
+    Py_CLEAR(seen_state);
+    Py_RETURN_NONE;
+}
 
 /* Arrays of other libraries (CuPy, torch) are keyed by dtype, ndim, layout and device, which
  * hotpath.signature works out in Python: set_foreign(cache, described, describe) hands over its
@@ -95,7 +151,7 @@ static PyObject *
 arg_key(PyObject *value)
 {
     PyTypeObject *kind = Py_TYPE(value);
-    if (kind == ndarray_type) {
+    if (is_array_type(kind)) {
         int flags = ARR(value)->flags;
         PyObject *layout = (flags & NPY_ARRAY_C_CONTIGUOUS) ? layout_C
                            : (flags & NPY_ARRAY_F_CONTIGUOUS) ? layout_F : layout_A;
@@ -166,7 +222,29 @@ guard_key(PyObject *module, PyObject *args)
         return NULL;
     PyObject *key = sequence_key(PySequence_Fast_ITEMS(seq), PySequence_Fast_GET_SIZE(seq));
     Py_DECREF(seq);
-    return key;
+    if (key == NULL)
+        return NULL;
+    PyObject *state = error_state();
+    if (state == NULL || state == Py_None) {
+        Py_XDECREF(state);
+        if (state == NULL)
+            Py_CLEAR(key);
+        return key;
+    }
+    /* (*key, state), as hotpath.signature.guard_key builds it */
+    Py_ssize_t n = PyTuple_GET_SIZE(key);
+    PyObject *full = PyTuple_New(n + 1);
+    if (full != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_INCREF(PyTuple_GET_ITEM(key, i));
+            PyTuple_SET_ITEM(full, i, PyTuple_GET_ITEM(key, i));
+        }
+        PyTuple_SET_ITEM(full, n, state);
+    }
+    else
+        Py_DECREF(state);
+    Py_DECREF(key);
+    return full;
 }
 
 static PyObject *
@@ -234,7 +312,7 @@ take_prints(PyObject *const *args, Py_ssize_t n, ArgPrint *out)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyTypeObject *kind = Py_TYPE(args[i]);
         out[i].type = kind;
-        if (kind == ndarray_type) {
+        if (is_array_type(kind)) {
             out[i].descr = (PyObject *)ARR(args[i])->descr;
             out[i].nd = ARR(args[i])->nd;
             out[i].flags = ARR(args[i])->flags & PRINT_FLAGS;
@@ -361,6 +439,15 @@ dispatch(Dispatcher *self, PyObject *const *items, Py_ssize_t n, PyObject *kwnam
         PyErr_Clear();
         return call_pure((PyObject *)self, items, n, kwnames);
     }
+    /* Under an error state no variant honours, the pure path keys the call with it: tier 0. */
+    PyObject *state = error_state();
+    if (state != Py_None) {
+        if (state == NULL)
+            return NULL;
+        Py_DECREF(state);
+        return call_pure((PyObject *)self, items, n, kwnames);
+    }
+    Py_DECREF(state);
     Py_INCREF(installed); /* an install on another thread may replace the dict */
 
     PyObject *key = NULL, *install = NULL;
@@ -649,6 +736,8 @@ static PyMethodDef methods[] = {
      "configure(pure_call, on_error, install_type): what Dispatcher falls back to and reads."},
     {"set_vectorcall", set_vectorcall, METH_VARARGS,
      "set_vectorcall(cls, on): give a Dispatcher subclass the vectorcall entry (Python 3.11)."},
+    {"set_error_state", set_error_state, METH_VARARGS,
+     "set_error_state(var, verdict): NumPy's error-state context variable and its describer (hotpath.signature)."},
     {"set_foreign", set_foreign, METH_VARARGS,
      "set_foreign(cache, described, describe): how arrays of other libraries are keyed (hotpath.signature)."},
     {"guard_key", guard_key, METH_O,

@@ -27,6 +27,7 @@ except ImportError:  # not built: the pure-Python path serves
 Base: type = _fastpath.Dispatcher if _fastpath is not None else object
 if _fastpath is not None:
     _fastpath.set_foreign(signature._DESCRIBED, signature.described, signature.describe)
+    _fastpath.set_error_state(signature.ERROR_STATE_VAR, signature.error_state_of)
 
 _classes: list[type] = []
 
