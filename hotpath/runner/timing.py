@@ -41,6 +41,15 @@ class Timing:
     #: Where a device variant's time goes, e.g. (("transfer_s", 0.004), ("compute_s", 0.001)):
     #: measured apart from the pairs above, for the user; the install decision is end to end.
     parts: tuple[tuple[str, float], ...] = ()
+    #: Total original time over total candidate time across the pairs: where the median says
+    #: how the typical call compares, this says what the calls cost together, so a variant whose
+    #: rare calls take 1000x longer (a parallel loop waiting for a busy core) loses here.
+    mean_speedup: float | None = None
+
+    def holds(self, min_speedup: float) -> bool:
+        """Significantly faster at the median, and faster on the mean: the install bar."""
+        mean = self.speedup if self.mean_speedup is None else self.mean_speedup
+        return self.ci_low > min_speedup and mean > min_speedup
 
     def __str__(self) -> str:
         text = f"{self.speedup:.2f}x [{self.ci_low:.2f}, {self.ci_high:.2f}]"
@@ -75,16 +84,44 @@ def median_interval(values: list[float], confidence: float = 0.95) -> tuple[floa
 
 def restore(target: tuple[Any, ...], pristine: tuple[Any, ...]) -> tuple[Any, ...]:
     """Put ``pristine``'s values back into ``target``'s objects, in place (the caller keeps its
-    references); returns ``target``."""
+    references, also to arrays inside its tuples, lists and dicts); returns ``target``.
+
+    ``pristine`` is never aliased into ``target``: it may be restored from again.
+    """
     for current, original in zip(target, pristine):
-        if isinstance(current, np.ndarray) and current.flags.writeable:
-            np.copyto(current, original)
-        elif isinstance(current, (list, bytearray)):
-            current[:] = copy.deepcopy(original)
-        elif isinstance(current, (dict, set)):
-            current.clear()
-            current.update(copy.deepcopy(original))
+        _restored(current, original)
     return target
+
+
+def _restored(current: Any, original: Any) -> Any:
+    """``current`` with ``original``'s values, changed in place where it can be; else a copy of
+    ``original`` for the container holding it to take."""
+    if isinstance(current, np.ndarray):
+        if current.flags.writeable and current.shape == np.shape(original):
+            np.copyto(current, original)
+            return current
+        return current if not current.flags.writeable else copy.deepcopy(original)
+    if isinstance(current, tuple):  # cannot change, but the arrays it holds can
+        if isinstance(original, tuple) and len(current) == len(original):
+            for item, before in zip(current, original):
+                _restored(item, before)
+        return current
+    if isinstance(current, list) and isinstance(original, list) and len(current) == len(original):
+        for i, before in enumerate(original):
+            current[i] = _restored(current[i], before)
+        return current
+    if isinstance(current, dict) and isinstance(original, dict) and current.keys() == original.keys():
+        for key, before in original.items():
+            current[key] = _restored(current[key], before)
+        return current
+    if isinstance(current, (list, bytearray)):
+        current[:] = copy.deepcopy(original)
+        return current
+    if isinstance(current, (dict, set)):
+        current.clear()
+        current.update(copy.deepcopy(original))
+        return current
+    return copy.deepcopy(original)  # immutable (the same object back) or not restorable in place
 
 
 def measure(original: Callable[..., Any], candidate: Callable[..., Any], args: tuple[Any, ...],
@@ -140,4 +177,5 @@ def measure(original: Callable[..., Any], candidate: Callable[..., Any], args: t
         confidence=confidence,
         pairs=len(ratios),
         loops=loops,
+        mean_speedup=sum(originals) / sum(candidates),
     )

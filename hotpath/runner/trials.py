@@ -177,11 +177,11 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
             # Ahead of the rest of the queue, as a sequential run would try them next.
             queue.extendleft(reversed([(slot + (j,), c) for j, c in enumerate(refined)]))
         finish(slot, trial)
-    return _decide([done[slot] for slot in sorted(done)], config)
+    return decide([done[slot] for slot in sorted(done)], config)
 
 
-def _decide(trials: list[Trial], config: Config) -> list[Trial]:
-    significant = [t for t in trials if t.status == CORRECT and t.timing and t.timing.ci_low > config.min_speedup]
+def decide(trials: list[Trial], config: Config) -> list[Trial]:
+    significant = [t for t in trials if t.status == CORRECT and t.timing and t.timing.holds(config.min_speedup)]
     best = max(significant, key=lambda t: t.timing.speedup, default=None)  # type: ignore[union-attr]
     decided = []
     for trial in trials:
@@ -190,6 +190,9 @@ def _decide(trials: list[Trial], config: Config) -> list[Trial]:
         elif trial.status == CORRECT and trial.timing is not None:
             if trial in significant:
                 why = f"correct and faster ({trial.timing}), but slower than {best.name}"  # type: ignore[union-attr]
+            elif trial.timing.ci_low > config.min_speedup:
+                why = (f"correct, but slower on the mean of its calls ({trial.timing.mean_speedup:.2f}x: a slow "
+                       f"tail) though {trial.timing} at the median")
             else:
                 why = (f"correct, but not significantly faster: {trial.timing} at "
                        f"{trial.timing.confidence:.0%} confidence needs a lower bound above {config.min_speedup:g}")
