@@ -18,12 +18,14 @@ from hotpath import persist
 from hotpath.config import Config, disabled_by_env
 from hotpath.errors import NotRewritable
 from hotpath.frozen_globals import freeze
-from hotpath.kernels import Candidate, Skipped, get_backend
+from hotpath.kernels import Candidate, Skipped
 from hotpath.model.guide import Guidance, guide, remember
 from hotpath.rewriter.proposers import propose_all
 from hotpath.rewriter.source import FunctionSource, extract
-from hotpath.runner import adapters, executors, payload, sandbox
-from hotpath.runner.inputs import CAPTURED, derive_cases
+from hotpath.runner import executors, payload, sandbox
+from hotpath.runner.explore import LineCoverage
+from hotpath.runner.confirm import confirm_winner
+from hotpath.runner.inputs import CAPTURED, derive_cases, rule_counts
 from hotpath.runner.tasks import ReferenceReport, ReferenceTask
 from hotpath.runner.trials import WON, Observer, StopCheck, Trial, speculate
 from hotpath.signature import Signature, signature_of
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 EDGE_CASE_LIMIT_S = 2.0
 #: How long the original may take on all inputs together in the reference run.
 REFERENCE_TIMEOUT_S = 600.0
+#: How long the reference run searches for inputs that execute more of the original's lines
+#: (never more than 10 timing budgets).
+COVERAGE_SEARCH_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ class TuneResult:
     duration_s: float = 0.0  # wall time of the tuning run
     notes: tuple[str, ...] = ()  # dropped edge cases and the like
     guidance: Guidance | None = field(default=None, repr=False)  # features, model, ranking (explain)
+    coverage: LineCoverage | None = None  # lines of the original the verification inputs executed
+    inputs: tuple[tuple[str, int], ...] = ()  # verification inputs by the rule that made them
 
     @property
     def speedup(self) -> float | None:
@@ -67,6 +74,8 @@ class TuneResult:
         lines = [f"{self.function} {self.signature or ''}".rstrip()]
         if self.baseline_s is not None:
             lines.append(f"  original: {self.baseline_s * 1e3:.3f} ms per call")
+        if self.inputs:
+            lines.append(f"  {_inputs_line(self.inputs, self.coverage)}")
         for t in self.trials:
             speed = f"{t.timing}" if t.timing else "-"
             lines.append(f"  {t.name:<28} {t.status:<9} {speed:<24} {t.reason.splitlines()[0]}")
@@ -74,12 +83,29 @@ class TuneResult:
         return "\n".join(lines)
 
 
+def _inputs_line(inputs: tuple[tuple[str, int], ...], coverage: LineCoverage | None) -> str:
+    """One line: how many inputs, from which rules, and the line coverage they reached."""
+    counts = dict(inputs)
+    generated = {rule: n for rule, n in inputs if rule not in (CAPTURED, "generic", "search")}
+    parts = [f"{counts[rule]} {rule}" for rule in (CAPTURED, "generic") if rule in counts]
+    if generated:
+        by_rule = ", ".join(f"{rule} {n}" for rule, n in sorted(generated.items(), key=lambda item: -item[1]))
+        parts.append(f"{sum(generated.values())} generated ({by_rule})")
+    if "search" in counts:
+        parts.append(f"{counts['search']} found by coverage search")
+    line = f"verified on {sum(counts.values())} inputs: {', '.join(parts)}"
+    if coverage is not None:
+        line += f"; coverage {coverage.percent:.0f}% ({coverage.run}/{coverage.total} lines)"
+    return line
+
+
 def _result(opt: Optimized, signature: Signature | None, reason: str, started: float,
             trials: tuple[Trial, ...] = (), baseline_s: float | None = None,
-            notes: tuple[str, ...] = (), guidance: Guidance | None = None) -> TuneResult:
+            notes: tuple[str, ...] = (), guidance: Guidance | None = None,
+            coverage: LineCoverage | None = None, inputs: tuple[tuple[str, int], ...] = ()) -> TuneResult:
     log.info("%s: nothing installed: %s", opt.__qualname__, reason)
     return TuneResult(opt.__qualname__, signature, None, reason, trials, opt, baseline_s,
-                      time.perf_counter() - started, notes, guidance)
+                      time.perf_counter() - started, notes, guidance, coverage, inputs)
 
 
 def user_modules(fs: FunctionSource) -> tuple[str, ...]:
@@ -118,22 +144,27 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
         return _result(opt, signature, f"the arguments or the function cannot be sent to the sandbox "
                                        f"(pickling failed: {type(exc).__name__}: {exc})", started)
 
-    cases = derive_cases(args, config.edge_cases)
-    reference = sandbox.run(ReferenceTask(opt.original, tuple(cases), EDGE_CASE_LIMIT_S),
-                            REFERENCE_TIMEOUT_S, config.memory_limit_mb, modules)
+    cases = derive_cases(args, config.edge_cases, fs)
+    search_s = min(COVERAGE_SEARCH_S, 10 * config.timing_budget_s) if config.edge_cases else 0.0
+    reference = sandbox.run(ReferenceTask(opt.original, tuple(cases), EDGE_CASE_LIMIT_S,
+                                          tuple(part.qualname for part in fs.walk()), fs.params, search_s),
+                            REFERENCE_TIMEOUT_S + search_s, config.memory_limit_mb, modules)
     if isinstance(reference, sandbox.SandboxFailure):
         return _result(opt, signature, f"the original itself failed in the sandbox ({reference.kind}): "
                                        f"{reference.message}", started)
     assert isinstance(reference, ReferenceReport)
+    cases += reference.found  # every candidate is verified on what the coverage search found too
+    inputs, coverage = rule_counts([c.name for c in cases if c.name in reference.outcomes]), reference.coverage
     captured = reference.outcomes[CAPTURED]
     if captured.raised:
         return _result(opt, signature, f"the original raises {captured.raised_name} on these arguments "
                                        f"({captured.message}); there is no result to speed up", started,
-                       baseline_s=reference.captured_s)
+                       baseline_s=reference.captured_s, coverage=coverage, inputs=inputs)
     if not reference.deterministic:
         return _result(opt, signature, "the original gave different results on identical inputs (random "
                                        "numbers, time, global state?), so no variant can be verified "
-                                       "against it", started, baseline_s=reference.captured_s)
+                                       "against it", started, baseline_s=reference.captured_s,
+                       coverage=coverage, inputs=inputs)
 
     kernels_dir = config.resolved_state_dir() / "kernels"
     function_id = opt.function_id if config.persist else None
@@ -153,37 +184,36 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
                                      stop=_never_raises(guidance.stop)))
     except executors.ExecutorUnavailable as exc:
         return _result(opt, signature, f"the trials could not be started: {exc.reason}", started,
-                       baseline_s=reference.captured_s, notes=reference.dropped, guidance=guidance)
+                       baseline_s=reference.captured_s, notes=reference.dropped, guidance=guidance,
+                       coverage=coverage, inputs=inputs)
     notes = reference.dropped
-    won = next((t for t in trials if t.status == WON), None)
+    sandbox_winner = next((t for t in trials if t.status == WON), None)
+    # The sandbox is not the caller's process: the winner must hold here too before it is
+    # installed, or stored for other processes to install.
+    trials, loaded = confirm_winner(opt.original, trials, args, reference.mutates, config)
+    won = loaded.trial if loaded is not None else None
     persist.record(config, function_id, signature, trials, won, reference.mutates)
     remember(config, f"{fs.module}:{fs.qualname}", signature, guidance, trials, walls, time.perf_counter() - started)
-    if won is None:
+    if loaded is None:
         tried = [t for t in trials if t.status != "skipped"]
         if not tried:
             reason = "no candidate could be built: " + "; ".join(f"{t.name}: {t.reason}" for t in trials)
         elif not any(t.correct for t in trials):
             reason = "no candidate agreed with the original on every input"
+        elif sandbox_winner is not None:
+            reason = (f"the sandbox's winner {sandbox_winner.name} was not faster in this process: "
+                      + next(t.reason for t in trials if t.name == sandbox_winner.name))
         else:
             reason = "no correct candidate was significantly faster than the original"
-        return _result(opt, signature, reason, started, trials, reference.captured_s, notes, guidance)
+        return _result(opt, signature, reason, started, trials, reference.captured_s, notes, guidance,
+                       coverage=coverage, inputs=inputs)
 
-    assert won.candidate is not None
-    backend = get_backend(won.backend)
-    try:
-        variant = backend.load(won.candidate)
-        backend.prepare(variant, args)
-        variant = adapters.apply(won.candidate.adapters, variant, opt.original)
-    except Exception as exc:  # it built in the sandbox; if it will not here, the original stays
-        log.exception("loading the winner %s of %s failed", won.name, opt.__qualname__)
-        return _result(opt, signature, f"the winner {won.name} could not be loaded here: {exc}", started,
-                       trials, reference.captured_s, notes, guidance)
-    assert won.timing is not None
-    opt._install(args, opt._new_install(signature, won.candidate, won.timing.speedup, variant,
-                                        backend.invocation_errors(), reference.mutates, "tuned", frozen))
+    assert won is not None and won.candidate is not None and won.timing is not None
+    opt._install(args, opt._new_install(signature, won.candidate, won.timing.speedup, loaded.variant,
+                                        loaded.invocation_errors, reference.mutates, "tuned", frozen))
     log.info("%s %s: installed %s (%s)", opt.__qualname__, signature, won.name, won.timing)
     return TuneResult(opt.__qualname__, signature, won.candidate, None, trials, opt, reference.captured_s,
-                      time.perf_counter() - started, notes, guidance)
+                      time.perf_counter() - started, notes, guidance, coverage=coverage, inputs=inputs)
 
 
 def _timed(observer: Observer | None, walls: dict[str, float]) -> Observer:

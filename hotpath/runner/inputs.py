@@ -13,13 +13,23 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hotpath.signature import signature_of
 
+if TYPE_CHECKING:
+    from hotpath.rewriter.source import FunctionSource
+
 CAPTURED = "captured"
+#: Cases that only shrink the captured arguments: every value in them is a captured one.
+SHAPE_CASES = frozenset({CAPTURED, "empty", "length-1", "size-2", "size-7"})
+#: The generated cases that only shrink the arrays, by the length of their shortest axis. A
+#: variant may differ from the original there in ways no fix of its code removes (a Python loop
+#: that never ran returns the Python float it started from, compiled code a NumPy one), so such
+#: a variant can serve calls above that size only (``hotpath.runner.adapters``).
+SIZE_CASES = {"empty": 0, "length-1": 1, "size-2": 2}
 
 
 #: Where a value sits in a call's arguments: the argument's position, then the indices of the
@@ -57,7 +67,7 @@ def _arrays(args: Sequence[object]) -> list[np.ndarray]:
     return [a for a in args if type(a) is np.ndarray and a.ndim >= 1 and a.dtype.kind in "biufc"]
 
 
-def _like_layout(new: np.ndarray, template: np.ndarray) -> np.ndarray:
+def like_layout(new: np.ndarray, template: np.ndarray) -> np.ndarray:
     """A fresh copy of ``new``'s values with ``template``'s memory layout and write flag."""
     flags = template.flags
     if flags.c_contiguous or flags.f_contiguous:
@@ -79,14 +89,15 @@ def _map_arrays(args: tuple[Any, ...], change: Callable[[np.ndarray], np.ndarray
     for arg in args:
         if type(arg) is np.ndarray and arg.ndim >= 1 and arg.dtype.kind in "biufc":
             if id(arg) not in memo:
-                memo[id(arg)] = _like_layout(change(arg), arg)
+                memo[id(arg)] = like_layout(change(arg), arg)
             out.append(memo[id(arg)])
         else:
             out.append(copy.deepcopy(arg))
     return tuple(out)
 
 
-def _shrunk(args: tuple[Any, ...], target: int) -> tuple[Any, ...] | None:
+def shrunk(args: tuple[Any, ...], target: int) -> tuple[Any, ...] | None:
+    """``args`` with every array axis shortened alike so the shortest is ``target`` long, or None."""
     arrays = _arrays(args)
     if not arrays:
         return None
@@ -150,20 +161,27 @@ def _scalars(args: tuple[Any, ...], kind: type, value: Any) -> tuple[Any, ...] |
     return tuple(value if type(a) is kind else a for a in args)
 
 
-def derive_cases(args: tuple[Any, ...], edge_cases: bool = True) -> list[InputCase]:
-    """The captured call plus edge cases that share its signature, each named for reports."""
+def derive_cases(args: tuple[Any, ...], edge_cases: bool = True, fs: FunctionSource | None = None) -> list[InputCase]:
+    """The captured call plus edge cases that share its signature, each named for reports.
+
+    With ``fs`` (the function's source) the value probes of ``hotpath.runner.probes`` are added:
+    inputs chosen from what the function does, one argument leaf changed in each.
+    """
+    # Imported here: the probes module builds on this one's records.
+    from hotpath.runner import probes
+
     cases = [InputCase(CAPTURED, args)]
     if not edge_cases:
         return cases
     signature = signature_of(args)
     candidates: list[tuple[str, tuple[Any, ...] | None]] = [
-        ("empty", _shrunk(args, 0)),
-        ("length-1", _shrunk(args, 1)),
-        ("size-2", _shrunk(args, 2)),
+        ("empty", shrunk(args, 0)),
+        ("length-1", shrunk(args, 1)),
+        ("size-2", shrunk(args, 2)),
     ]
-    small = _shrunk(args, 7) or args
+    small = shrunk(args, 7) or args
     candidates.append(("size-7", small if small is not args else None))
-    candidates += [
+    values: list[tuple[str, tuple[Any, ...] | None]] = [
         ("nan", _with_values(small, "fc", _poke_nan)),
         ("inf", _with_values(small, "fc", _poke_inf)),
         ("negative-zero", _with_values(small, "fc", _poke_negative_zero)),
@@ -177,9 +195,30 @@ def derive_cases(args: tuple[Any, ...], edge_cases: bool = True) -> list[InputCa
         ("scalar-zero-int", _scalars(small, int, 0)),
         ("scalar-one-int", _scalars(small, int, 1)),
     ]
-    for name, case_args in candidates:
+    value_names = {name for name, _ in values}
+    for name, case_args in candidates + values:
         # A case whose signature drifted (an empty F-array reads as C, say) would test another
         # specialization than the one being installed; it is left out.
         if case_args is not None and signature_of(case_args) == signature:
-            cases.append(InputCase(name, case_args))
+            # A value case that changed one leaf of the small arguments is a probe like the
+            # generated ones; the size cases change every array's length and are not.
+            probe = probes.changed_leaf(small, case_args) if name in value_names else None
+            cases.append(InputCase(name, case_args, probe))
+    if fs is not None:
+        cases += probes.generate(fs, args, small)
     return cases
+
+
+def rule_counts(names: Sequence[str]) -> tuple[tuple[str, int], ...]:
+    """How many of the cases ``names`` each rule family made, in order of first appearance."""
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[rule_of(name)] = counts.get(rule_of(name), 0) + 1
+    return tuple(counts.items())
+
+
+def rule_of(name: str) -> str:
+    """The rule family that made the case ``name``: ``captured``, ``generic``, ``exp-domain`` ..."""
+    if name == CAPTURED:
+        return CAPTURED
+    return name.split("/", 1)[0] if "/" in name else "generic"

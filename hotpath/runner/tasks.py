@@ -8,6 +8,7 @@ from typing import Any
 
 from hotpath.kernels.base import Candidate, Failure
 from hotpath.runner.compare import Tolerance
+from hotpath.runner.explore import LineCoverage
 from hotpath.runner.inputs import InputCase
 from hotpath.runner.outcome import Outcome
 from hotpath.runner.timing import Timing
@@ -20,6 +21,9 @@ class ReferenceTask:
     original: Callable[..., Any]
     cases: tuple[InputCase, ...]
     edge_case_limit_s: float  # an edge case the original cannot finish in this time is dropped
+    helpers: tuple[str, ...] = ()  # qualnames of the user helpers whose lines count as covered
+    params: tuple[str, ...] = ()  # the parameter names, to name the inputs the search finds
+    search_s: float = 0.0  # time for the coverage-guided search for more inputs; 0: none
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,8 @@ class ReferenceReport:
     captured_s: float  # the original's time on the captured arguments
     deterministic: bool  # two runs on the captured arguments agreed
     mutates: bool  # the original changed an argument in place
+    found: tuple[InputCase, ...] = ()  # inputs the search added; their outcomes are in ``outcomes``
+    coverage: LineCoverage | None = None  # lines of the original (and helpers) the inputs ran
 
 
 @dataclass(frozen=True)

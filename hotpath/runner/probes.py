@@ -1,0 +1,626 @@
+"""Value probes: verification inputs chosen from what the function does, one argument leaf at a time.
+
+The generic edge cases (``hotpath.runner.inputs``) poke NaN or huge values into every array at
+once. The semantics a compiler changes sit elsewhere too: Python ints that grow past int64 in
+``**``, ``<<``, ``*`` chains and sums; ``math.exp(710)`` raising where compiled code gives inf;
+``math.log(0)``, ``x // 0``, negative integer exponents; sums whose order matters (terms of
+±1e16 and 1); NaN at the first or last position of a comparison; out-of-range indices; a flag
+tuned with ``False``. This module reads the function's AST (and its helpers') to find which of
+those appear and which argument *leaves* (a scalar argument, a scalar inside a tuple, one array,
+one list of numbers) flow into them, then builds cases that change exactly one leaf each, in
+the captured call's signature, and labels each with a ``Probe`` (the leaf and the range of
+values it held). Every read leaf also gets a ladder of magnitudes of both signs, so that a value
+guard can find the widest interval a candidate was verified on.
+
+Case names are ``rule/leaf/value`` (``exp-domain/x/710.0``); ``rule_of`` in ``inputs`` reads the
+rule back for reports.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hotpath.runner.inputs import InputCase, LeafPath, Probe, like_layout, shrunk
+from hotpath.signature import signature_of
+
+if TYPE_CHECKING:
+    from hotpath.rewriter.source import FunctionSource
+
+#: At most this many probe cases per function: every candidate is verified on all of them.
+MAX_PROBES = 64
+#: Lengths at which a sum's order shows (NumPy sums pairwise in blocks of 128).
+CANCELLATION_LENGTH = 1000
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+_INT_LADDER = (2**7, 2**15, 2**31, 2**62)
+_BIG_INTS = (2**64, 2**100)  # Python ints only: beyond any fixed width
+_FLOAT_LADDER = (1.0, 1e3, 710.0, 1e150, math.inf)
+#: Loop bounds above this would make the original run for minutes; a case is not worth that.
+_LOOP_BOUND_CAP = 2**15
+#: Exponents and shift amounts above this would make Python build gigantic integers.
+_EXPONENT_CAP = 2**7
+
+# Callee names (the last attribute: ``math.exp``, ``np.exp`` and ``exp`` alike) by the rule
+# whose values hit them. A user function of the same name only adds a few cases.
+_EXP_LIKE = {"exp", "expm1", "exp2", "cosh", "sinh", "ldexp", "gamma", "factorial"}
+_LOG_LIKE = {"log", "log10", "log2", "log1p", "sqrt", "acos", "asin", "acosh", "atanh", "arccos",
+             "arcsin", "arccosh", "arctanh", "lgamma", "isqrt", "comb", "perm"}
+_POW_LIKE = {"pow", "power", "float_power"}
+_DIVIDE_LIKE = {"divmod", "mod", "remainder", "floor_divide", "fmod", "true_divide", "divide", "gcd", "lcm"}
+_REDUCE_LIKE = {"sum", "dot", "vdot", "inner", "matmul", "mean", "cumsum", "prod", "cumprod", "nansum",
+                "average", "std", "var", "einsum", "tensordot", "trapz", "trapezoid", "norm", "fsum"}
+_COMPARE_LIKE = {"max", "min", "maximum", "minimum", "argmax", "argmin", "sort", "argsort", "clip", "fmax",
+                 "fmin", "nanmax", "nanmin", "where", "median", "percentile", "quantile", "searchsorted",
+                 "isclose", "allclose", "sign", "sorted", "round", "floor", "ceil", "trunc", "int"}
+_META_ATTRS = {"shape", "size", "ndim", "dtype", "itemsize", "nbytes", "flags"}
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One numeric value (or array, or list of numbers) inside the arguments."""
+
+    path: LeafPath
+    name: str  # "x", "params[1]": for case names
+    value: Any
+
+    @property
+    def kind(self) -> str:
+        """"b", "i", "u" or "f": the value's number kind, as NumPy's ``dtype.kind``."""
+        value = self.value
+        if type(value) is np.ndarray:
+            return str(value.dtype.kind)
+        if type(value) is list:
+            value = value[0]
+        if isinstance(value, (bool, np.bool_)):
+            return "b"
+        if isinstance(value, (int, np.integer)):
+            return "u" if isinstance(value, np.unsignedinteger) else "i"
+        return "f"
+
+    @property
+    def python_int(self) -> bool:
+        """Python ints (scalars or list items) grow without bound; fixed-width ints wrap."""
+        value = self.value[0] if type(self.value) is list else self.value
+        return type(value) is int
+
+
+def _is_number(value: object) -> bool:
+    return type(value) in (int, float, bool) or isinstance(value, (np.integer, np.floating, np.bool_))
+
+
+def leaves(args: tuple[Any, ...], params: tuple[str, ...] = ()) -> list[Leaf]:
+    """Every numeric leaf of ``args``, each array or list once even where it is passed twice."""
+    found: list[Leaf] = []
+    seen: set[int] = set()
+
+    def visit(path: LeafPath, name: str, value: Any) -> None:
+        kind = type(value)
+        if kind is tuple:
+            for i, item in enumerate(value):
+                visit(path + (i,), f"{name}[{i}]", item)
+        elif kind is list:
+            if value and id(value) not in seen and all(type(v) is type(value[0]) for v in value) \
+                    and _is_number(value[0]) and type(value[0]) in (int, float, bool):
+                seen.add(id(value))
+                found.append(Leaf(path, name, value))
+        elif kind is np.ndarray:
+            if value.ndim >= 1 and value.dtype.kind in "biuf" and id(value) not in seen:
+                seen.add(id(value))
+                found.append(Leaf(path, name, value))
+        elif _is_number(value):
+            found.append(Leaf(path, name, value))
+
+    for i, arg in enumerate(args):
+        visit((i,), params[i] if i < len(params) else f"arg{i}", arg)
+    return found
+
+
+def at(args: tuple[Any, ...], path: LeafPath) -> Any:
+    """The value at ``path`` in ``args``."""
+    value: Any = args
+    for index in path:
+        value = value[index]
+    return value
+
+
+def with_leaf(args: tuple[Any, ...], path: LeafPath, new: Any) -> tuple[Any, ...]:
+    """A fresh copy of ``args`` with the leaf at ``path`` replaced by ``new``.
+
+    An array replacement takes the old array's layout and write flag; an array passed twice
+    stays one array (aliasing preserved); everything else is copied as it was.
+    """
+    target = at(args, path)
+    if type(target) is np.ndarray:
+        new = like_layout(np.asarray(new, dtype=target.dtype), target)
+    arrays: dict[int, Any] = {}
+    memo: dict[int, Any] = {}
+
+    def rebuild(here: LeafPath, value: Any) -> Any:
+        if here == path:
+            return new
+        kind = type(value)
+        if kind is tuple:
+            return tuple(rebuild(here + (i,), item) for i, item in enumerate(value))
+        if kind is np.ndarray:
+            if id(value) not in arrays:
+                arrays[id(value)] = new if value is target else like_layout(value, value)
+            return arrays[id(value)]
+        return copy.deepcopy(value, memo)
+
+    return tuple(rebuild((i,), arg) for i, arg in enumerate(args))
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # a Python int beyond float range
+        return math.inf if value > 0 else -math.inf
+
+
+def probe_of(path: LeafPath, value: Any) -> Probe | None:
+    """The probe for a leaf holding ``value``: its smallest and largest values, NaN noted."""
+    if type(value) is np.ndarray:
+        if value.size == 0:
+            return None
+        if value.dtype.kind == "f":
+            nan = bool(np.isnan(value).any())
+            rest = value[~np.isnan(value)]
+            if rest.size == 0:
+                return Probe(path, math.nan, math.nan, True)
+            return Probe(path, float(rest.min()), float(rest.max()), nan)
+        return Probe(path, _as_float(value.min().item()), _as_float(value.max().item()), False)
+    items = value if type(value) is list else [value]
+    if not items:
+        return None
+    numbers = [_as_float(v) for v in items]
+    nan = any(math.isnan(v) for v in numbers)
+    rest = [v for v in numbers if not math.isnan(v)]
+    if not rest:
+        return Probe(path, math.nan, math.nan, True)
+    return Probe(path, min(rest), max(rest), nan)
+
+
+def changed_leaf(base: tuple[Any, ...], case: tuple[Any, ...]) -> Probe | None:
+    """The probe of a case that differs from ``base`` in exactly one leaf's values, else None."""
+    before, after = leaves(base), leaves(case)
+    if [leaf.path for leaf in before] != [leaf.path for leaf in after]:
+        return None
+    changed = [new for old, new in zip(before, after) if not _same_values(old.value, new.value)]
+    if len(changed) != 1:
+        return None
+    return probe_of(changed[0].path, changed[0].value)
+
+
+def _same_values(a: Any, b: Any) -> bool:
+    if type(a) is np.ndarray or type(b) is np.ndarray:
+        return (type(a) is type(b) and a.shape == b.shape
+                and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")))
+    if type(a) is not type(b):
+        return False
+    if type(a) is list:
+        return len(a) == len(b) and all(_same_values(x, y) for x, y in zip(a, b))
+    if a != a:  # NaN
+        return b != b
+    # -0.0 == 0.0, yet it is a different value to a function that divides by it.
+    return bool(a == b) and (a != 0 or math.copysign(1, a) == math.copysign(1, b))
+
+
+# --- what the function does, per leaf ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the AST says about the leaves: the rules each one reaches, and how it is used."""
+
+    rules: dict[LeafPath, frozenset[str]]
+    read: frozenset[LeafPath]  # leaves whose values the function reads (not only writes or sizes)
+    loop_bounds: frozenset[LeafPath]  # leaves that bound a ``range`` loop
+    exponents: frozenset[LeafPath]  # leaves that end up as an exponent or shift amount
+    families: frozenset[str]  # every rule found anywhere, helpers included
+
+    def of(self, path: LeafPath) -> frozenset[str]:
+        """The rules ``path`` reaches (a leaf inside a tuple reaches its tuple's rules too)."""
+        found: set[str] = set()
+        for prefix, rules in self.rules.items():
+            if path[:len(prefix)] == prefix:
+                found |= rules
+        return frozenset(found)
+
+    def reads(self, path: LeafPath) -> bool:
+        return any(path[:len(p)] == p or p[:len(path)] == path for p in self.read)
+
+
+def _callee(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        return func.id
+    return ""
+
+
+class _Flow:
+    """Which argument leaves each local name's value comes from (a fixed point over assignments)."""
+
+    def __init__(self, tree: ast.FunctionDef, params: tuple[str, ...]) -> None:
+        self.alias: dict[str, LeafPath] = {p: (i,) for i, p in enumerate(params)}
+        self.deps: dict[str, set[str]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    self._bind(target, node.value)
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)) and node.value is not None:
+                self._bind(node.target, node.value)
+            elif isinstance(node, (ast.For, ast.comprehension)):
+                self._bind(node.target, node.iter, exact=False)
+            elif isinstance(node, ast.NamedExpr):
+                self._bind(node.target, node.value)
+
+    def _bind(self, target: ast.expr, value: ast.expr, exact: bool = True) -> None:
+        if isinstance(target, ast.Name):
+            if exact and target.id not in self.alias:
+                path = self._exact(value)
+                if path is not None and target.id not in self.deps:
+                    self.alias[target.id] = path
+                    return
+            self.deps.setdefault(target.id, set()).update(_names(value))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            base = self._exact(value) if exact else None
+            for i, element in enumerate(target.elts):
+                if base is not None and isinstance(element, ast.Name) and element.id not in self.alias:
+                    self.alias[element.id] = base + (i,)
+                else:
+                    for name in _target_names(element):
+                        self.deps.setdefault(name, set()).update(_names(value))
+
+    def _exact(self, value: ast.expr) -> LeafPath | None:
+        if isinstance(value, ast.Name):
+            return self.alias.get(value.id)
+        if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name) \
+                and isinstance(value.slice, ast.Constant) and type(value.slice.value) is int:
+            base = self.alias.get(value.value.id)
+            if base is not None and value.slice.value >= 0:
+                return base + (value.slice.value,)
+        return None
+
+    def roots(self, expr: ast.AST) -> set[LeafPath]:
+        """The argument leaves (or tuples of leaves) ``expr``'s value depends on."""
+        exact = self._exact(expr) if isinstance(expr, ast.expr) else None
+        if exact is not None:
+            return {exact}
+        found: set[LeafPath] = set()
+        seen: set[str] = set()
+        stack = list(_names(expr))
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            if name in self.alias:
+                found.add(self.alias[name])
+            stack.extend(self.deps.get(name, ()))
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Subscript):
+                path = self._exact(node)
+                if path is not None:
+                    found.discard(path[:-1])
+                    found.add(path)
+        return found
+
+
+def _names(expr: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
+
+
+def _target_names(target: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _operands(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
+    """(rule, expression) pairs: the sub-expressions whose values a rule's probes should vary."""
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, ast.Pow):
+            yield "exponent", node.right
+            yield "overflow", node.left
+            yield "pow", node.left
+        elif isinstance(node.op, (ast.LShift, ast.RShift)):
+            yield "shift", node.right
+            yield "overflow", node.left
+        elif isinstance(node.op, ast.Mult):
+            yield "overflow", node
+        elif isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
+            yield "divisor", node.right
+            yield "overflow", node.left
+        elif isinstance(node.op, ast.MatMult):
+            yield "cancellation", node
+    elif isinstance(node, ast.AugAssign):
+        if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
+            yield "overflow", node.value
+            yield "cancellation", node.value
+        elif isinstance(node.op, ast.Pow):
+            yield "exponent", node.value
+        elif isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
+            yield "divisor", node.value
+        elif isinstance(node.op, (ast.LShift, ast.RShift)):
+            yield "shift", node.value
+    elif isinstance(node, ast.Call):
+        name = _callee(node)
+        args = list(node.args)
+        if isinstance(node.func, ast.Attribute):  # x.sum(), x.max(): the receiver is an operand
+            args.insert(0, node.func.value)
+        if name in _EXP_LIKE:
+            yield from (("exp-domain", a) for a in args)
+        elif name in _LOG_LIKE:
+            yield from (("log-domain", a) for a in args)
+        elif name in _POW_LIKE:
+            yield from (("pow", a) for a in args[:1])
+            yield from (("exponent", a) for a in args[1:2])
+        elif name in _DIVIDE_LIKE:
+            yield from (("divisor", a) for a in args[1:2])
+        elif name in _REDUCE_LIKE:
+            yield from (("cancellation", a) for a in args)
+            yield from (("overflow", a) for a in args)
+        if name in _COMPARE_LIKE:
+            yield from (("nan-position", a) for a in args)
+    elif isinstance(node, ast.Compare):
+        yield "nan-position", node
+    elif isinstance(node, ast.Subscript):
+        yield "index", node.slice
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Invert, ast.Not)):
+        yield "flag", node.operand
+
+
+def _is_meta_use(node: ast.Name, parents: dict[int, ast.AST]) -> bool:
+    """A use that does not read the values: a write target, a size, a pass-through return."""
+    parent = parents.get(id(node))
+    if isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.ctx, ast.Store):
+        return True
+    if isinstance(parent, ast.Attribute) and parent.attr in _META_ATTRS:
+        return True
+    if isinstance(parent, ast.Call) and _callee(parent) == "len" and node in parent.args:
+        return True
+    return isinstance(parent, ast.Return)
+
+
+def analyse(fs: FunctionSource, args: tuple[Any, ...]) -> Usage:
+    """Which rules each argument leaf reaches in ``fs`` (the function and its user helpers)."""
+    tree = fs.tree
+    params = tuple(a.arg for a in tree.args.args)
+    flow = _Flow(tree, params)
+    rules: dict[LeafPath, set[str]] = {}
+    families: set[str] = set()
+    every = {(i,) for i in range(len(args))}
+    parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+    for part in fs.walk():
+        own = part is fs
+        for node in ast.walk(part.tree):
+            for rule, expr in _operands(node):
+                families.add(rule)
+                # A helper's parameters are not resolved: its rules reach every argument.
+                for root in (flow.roots(expr) if own else every):
+                    rules.setdefault(root, set()).add(rule)
+
+    loop_bounds: set[LeafPath] = set()
+    read: set[LeafPath] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _callee(node) == "range":
+            for arg in node.args:
+                loop_bounds |= flow.roots(arg)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and not _is_meta_use(node, parents):
+            read |= flow.roots(node)
+    exponents = {path for path, found in rules.items() if found & {"exponent", "shift"}}
+    return Usage({p: frozenset(r) for p, r in rules.items()}, frozenset(read), frozenset(loop_bounds),
+                 frozenset(exponents), frozenset(families))
+
+
+# --- the values ---------------------------------------------------------------------------------
+
+
+def _rule_values(rule: str, kind: str, length: int) -> tuple[Any, ...]:
+    """The values a rule tries on a leaf of number ``kind`` (``length``: the arrays' size)."""
+    if kind in "iu":
+        return {
+            "exponent": (-1, -2, 0, 63, 64),
+            "shift": (63, 64, -1),
+            "overflow": (3037000500, -3037000500),  # squares just past int64
+            "divisor": (0, -1),
+            "index": (length, -1, -(length + 1)),
+            "log-domain": (0, -1),
+            "exp-domain": (710, -745),
+        }.get(rule, ())
+    if kind == "f":
+        return {
+            "exp-domain": (709.8, -745.2, -746.0, 1e308, -1e308),
+            "log-domain": (-1e-300, -1.5, 1.0, 1.0000001),
+            "pow": (1e200, -8.0, 0.5),
+            "exponent": (0.5, -0.5, -1.0, 1e3, -1e3),
+            "divisor": (0.0, -0.0, -1.0),
+        }.get(rule, ())
+    return ()
+
+
+def _ladder(leaf: Leaf, usage: Usage) -> tuple[Any, ...]:
+    """Magnitudes of both signs, so a guard can find the widest interval that was verified."""
+    kind = leaf.kind
+    if kind == "b":
+        return ()
+    if kind == "f":
+        values: list[Any] = [0.0, -0.0, math.nan]
+        for m in _FLOAT_LADDER:
+            values += [m, -m]
+        return tuple(values)
+    values = []
+    for m in _INT_LADDER:
+        values += [m, -m]
+    values += [INT64_MAX, INT64_MIN]
+    if leaf.python_int:
+        for m in _BIG_INTS:
+            values += [m, -m]
+    cap = None
+    if leaf.path in usage.exponents:
+        cap = _EXPONENT_CAP
+    elif leaf.path in usage.loop_bounds:
+        cap = _LOOP_BOUND_CAP
+    if cap is not None:  # negatives stay: an empty loop, a reciprocal
+        values = [v for v in values if v <= cap]
+    return tuple(values)
+
+
+def _fits(value: Any, leaf: Leaf) -> bool:
+    """Whether ``value`` can be held by the leaf's type without changing the signature."""
+    template = leaf.value
+    if type(template) is np.ndarray:
+        dtype = template.dtype
+    elif type(template) is list:
+        return type(value) is type(template[0]) or (type(template[0]) is float and type(value) is float)
+    elif isinstance(template, np.generic):
+        dtype = template.dtype
+    else:
+        return True
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return isinstance(value, int) and info.min <= value <= info.max
+    if dtype.kind == "f":
+        return isinstance(value, float) and (not math.isfinite(value) or abs(value) <= np.finfo(dtype).max)
+    return dtype.kind == "b"
+
+
+def _filled(leaf: Leaf, value: Any) -> Any:
+    """The leaf's shape and type, every element ``value``."""
+    template = leaf.value
+    if type(template) is np.ndarray:
+        return np.full(template.shape, value, dtype=template.dtype)
+    if type(template) is list:
+        return [value] * len(template)
+    if isinstance(template, np.generic):
+        return type(template)(value)
+    return type(template)(value)
+
+
+def _label(value: Any) -> str:
+    if type(value) is int and abs(value) >= 2**15:
+        sign = "-" if value < 0 else ""
+        magnitude = abs(value)
+        if magnitude & (magnitude - 1) == 0:
+            return f"{sign}2**{magnitude.bit_length() - 1}"
+        if (magnitude + 1) & magnitude == 0:
+            return f"{sign}2**{magnitude.bit_length()}-1"
+    return repr(value)
+
+
+def _cancellation(n: int, dtype: Any = float) -> np.ndarray:
+    # Large opposite terms with ones between: the exact sum is a count of the ones; a sum in
+    # another order loses some of them (or gains nothing) in the large terms' rounding.
+    pattern = np.array([1e16, 1.0, -1e16, 1.0, -1e16, 1e16, 1.0], dtype=np.float64)
+    return np.resize(pattern, n).astype(dtype)
+
+
+def _nan_at(leaf: Leaf, where: str) -> Any:
+    values = np.array(leaf.value, dtype=float, copy=True).reshape(-1) if type(leaf.value) is list \
+        else np.array(leaf.value, copy=True).reshape(-1)
+    index = {"first": 0, "middle": values.size // 2, "last": values.size - 1}[where]
+    values[index] = np.nan
+    if type(leaf.value) is list:
+        return [float(v) for v in values]
+    return values.reshape(leaf.value.shape)
+
+
+def _array_size(leaf: Leaf) -> int:
+    value = leaf.value
+    return value.size if type(value) is np.ndarray else len(value) if type(value) is list else 1
+
+
+def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) -> list[InputCase]:
+    """Probe cases for ``fs`` called on ``args``: one leaf changed each, at most ``MAX_PROBES``.
+
+    ``small`` is ``args`` with every array shrunk alike (as the generic value cases use); most
+    probes start from it so they cost little. Cancellation probes keep the captured length (and
+    try ``CANCELLATION_LENGTH``), since summation order shows only in long sums.
+    """
+    signature = signature_of(args)
+    usage = analyse(fs, args)
+    params = tuple(a.arg for a in fs.tree.args.args)
+    small_leaves = leaves(small, params)
+    length = max((d for leaf in small_leaves if type(leaf.value) is np.ndarray for d in leaf.value.shape),
+                 default=0)
+    # Rule cases first, then ladders; within each, leaves take turns so a cap cuts evenly.
+    first: list[list[InputCase]] = []
+    second: list[list[InputCase]] = []
+    for leaf in small_leaves:
+        if not usage.reads(leaf.path):
+            continue  # an output buffer or a size: its values are never read
+        rules = usage.of(leaf.path)
+        tried: set[str] = set()
+        made: list[InputCase] = []
+
+        def add(rule: str, base: tuple[Any, ...], value: Any, label: str, into: list[InputCase],
+                leaf: Leaf = leaf, tried: set[str] = tried) -> None:
+            if label in tried:
+                return
+            tried.add(label)
+            case_args = with_leaf(base, leaf.path, value)
+            if signature_of(case_args) != signature:
+                return
+            into.append(InputCase(f"{rule}/{leaf.name}/{label}", case_args,
+                                  probe_of(leaf.path, at(case_args, leaf.path))))
+
+        kind = leaf.kind
+        if kind == "b":
+            flipped = (~leaf.value if type(leaf.value) is np.ndarray
+                       else [not v for v in leaf.value] if type(leaf.value) is list
+                       else type(leaf.value)(not leaf.value))
+            add("flag", small, flipped, "flipped", made)
+        for rule in sorted(rules):
+            for value in _rule_values(rule, kind, length):
+                if _fits(value, leaf):
+                    add(rule, small, _filled(leaf, value), _label(value), made)
+        sequence = type(leaf.value) in (np.ndarray, list) and kind == "f"
+        if sequence and "cancellation" in rules:
+            captured_leaf = at(args, leaf.path)
+            sizes = {_array_size(Leaf(leaf.path, leaf.name, captured_leaf)): args}
+            if max(sizes) > CANCELLATION_LENGTH:
+                longer = shrunk(args, CANCELLATION_LENGTH)
+                if longer is not None:
+                    sizes[_array_size(Leaf(leaf.path, leaf.name, at(longer, leaf.path)))] = longer
+            for _, base in sorted(sizes.items()):
+                template = at(base, leaf.path)
+                shape = template.shape if type(template) is np.ndarray else (len(template),)
+                values = _cancellation(int(np.prod(shape)), getattr(template, "dtype", float)).reshape(shape)
+                if type(template) is list:
+                    values = [float(v) for v in values]
+                add("cancellation", base, values, f"n={int(np.prod(shape))}", made)
+        if sequence and "nan-position" in rules and _array_size(leaf) >= 3:
+            for where in ("first", "middle", "last"):
+                add("nan-position", small, _nan_at(leaf, where), where, made)
+        if type(leaf.value) is np.ndarray and kind in "iu" and "index" in rules and leaf.value.ndim == 1:
+            empty = with_leaf(small, leaf.path, leaf.value[:0])
+            if signature_of(empty) == signature:
+                made.append(InputCase(f"index/{leaf.name}/empty", empty))  # a size changed: no probe
+        first.append(made)
+        ladder: list[InputCase] = []
+        for value in _ladder(leaf, usage):
+            if _fits(value, leaf):
+                add("range", small, _filled(leaf, value), _label(value), ladder)
+        second.append(ladder)
+    cases = _take_turns(first) + _take_turns(second)
+    return cases[:MAX_PROBES]
+
+
+def _take_turns(groups: list[list[InputCase]]) -> list[InputCase]:
+    out: list[InputCase] = []
+    for i in range(max((len(g) for g in groups), default=0)):
+        out += [g[i] for g in groups if i < len(g)]
+    return out
+
+
+__all__ = ["Leaf", "Usage", "MAX_PROBES", "analyse", "at", "changed_leaf", "generate", "leaves", "probe_of",
+           "with_leaf"]

@@ -1,0 +1,285 @@
+"""Value probes and coverage search: inputs derived from what the function does.
+
+Unit tests check the generated inputs themselves (the captured signature, one leaf changed and
+labelled with a correct ``Probe``, a bounded count); the tuning tests check the promise they
+serve: a kernel tuned on harmless values returns what the original returns (or raises what it
+raises) on later values it never saw.
+"""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import hotpath
+from hotpath.rewriter.source import extract
+from hotpath.runner import explore, probes
+from hotpath.runner.inputs import CAPTURED, InputCase, derive_cases, rule_counts
+from hotpath.runner.outcome import run_case
+from hotpath.signature import signature_of
+
+
+# --- kernels, written the way they are in the wild ------------------------------------------------
+
+
+def int_power(base, k):
+    result = 1
+    for _ in range(k):
+        result = result * base
+    return result
+
+
+def soft_total(x, beta):
+    total = 0.0
+    for v in x:
+        total += math.log(1.0 + math.exp(beta * v))
+    return total
+
+
+def discounted_total(cash, rate, years):
+    growth = math.exp(rate * years)
+    total = 0.0
+    for c in cash:
+        total += c / growth + math.log(growth)
+    return total
+
+
+def signed_log_sum(x):
+    total = 0.0
+    for v in x:
+        if v < 0.0:
+            total -= math.log(-v) * math.sqrt(v * v - 1.0)
+        else:
+            total += v
+    return total
+
+
+def standardize(x, params, out, clip):
+    mu, sigma = params
+    for i in range(x.shape[0]):
+        z = (x[i] - mu) / sigma
+        if clip and z > 3.0:
+            z = 3.0
+        out[i] = z
+    return out
+
+
+def gather_sum(values, index):
+    total = 0.0
+    for j in index:
+        total += values[j]
+    return total
+
+
+def list_moments(xs, p):
+    s = 0
+    for v in xs:
+        s += v ** p
+    return s
+
+
+def three_way(n, x):
+    if n % 7 == 3:
+        return x * 2.0
+    if x < -5.0:
+        return -x
+    return x
+
+
+def _cases(fn, *args):
+    return derive_cases(args, True, extract(fn))
+
+
+def _leaves_equal(a, b):
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_leaves_equal(x, y) for x, y in zip(a, b))
+    return a == b or (a != a and b != b)
+
+
+# --- unit tests of the generated inputs -------------------------------------------------------------
+
+
+class TestProbeCases:
+    x = np.random.default_rng(0).random(300)
+
+    def test_every_case_keeps_the_signature_and_layouts(self):
+        strided = np.random.default_rng(1).random((40, 30))[:, ::2]
+        readonly = np.arange(50, dtype=np.int32)
+        readonly.flags.writeable = False
+        for fn, args in [(standardize, (np.asfortranarray(self.x.reshape(20, 15))[:, 0], (0.5, 2.0),
+                                        np.zeros(20), False)),
+                         (gather_sum, (strided[0].copy(), readonly)),
+                         (list_moments, ([1, 2, 3, 4], 2)),
+                         (soft_total, (strided[:, 1], 1.5))]:
+            cases = _cases(fn, *args)
+            assert len({c.name for c in cases}) == len(cases)
+            for case in cases:
+                assert signature_of(case.args) == signature_of(args), case.name
+
+    def test_a_probe_names_the_one_leaf_changed_and_its_range(self):
+        args = (self.x[:20].copy(), (0.5, 2.0), np.zeros(20), False)
+        cases = _cases(standardize, *args)
+        small = next(c for c in cases if c.name == "size-7").args
+        probed = [c for c in cases if c.probe is not None]
+        assert len(probed) > 30
+        for case in probed:
+            base = args if len(case.args[0]) == len(args[0]) else small
+            before = {leaf.path: leaf.value for leaf in probes.leaves(base)}
+            after = {leaf.path: leaf.value for leaf in probes.leaves(case.args)}
+            changed = [p for p in before if not _leaves_equal(before[p], after[p])]
+            assert changed == [case.probe.path], case.name
+            values = np.asarray(after[case.probe.path], dtype=float).reshape(-1)
+            finite = values[~np.isnan(values)]
+            assert case.probe.nan == bool(np.isnan(values).any())
+            if finite.size:
+                assert (case.probe.low, case.probe.high) == (finite.min(), finite.max()), case.name
+        paths = {c.probe.path for c in probed}
+        assert {(0,), (1, 0), (1, 1), (3,)} <= paths  # scalars inside the tuple and the flag too
+        assert (2,) not in paths  # ``out`` is only written: its values are never probed
+
+    def test_generic_value_cases_that_change_one_leaf_carry_probes(self):
+        cases = {c.name: c for c in _cases(soft_total, self.x, 1.5)}
+        assert cases["nan"].probe.path == (0,) and cases["nan"].probe.nan
+        assert cases["scalar-inf"].probe == probes.Probe((1,), math.inf, math.inf, False)
+        assert cases["size-7"].probe is None and cases[CAPTURED].probe is None
+
+    def test_python_ints_get_magnitudes_past_int64_of_both_signs(self):
+        cases = _cases(int_power, 3, 20)
+        bases = {c.args[0] for c in cases if c.probe is not None and c.probe.path == (0,)}
+        assert {2**31, 2**62, 2**63 - 1, -(2**63), 2**64, -(2**100)} <= bases
+        exponents = {c.args[1] for c in cases if c.probe is not None and c.probe.path == (1,)}
+        assert min(exponents) < 0 and max(exponents) <= 2**15  # a loop bound: no endless loops
+        huge = next(c for c in cases if c.args[0] == 2**100)
+        assert huge.probe.low == huge.probe.high == float(2**100)
+
+    def test_semantics_found_in_the_source_get_their_values(self):
+        soft = {c.name: c for c in _cases(soft_total, self.x, 1.5)}
+        assert any(c.probe and c.probe.low >= 709 for n, c in soft.items() if n.startswith("exp-domain/beta"))
+        long_sums = [c for n, c in soft.items() if n.startswith("cancellation/x/")]
+        assert sorted(len(c.args[0]) for c in long_sums) == [300]  # the captured length (< 1000)
+        assert {1e16, -1e16, 1.0} == set(long_sums[0].args[0].tolist())
+        longer = _cases(soft_total, np.random.default_rng(2).random(5000), 1.5)
+        assert sorted(len(c.args[0]) for c in longer if c.name.startswith("cancellation/")) == [1000, 5000]
+
+        nan_first = next(c for c in _cases(signed_log_sum, self.x) if c.name == "nan-position/x/first")
+        assert math.isnan(nan_first.args[0][0]) and not np.isnan(nan_first.args[0][1:]).any()
+
+        index = {c.name: c for c in _cases(gather_sum, self.x, np.arange(10))}
+        out_of_range = [c for n, c in index.items() if n.startswith("index/index/")]
+        assert any(c.args[1].size and c.args[1].min() < 0 for c in out_of_range)
+        assert any(c.args[1].size and c.args[1].max() >= len(c.args[0]) for c in out_of_range)
+        assert any(c.args[1].size == 0 and c.probe is None for c in out_of_range)
+
+        moments = {c.name: c for c in _cases(list_moments, [1, 2, 3], 2)}
+        assert any(n.startswith("exponent/p/") and c.args[1] < 0 for n, c in moments.items())
+        assert any(c.probe and c.probe.path == (0,) and c.probe.high > 2**64 for c in moments.values())
+
+    def test_bool_flags_are_flipped(self):
+        cases = _cases(standardize, self.x[:20].copy(), (0.5, 2.0), np.zeros(20), False)
+        flipped = [c for c in cases if c.name.startswith("flag/clip/")]
+        assert [c.args[3] for c in flipped] == [True]
+
+    def test_aliasing_is_kept(self):
+        for case in _cases(soft_total, self.x, 1.5)[1:]:
+            assert case.args[0] is not self.x  # a copy: the captured arguments stay as they were
+        a = np.arange(12.0)
+        for case in derive_cases((a, a), True, extract(gather_sum)):
+            assert case.args[0] is case.args[1]
+
+    def test_the_count_is_bounded(self):
+        def many(a, b, c, d, e, f, g):
+            return np.exp(a).sum() + np.log(b).sum() + c.sum() / d.max() + (e ** f).sum() + g
+
+        arrays = [np.random.default_rng(i).random(100) for i in range(6)]
+        cases = derive_cases((*arrays, 3), True, extract(many))
+        assert len([c for c in cases if "/" in c.name]) <= probes.MAX_PROBES
+        counts = dict(rule_counts([c.name for c in cases]))
+        assert counts[CAPTURED] == 1 and counts["range"] > 0 and counts["exp-domain"] > 0
+
+    def test_without_the_source_only_the_generic_cases(self):
+        cases = derive_cases((self.x, 1.5))
+        assert not any("/" in c.name for c in cases)
+
+
+class TestCoverageSearch:
+    def test_lines_are_counted_for_the_function_only(self):
+        tracer = explore.LineTracer(explore.functions(three_way))
+        with tracer:
+            three_way(1, 2.0)
+        assert tracer.coverage().total == 5
+        assert tracer.coverage().run == 3  # the two tests and the last return
+
+    def test_the_search_reaches_a_branch_the_inputs_missed(self):
+        tracer = explore.LineTracer(explore.functions(three_way))
+        seed = InputCase(CAPTURED, (1, 2.0))
+
+        def run(case):
+            with tracer:
+                return run_case(three_way, case.args)
+
+        run(seed)
+        found = explore.search(run, tracer, [seed], ("n", "x"), budget_s=2.0)
+        assert tracer.coverage().run == tracer.coverage().total
+        assert found and all(signature_of(c.args) == signature_of(seed.args) for c, _ in found)
+        for case, outcome in found:
+            assert case.name.startswith("search/")
+            assert outcome.returned == three_way(*case.args)
+            if case.probe is not None:  # one leaf changed: its range is the value it holds
+                value = case.args[case.probe.path[0]]
+                assert case.probe.low == case.probe.high == float(value)
+
+
+# --- tuned on harmless values, called on others ----------------------------------------------------
+
+
+def _same_as_original(optimized, original, args):
+    def call(fn):
+        fresh = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+        try:
+            return "returned", fn(*fresh)
+        except Exception as exc:  # the exception type is part of the behaviour
+            return "raised", type(exc)
+    got, want = call(optimized), call(original)
+    assert got[0] == want[0], (args, got, want)
+    if got[0] == "raised":
+        assert got[1] is want[1]
+    else:
+        assert type(got[1]) is type(want[1]) and (got[1] == want[1] or (got[1] != got[1] and want[1] != want[1]))
+
+
+@pytest.fixture
+def unwatched(fast):
+    """No shadow verification after install: a wrong variant would answer the later calls."""
+    return replace(fast, verify_rate=0.0)
+
+
+@pytest.mark.slow
+def test_integer_power_by_a_loop_never_wraps(unwatched):
+    result = hotpath.tune(int_power, 3, 20, config=unwatched)
+    assert "generated" in result.summary() and "coverage" in result.summary()
+    for later in [(3, 50), (7, 40), (-3, 41), (2, 63), (2, 64), (3, -2), (10**12, 3)]:
+        _same_as_original(result.optimized, int_power, later)
+
+
+@pytest.mark.slow
+def test_exp_and_log_of_float_arguments_raise_as_python_does(unwatched):
+    cash = np.random.default_rng(3).random(20_000)
+    result = hotpath.tune(discounted_total, cash, 0.05, 10.0, config=unwatched)
+    assert result.coverage is not None and result.coverage.percent == 100.0
+    for later in [(cash, 80.0, 10.0), (cash, -80.0, 10.0), (cash, 0.03, 30.0), (cash, 709.0, 1.0), (-cash, 0.1, 1.0)]:
+        _same_as_original(result.optimized, discounted_total, later)
+    x = np.random.default_rng(5).random(20_000)
+    result = hotpath.tune(soft_total, x, 1.5, config=unwatched)
+    for later in [(x, 800.0), (x, -800.0), (-x, 3.0), (x * 700.0, 1.0), (x, 2.0)]:
+        _same_as_original(result.optimized, soft_total, later)
+
+
+@pytest.mark.slow
+def test_a_branch_taken_only_for_negative_values(unwatched):
+    x = np.random.default_rng(4).random(20_000)
+    result = hotpath.tune(signed_log_sum, x, config=unwatched)
+    for later in [(-x,), (x - 0.5,), (-3.0 * x - 1.0,), (x,), (x * 1e3 - 5e2,)]:
+        _same_as_original(result.optimized, signed_log_sum, later)
