@@ -29,6 +29,9 @@ from hotpath.signature import signature_of
 
 #: Found inputs kept at most: every candidate is verified on each.
 MAX_FOUND = 16
+#: The search gives up after this many mutants in a row reach no new line: what is left is
+#: most likely unreachable by value changes (a ``raise`` for a wrong type, dead code).
+PATIENCE = 400
 SEARCH_PREFIX = "search"
 
 
@@ -198,7 +201,7 @@ def search(run: Callable[[InputCase], Outcome | None], tracer: LineTracer, seeds
     """Mutants of ``seeds`` on which the original (``run``, traced) executes new lines.
 
     ``run`` returns None when the original took too long on an input. Stops at ``budget_s``,
-    at ``MAX_FOUND`` inputs, or when every line has run.
+    at ``MAX_FOUND`` inputs, after ``PATIENCE`` fruitless mutants, or when every line has run.
     """
     if not seeds:
         return []
@@ -208,15 +211,18 @@ def search(run: Callable[[InputCase], Outcome | None], tracer: LineTracer, seeds
     found: list[tuple[InputCase, Outcome]] = []
     names: set[str] = {c.name for c in seeds}
     deadline = time.perf_counter() + budget_s
-    while time.perf_counter() < deadline and len(found) < MAX_FOUND \
+    idle = 0  # mutants run since the last new line
+    while time.perf_counter() < deadline and len(found) < MAX_FOUND and idle < PATIENCE \
             and len(tracer.lines & tracer.total) < len(tracer.total):
         mutant = mutate(rng.choice(corpus), params, rng)
         if mutant is None or signature_of(mutant.args) != signature:
             continue
         before = len(tracer.lines)
         outcome = run(mutant)
+        idle += 1
         if outcome is None or len(tracer.lines) == before:
             continue
+        idle = 0
         name, n = mutant.name, 2
         while name in names:
             name, n = f"{mutant.name}#{n}", n + 1
