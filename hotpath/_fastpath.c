@@ -262,6 +262,24 @@ set_foreign(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* identical(a, b): tuples of one length whose items are the same objects, pairwise (the
+ * frozen-globals check, hotpath.frozen_globals: identity, never __eq__). */
+static PyObject *
+identical(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyTuple_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "identical() takes two tuples");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(args[0]);
+    if (PyTuple_GET_SIZE(args[1]) != n)
+        Py_RETURN_FALSE;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyTuple_GET_ITEM(args[0], i) != PyTuple_GET_ITEM(args[1], i))
+            Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
 static PyObject *
 noop(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -742,6 +760,8 @@ static PyMethodDef methods[] = {
      "set_foreign(cache, described, describe): how arrays of other libraries are keyed (hotpath.signature)."},
     {"guard_key", guard_key, METH_O,
      "guard_key(args) -> the hashable key of positional args (same as hotpath.signature.guard_key)."},
+    {"identical", (PyCFunction)(void (*)(void))identical, METH_FASTCALL,
+     "identical(a, b) -> whether tuples a and b hold the same objects, pairwise."},
     {"noop", (PyCFunction)(void (*)(void))noop, METH_FASTCALL, "noop(*args) -> None; a benchmark floor."},
     {NULL, NULL, 0, NULL}
 };

@@ -12,6 +12,7 @@ same results. ``use(False)`` / ``use(True)`` switch at run time (the tests run b
 from __future__ import annotations
 
 import functools
+import operator
 import os
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -30,6 +31,14 @@ if _fastpath is not None:
     _fastpath.set_error_state(signature.ERROR_STATE_VAR, signature.error_state_of)
 
 _classes: list[type] = []
+
+
+def _identical(found: tuple[object, ...], expected: tuple[object, ...]) -> bool:
+    return len(found) == len(expected) and all(map(operator.is_, found, expected))
+
+
+#: ``identical(a, b)``: tuples of the same length whose items are the same objects, pairwise.
+identical = _fastpath.identical if _fastpath is not None else _identical
 
 
 def available() -> bool:
@@ -111,4 +120,4 @@ def active() -> bool:
     return bool(_classes) and _fastpath is not None and "__call__" not in _classes[0].__dict__
 
 
-__all__ = ["Base", "available", "requested", "guard_key", "attach", "use", "active"]
+__all__ = ["Base", "identical", "available", "requested", "guard_key", "attach", "use", "active"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from hotpath.config import Config
 from hotpath.errors import NotRewritable
-from hotpath.frozen_globals import FrozenGlobals, freeze
+from hotpath.frozen_globals import FrozenGlobals, watch
 from hotpath.kernels import get_backend
 from hotpath.kernels.artifacts import pickle_namespace
 from hotpath.rewriter.source import extract, injected_values
@@ -53,7 +53,7 @@ def identify(fn: Callable[..., Any]) -> Identity | None:
     not stored (not rewritable, a global that cannot be pickled or is too large to watch)."""
     try:
         fs = extract(fn)
-        frozen = freeze(fn, fs)
+        frozen = watch(fn, fs)  # whatever the error state: this is the store key, not a build
         key = function_key(fs.source_hash, pickle_namespace(injected_values(fs)))
         return Identity(FunctionId(fs.module, fs.qualname, key), frozen)
     except NotRewritable:

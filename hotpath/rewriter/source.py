@@ -4,6 +4,17 @@ The result, ``FunctionSource``, is what every backend emits from: the function's
 with decorators stripped, the globals and closure values it reads (modules by import, other
 values injected by value), and the plain-Python helpers it calls, extracted the same way so
 they can be compiled together with it.
+
+A value read through an attribute of a global (``P.SCALE`` of a parameters module the user
+wrote, ``PARAMS.dt`` of a global object) is injected by value too: the emitted source reads a
+name bound to what the attribute holds now (``_hp_P__SCALE``). So a variant is built with the
+values the original sees in this process (a worker that imported ``P`` afresh would see the
+file's), the generated module's name and the store's key change with them, and
+``hotpath.frozen_globals`` watches the attribute like a global name.
+
+Functions with effects a compiled variant would not reproduce are refused, with the effect
+named: assigning globals or attributes or items of globals, calling a method that changes a
+global, reading a clock, drawing random numbers, printing, logging or other I/O.
 """
 
 from __future__ import annotations
@@ -13,6 +24,9 @@ import builtins
 import dis
 import hashlib
 import inspect
+import io
+import logging
+import random
 import sysconfig
 import textwrap
 import types
@@ -20,6 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from hotpath.errors import NotRewritable
 
@@ -34,6 +50,13 @@ class GlobalRef:
     kind: str  # "module" (emitted as an import), "helper" (compiled alongside), "value" (injected)
     module_name: str | None = None
     value: Any = field(default=None, compare=False, repr=False)
+    #: For a value read through attributes of a global, where the original reads it
+    #: (``"P.SCALE"``: the global or closure variable first, then the attributes).
+    attribute: str | None = None
+
+
+class SideEffects(NotRewritable):
+    """The function has an effect beyond its result and its arguments (the reason names it)."""
 
 
 @dataclass(frozen=True)
@@ -171,14 +194,185 @@ def _definition(fn: types.FunctionType) -> ast.FunctionDef:
     if not defs:
         raise NotRewritable(f"no `def {fn.__name__}` found in the source inspect returned")
     definition = defs[0]
-    for node in ast.walk(definition):
-        if isinstance(node, (ast.Global, ast.Nonlocal)):
-            raise NotRewritable(
-                f"{fn.__qualname__} assigns non-local state (`{type(node).__name__.lower()}`): a "
-                "compiled variant could not reproduce that side effect"
-            )
     definition.decorator_list = []
     return definition
+
+
+#: Modules whose functions read a clock, draw random numbers or do I/O (by ``__module__``).
+_EFFECT_MODULES = {"time": "reads a clock", "random": "draws random numbers",
+                   "numpy.random": "draws random numbers", "logging": "logs", "os": "does I/O",
+                   "posix": "does I/O", "nt": "does I/O", "io": "does I/O", "_io": "does I/O",
+                   "socket": "does I/O", "subprocess": "does I/O", "shutil": "does I/O",
+                   "secrets": "draws random numbers", "uuid": "draws random numbers"}
+_EFFECT_BUILTINS = {print: "prints", open: "does I/O", input: "does I/O", breakpoint: "does I/O"}
+_CLOCK_METHODS = frozenset(("now", "today", "utcnow"))
+#: Methods that change the object they are called on (lists, dicts, sets, arrays).
+_MUTATORS = frozenset(("append", "extend", "insert", "pop", "remove", "clear", "update", "add", "discard",
+                       "setdefault", "popitem", "sort", "reverse", "fill", "put", "resize", "itemset",
+                       "setfield", "partition", "byteswap", "setflags", "write", "writelines"))
+_STATEFUL = (random.Random, np.random.Generator, np.random.RandomState, np.random.BitGenerator,
+             logging.Logger, logging.LoggerAdapter, io.IOBase)
+
+
+def _effect_of(target: Any) -> str | None:
+    """What calling ``target`` does besides returning, if it is a known effect."""
+    try:
+        known = _EFFECT_BUILTINS.get(target)
+    except TypeError:  # unhashable
+        known = None
+    if known is not None:
+        return known
+    owner = getattr(target, "__self__", None)
+    if isinstance(owner, _STATEFUL):
+        return "logs" if isinstance(owner, (logging.Logger, logging.LoggerAdapter)) else (
+            "does I/O" if isinstance(owner, io.IOBase) else "draws random numbers")
+    module = getattr(target, "__module__", None)
+    if not isinstance(module, str):
+        module = getattr(owner, "__module__", None) if owner is not None else None
+    if not isinstance(module, str):
+        return None
+    if module == "datetime" and getattr(target, "__name__", "") in _CLOCK_METHODS:
+        return "reads a clock"
+    for prefix, effect in _EFFECT_MODULES.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return effect
+    return None
+
+
+def _chain(node: ast.expr) -> tuple[str, list[str]] | None:
+    """``("P", ["WEIGHTS"])`` for ``P.WEIGHTS`` (and for ``P.WEIGHTS[i]``, the object indexed)."""
+    path: list[str] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            path.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Subscript):
+            path.clear()  # what is indexed is written; the chain is what holds it
+            node = node.value
+        elif isinstance(node, ast.Name):
+            return node.id, path[::-1]
+        else:
+            return None
+
+
+def _resolve(namespace: dict[str, Any], root: str, path: list[str]) -> Any:
+    value = namespace.get(root, getattr(builtins, root, None))
+    for attr in path:
+        try:
+            value = getattr(value, attr)
+        except Exception:
+            return None
+    return value
+
+
+def _side_effects(fn: types.FunctionType, definition: ast.FunctionDef, namespace: dict[str, Any],
+                  global_names: set[str]) -> None:
+    """Raise ``SideEffects`` naming the first effect beyond the result and the arguments.
+
+    A compiled variant returns the same numbers but would not reproduce these: a counter in a
+    global, the state of a random generator, a clock read, a line printed or logged.
+    """
+    def refuse(node: ast.AST, what: str) -> None:
+        line = getattr(node, "lineno", 0) + fn.__code__.co_firstlineno - 1
+        raise SideEffects(f"{fn.__qualname__} {what} (line {line}): a compiled variant would not reproduce "
+                          "that side effect, so it keeps running as the original")
+
+    def written_global(target: ast.expr) -> str | None:
+        found = _chain(target) if isinstance(target, (ast.Attribute, ast.Subscript)) else None
+        if found is None or found[0] not in global_names:
+            return None
+        root = namespace.get(found[0])
+        if isinstance(root, types.ModuleType) and not found[1] and isinstance(target, ast.Subscript):
+            return None
+        return ".".join((found[0], *found[1])) if found[1] else found[0]
+
+    for node in ast.walk(definition):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            refuse(node, f"assigns non-local state (`{type(node).__name__.lower()} {', '.join(node.names)}`)")
+        targets: list[ast.expr] = []
+        if isinstance(node, (ast.Assign, ast.Delete)):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        for target in targets:
+            for item in (target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]):
+                name = written_global(item)
+                if name is not None:
+                    refuse(node, f"writes into the global {name!r}")
+        if not isinstance(node, ast.Call):
+            continue
+        for keyword in node.keywords:
+            if keyword.arg == "out":
+                name = written_global(ast.Subscript(keyword.value, ast.Constant(0))) \
+                    if isinstance(keyword.value, ast.Name) else written_global(keyword.value)
+                if name is not None:
+                    refuse(node, f"writes into the global {name!r} (out=)")
+        found = _chain(node.func)
+        if found is None or (found[0] not in global_names and not hasattr(builtins, found[0])):
+            continue
+        root, path = found
+        if path and path[-1] in _MUTATORS and root in global_names \
+                and not isinstance(_resolve(namespace, root, path[:-1]), types.ModuleType):
+            refuse(node, f"changes the global {'.'.join((root, *path[:-1]))!r} (.{path[-1]}())")
+        effect = _effect_of(_resolve(namespace, root, path))
+        if effect is not None:
+            refuse(node, f"{effect}: it calls {'.'.join((root, *path))}()")
+
+
+def _holds_state(value: Any) -> bool:
+    """Whether ``value``'s attributes are state of the user's that may change between calls (a
+    parameters module, a global object or class), as opposed to a library or a plain value."""
+    if isinstance(value, types.ModuleType):
+        filename = getattr(value, "__file__", None)
+        return bool(filename) and not str(Path(filename).resolve()).startswith(_LIBRARY_ROOTS)
+    if isinstance(value, type):
+        return _holds_state(inspect.getmodule(value))
+    return not (_is_data(value) or callable(value) or isinstance(value, (list, dict, set, frozenset, bytearray)))
+
+
+def _is_data(value: Any) -> bool:
+    """A value a compiler can fold or bind as it is: numbers, strings, arrays, tuples of those."""
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic, np.ndarray)):
+        return True
+    return type(value) is tuple and all(map(_is_data, value))
+
+
+def _inline_attributes(definition: ast.FunctionDef, namespace: dict[str, Any],
+                       roots: set[str]) -> dict[str, GlobalRef]:
+    """Replace each read of data through attributes of a global (``P.SCALE``) with a name bound
+    to the value it reads now; returns those names' references."""
+    inlined: dict[str, GlobalRef] = {}
+
+    class Inline(ast.NodeTransformer):
+        def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+            if not isinstance(node.ctx, ast.Load):
+                return self.generic_visit(node)
+            path: list[str] = []
+            base: ast.expr = node
+            while isinstance(base, ast.Attribute):
+                path.append(base.attr)
+                base = base.value
+            if not isinstance(base, ast.Name) or base.id not in roots:
+                return self.generic_visit(node)
+            path.reverse()
+            value, used = namespace[base.id], 0
+            while used < len(path) and _holds_state(value):
+                try:
+                    value = getattr(value, path[used])
+                except Exception:
+                    return self.generic_visit(node)
+                used += 1
+            if used == 0 or not _is_data(value):
+                return self.generic_visit(node)
+            name = "_hp_" + "__".join((base.id, *path[:used]))
+            inlined[name] = GlobalRef(name, "value", value=value, attribute=".".join((base.id, *path[:used])))
+            new: ast.expr = ast.copy_location(ast.Name(name, ast.Load()), node)
+            for attr in path[used:]:
+                new = ast.copy_location(ast.Attribute(new, attr, ast.Load()), node)
+            return new
+
+    Inline().visit(definition)
+    return inlined
 
 
 def extract(fn: Callable[..., Any], _seen: dict[str, FunctionSource] | None = None) -> FunctionSource:
@@ -186,7 +380,6 @@ def extract(fn: Callable[..., Any], _seen: dict[str, FunctionSource] | None = No
     fn = _check_supported(unwrap(fn))
     seen = {} if _seen is None else _seen
     definition = _definition(fn)
-    source = ast.unparse(definition)
 
     namespace: dict[str, Any] = dict(fn.__globals__)
     if fn.__code__.co_freevars:
@@ -196,6 +389,10 @@ def extract(fn: Callable[..., Any], _seen: dict[str, FunctionSource] | None = No
             except ValueError:
                 raise NotRewritable(f"closure variable {name!r} is not bound yet") from None
     names = _global_names(fn.__code__) | set(fn.__code__.co_freevars)
+    _side_effects(fn, definition, namespace, names & set(namespace))
+    roots = {name for name in names if name in namespace and _holds_state(namespace[name])}
+    inlined = _inline_attributes(definition, namespace, roots)
+    source = ast.unparse(definition)
 
     refs: list[GlobalRef] = []
     helpers: list[FunctionSource] = []
@@ -215,6 +412,8 @@ def extract(fn: Callable[..., Any], _seen: dict[str, FunctionSource] | None = No
             helper_key = f"{helper.__module__}.{helper.__qualname__}"
             try:
                 extracted = seen.get(helper_key) or extract(helper, seen)
+            except SideEffects as exc:
+                raise SideEffects(f"{fn.__qualname__} calls {name}, which has a side effect: {exc.reason}") from None
             except NotRewritable:
                 refs.append(GlobalRef(name, "value", value=value))  # the backend may still cope
                 continue
@@ -229,6 +428,7 @@ def extract(fn: Callable[..., Any], _seen: dict[str, FunctionSource] | None = No
         else:
             refs.append(GlobalRef(name, "value", value=value))
 
+    refs.extend(inlined[name] for name in sorted(inlined))
     params = tuple(inspect.signature(fn).parameters)
     result = FunctionSource(
         name=fn.__name__,
@@ -287,5 +487,5 @@ def conflicts(fs: FunctionSource) -> list[str]:
     return clashes
 
 
-__all__ = ["FunctionSource", "GlobalRef", "extract", "injected_values", "module_imports", "import_line",
+__all__ = ["FunctionSource", "GlobalRef", "SideEffects", "extract", "injected_values", "module_imports", "import_line",
            "import_lines", "conflicts", "unwrap"]
