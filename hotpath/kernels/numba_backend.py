@@ -8,6 +8,12 @@ statements into loop nests, two more variants use that rewritten body: ``numba-f
 inside the reductions the devectorizer runs row by row). The arrays those variants allocate
 come from ``hotpath.rewriter.devectorize.hugepages``: as NumPy's do, large ones sit on huge
 pages, which spares the loops a page fault per 4 KiB of fresh output.
+
+Summation order: Numba sums an array sequentially where NumPy sums pairwise, so every variant
+calls ``hotpath.rewriter.devectorize.pairwise`` for whole-array float sums and means (NumPy's
+order, bit for bit); a variant that still adds floats in another order (an axis sum, a dot
+product, a parallel reduction: see ``hotpath.rewriter.reduction_order``) reassociates, and is
+proposed only when the tolerance allows fastmath, otherwise skipped with the reductions named.
 """
 
 from __future__ import annotations
@@ -23,11 +29,14 @@ from typing import TYPE_CHECKING, Any
 from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
 from hotpath.rewriter import parallel
+from hotpath.rewriter.reduction_order import PAIRWISE, integer_names, keep_order, skip_reason
 from hotpath.rewriter.devectorize.transform import devectorize
 from hotpath.rewriter.source import import_lines, injected_values, module_imports
 from hotpath.runner.adapters import DISTINCT_ARRAYS
 
 log = logging.getLogger(__name__)
+
+from hotpath.config import FASTMATH_MIN_RTOL
 
 if TYPE_CHECKING:
     from hotpath.config import Config
@@ -37,6 +46,9 @@ if TYPE_CHECKING:
 #: fastmath flags that keep NaN and inf semantics: ``nnan``/``ninf`` would let LLVM delete
 #: ``isnan`` checks, the classic silent wrong answer, so they are never used.
 SAFE_FASTMATH = ("arcp", "contract", "reassoc", "nsz", "afn")
+
+#: The alias generated modules import ``PAIRWISE`` as (a name no user code is likely to bind).
+PAIRWISE_ALIAS = "_hotpath_pairwise"
 
 #: Where fused loops allocate their arrays (huge pages, as NumPy does); named, not imported,
 #: because it imports Numba and only the generated modules need it.
@@ -70,15 +82,21 @@ class NumbaBackend:
                 kernels_dir: Path) -> list[Candidate | Skipped]:
         namespace = pickle_namespace(injected_values(fs))
         tree = fs.tree
+        allowed = config.allows_fastmath
+        integers = integer_names(tree, signature.args)
+        reasons = self._order(fs, integers).reassociations
         has_loops = any(isinstance(n, (ast.For, ast.While)) for n in ast.walk(tree))
-        verdicts = [v for _, v in parallel.analyse(tree)]
+        verdicts = [v for _, v in parallel.analyse(tree, integers, reassociate=allowed)]
         loop_notes = tuple(
             f"{v.loop}: {'prange' if v.parallel else 'kept serial'} ({v.reason})" for v in verdicts
         )
         can_parallelize = any(v.parallel for v in verdicts) or not has_loops
 
         plans: list[tuple[str, dict[str, Any]] | Skipped] = [("numba", {})]
-        if can_parallelize:
+        if reasons and not allowed:
+            plans = [Skipped(self.name, "numba", skip_reason(reasons, FASTMATH_MIN_RTOL)),
+                     Skipped(self.name, "numba-parallel", skip_reason(reasons, FASTMATH_MIN_RTOL))]
+        elif can_parallelize:
             plans.append(("numba-parallel", {"parallel": True}))
         else:
             plans.append(Skipped(self.name, "numba-parallel",
@@ -100,20 +118,37 @@ class NumbaBackend:
                 out.append(plan)
                 continue
             name, options = plan
-            out.append(self._candidate(fs, name, options, namespace, kernels_dir))
-        out += self._fused(fs, signature, namespace, kernels_dir)
+            out.append(self._candidate(fs, name, options, namespace, kernels_dir, integers=integers,
+                                       reassociate=allowed))
+        out += self._fused(fs, signature, namespace, kernels_dir, integers, allowed)
         return out
 
-    def _fused(self, fs: FunctionSource, signature: Signature, namespace: bytes,
-               kernels_dir: Path) -> list[Candidate | Skipped]:
+    def _order(self, fs: FunctionSource, integers: frozenset[str] = frozenset(),
+               main: ast.FunctionDef | None = None) -> Any:
+        """``keep_order`` of ``main`` (default: the function) with its helpers' reassociations added."""
+        modules = module_imports(fs)
+        order = keep_order(fs.tree if main is None else main, modules, integers, PAIRWISE_ALIAS)
+        helpers = tuple(r for helper in list(fs.walk())[1:]
+                        for r in keep_order(helper.tree, modules, helper=PAIRWISE_ALIAS).reassociations)
+        return replace(order, reassociations=order.reassociations + helpers)
+
+    def _fused(self, fs: FunctionSource, signature: Signature, namespace: bytes, kernels_dir: Path,
+               integers: frozenset[str] = frozenset(), allowed: bool = False) -> list[Candidate | Skipped]:
         """``numba-fused`` and ``numba-fused-parallel``, when the devectorizer changed anything."""
         try:
-            rewrite = devectorize(fs.tree, signature.args, module_imports(fs), allocator=ALLOCATOR)
+            rewrite = devectorize(fs.tree, signature.args, module_imports(fs), allocator=ALLOCATOR,
+                                  pairwise=PAIRWISE)
         except Exception as exc:  # a rewriter bug costs the fused candidates, not the others
             log.exception("devectorizing %s failed", fs.qualname)
             return [Skipped(self.name, "numba-fused", f"devectorizing failed: {type(exc).__name__}: {exc}")]
         if not rewrite.changed:
             return []
+        order = self._order(fs, integers, rewrite.tree)
+        reasons = rewrite.reassociations + order.reassociations
+        if reasons and not allowed:
+            reason = skip_reason(reasons, FASTMATH_MIN_RTOL)
+            return [Skipped(self.name, "numba-fused", reason), Skipped(self.name, "numba-fused-parallel", reason)]
+        rewrite = replace(rewrite, tree=order.tree)
         # The loops spell division as np.divide, so they follow NumPy's semantics (x / 0.0 is inf)
         # while the rest of the function keeps Python's (1.0 / 0.0 raises, as in the original).
         options: dict[str, Any] = {"fused": True}
@@ -122,11 +157,11 @@ class NumbaBackend:
         serial = self._candidate(fs, "numba-fused", options, namespace, kernels_dir, rewrite.tree,
                                  rewrite.notes, rewrite.imports)
         out: list[Candidate | Skipped] = [replace(serial, adapters=adapters)]
-        verdicts = [v for _, v in parallel.analyse(rewrite.tree)]
+        verdicts = [v for _, v in parallel.analyse(rewrite.tree, integers, reassociate=allowed)]
         if any(v.parallel for v in verdicts):
             out.append(self._candidate(fs, "numba-fused-parallel", {**options, "parallel": True}, namespace,
                                        kernels_dir, rewrite.tree, rewrite.notes, rewrite.imports,
-                                       rewrite.sequential))
+                                       rewrite.sequential, integers=integers, reassociate=allowed))
         else:
             out.append(Skipped(self.name, "numba-fused-parallel", "no loop of the fused nests is free of "
                                "loop-carried dependencies: " + "; ".join(f"{v.loop}: {v.reason}" for v in verdicts)))
@@ -135,11 +170,16 @@ class NumbaBackend:
     def _candidate(self, fs: FunctionSource, name: str, options: dict[str, Any], namespace: bytes,
                    kernels_dir: Path, main: ast.FunctionDef | None = None, notes: tuple[str, ...] = (),
                    imports: tuple[tuple[str, str], ...] = (), sequential: tuple[str, ...] = (),
-                   placed: bool = False) -> Candidate:
-        """``placed``: ``main`` already has its ``prange`` loops (a refinement keeps them)."""
+                   placed: bool = False, integers: frozenset[str] = frozenset(),
+                   reassociate: bool = False) -> Candidate:
+        """``placed``: ``main`` already has its ``prange`` loops (a refinement keeps them).
+        ``reassociate``: whether a parallel loop may reduce floats (see ``parallel.analyse``)."""
         main = fs.tree if main is None else main
+        main = keep_order(main, module_imports(fs), integers, PAIRWISE_ALIAS).tree
+        if f"{PAIRWISE_ALIAS}." in ast.unparse(main):
+            imports = (*imports, (PAIRWISE_ALIAS, PAIRWISE))
         if options.get("parallel") and not placed:
-            main, verdicts = parallel.to_prange(main)
+            main, verdicts = parallel.to_prange(main, integers, reassociate)
             main = _keep_serial(main, sequential)
             notes += tuple(f"{v.loop}: {'prange' if v.parallel else 'kept serial'} ({v.reason})"
                            for v in verdicts)
@@ -157,10 +197,16 @@ class NumbaBackend:
         ]
         if injected:
             lines.append(f"# Bound by hotpath before import (values, not importable): {', '.join(injected)}")
+        helpers = []
+        for helper in list(fs.walk())[1:]:
+            order = keep_order(helper.tree, module_imports(fs), helper=PAIRWISE_ALIAS)
+            helpers.append(ast.unparse(order.tree) if order.substituted else helper.source)
+            if order.substituted:
+                imports = (*imports, (PAIRWISE_ALIAS, PAIRWISE))
         lines += ["import numba", "from numba import prange  # noqa: F401"]
         lines += import_lines({**module_imports(fs), **dict(imports)})
-        for helper in list(fs.walk())[1:]:
-            lines += ["", "", _decorator(options, parallel_allowed=False), helper.source]
+        for source in helpers:
+            lines += ["", "", _decorator(options, parallel_allowed=False), source]
         lines += ["", "", _decorator(options), ast.unparse(main), ""]
         return "\n".join(lines)
 
@@ -178,19 +224,16 @@ class NumbaBackend:
             change, suffix = {"error_model": "numpy"}, "+numpy-errors"
         else:
             return None
-        main: ast.FunctionDef | None = None
-        if options.get("fused"):
-            # The rewritten body is in the candidate's own source; the refinement keeps it.
-            module = ast.parse(candidate.source)
-            main = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == fs.name)
-            main.decorator_list = []
-            imports = tuple((a.asname or a.name, a.name) for node in module.body if isinstance(node, ast.Import)
-                            for a in node.names if a.name in ("numpy", ALLOCATOR))
-        else:
-            imports = ()
+        # The rewritten body, its prange loops and its summation order are in the candidate's own
+        # source; the refinement keeps them all.
+        module = ast.parse(candidate.source)
+        main = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == fs.name)
+        main.decorator_list = []
+        imports = tuple((a.asname or a.name, a.name) for node in module.body if isinstance(node, ast.Import)
+                        for a in node.names if a.name in ("numpy", ALLOCATOR, PAIRWISE))
         return self._candidate(fs, candidate.name + suffix, {**options, **change},
                                pickle_namespace(injected_values(fs)), kernels_dir, main, candidate.notes,
-                               imports, placed=main is not None)
+                               imports, placed=True)
 
     def load(self, candidate: Candidate) -> Callable[..., Any]:
         module = load_module(candidate.path, candidate.namespace)

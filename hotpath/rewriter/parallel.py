@@ -44,6 +44,9 @@ class LoopVerdict:
     loop: str  # the loop's header, e.g. "for i in range(1, n - 1)"
     parallel: bool
     reason: str
+    #: Reduction variables whose sum or product may be a float: combining per-thread partial
+    #: results adds in another order than the serial loop, so the result may differ.
+    reassociates: tuple[str, ...] = ()
 
 
 def _names(node: ast.AST) -> Iterator[ast.Name]:
@@ -191,7 +194,36 @@ class _Events(ast.NodeVisitor):
         self.events.append((node.id, "write" if isinstance(node.ctx, ast.Store) else "read"))
 
 
-def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt]) -> LoopVerdict:
+def _float_reductions(reductions: dict[str, str], body: ast.Module, fn: ast.FunctionDef,
+                      integers: frozenset[str]) -> tuple[str, ...]:
+    """Sum and product reductions not shown to be integers: every update adds an integer
+    expression, and every assignment of the accumulator elsewhere is one."""
+    from hotpath.rewriter.reduction_order import integral
+
+    names = integers | _range_targets(fn)
+    out = []
+    for name in reductions:
+        updates = [st for st in ast.walk(body) if isinstance(st, (ast.AugAssign, ast.Assign)) and _reduction_name(st) == name]
+        if all(isinstance(st, ast.Assign) and isinstance(st.value, ast.Call) for st in updates):
+            continue  # min/max: the same value in any order
+        operands = [st.value if isinstance(st, ast.AugAssign) else st.value.right for st in updates]  # type: ignore[attr-defined]
+        starts = [node.value for node in ast.walk(fn) if isinstance(node, ast.Assign) and node not in updates
+                  and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)]
+        if not starts or not all(integral(e, names) for e in operands + starts):
+            out.append(name)
+    return tuple(sorted(out))
+
+
+def _range_targets(fn: ast.FunctionDef) -> frozenset[str]:
+    """Loop variables of ``range`` loops that are never assigned otherwise: integers."""
+    targets = {n.target.id for n in ast.walk(fn) if _is_range_loop(n)}  # type: ignore[attr-defined]
+    stores = [n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+    return frozenset(t for t in targets if stores.count(t) == sum(
+        1 for n in ast.walk(fn) if _is_range_loop(n) and n.target.id == t))  # type: ignore[attr-defined]
+
+
+def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt],
+                  integers: frozenset[str] = frozenset()) -> LoopVerdict:
     def no(reason: str) -> LoopVerdict:
         return LoopVerdict(header, False, reason)
 
@@ -311,44 +343,56 @@ def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt]) -> 
             shared = [a.id for a in node.args if isinstance(a, ast.Name) and a.id not in private]
             if shared:
                 return no(f"passes {', '.join(shared)} to {ast.unparse(func)}(), which might write to it")
-    return LoopVerdict(header, True, "no loop-carried dependency")
+    return LoopVerdict(header, True, "no loop-carried dependency",
+                       _float_reductions(reductions, body, fn, integers))
 
 
 def _walk_loops(stmts: list[ast.stmt], fn: ast.FunctionDef, after: list[ast.stmt],
-                verdicts: list[tuple[ast.For, LoopVerdict]]) -> None:
+                verdicts: list[tuple[ast.For, LoopVerdict]], integers: frozenset[str],
+                reassociate: bool) -> None:
     for position, stmt in enumerate(stmts):
         rest = stmts[position + 1:] + after
         if _is_range_loop(stmt):
             assert isinstance(stmt, ast.For)
-            verdict = _loop_verdict(stmt, fn, rest)
+            verdict = _loop_verdict(stmt, fn, rest, integers)
+            if verdict.parallel and verdict.reassociates and not reassociate:
+                names = ", ".join(repr(n) for n in verdict.reassociates)
+                verdict = LoopVerdict(verdict.loop, False, f"a parallel reduction of {names} would "
+                                      "reassociate a float sum (tried only with a loose tolerance)",
+                                      verdict.reassociates)
             verdicts.append((stmt, verdict))
             if not verdict.parallel:
                 # An outer sequential loop (time steps, say) may still hold a parallel inner one.
-                _walk_loops(stmt.body, fn, rest, verdicts)
+                _walk_loops(stmt.body, fn, rest, verdicts, integers, reassociate)
         elif isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)):
             for block in (stmt.body, getattr(stmt, "orelse", [])):
                 # Code after the block, and the block's own later iterations, count as "after".
                 _walk_loops(block, fn, rest + (block if isinstance(stmt, (ast.For, ast.While)) else []),
-                            verdicts)
+                            verdicts, integers, reassociate)
 
 
-def analyse(fn: ast.FunctionDef) -> list[tuple[ast.For, LoopVerdict]]:
+def analyse(fn: ast.FunctionDef, integers: frozenset[str] = frozenset(),
+            reassociate: bool = True) -> list[tuple[ast.For, LoopVerdict]]:
     """Every range loop of ``fn`` considered for ``prange``, outermost first, with its verdict.
 
     Only the outermost qualifying loop of a nest is marked parallel; loops nested inside a
-    parallel loop are not listed.
+    parallel loop are not listed. ``integers`` names what holds integers (parameters, by the
+    signature), so that their sums count as exact; with ``reassociate=False`` a loop whose
+    parallel reduction might add floats stays serial (its verdict says why).
     """
     verdicts: list[tuple[ast.For, LoopVerdict]] = []
-    _walk_loops(fn.body, fn, [], verdicts)
+    _walk_loops(fn.body, fn, [], verdicts, integers, reassociate)
     return verdicts
 
 
-def to_prange(fn: ast.FunctionDef) -> tuple[ast.FunctionDef, list[LoopVerdict]]:
-    """A copy of ``fn`` whose parallel-safe loops call ``prange``; the verdicts say which."""
+def to_prange(fn: ast.FunctionDef, integers: frozenset[str] = frozenset(),
+              reassociate: bool = True) -> tuple[ast.FunctionDef, list[LoopVerdict]]:
+    """A copy of ``fn`` whose parallel-safe loops call ``prange``; the verdicts say which
+    (``integers``, ``reassociate``: as for ``analyse``)."""
     import copy
 
     clone = copy.deepcopy(fn)
-    verdicts = analyse(clone)
+    verdicts = analyse(clone, integers, reassociate)
     for loop, verdict in verdicts:
         if verdict.parallel:
             loop.iter.func = ast.Name(id="prange", ctx=ast.Load())  # type: ignore[attr-defined]

@@ -76,7 +76,8 @@ Store = NewArray | Region | ScalarStore
 class Emitter:
     """Emits the statements of one devectorized statement; ``lines`` is the result."""
 
-    def __init__(self, builder: Builder, names: Names, np_name: str, empty: str | None = None) -> None:
+    def __init__(self, builder: Builder, names: Names, np_name: str, empty: str | None = None,
+                 pairwise: str | None = None, c_arrays: frozenset[str] = frozenset()) -> None:
         self.builder = builder
         self.names = names
         self.np = np_name
@@ -92,6 +93,12 @@ class Emitter:
         #: Outer loop variables of nests that must stay serial, loops inside them included: a
         #: reduction running its reduction loop outermost (see ``_outer_reduction``).
         self.sequential: list[str] = []
+        #: Alias of ``pairwise`` (NumPy's summation order), when the backend can call it.
+        self.pairwise = pairwise
+        #: Arrays known to be C-ordered: NumPy sums their columns row after row, as the loops do.
+        self.c_arrays = c_arrays
+        #: Float sums the nest adds in another order than NumPy would (see ``reduction_order``).
+        self.reassociations: list[str] = []
 
     # -- preamble: loop extents, broadcasting, bounds ----------------------------------------
     def extent(self, axis: int) -> str:
@@ -239,6 +246,10 @@ class Emitter:
         """
         loops = [a for a in shape if a is not None]
         order = list(expr.axes) + loops
+        if (expr.kind in ("sum", "mean") and store.dtype.kind in "fc"
+                and not all(r.name in self.c_arrays for r in ir.reads(expr.operand))):  # type: ignore[arg-type]
+            # NumPy walks an F-ordered operand down its columns, pairwise: another order.
+            self.reassociations.append(f"a {expr.kind} over leading axes of arrays not known to be C-ordered")
         depth: list[list[str]] = [[] for _ in range(len(order) + 1)]
         value = self._value(expr.operand, order, depth, {})  # type: ignore[arg-type]
         self.lines += depth[0]
@@ -380,12 +391,28 @@ class Emitter:
         key = (expr, tuple(loops[:level]))
         if key in memo:
             return memo[key]
+        pairwise = False
+        if expr.kind in ("sum", "mean") and expr.axes and (expr.dtype.kind in "fc" or expr.kind == "mean"):
+            whole = self._whole_array(expr, level, depth)
+            if whole is not None:
+                memo[key] = whole
+                return whole
+            pairwise = self._keeps_order(expr, level)
+        if expr.kind in ("sum", "mean") and expr.axes and (expr.dtype.kind in "fc" or expr.kind == "mean") and not pairwise:
+            self.reassociations.append(f"a {expr.kind} of {expr.operand.dtype} over {len(expr.axes)} "  # type: ignore[union-attr]
+                                       f"{'axis' if len(expr.axes) == 1 else 'axes'}"
+                                       f"{' per outer index' if level else ''} added sequentially "
+                                       "(NumPy: pairwise)")
         inner_loops = loops[:level] + list(expr.axes)
         inner_depth = depth[:level + 1] + [[] for _ in expr.axes]
         value = self._value(expr.operand, inner_loops, inner_depth, memo)  # type: ignore[arg-type]
         acc = self.names.fresh("acc")
         out = depth[level]
         kind, dtype = expr.kind, expr.dtype
+        if pairwise:
+            self._pairwise_run(expr, acc, value, out, inner_depth[level + 1])
+            memo[key] = acc
+            return acc
         if kind in ("sum", "prod", "mean"):
             # The accumulator's type is spelled out so every backend (and plain Python, where
             # 0 + np.int32(...) would stay int32) accumulates alike: integers in the result's
@@ -434,6 +461,91 @@ class Emitter:
         if str(dtype) in _NARROW or (kind == "mean" and dtype not in (np.float64, np.complex128)):
             out.append(f"{acc} = {self._cast(acc, dtype)}")
         memo[key] = acc
+        return acc
+
+    def _keeps_order(self, expr: ir.Reduce, level: int) -> bool:
+        """Whether a float sum or mean over one axis can be added in NumPy's pairwise order.
+
+        NumPy sums a run pairwise where its inner loop walks it: a whole 1-d operand, or the
+        last (contiguous) axis of operands of C-ordered arrays, row by row.
+        """
+        operand = expr.operand
+        assert operand is not None
+        if (self.pairwise is None or len(expr.axes) != 1 or operand.dtype not in (np.float64, np.float32)
+                or expr.dtype != operand.dtype):
+            return False
+        axis = expr.axes[0]
+        if not level:
+            return ir.free_axes(operand) == {axis}
+        along = [r for r in ir.reads(operand) if any(isinstance(i, ir.AxisIndex) and i.axis == axis for i in r.index)]
+        return bool(along) and all(
+            r.name in self.c_arrays and isinstance(r.index[-1], ir.AxisIndex) and r.index[-1].axis == axis
+            for r in along)
+
+    def _pairwise_run(self, expr: ir.Reduce, acc: str, value: str, out: list[str], body: list[str]) -> None:
+        """``acc`` = the sum (mean) of ``value`` along ``expr``'s axis, in NumPy's order.
+
+        A run of an array is summed where it lies (a row view); a computed run shorter than 8 is
+        added one element after another, which is NumPy's order for it (its pairwise sum starts
+        blocks at 8); a longer one is filled into a buffer, as NumPy's temporary holds it, and
+        summed pairwise. The buffer is allocated per run: inside a parallel loop each thread
+        needs its own.
+        """
+        axis, dtype = expr.axes[0], expr.dtype
+        extent = self.extent(axis)
+        function = f"{self.pairwise}.pairwise_{expr.kind}"
+        view = self._row_view(expr.operand, axis)  # type: ignore[arg-type]
+        if view is not None:
+            out.append(f"{acc} = {function}({view})")
+            return
+        run = self.names.fresh("t")
+        zero = "0.0" if dtype == np.float64 else self._cast("0.0", dtype)
+        out.append(f"if {extent} < 8:")
+        out.append(f"    {acc} = {zero}")
+        out.append(f"    for i_{axis} in range({extent}):")
+        out += ["        " + line for line in body]
+        out.append(f"        {acc} = {value} + {acc}")
+        if expr.kind == "mean":
+            mean = f"{self.np}.divide({acc}, {extent})"
+            out.append(f"    {acc} = {mean if dtype == np.float64 else self._cast(mean, dtype)}")
+        out.append("else:")
+        out.append(f"    {run} = {self.empty}(({extent},), {self._dtype(expr.operand.dtype)})")  # type: ignore[union-attr]
+        out.append(f"    for i_{axis} in range({extent}):")
+        out += ["        " + line for line in body]
+        out.append(f"        {run}[i_{axis}] = {value}")
+        out.append(f"    {acc} = {function}({run})")
+
+    def _row_view(self, operand: ir.Expr, axis: int) -> str | None:
+        """``a[i, j, :]`` when ``operand`` reads a whole run of an array along ``axis``, its last."""
+        if not isinstance(operand, ir.Read) or not operand.index:
+            return None
+        last = operand.index[-1]
+        if (not isinstance(last, ir.AxisIndex) or last.axis != axis or last.offset != "0"
+                or self.builder.extents(axis) != [f"{operand.name}.shape[{len(operand.index) - 1}]"]):
+            return None
+        items = []
+        for item in operand.index[:-1]:
+            if isinstance(item, ir.FixedIndex):
+                items.append(item.source)
+            elif (item.axis, item.extent) in self._flags:
+                return None
+            else:
+                items.append(f"i_{item.axis}" + ("" if item.offset == "0" else f" + {item.offset}"))
+        return f"{operand.name}[{', '.join(items + [':'])}]"
+
+    def _whole_array(self, expr: ir.Reduce, level: int, depth: list[list[str]]) -> str | None:
+        """A whole 1-d float array summed (or averaged) by ``pairwise`` where it lies, at its stride."""
+        operand = expr.operand
+        if not (isinstance(operand, ir.Read) and self._keeps_order(expr, level) and not level
+                and len(operand.index) == 1):
+            return None
+        index = operand.index[0]
+        axis = expr.axes[0]
+        if (not isinstance(index, ir.AxisIndex) or index.offset != "0" or (axis, index.extent) in self._flags
+                or self.builder.extents(axis) != [f"{operand.name}.shape[0]"]):
+            return None
+        acc = self.names.fresh("acc")
+        depth[0].append(f"{acc} = {self.pairwise}.pairwise_{expr.kind}({operand.name})")
         return acc
 
     def _identity(self, kind: str, dtype: np.dtype) -> str:

@@ -54,6 +54,9 @@ class Rewrite:
     writes_arguments: bool  # some nest writes in place into an argument's memory
     imports: tuple[tuple[str, str], ...] = ()  # (alias, module) the loops need beyond the function's
     sequential: tuple[str, ...] = ()  # variables of emitted loops that must stay serial, with all inside them
+    #: Float sums the loops add in another order than NumPy (one line each): a variant built
+    #: from this rewrite reassociates, and is tried only when the tolerance allows it.
+    reassociations: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -61,13 +64,16 @@ class Rewrite:
 
 
 def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, str],
-                allocator: str | None = None) -> Rewrite:
+                allocator: str | None = None, pairwise: str | None = None) -> Rewrite:
     """``fn`` with its NumPy expression statements turned into loop nests where the rules allow.
 
     ``args`` are the ``ArgSpec``s of the observed signature (dtype, ndim of each array);
     ``modules`` maps the module aliases the function uses to module names. ``allocator`` names
     a module whose ``empty``, ``empty_like``, ``zeros_like`` and ``copy`` replace NumPy's for
     the arrays the function allocates (see ``hugepages``: how Numba code allocates like NumPy).
+    ``pairwise`` names a module with NumPy's summation order (``pairwise``, Numba only): whole
+    1-d float sums and means call it; without it, and for the sums it cannot take, the
+    ``Rewrite`` lists them as reassociations.
     """
     fn = copy.deepcopy(fn)
     if len(args) != len(fn.args.args):
@@ -90,13 +96,19 @@ def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, 
             continue
         roots[param.arg] = f"arg:{param.arg}"
     driver = _Driver(Oracle(values, modules), roots, numpy, fn)
+    driver.c_arrays = frozenset(param.arg for param, spec in zip(fn.args.args, args)
+                                if getattr(spec, "kind", None) == "array" and getattr(spec, "layout", None) == "C")
     if allocator is not None:
         driver.allocator = driver.names.fresh("_alloc")
+    if pairwise is not None:
+        driver.pairwise = driver.names.fresh("_pw")
     fn.body = driver.block(fn.body)
     if driver.allocator is not None and driver.allocated:
         imports += ((driver.allocator, allocator),)
+    if driver.pairwise is not None and any(f"{driver.pairwise}." in line for line in map(ast.unparse, fn.body)):
+        imports += ((driver.pairwise, pairwise),)  # type: ignore[arg-type]
     return Rewrite(fn, tuple(driver.notes), driver.writes_arguments, imports if driver.notes else (),
-                   tuple(driver.sequential))
+                   tuple(driver.sequential), tuple(dict.fromkeys(driver.reassociations)))
 
 
 def _counts(fn: ast.FunctionDef) -> tuple[dict[str, int], dict[str, int]]:
@@ -130,6 +142,12 @@ class _Driver:
         self.allocator: str | None = None  # alias of the allocation module, when there is one
         self.allocated = False  # whether the rewritten function calls it
         self.sequential: list[str] = []  # see ``Rewrite.sequential``
+        self.pairwise: str | None = None  # alias of the summation-order module, when there is one
+        #: Arrays known to be C-ordered: parameters the signature shows so, and locals the nests
+        #: allocate (rebinding a name any other way drops it).
+        self.c_arrays: frozenset[str] = frozenset()
+        self._allocated_c: frozenset[str] = frozenset()
+        self.reassociations: list[str] = []  # see ``Rewrite.reassociations``
 
     # -- blocks ------------------------------------------------------------------------------
     def block(self, stmts: list[ast.stmt]) -> list[ast.stmt]:
@@ -168,6 +186,7 @@ class _Driver:
             probe.__dict__.update(self.__dict__)
             probe.oracle, probe.roots = self.oracle.copy(), dict(self.roots)
             probe.notes, probe.names = [], Names(self.names.taken)
+            probe.reassociations = []
             probe.block(copy.deepcopy(stmt.body))
             self._merge(before_values, before_roots, probe.oracle.values, probe.roots)
             self._bind_loop_target(stmt)
@@ -239,6 +258,9 @@ class _Driver:
 
     def _update(self, stmt: ast.stmt) -> None:
         """Record what ``stmt`` binds, on the stand-ins."""
+        assigned = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        self.c_arrays = self.c_arrays - (assigned - self._allocated_c)
+        self._allocated_c = frozenset()
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             name = stmt.targets[0].id
             self._rebind_shape(name, self._shape_source(stmt.value))
@@ -357,18 +379,24 @@ class _Driver:
     def _known_array(self, node: ast.expr) -> bool:
         return isinstance(node, ast.Name) and is_array(self.oracle.values.get(node.id))
 
+    def _emitter(self, builder: Builder) -> Emitter:
+        return Emitter(builder, self.names, self.numpy, self._empty(), self.pairwise, self.c_arrays)
+
     # -- one statement -------------------------------------------------------------------------
     def _rewrite(self, stmt: ast.stmt, pending: Mapping[str, ast.Assign]) -> tuple[list[str] | None, set[str]]:
         inline = {name: definition.value for name, definition in pending.items()}
-        noted = len(self.notes)
+        noted, reassociated = len(self.notes), len(self.reassociations)
         while True:
             del self.notes[noted:]
+            del self.reassociations[reassociated:]
             try:
                 lines, builder = self._lower(stmt, inline)
             except Unsupported as exc:
                 log.debug("kept %s: %s", ast.unparse(stmt), exc)
+                del self.reassociations[reassociated:]
                 return None, set()
             if lines is None:
+                del self.reassociations[reassociated:]
                 return None, set()
             used = set(builder.inlined)
             wasteful = self._wasteful(builder)
@@ -388,7 +416,7 @@ class _Driver:
 
     def _lower(self, stmt: ast.stmt, inline: dict[str, ast.expr]) -> tuple[list[str] | None, Builder]:
         builder = Builder(self.oracle, inline, self.same_shape)
-        emitter = Emitter(builder, self.names, self.numpy, self._empty())
+        emitter = self._emitter(builder)
         self._last_tree, self._last_shape = None, ()
         if isinstance(stmt, ast.Return) and stmt.value is not None:
             if isinstance(stmt.value, ast.Tuple):
@@ -444,8 +472,12 @@ class _Driver:
             emitter.emit(expr, shape, NewArray(out, expr.dtype))
             if out != name:
                 emitter.lines.append(template.format(out))
+            if name is not None:
+                self.c_arrays = self.c_arrays | {name}
+                self._allocated_c = self._allocated_c | {name}
         self.notes.append(f"{template.format(ast.unparse(value))}: {len(shape)}-d loop nest")
         self.sequential += emitter.sequential
+        self.reassociations += [f"{template.format(ast.unparse(value))}: {r}" for r in emitter.reassociations]
         return rename_loops(emitter.lines, self.names)
 
     def _return_tuple(self, value: ast.Tuple, builder: Builder, emitter: Emitter) -> list[str] | None:
@@ -454,7 +486,7 @@ class _Driver:
             tmp = self.names.fresh("out")
             sub = Builder(self.oracle, None, self.same_shape)
             try:
-                lines = self._expression(item, sub, Emitter(sub, self.names, self.numpy, self._empty()), f"{tmp} = {{}}", tmp)
+                lines = self._expression(item, sub, self._emitter(sub), f"{tmp} = {{}}", tmp)
             except Unsupported:
                 lines = None
             if lines is None:
@@ -508,6 +540,7 @@ class _Driver:
             how = "in place"
         self.notes.append(f"{ast.unparse(target)} = {ast.unparse(value)}: {len(shape)}-d loop nest, {how}")
         self.sequential += emitter.sequential
+        self.reassociations += [f"{ast.unparse(target)} = {ast.unparse(value)}: {r}" for r in emitter.reassociations]
         return rename_loops(emitter.lines, self.names)
 
     def _overlaps(self, write: ir.Read, expr: ir.Expr, target_root: str | None) -> bool:
