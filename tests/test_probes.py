@@ -87,6 +87,12 @@ def three_way(n, x):
     return x
 
 
+def shifted_total(x, n, m):
+    if n == m + 1:
+        return x.sum() * 2.0
+    return x.sum()
+
+
 def _cases(fn, *args):
     return derive_cases(args, True, extract(fn))
 
@@ -283,3 +289,15 @@ def test_a_branch_taken_only_for_negative_values(unwatched):
     result = hotpath.tune(signed_log_sum, x, config=unwatched)
     for later in [(-x,), (x - 0.5,), (-3.0 * x - 1.0,), (x,), (x * 1e3 - 5e2,)]:
         _same_as_original(result.optimized, signed_log_sum, later)
+
+
+@pytest.mark.slow
+def test_inputs_the_search_finds_are_verified_and_reported(fast):
+    x = np.random.default_rng(6).random(50_000)
+    result = hotpath.tune(shifted_total, x, 5, 10, config=fast)
+    counts = dict(result.inputs)
+    assert counts.get("search", 0) >= 1, result.summary()  # no single-leaf probe makes n == m + 1
+    assert result.coverage.percent == 100.0 and result.coverage.found == counts["search"]
+    assert "found by coverage search" in result.summary()
+    checked = [t for t in result.trials if t.status in ("correct", "won")]
+    assert checked and all(t.cases_checked == sum(counts.values()) for t in checked)

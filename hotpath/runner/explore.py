@@ -121,7 +121,7 @@ class LineTracer:
 # --- mutations ----------------------------------------------------------------------------------
 
 
-def _mutate_scalar(value: Any, rng: random.Random) -> tuple[str, Any]:
+def _mutate_scalar(value: Any, peers: list[Any], rng: random.Random) -> tuple[str, Any]:
     if isinstance(value, (bool, np.bool_)):
         return "flip", type(value)(not value)
     if isinstance(value, (int, np.integer)):
@@ -131,6 +131,8 @@ def _mutate_scalar(value: Any, rng: random.Random) -> tuple[str, Any]:
         choices = [("negate", -value), ("zero", 0.0), ("negative-zero", -0.0), ("nan", math.nan),
                    ("inf", rng.choice((math.inf, -math.inf))), ("tiny", rng.choice((1e-300, -1e-300))),
                    ("scale", value * 10.0 ** rng.randint(-8, 300)), ("small", rng.uniform(-10, 10))]
+    if peers:  # another argument's value, or next to it: branches often compare two arguments
+        choices.append(("like-another", rng.choice(peers) + rng.choice((-1, 0, 1))))
     name, new = rng.choice(choices)
     try:
         return name, type(value)(new)
@@ -173,6 +175,10 @@ def _mutate_values(values: np.ndarray, rng: random.Random) -> tuple[str, np.ndar
     return name, new.reshape(values.shape)
 
 
+def _is_scalar(value: Any) -> bool:
+    return type(value) not in (np.ndarray, list)
+
+
 def mutate(case: InputCase, params: tuple[str, ...], rng: random.Random) -> InputCase | None:
     """One random change to ``case``'s values (or sizes), named for the report, with its probe."""
     found = probes.leaves(case.args, params)
@@ -188,7 +194,9 @@ def mutate(case: InputCase, params: tuple[str, ...], rng: random.Random) -> Inpu
         how, array = _mutate_values(np.array(value), rng)
         new = [type(value[0])(v) for v in array.tolist()]
     else:
-        how, new = _mutate_scalar(value, rng)
+        peers = [other.value for other in found if other is not leaf and _is_scalar(other.value)
+                 and not isinstance(other.value, (bool, np.bool_))]
+        how, new = _mutate_scalar(value, peers, rng)
     args = probes.with_leaf(case.args, leaf.path, new)
     # Only the changed leaf differs from a plain input (or from a probe of the same leaf).
     single = case.name in SHAPE_CASES or (case.probe is not None and case.probe.path == leaf.path)

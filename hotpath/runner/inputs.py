@@ -45,7 +45,10 @@ class Probe:
     agrees on others, the candidate may still be installed behind a guard that sends values
     outside the range it agreed on to the original. ``low``/``high`` are the smallest and largest
     values the leaf holds in this case (NaN ignored; ``±inf`` allowed), ``nan`` whether it holds a
-    NaN. A case that changes more than one leaf, or the arguments' sizes, carries no probe.
+    NaN. A case that changes more than one leaf carries no probe. Most probes start from the
+    captured arguments with every array shrunk alike (``size-7``): the other leaves then hold a
+    prefix of their captured values, and only the probed leaf holds values never captured. A
+    case that changes one leaf's size alone (an empty index array) carries no probe.
     """
 
     path: LeafPath
