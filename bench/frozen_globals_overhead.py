@@ -2,9 +2,11 @@
 
     python -m bench.frozen_globals_overhead      # writes bench/results/frozen-globals-overhead.md
 
-Three kernels from ``tests/frozen_kernels.py`` with a Numba variant installed (``verify_rate=0``,
-so no shadow calls): one reading no globals (the compiled fast path), one reading a scalar
-global, one reading a 64-element global array (identity and contents checked on every call).
+Kernels from ``tests/frozen_kernels.py`` and ``tests/hidden_kernels.py`` with a Numba variant
+installed (``verify_rate=0``, so no shadow calls): one reading no globals (the compiled fast
+path), one reading a scalar global, one a 64-element global array (identity and contents checked
+on every call), one an attribute of a parameters module (``P.SCALE``), and one three attributes
+of a global object (``PARAMS``, ``PARAMS.dt``, ``PARAMS.grid.h``).
 Per round, a block of decorated calls and a block of direct variant calls on a 16-element array;
 the table gives the median over rounds of the per-call difference.
 """
@@ -30,14 +32,17 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import hotpath
     from tests import frozen_kernels as fk
+    from tests import hidden_kernels as hk
 
     config = hotpath.Config(backends=("numba",), timing_budget_s=0.2, verify_rate=0.0, hot_calls=10**9,
                             hot_seconds=1e9, cost_model=False)
     a = np.random.default_rng(0).random(16)
     rows = []
-    for name, what in (("pure", "no globals"), ("scaled_sum", "one scalar global"),
-                       ("weighted_sum", "one 64-element global array")):
-        opt = hotpath.optimize(getattr(fk, name), config=config)
+    for module, name, what in ((fk, "pure", "no globals"), (fk, "scaled_sum", "one scalar global"),
+                               (fk, "weighted_sum", "one 64-element global array"),
+                               (hk, "module_scaled", "an attribute of a module (P.SCALE)"),
+                               (hk, "object_step", "a global object and two attributes of it")):
+        opt = hotpath.optimize(getattr(module, name), config=config)
         result = hotpath.tune(opt, np.random.default_rng(1).random(20_000))
         if result.winner is None:
             rows.append(f"| {name} | {what} | - ({result.reason}) |")
