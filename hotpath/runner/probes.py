@@ -50,9 +50,12 @@ _EXPONENT_CAP = 2**7
 
 # Callee names (the last attribute: ``math.exp``, ``np.exp`` and ``exp`` alike) by the rule
 # whose values hit them. A user function of the same name only adds a few cases.
-_EXP_LIKE = {"exp", "expm1", "exp2", "cosh", "sinh", "ldexp", "gamma", "factorial"}
+_EXP_LIKE = {"exp", "expm1", "exp2", "cosh", "sinh", "ldexp", "gamma"}
 _LOG_LIKE = {"log", "log10", "log2", "log1p", "sqrt", "acos", "asin", "acosh", "atanh", "arccos",
-             "arcsin", "arccosh", "arctanh", "lgamma", "isqrt", "comb", "perm"}
+             "arcsin", "arccosh", "arctanh", "lgamma", "isqrt"}
+# Their cost grows with the argument's value, in C where no time limit interrupts: treated like
+# exponents (small positive values only, negatives for the domain).
+_GROWING = {"factorial", "comb", "perm"}
 _POW_LIKE = {"pow", "power", "float_power"}
 _DIVIDE_LIKE = {"divmod", "mod", "remainder", "floor_divide", "fmod", "true_divide", "divide", "gcd", "lcm"}
 _REDUCE_LIKE = {"sum", "dot", "vdot", "inner", "matmul", "mean", "cumsum", "prod", "cumprod", "nansum",
@@ -360,6 +363,8 @@ def _operands(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
             yield from (("exp-domain", a) for a in args)
         elif name in _LOG_LIKE:
             yield from (("log-domain", a) for a in args)
+        elif name in _GROWING:
+            yield from (("exponent", a) for a in args)
         elif name in _POW_LIKE:
             yield from (("pow", a) for a in args[:1])
             yield from (("exponent", a) for a in args[1:2])
@@ -448,7 +453,7 @@ def _rule_values(rule: str, kind: str, length: int) -> tuple[Any, ...]:
     return ()
 
 
-def _ladder(leaf: Leaf, usage: Usage) -> tuple[Any, ...]:
+def _ladder(leaf: Leaf) -> tuple[Any, ...]:
     """Magnitudes of both signs, so a guard can find the widest interval that was verified."""
     kind = leaf.kind
     if kind == "b":
@@ -465,14 +470,18 @@ def _ladder(leaf: Leaf, usage: Usage) -> tuple[Any, ...]:
     if leaf.python_int:
         for m in _BIG_INTS:
             values += [m, -m]
-    cap = None
-    if leaf.path in usage.exponents:
-        cap = _EXPONENT_CAP
-    elif leaf.path in usage.loop_bounds:
-        cap = _LOOP_BOUND_CAP
-    if cap is not None:  # negatives stay: an empty loop, a reciprocal
-        values = [v for v in values if v <= cap]
     return tuple(values)
+
+
+def _affordable(value: Any, leaf: Leaf, usage: Usage) -> bool:
+    """Whether the original can run on ``value`` in reasonable time (negatives always can)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return True
+    if leaf.path in usage.exponents:
+        return value <= _EXPONENT_CAP
+    if leaf.path in usage.loop_bounds:
+        return value <= _LOOP_BOUND_CAP
+    return True
 
 
 def _fits(value: Any, leaf: Leaf) -> bool:
@@ -581,7 +590,7 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
             add("flag", small, flipped, "flipped", made)
         for rule in sorted(rules):
             for value in _rule_values(rule, kind, length):
-                if _fits(value, leaf):
+                if _fits(value, leaf) and _affordable(value, leaf, usage):
                     add(rule, small, _filled(leaf, value), _label(value), made)
         sequence = type(leaf.value) in (np.ndarray, list) and kind == "f"
         if sequence and "cancellation" in rules:
@@ -607,8 +616,8 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
                 made.append(InputCase(f"index/{leaf.name}/empty", empty))  # a size changed: no probe
         first.append(made)
         ladder: list[InputCase] = []
-        for value in _ladder(leaf, usage):
-            if _fits(value, leaf):
+        for value in _ladder(leaf):
+            if _fits(value, leaf) and _affordable(value, leaf, usage):
                 add("range", small, _filled(leaf, value), _label(value), ladder)
         second.append(ladder)
     cases = _take_turns(first) + _take_turns(second)
