@@ -47,7 +47,9 @@ from hotpath.errors import NotRewritable
 from hotpath.kernels import native_build
 from hotpath.kernels.artifacts import pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
+from hotpath.config import FASTMATH_MIN_RTOL
 from hotpath.rewriter import parallel
+from hotpath.rewriter.reduction_order import integer_names, reassociations, skip_reason
 from hotpath.rewriter.source import import_lines, module_imports
 
 if TYPE_CHECKING:
@@ -167,12 +169,14 @@ def _reductions(loop: ast.For) -> dict[str, str] | None:
     return shared  # type: ignore[return-value]
 
 
-def with_openmp(fn: ast.FunctionDef) -> tuple[str, list[str]]:
-    """``fn``'s source with ``#omp parallel for`` above every loop ``parallel`` clears, and notes."""
+def with_openmp(fn: ast.FunctionDef, integers: frozenset[str] = frozenset(),
+                reassociate: bool = True) -> tuple[str, list[str]]:
+    """``fn``'s source with ``#omp parallel for`` above every loop ``parallel`` clears, and notes.
+    ``reassociate=False``: loops whose OpenMP reduction might add floats stay serial."""
     clone = copy.deepcopy(fn)
     notes: list[str] = []
     clauses: dict[str, str] = {}
-    for number, (loop, verdict) in enumerate(parallel.analyse(clone)):
+    for number, (loop, verdict) in enumerate(parallel.analyse(clone, integers, reassociate)):
         if not verdict.parallel:
             notes.append(f"{verdict.loop}: kept serial ({verdict.reason})")
             continue
@@ -285,9 +289,16 @@ class PythranBackend:
             constants = _globals(fs)
         except NotRewritable as exc:
             return [Skipped(self.name, self.name, exc.reason)]
+        integers = integer_names(fs.tree, signature.args)
+        modules = module_imports(fs)
+        reasons = tuple(r for part in fs.walk() for r in reassociations(part.tree, modules, integers))
+        if reasons and not config.allows_fastmath:
+            # Pythran vectorizes its reductions (xsimd): NumPy's pairwise order is not kept.
+            reason = skip_reason(reasons, FASTMATH_MIN_RTOL)
+            return [Skipped(self.name, "pythran", reason), Skipped(self.name, "pythran-openmp", reason)]
         out: list[Candidate | Skipped] = [self._candidate(fs, "pythran", {}, header, constants,
                                                           ast.unparse(fs.tree), (), kernels_dir)]
-        main, notes = with_openmp(fs.tree)
+        main, notes = with_openmp(fs.tree, integers, config.allows_fastmath)
         if "#omp parallel for" in main:
             out.append(self._candidate(fs, "pythran-openmp", {"openmp": True, "parallel": True}, header,
                                        constants, main, tuple(notes), kernels_dir))

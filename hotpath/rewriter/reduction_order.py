@@ -96,7 +96,9 @@ def _operands(call: ast.Call, method: bool) -> list[ast.expr]:
 
 
 class _Finder(ast.NodeTransformer):
-    def __init__(self, numpy: frozenset[str], integers: frozenset[str], helper: str | None) -> None:
+    def __init__(self, numpy: frozenset[str], integers: frozenset[str], helper: str | None,
+                 builtin_sum: bool) -> None:
+        self.builtin_sum = builtin_sum
         self.numpy = numpy
         self.integers = integers
         self.helper = helper
@@ -133,8 +135,9 @@ class _Finder(ast.NodeTransformer):
         if operands and all(integral(o, self.integers) for o in operands):
             return node  # integer sums are exact in any order
         if builtin:
-            if BUILTIN_SUM_COMPENSATED:
-                self.reasons.append(f"{ast.unparse(node)}: Python sums floats compensated, compiled code plainly")
+            if not self.builtin_sum:
+                self.reasons.append(f"{ast.unparse(node)}: Python adds one term after another"
+                                    + (", compensated for floats" if BUILTIN_SUM_COMPENSATED else ""))
             return node
         whole = ((name is not None and len(node.args) == 1 and not isinstance(node.args[0], ast.Starred))
                  or (method is not None and not node.args)) and not node.keywords
@@ -153,11 +156,12 @@ def _why(kind: str) -> str:
 
 
 def keep_order(fn: ast.FunctionDef, modules: Mapping[str, str], integers: frozenset[str] = frozenset(),
-               helper: str | None = None) -> Order:
+               helper: str | None = None, builtin_sum: bool = not BUILTIN_SUM_COMPENSATED) -> Order:
     """``fn`` with whole-array float sums and means calling ``helper`` (an alias of ``PAIRWISE``;
-    ``None``: nothing substituted), and the float reductions whose order it does not keep."""
+    ``None``: nothing substituted), and the float reductions whose order it does not keep.
+    ``builtin_sum``: whether the compiler adds ``sum()``'s terms one after another, as Python does."""
     numpy = frozenset(alias for alias, module in modules.items() if module == "numpy" or module.startswith("numpy."))
-    finder = _Finder(numpy, integers, helper)
+    finder = _Finder(numpy, integers, helper, builtin_sum)
     tree = finder.visit(copy.deepcopy(fn))
     ast.fix_missing_locations(tree)
     return Order(tree, tuple(dict.fromkeys(finder.reasons)), finder.substituted)
@@ -165,8 +169,9 @@ def keep_order(fn: ast.FunctionDef, modules: Mapping[str, str], integers: frozen
 
 def reassociations(fn: ast.FunctionDef, modules: Mapping[str, str],
                    integers: frozenset[str] = frozenset()) -> tuple[str, ...]:
-    """The float reductions of ``fn`` a compiler free to order its sums may reassociate."""
-    return keep_order(fn, modules, integers).reassociations
+    """The float reductions of ``fn`` a compiler free to order its sums may reassociate
+    (every NumPy reduction and ``sum()`` of floats; loops it leaves in their order)."""
+    return keep_order(fn, modules, integers, builtin_sum=False).reassociations
 
 
 def skip_reason(reasons: tuple[str, ...] | list[str], min_rtol: float) -> str:

@@ -35,26 +35,28 @@ _STACK = 192  # pending tasks; the tree is at most log2(n / 64) deep, three task
 
 def _leaf(a, start, n):  # type: ignore[no-untyped-def]
     """NumPy's sum of ``a[start:start + n]`` for ``n <= BLOCK``; ``n >= 1``."""
+    # A view indexed from 0: LLVM then sees every index is non-negative, drops Numba's
+    # negative-index fix-up and vectorizes the eight independent accumulators.
+    v = a[start:start + n]
     if n < 8:
-        res = a[start]  # NumPy starts from -0.0, and -0.0 + x is x (even for x = -0.0)
-        for i in range(start + 1, start + n):
-            res += a[i]
+        res = v[0]  # NumPy starts from -0.0, and -0.0 + x is x (even for x = -0.0)
+        for i in range(1, n):
+            res += v[i]
         return res
-    r0, r1, r2, r3 = a[start], a[start + 1], a[start + 2], a[start + 3]
-    r4, r5, r6, r7 = a[start + 4], a[start + 5], a[start + 6], a[start + 7]
-    stop = start + n - n % 8
-    for i in range(start + 8, stop, 8):
-        r0 += a[i]
-        r1 += a[i + 1]
-        r2 += a[i + 2]
-        r3 += a[i + 3]
-        r4 += a[i + 4]
-        r5 += a[i + 5]
-        r6 += a[i + 6]
-        r7 += a[i + 7]
+    r0, r1, r2, r3, r4, r5, r6, r7 = v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+    stop = n - n % 8
+    for i in range(8, stop, 8):
+        r0 += v[i]
+        r1 += v[i + 1]
+        r2 += v[i + 2]
+        r3 += v[i + 3]
+        r4 += v[i + 4]
+        r5 += v[i + 5]
+        r6 += v[i + 6]
+        r7 += v[i + 7]
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    for i in range(stop, start + n):
-        res += a[i]
+    for i in range(stop, n):
+        res += v[i]
     return res
 
 
