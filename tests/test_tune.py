@@ -47,11 +47,12 @@ def test_generated_source_is_on_disk_and_readable(sum_squares_result, state_dir)
     assert "@numba.njit" in text and "def sum_squares(a):" in text
 
 
-def test_parallel_variant_uses_prange_only_where_safe(sum_squares_result):
+def test_parallel_float_sum_is_left_serial_at_the_default_tolerance(sum_squares_result):
     result, _ = sum_squares_result
     parallel = next(t for t in result.trials if t.name == "numba-parallel")
-    assert "for i in prange(a.shape[0])" in parallel.candidate.source
-    assert parallel.correct  # a parallel sum reassociates; it still agreed within rtol
+    # A prange sum adds in another order: on cancelling terms it answers 1.0 where Python says
+    # 0.0, which rtol=1e-9 promises users never to see.
+    assert parallel.status == "skipped" and "would reassociate a float sum" in parallel.reason
 
 
 def test_winner_is_used_only_for_its_signature(sum_squares_result):

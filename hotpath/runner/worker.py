@@ -203,10 +203,15 @@ def _benign(expected: Any, actual: Any, tolerance: Any) -> bool:
 
     if expected.raised or actual.raised:
         return True
-    scalars = (bool, int, float, complex, np.generic)
-    if isinstance(expected.returned, scalars) and isinstance(actual.returned, scalars):
-        return difference(np.asarray(expected.returned), np.asarray(actual.returned), tolerance) is None
-    return False
+
+    def plain(value: Any) -> Any:  # NumPy scalars as Python ones, in tuples and lists too
+        if isinstance(value, np.generic):
+            return value.item()
+        if type(value) in (tuple, list):
+            return type(value)(map(plain, value))
+        return value
+
+    return difference(plain(expected.returned), plain(actual.returned), tolerance) is None
 
 
 def _cast(outcome: Any, dtypes: str | None) -> Any:
