@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
         "bench", help="time a function's original against its installed variant with pyperf",
         description="Times FUNCTION (module:function, or a capture file from `hotpath optimize`) on its "
                     "captured arguments with pyperf's runner: the original, and the function as `hotpath run` "
-                    "calls it with the stored winner.")
+                    "calls it with the stored winner. Fails with the reason when no stored winner installs.")
     bench.add_argument("function", help="module:function (as `hotpath status` lists it) or a capture .pkl file")
     bench.add_argument("-o", "--output", default="hotpath-bench.json", help="pyperf JSON (default hotpath-bench.json)")
     bench.add_argument("--rigorous", action="store_true", help="pyperf --rigorous (default: --fast, unless --pyperf gives options)")
@@ -76,6 +76,10 @@ def _bench(args: argparse.Namespace) -> int:
            "--inherit-environ=HOTPATH_HOME,HOTPATH_LOG_LEVEL,HOTPATH_DISABLE", *extra]
     env = dict(os.environ, HOTPATH_HOME=str(home))
     status = subprocess.call(cmd, env=env)
+    from hotpath.profiles.benchrun import NOTHING_INSTALLED
+
+    if status == NOTHING_INSTALLED:
+        return 1  # the runner printed the one line that says why
     if status != 0 or not output.exists():
         console.print(f"[red]hotpath bench: pyperf failed (exit status {status})")
         return 1

@@ -91,7 +91,10 @@ def _save(plan: Plan, name: str, fn: Any, signature: str, data: bytes) -> Path:
     digest = hashlib.sha256(signature.encode()).hexdigest()[:10]
     path = folder / f"{_slug(name)}-{digest}.pkl"
     record = {"schema": CAPTURE_SCHEMA, "module": fn.__module__, "qualname": fn.__qualname__, "signature": signature,
-              "script": plan.script, "argv": list(plan.args), "function": fn, "args": cloudpickle.loads(data)}
+              "script": plan.script, "argv": list(plan.args), "function": fn, "args": cloudpickle.loads(data),
+              # cloudpickle blanks the file of code it pickles by value; `hotpath bench` needs it to
+              # find the function's source, hence its store identity and stored winner
+              "file": fn.__code__.co_filename}
     path.write_bytes(payload.dumps(record, [fn.__module__]))
     return path
 
