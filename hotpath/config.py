@@ -43,8 +43,14 @@ class Config:
         memory_limit_mb: address-space cap for a sandboxed trial (``None``: no cap).
         edge_cases: verify on generated inputs (empty, length 1, NaN, inf, ...) besides the
             captured arguments. Turning this off weakens the proof; keep it on.
-        verify_rate: fraction of calls to an installed variant that are checked against the
-            original (shadow verification).
+        verify_rate: the largest fraction of calls to an installed variant that are checked
+            against the original (shadow verification) once its probation is over; ``0`` turns
+            the watch off altogether (no probation, no sampling).
+        watch_fraction: the share of an installed variant's own call time that shadow
+            verification may cost (default 2%): the sampling period adapts to the measured cost
+            of a shadow call, between ``1 / verify_rate`` and one call in 100,000. A fresh
+            install (tuned or warm) is checked on every one of its first 16 calls whatever
+            this is; ``float("inf")`` lifts the limit, so that ``verify_rate`` alone sets the rate.
         background: tune hot signatures in a background thread (tier 0 -> tier 1).
         persist: record trials and winners in the state folder's store, and start new processes
             with the stored winner (warm start).
@@ -76,6 +82,7 @@ class Config:
     memory_limit_mb: int | None = 8192
     edge_cases: bool = True
     verify_rate: float = 0.01
+    watch_fraction: float = 0.02
     background: bool = True
     persist: bool = True
     state_dir: Path | None = None
@@ -105,7 +112,7 @@ class Config:
             if ":" not in name:
                 raise ConfigError(f"a proposer plug-in is named 'package.module:OBJECT', got {name!r}")
         for name in ("rtol", "atol", "hot_seconds", "timing_budget_s", "compile_timeout_s", "budget_s",
-                     "llm_timeout_s"):
+                     "llm_timeout_s", "watch_fraction"):
             if getattr(self, name) is not None and getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.hot_calls < 1:

@@ -165,7 +165,7 @@ class Optimized(fastpath.Base):
                 return self.__hotpath_original__(*args)
         roll_back = functools.partial(self._roll_back, key)
         if install.countdown <= 0:
-            install.countdown = install.period
+            install.countdown = install.period  # until the shadow call sets the next one
             return shadow_call(install, self.__hotpath_original__, args, self._tolerance, roll_back)
         if install.mutates:
             return protected_call(install, self.__hotpath_original__, args, roll_back)
@@ -232,7 +232,7 @@ class Optimized(fastpath.Base):
                      invocation_errors: tuple[type[BaseException], ...], mutates: bool, origin: str,
                      frozen: FrozenGlobals | None) -> Install:
         return Install(signature, candidate, speedup, origin, variant, invocation_errors, mutates,
-                       self.config.verify_rate, frozen)
+                       self.config.verify_rate, frozen, self.config.watch_fraction)
 
     def _install(self, args: tuple[Any, ...], install: Install) -> None:
         key = guard_key(args)

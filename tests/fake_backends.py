@@ -63,3 +63,6 @@ if getattr(sys.modules["__main__"].__spec__, "name", None) == "hotpath.runner.wo
     return out
 time.sleep(0.01)
 """)
+# Rebinds the tuple argument ``pair`` to one holding a copy of its second array: the writes into
+# ``dst`` of ``f((src, dst))`` are lost, as Numba's parallel loops lose them (issue 25).
+DROPS_WRITES = _Misbehaving("DROPS_WRITES", "pair = (pair[0], pair[1].copy())")

@@ -47,10 +47,22 @@ def run_case(fn: Callable[..., Any], args: tuple[Any, ...]) -> Outcome:
     except Exception as exc:  # the candidate must raise the same type; nothing else is needed
         elapsed = time.perf_counter() - start
         return Outcome(raised=exception_name(exc), message=str(exc)[:300],
-                       args_after=_mutable_view(call_args), elapsed_s=elapsed)
+                       args_after=mutable_view(call_args), elapsed_s=elapsed)
     elapsed = time.perf_counter() - start
-    return Outcome(returned=returned, args_after=_mutable_view(call_args), elapsed_s=elapsed)
+    return Outcome(returned=returned, args_after=mutable_view(call_args), elapsed_s=elapsed)
 
 
-def _mutable_view(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(a if isinstance(a, _MUTABLE) else None for a in args)
+def holds_mutable(value: Any) -> bool:
+    """Whether a call could change ``value`` in place: it is mutable, or a tuple reaching one.
+
+    A tuple cannot change, but the arrays it holds can: ``f((src, dst))`` writes into ``dst``
+    (lists and dicts are mutable themselves, and the comparison recurses into their items).
+    """
+    if isinstance(value, _MUTABLE):
+        return True
+    return isinstance(value, tuple) and any(holds_mutable(item) for item in value)
+
+
+def mutable_view(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``args`` with ``None`` for each argument no call can change: what is compared after a call."""
+    return tuple(a if holds_mutable(a) else None for a in args)
