@@ -8,6 +8,7 @@ any, is installed for that key alone.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import functools
 import inspect
@@ -15,11 +16,12 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hotpath import fastpath, persist
+from hotpath import fastpath, persist, watch_report
 from hotpath.config import Config, disabled_by_env
 from hotpath.frozen_globals import FrozenGlobals
 from hotpath.kernels.base import Candidate
@@ -80,6 +82,31 @@ class _BackgroundTuner:
 
 
 _TUNER = _BackgroundTuner()
+#: Every ``Optimized`` that has had an install in this process: their watch is reported at exit.
+_WATCHING: weakref.WeakSet[Optimized] = weakref.WeakSet()
+_last_report = 0.0
+
+
+def report_watch() -> None:
+    """Write what the watch measured, for every install in this process, where ``hotpath status``
+    reads it (one file per process in each state folder in use)."""
+    global _last_report
+    _last_report = time.monotonic()
+    by_folder: dict = {}
+    for opt in list(_WATCHING):
+        if not opt.config.persist:
+            continue
+        function = opt.function_id
+        rows = by_folder.setdefault(opt.config.resolved_state_dir(), [])
+        for install in list(opt._installed.values()):
+            if function is not None:
+                rows.append({"function": function.name, "signature": str(install.signature),
+                             "variant": install.candidate.name, **install.watch_summary()})
+    for folder, rows in by_folder.items():
+        watch_report.write(folder, rows)
+
+
+atexit.register(report_watch)
 
 
 class Optimized(fastpath.Base):
@@ -166,6 +193,8 @@ class Optimized(fastpath.Base):
         roll_back = functools.partial(self._roll_back, key)
         if install.countdown <= 0:
             install.countdown = install.period  # until the shadow call sets the next one
+            if time.monotonic() - _last_report > watch_report.REPORT_EVERY_S:
+                report_watch()  # on sampled calls only: the unsampled ones stay as cheap as they are
             return shadow_call(install, self.__hotpath_original__, args, self._tolerance, roll_back)
         if install.mutates:
             return protected_call(install, self.__hotpath_original__, args, roll_back)
@@ -237,6 +266,7 @@ class Optimized(fastpath.Base):
     def _install(self, args: tuple[Any, ...], install: Install) -> None:
         key = guard_key(args)
         self._installed[key] = install
+        _WATCHING.add(self)
         self._stats.setdefault(key, _CallStats(install.signature)).state = "tuned"
 
     def _warm_start(self, key: Hashable, args: tuple[Any, ...], signature: Signature) -> bool:

@@ -2,6 +2,7 @@
 goes back to the original at once, and the rollback is in the audit log. And the watch's own
 rules: probation, a sampling period set by the time budget, exceptions the original raises too."""
 
+import json
 import math
 import time
 from pathlib import Path
@@ -239,7 +240,7 @@ def test_probation_catches_a_wrong_fresh_install_on_its_first_calls(winner, fast
 
 
 @pytest.mark.slow
-def test_a_warm_install_starts_on_probation(fast):
+def test_a_warm_install_starts_on_probation(fast, state_dir, capsys):
     # Its own kernel: the other tests roll sum_squares's winner back, which retires it in the store.
     a = np.random.default_rng(18).random(20_000)
     assert hotpath.tune(k.checked_mean, a, config=fast).winner is not None
@@ -249,6 +250,15 @@ def test_a_warm_install_starts_on_probation(fast):
     (install,) = opt._installed.values()
     assert install.origin == "warm"
     assert install.checked == 5 and install.probation == watch.PROBATION_CALLS - 5
+    # What the watch measured reaches `hotpath status` (written at exit, or now).
+    from hotpath import dispatch
+    from hotpath.cli import main
+
+    dispatch.report_watch()
+    assert main(["status", "--json", "--home", str(state_dir)]) == 0
+    rows = json.loads(capsys.readouterr().out)["installs"]
+    (row,) = [r for r in rows if r["qualname"] == "checked_mean"]
+    assert row["watch"]["checked"] >= 5 and row["watch"]["calls"] >= 5
 
 
 def test_a_variant_raising_what_the_original_raises_is_kept(fast, path):

@@ -54,20 +54,28 @@ def _status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from hotpath import watch_report
+
     store = _store(args)
     installs = store.active_installs() if store else []
+    watched = watch_report.totals(_home(args))
+    for row in installs:  # what the watch measured in the processes that ran it, if any did
+        row["watch"] = watched.get((f"{row['module']}:{row['qualname']}", row["signature"], row["name"]))
     if args.json:
-        print(json.dumps({"schema": "hotpath.status/1", "installs": installs}, indent=1))
+        print(json.dumps({"schema": "hotpath.status/2", "installs": installs}, indent=1))
         return 0
     if not installs:
         Console().print(f"nothing installed in {_home(args)}")
         return 0
     table = Table(title=f"installed variants in {_home(args)}", title_justify="left")
-    for column in ("function", "signature", "variant", "speedup", "since"):
+    for column in ("function", "signature", "variant", "speedup", "since", "calls checked", "watch cost"):
         table.add_column(column)
     for row in installs:
+        seen = row["watch"]
+        checked = f"{seen['checked']:,} of {seen['calls']:,}" if seen else "-"
+        share = f"{100 * seen.get('shadow_share', 0.0):.1f}%" if seen else "-"
         table.add_row(f"{row['module']}:{row['qualname']}", row["signature"], row["name"],
-                      f"{row['speedup']:.1f}x", _when(row["created"]))
+                      f"{row['speedup']:.1f}x", _when(row["created"]), checked, share)
     Console().print(table)
     return 0
 
