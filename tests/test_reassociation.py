@@ -227,3 +227,16 @@ def test_summary_says_why_a_reassociating_variant_was_not_tried(fast):
     result = hotpath.tune(project, X, w, config=fast)
     assert "reassociates a float reduction (np.dot(X, w)" in result.summary()
     assert result.winner is None or not result.winner.name.startswith("numba")
+
+
+def geometric_growth(rates):
+    return np.prod(1.0 + rates)
+
+
+def test_a_float_product_is_not_made_parallel_at_default_tolerance(tmp_path):
+    rates = np.full(8, 0.01)
+    strict = proposals(geometric_growth, (rates,), hotpath.Config(), tmp_path)
+    assert isinstance(strict["numba"], Candidate)  # a serial product multiplies in NumPy's order
+    assert isinstance(strict["numba-parallel"], Skipped) and "per-thread" in strict["numba-parallel"].reason
+    assert isinstance(proposals(geometric_growth, (rates,), hotpath.Config(rtol=1e-6), tmp_path)["numba-parallel"],
+                      Candidate)

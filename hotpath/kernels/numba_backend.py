@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
 from hotpath.rewriter import parallel
-from hotpath.rewriter.reduction_order import PAIRWISE, integer_names, keep_order, skip_reason
+from hotpath.rewriter.reduction_order import (
+    PAIRWISE,
+    integer_names,
+    keep_order,
+    parallel_reassociations,
+    skip_reason,
+)
 from hotpath.rewriter.devectorize.transform import devectorize
 from hotpath.rewriter.source import import_lines, injected_values, module_imports
 from hotpath.runner.adapters import DISTINCT_ARRAYS
@@ -85,6 +91,7 @@ class NumbaBackend:
         allowed = config.allows_fastmath
         integers = integer_names(tree, signature.args)
         reasons = self._order(fs, integers).reassociations
+        parallel_reasons = parallel_reassociations(tree, module_imports(fs), integers)
         has_loops = any(isinstance(n, (ast.For, ast.While)) for n in ast.walk(tree))
         verdicts = [v for _, v in parallel.analyse(tree, integers, reassociate=allowed)]
         loop_notes = tuple(
@@ -96,6 +103,8 @@ class NumbaBackend:
         if reasons and not allowed:
             plans = [Skipped(self.name, "numba", skip_reason(reasons, FASTMATH_MIN_RTOL)),
                      Skipped(self.name, "numba-parallel", skip_reason(reasons, FASTMATH_MIN_RTOL))]
+        elif parallel_reasons and not allowed:
+            plans.append(Skipped(self.name, "numba-parallel", skip_reason(parallel_reasons, FASTMATH_MIN_RTOL)))
         elif can_parallelize:
             plans.append(("numba-parallel", {"parallel": True}))
         else:
@@ -158,7 +167,10 @@ class NumbaBackend:
                                  rewrite.notes, rewrite.imports)
         out: list[Candidate | Skipped] = [replace(serial, adapters=adapters)]
         verdicts = [v for _, v in parallel.analyse(rewrite.tree, integers, reassociate=allowed)]
-        if any(v.parallel for v in verdicts):
+        products = parallel_reassociations(rewrite.tree, module_imports(fs), integers)
+        if products and not allowed:
+            out.append(Skipped(self.name, "numba-fused-parallel", skip_reason(products, FASTMATH_MIN_RTOL)))
+        elif any(v.parallel for v in verdicts):
             out.append(self._candidate(fs, "numba-fused-parallel", {**options, "parallel": True}, namespace,
                                        kernels_dir, rewrite.tree, rewrite.notes, rewrite.imports,
                                        rewrite.sequential, integers=integers, reassociate=allowed))

@@ -174,6 +174,26 @@ def reassociations(fn: ast.FunctionDef, modules: Mapping[str, str],
     return keep_order(fn, modules, integers, builtin_sum=False).reassociations
 
 
+def parallel_reassociations(fn: ast.FunctionDef, modules: Mapping[str, str],
+                            integers: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """Float products Numba's ``parallel=True`` turns into per-thread partial products.
+
+    NumPy multiplies one term after another, and so does a serial compiled loop; a parallel
+    reduction does not. (Sums are ``keep_order``'s: they call the pairwise helpers, which the
+    parallel pass leaves alone.)
+    """
+    numpy = frozenset(alias for alias, module in modules.items() if module == "numpy")
+    out = []
+    for node in ast.walk(fn):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "prod"):
+            continue
+        is_numpy = isinstance(node.func.value, ast.Name) and node.func.value.id in numpy
+        operands = list(node.args[:1]) if is_numpy else [node.func.value]
+        if operands and not all(integral(o, integers) for o in operands):
+            out.append(f"{ast.unparse(node)}: multiplied in per-thread parts")
+    return tuple(out)
+
+
 def skip_reason(reasons: tuple[str, ...] | list[str], min_rtol: float) -> str:
     """The ``Skipped`` reason of a candidate that reassociates these reductions."""
     shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
