@@ -62,7 +62,8 @@ def _variant_raised(opt: Any, key: Hashable, install: Any, args: tuple[Any, ...]
     """What ``Optimized.__call__`` does when the variant raises, for the compiled path.
 
     Re-raised here so that ``except`` clauses, exception chaining and the rollback are exactly
-    the pure path's.
+    the pure path's: ``variant_failed`` runs the original, re-raises its exception and keeps the
+    variant when the original raises the same type, and rolls back on any other outcome.
     """
     from hotpath.watch import variant_failed
 
