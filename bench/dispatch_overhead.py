@@ -287,9 +287,10 @@ def watch_markdown(row: dict) -> str:
     return "\n".join([
         "## What watching costs (amortized)",
         "",
-        f"`dot_float` on {row['n']} float64 elements (a Python loop; its Numba variant installed), {row['rounds']} rounds of "
-        f"{row['calls_per_block']:,}-call blocks per case, shuffled; per-call time, median [95% interval]. "
-        f"Watched: the default settings (`verify_rate={row['verify_rate']}`, `watch_fraction={row['watch_fraction']}`), "
+        f"`dot_float` on {row['n']} float64 elements (a Python loop; its Numba variant installed), "
+        f"{row['rounds']} rounds of {row['calls_per_block']:,}-call blocks per case, shuffled; per-call time, "
+        "median [95% interval]. Watched: the default settings "
+        f"(`verify_rate={row['verify_rate']}`, `watch_fraction={row['watch_fraction']}`), "
         "probation over, shadow-verified calls included.",
         "",
         "| case | per call | / direct |",
