@@ -240,3 +240,17 @@ def test_a_float_product_is_not_made_parallel_at_default_tolerance(tmp_path):
     assert isinstance(strict["numba-parallel"], Skipped) and "per-thread" in strict["numba-parallel"].reason
     assert isinstance(proposals(geometric_growth, (rates,), hotpath.Config(rtol=1e-6), tmp_path)["numba-parallel"],
                       Candidate)
+
+
+def test_pythran_float_reductions_wait_for_a_loose_tolerance(tmp_path):
+    pytest.importorskip("pythran")
+    pythran = get_backend("pythran")
+    strict = {p.name: p for p in pythran.propose(extract(loglik), signature_of((np.ones(5), 0.5)), hotpath.Config(),
+                                                 tmp_path)}
+    assert isinstance(strict["pythran"], Skipped) and "((x - mu) ** 2).sum()" in strict["pythran"].reason
+    loose = {p.name: p for p in pythran.propose(extract(loglik), signature_of((np.ones(5), 0.5)),
+                                                hotpath.Config(rtol=1e-6), tmp_path)}
+    assert isinstance(loose["pythran"], Candidate)
+    counts = {p.name: p for p in pythran.propose(extract(count_positive), signature_of((np.ones(5),)),
+                                                 hotpath.Config(), tmp_path)}
+    assert isinstance(counts["pythran"], Candidate)  # a loop adds in the original's order
