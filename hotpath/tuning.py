@@ -169,11 +169,7 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
     kernels_dir = config.resolved_state_dir() / "kernels"
     function_id = opt.function_id if config.persist else None
     barred = opt.barred(args) | persist.barred(config, function_id, signature)
-    proposals = [
-        Skipped(p.backend, p.name, "barred for this signature: it was rolled back after misbehaving")
-        if isinstance(p, Candidate) and p.name in barred else p
-        for p in propose_all(fs, signature, config, kernels_dir)
-    ]
+    proposals = propose_all(fs, signature, config, kernels_dir)
     # The cost model orders the candidates and decides, before each next one, whether it is worth it.
     guidance = guide(fs, signature, args, reference.captured_s, proposals, config)
     walls: dict[str, float] = {}
@@ -181,7 +177,7 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
         with executors.opened(executor) as runner:
             trials = tuple(speculate(opt.original, fs, guidance.proposals, cases, reference, config, kernels_dir,
                                      modules, _timed(observer, walls), executor=runner,
-                                     stop=_never_raises(guidance.stop)))
+                                     stop=_never_raises(guidance.stop), barred=frozenset(barred)))
     except executors.ExecutorUnavailable as exc:
         return _result(opt, signature, f"the trials could not be started: {exc.reason}", started,
                        baseline_s=reference.captured_s, notes=reference.dropped, guidance=guidance,

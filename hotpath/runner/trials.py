@@ -126,7 +126,8 @@ def _refinements(fs: FunctionSource, candidate: Candidate, failure: Failure, ker
 def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Sequence[Candidate | Skipped],
               cases: Sequence[InputCase], reference: ReferenceReport, config: Config, kernels_dir: Path,
               user_modules: tuple[str, ...] = (), observer: Observer | None = None,
-              executor: Executor | None = None, stop: StopCheck | None = None) -> list[Trial]:
+              executor: Executor | None = None, stop: StopCheck | None = None,
+              barred: frozenset[str] = frozenset()) -> list[Trial]:
     """Try every proposal (and the refinements failures suggest); the winner is marked ``won``.
 
     ``executor`` runs the trials (default: one at a time, here); up to its ``slots`` are in
@@ -137,6 +138,9 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
     ``stop`` (the cost model's search, a time budget) is asked right before each candidate is
     submitted, with the trials done so far and the queue; once it gives a reason, every
     candidate not yet submitted becomes a ``skipped`` trial with that reason.
+
+    ``barred`` names variants rolled back for this signature: a proposal or a refinement of
+    that name is skipped, so a variant that misbehaved cannot come back through a refinement.
     """
     runner = executor or LocalExecutor()
     queue: deque[tuple[tuple[int, ...], Candidate | Skipped]] = deque(
@@ -157,6 +161,9 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
             if stop is not None and stopped is None and isinstance(queue[0][1], Candidate):
                 stopped = stop([done[s] for s in sorted(done)], [p for _, p in queue])
             slot, proposal = queue.popleft()
+            if isinstance(proposal, Candidate) and proposal.name in barred:
+                proposal = Skipped(proposal.backend, proposal.name,
+                                   "barred for this signature: it was rolled back after misbehaving")
             if stopped is not None and isinstance(proposal, Candidate):
                 finish(slot, Trial(proposal.backend, proposal.name, SKIPPED, stopped, proposal.options))
                 continue
