@@ -24,8 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pyperf
-
 NAMES = ("original", "hotpath")
 #: Exit status when the function has no stored winner that installs here (the reason is printed).
 NOTHING_INSTALLED = 3
@@ -106,6 +104,8 @@ def _add_args(cmd: list[str], args: Any) -> None:
 
 
 def main() -> int:
+    import pyperf  # here: the capture helpers above serve `hotpath run`'s cost measurement without it
+
     runner = pyperf.Runner(program_args=("-m", "hotpath.profiles.benchrun"), add_cmdline_args=_add_args)
     runner.argparser.add_argument("capture", help="a capture file from hotpath optimize")
     args = runner.parse_args()

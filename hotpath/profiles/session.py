@@ -110,8 +110,10 @@ def _log_run(state_dir: Path, name: str, signature: str, duration_s: float) -> N
         handle.write(line + "\n")
 
 
-def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None) -> None:
+def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: float = 0.0) -> None:
     import cloudpickle
+
+    from hotpath.profiles import programs
 
     from hotpath import tuning
     from hotpath.config import Config
@@ -123,7 +125,7 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None) -> None:
     from hotpath.signature import signature_of
 
     config = Config(backends=plan.backends, timing_budget_s=plan.timing_budget_s, background=False)
-    jobs: list[tuple[str, Any, str, tuple[Any, ...]]] = []
+    jobs: list[tuple[str, Any, str, tuple[Any, ...], int, Path]] = []
     for name, per_signature in recorder.functions.items():
         fn = recorder.originals[name]
         if not per_signature:
@@ -143,12 +145,15 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None) -> None:
             data = entry.samples[0]
             path = _save(plan, name, fn, entry.signature, data)
             events.emit(stream, events.Captured(name, entry.signature, entry.calls, len(data), str(path)))
-            jobs.append((name, fn, entry.signature, cloudpickle.loads(data)))
+            jobs.append((name, fn, entry.signature, cloudpickle.loads(data), entry.calls, path))
     if not plan.tune:
         return
     kernels_dir = config.resolved_state_dir() / "kernels"
     executor = _open_executor(plan.cluster)
-    for index, (name, fn, signature, args) in enumerate(jobs, 1):
+    runs: dict[str, dict[str, programs.SignatureRun]] = {}
+    backends: dict[str, str] = {}
+    captures: dict[str, Path] = {}
+    for index, (name, fn, signature, args, calls, path) in enumerate(jobs, 1):
         _raise_if_interrupted()
         try:
             expected = sum(isinstance(p, Candidate) for p in propose(extract(fn), signature_of(args), config, kernels_dir))
@@ -164,6 +169,11 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None) -> None:
 
         result = tuning.run(Optimized(fn, config), args, config, observe, executor=executor)
         _log_run(config.resolved_state_dir(), name, signature, result.duration_s)
+        runs.setdefault(name, {})[signature] = programs.SignatureRun(
+            calls, result.baseline_s, result.speedup if result.winner is not None else None)
+        if result.winner is not None:
+            backends[name] = result.winner.backend
+            captures.setdefault(name, path)
         won = next((t for t in result.trials if t.status == "won"), None)
         timing = won.timing if won is not None else None
         events.emit(stream, events.Tuned(name, signature, result.winner.name if result.winner else None,
@@ -173,6 +183,11 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None) -> None:
     if hasattr(executor, "close"):
         executor.close()
     _raise_if_interrupted()
+    # What `hotpath run` weighs each backend's load cost against (see programs).
+    load = programs.measure_load(captures)
+    functions = {name: programs.FunctionRun(sigs, backends.get(name), load.get(name)) for name, sigs in runs.items()}
+    programs.write(config.resolved_state_dir(), programs.ProgramRun(str(Path(plan.script).resolve()), total_s,
+                                                                    functions))
 
 
 class _Interrupt:
@@ -223,6 +238,7 @@ def run(plan: Plan, stream: IO[str] | None) -> int:
             return fn
         return recorder.wrap(f"{module}:{fn.__qualname__}", fn)
 
+    started = time.perf_counter()
     try:
         status = hooks.run_script(plan.script, plan.args, wrapper, lambda name, file: file in files)
     except KeyboardInterrupt:
@@ -230,13 +246,14 @@ def run(plan: Plan, stream: IO[str] | None) -> int:
         return 130
     finally:
         _restore(recorder)
+    total_s = time.perf_counter() - started
     sys.stdout.flush()
     events.emit(stream, events.ScriptExited(status))
     if status != 0:
         return status
     signal.signal(signal.SIGINT, _Interrupt.handle)
     try:
-        _tune_all(plan, recorder, stream)
+        _tune_all(plan, recorder, stream, total_s)
     except KeyboardInterrupt:
         events.emit(stream, events.Interrupted("tuning"))
         return 130
