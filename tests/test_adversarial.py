@@ -198,7 +198,7 @@ def adversarial_config() -> hotpath.Config:
     ``HOTPATH_ADVERSARIAL_STATE`` names a state folder kept between runs (a CI cache): builds
     are content-addressed, so a rerun compiles only what changed. The store is off then, so
     nothing recorded by an earlier run (a barred candidate) changes what this run tries."""
-    config = hotpath.Config(backends=BACKENDS, timing_budget_s=0.2, compile_timeout_s=400.0, cost_model=False)
+    config = hotpath.Config(backends=BACKENDS, timing_budget_s=0.2, compile_timeout_s=120.0, cost_model=False)
     kept = os.environ.get("HOTPATH_ADVERSARIAL_STATE")
     return config if not kept else config.replace(state_dir=Path(kept), persist=False)
 
