@@ -1,6 +1,7 @@
 """What the dispatch layer costs per call: ns added over calling the installed variant directly.
 
     python -m bench.dispatch_overhead            # paired, in one process (the headline numbers)
+    python -m bench.dispatch_overhead --json overhead.json   # also every per-call sample, for `hotpath gate`
     python -m bench.dispatch_overhead --pyperf -o bench/results/dispatch-overhead-pyperf.json
 
 Default mode: for 0, 1, 2 and 4 array arguments, a decorated function with a Numba variant
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -40,6 +40,7 @@ import numpy as np
 import pyperf
 
 import hotpath
+from bench import harness
 
 os.environ.setdefault("HOTPATH_HOME", str(Path(tempfile.gettempdir()) / "hotpath-bench-dispatch"))
 SIZES = {"small": 16, "medium": 1000}
@@ -175,6 +176,8 @@ def paired(rounds: int = ROUNDS, calls: int = CALLS_PER_BLOCK) -> list[dict]:
         per_round = range(rounds)
         rows.append({
             "arrays": n_arrays,
+            "rounds": rounds,
+            "samples_ns": samples,
             "direct_ns": stat(samples["direct"]),
             "floor_ns": stat(samples["floor"]),
             "compiled_added_ns": stat([samples["compiled"][i] - samples["direct"][i] for i in per_round]),
@@ -259,7 +262,7 @@ def watch_cost(rounds: int = WATCH_ROUNDS, calls: int = WATCH_CALLS) -> dict:
 
     per_round = range(rounds)
     row = {
-        "n": WATCH_N, "calls_per_block": calls, "rounds": rounds,
+        "n": WATCH_N, "calls_per_block": calls, "rounds": rounds, "samples_ns": samples,
         "verify_rate": default.verify_rate, "watch_fraction": default.watch_fraction,
         "direct_ns": stat(samples["direct"]),
         "unsampled_ns": stat(samples["unsampled"]),
@@ -293,12 +296,11 @@ def watch_markdown(row: dict) -> str:
         f"(`verify_rate={row['verify_rate']}`, `watch_fraction={row['watch_fraction']}`), "
         "probation over, shadow-verified calls included.",
         "",
-        "| case | per call | / direct |",
-        "|---|---:|---:|",
-        f"| variant directly | {_fmt(row['direct_ns'])} | 1.00x |",
-        f"| decorated, never sampled (`verify_rate=0`) | {_fmt(row['unsampled_ns'])} | "
-        f"{row['unsampled_ratio']['median']:.2f}x |",
-        f"| decorated, watched at the defaults | {_fmt(row['watched_ns'])} | **{ratio:.2f}x** |",
+        *harness.table(("case", "per call", "/ direct"), [
+            ("variant directly", _fmt(row["direct_ns"]), "1.00x"),
+            ("decorated, never sampled (`verify_rate=0`)", _fmt(row["unsampled_ns"]),
+             f"{row['unsampled_ratio']['median']:.2f}x"),
+            ("decorated, watched at the defaults", _fmt(row["watched_ns"]), f"**{ratio:.2f}x**")], "lrr"),
         "",
         f"Watching adds {_fmt(row['watch_added_ns'])} a call over the unsampled path: one shadow-verified call "
         f"in {watch['period']:,} (measured: a shadow call costs {watch['shadow_cost_us']:.1f} us beyond the "
@@ -311,23 +313,26 @@ def watch_markdown(row: dict) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
+    rounds = rows[0].get("rounds", ROUNDS) if rows else ROUNDS
     lines = [
         "# Dispatch overhead (paired, one process)",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other jobs), Python "
-        f"{platform.python_version()}, NumPy {np.__version__}. {ROUNDS} rounds of {CALLS_PER_BLOCK}-call "
+        f"Machine: {harness.machine()} (shared with other jobs), NumPy {np.__version__}. "
+        f"{rounds} rounds of {CALLS_PER_BLOCK}-call "
         "blocks per case, shuffled within each round; per-round differences, median [95% interval].",
         "The variant is a Numba function doing almost nothing, so its own time is Numba's dispatcher.",
         "",
-        "| arrays | variant directly | decorated, compiled path: added | decorated, pure path: added "
-        "| compiled / direct | pure / direct | Numba's own dispatcher (over a C no-op) |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        ratio = lambda e: f"{e['median']:.2f}x"  # noqa: E731
-        lines.append(f"| {r['arrays']} | {_fmt(r['direct_ns'])} | **+{_fmt(r['compiled_added_ns'])}** | "
-                     f"+{_fmt(r['pure_added_ns'])} | {ratio(r['compiled_ratio'])} | {ratio(r['pure_ratio'])} | "
-                     f"{_fmt(r['numba_dispatch_ns'])} |")
+
+    def ratio(entry: dict) -> str:
+        return f"{entry['median']:.2f}x"
+
+    lines += harness.table(
+        ("arrays", "variant directly", "decorated, compiled path: added", "decorated, pure path: added",
+         "compiled / direct", "pure / direct", "Numba's own dispatcher (over a C no-op)"),
+        [(r["arrays"], _fmt(r["direct_ns"]), f"**+{_fmt(r['compiled_added_ns'])}**", f"+{_fmt(r['pure_added_ns'])}",
+          ratio(r["compiled_ratio"]), ratio(r["pure_ratio"]), _fmt(r["numba_dispatch_ns"])) for r in rows],
+        "rrrrrrr")
     two = next(r for r in rows if r["arrays"] == 2)
     verdict = "meets" if two["compiled_added_ns"]["median"] <= 150 else "misses"
     lines += ["", f"Acceptance (two arrays, compiled path, at most 150 ns added): {verdict} it with "
@@ -336,21 +341,34 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def gate_samples(rows: list[dict], watch: dict) -> list:
+    """Every per-call sample (seconds) of the paired and the watch measurements, for ``hotpath gate``."""
+    out = [harness.samples(f"{r['arrays']} arrays: {case}", [v * 1e-9 for v in values])
+           for r in rows for case, values in r["samples_ns"].items()]
+    out += [harness.samples(f"watch: {case}", [v * 1e-9 for v in values]) for case, values in watch["samples_ns"].items()]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
     # pyperf re-runs this script for its workers with "--worker" but without our own flag.
     if "--pyperf" in sys.argv or "--worker" in sys.argv:
         if "--pyperf" in sys.argv:
             sys.argv.remove("--pyperf")
         pyperf_main()
         return 0
+    parser = harness.parser(__doc__, names=None, out=harness.RESULTS / "dispatch-overhead", repeats=ROUNDS)
+    parser.add_argument("--pyperf", action="store_true", help="the pyperf comparison (its own options follow)")
+    options = parser.parse_args(argv)
     from hotpath import fastpath
 
     if not fastpath.available():
         print("hotpath._fastpath is not built (pip install -e .): only the pure path can be measured")
         return 1
-    rows = paired()
+    rows = paired(rounds=options.repeats)
     watch = watch_cost()
-    out = Path(__file__).parent / "results" / "dispatch-overhead"
+    harness.finish(options, gate_samples(rows, watch), "bench.dispatch_overhead")
+    out = options.out
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"schema": "hotpath.dispatch-overhead/2", "rows": rows,
                                                     "watch": watch}, indent=1))
     text = markdown(rows) + "\n" + watch_markdown(watch)

@@ -12,24 +12,22 @@ training data (``hotpath/model/data/corpus_trials.json``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import hotpath
-from bench import corpus
+from bench import corpus, harness
 from hotpath import tuning
 from hotpath.dispatch import Optimized
 from hotpath.kernels import Candidate
 from hotpath.runner.trials import Trial
 
 log = logging.getLogger("bench.model_trace")
-DEFAULT_OUT = Path(__file__).parent / "results" / "model-trace"
+DEFAULT_OUT = harness.RESULTS / "model-trace"
 
 
 def trace_kernel(kernel: corpus.Kernel, size: str, config: hotpath.Config) -> dict[str, Any]:
@@ -53,27 +51,20 @@ def trace_kernel(kernel: corpus.Kernel, size: str, config: hotpath.Config) -> di
         "kernel": kernel.name, "style": kernel.style, "category": kernel.category, "size": size,
         "signature": str(result.signature), "baseline_s": result.baseline_s, "tune_s": total,
         "reason": result.reason,
-        "trials": [
-            {"backend": t.backend, "name": t.name, "status": t.status, "reason": t.reason.splitlines()[0][:300],
-             "speedup": t.speedup, "ci": [t.timing.ci_low, t.timing.ci_high] if t.timing else None,
-             "compile_s": t.compile_s, "wall_s": walls.get(t.name, 0.0)}
-            for t in result.trials
-        ],
+        "trials": [{**harness.trial_row(t), "wall_s": walls.get(t.name, 0.0)} for t in result.trials],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*")
-    parser.add_argument("--size", choices=corpus.SIZES, default="small")
-    parser.add_argument("--timing-budget", type=float, default=0.5)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    # A trace folder, one file per kernel, not samples: no --json here.
+    parser = harness.parser(__doc__, size="small", sizes=corpus.SIZES, timing_budget=0.5, out=DEFAULT_OUT,
+                            json_out=False)
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     os.environ.setdefault("HOTPATH_HOME", "/tmp/hotpath-model-trace")
     config = hotpath.Config(backends=("numba", "cython"), timing_budget_s=options.timing_budget, persist=False)
     options.out.mkdir(parents=True, exist_ok=True)
-    kernels = [k for k in corpus.KERNELS if not options.names or k.name in options.names]
+    kernels = harness.select(corpus.KERNELS, options.names)
     for position, kernel in enumerate(kernels, 1):
         target = options.out / f"{kernel.name}.json"
         if target.exists():

@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,52 +23,37 @@ import numba
 import numpy as np
 
 import hotpath
-from bench import corpus
+from bench import corpus, harness
+from bench.harness import geomean
 from hotpath.kernels import cython_build
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = harness.RESULTS
 BACKENDS = ("numba", "cython")
 
 
-def best(trials: list, backend: str) -> dict:
-    """The backend's fastest correct variant, else its first failure's reason."""
-    mine = [t for t in trials if t.backend == backend]
-    timed = [t for t in mine if t.status in ("won", "correct") and t.timing is not None]
+def best(trials: list[dict], backend: str) -> dict:
+    """The backend's fastest correct variant (from ``harness.trial_row`` rows), else its first failure's reason."""
+    mine = [t for t in trials if t["backend"] == backend]
+    timed = [t for t in mine if t["status"] in harness.TIMED and t["speedup"] is not None]
     if timed:
-        top = max(timed, key=lambda t: t.timing.speedup)
-        return {"variant": top.name, "speedup": top.timing.speedup,
-                "ci": [top.timing.ci_low, top.timing.ci_high], "reason": None}
-    failed = next((t for t in mine if t.status in ("incorrect", "failed")), None)
-    why = failed.reason.splitlines()[0] if failed else "no candidate"
+        top = max(timed, key=lambda t: t["speedup"])
+        return {"variant": top["name"], "speedup": top["speedup"], "ci": top["ci"], "reason": None}
+    failed = next((t for t in mine if t["status"] in ("incorrect", "failed")), None)
+    why = failed["reason"] if failed else "no candidate"
     return {"variant": None, "speedup": None, "ci": None, "reason": why}
 
 
-def run_kernel(kernel: corpus.Kernel, size: str, config: hotpath.Config, build_log: Path) -> dict:
+def run_kernel(kernel: corpus.Kernel, size: str, config: hotpath.Config, build_log: Path,
+               options: argparse.Namespace | None = None, bucket: list | None = None) -> dict:
     args = kernel.make_args(size)
     builds_before = len(build_log.read_text().splitlines()) if build_log.exists() else 0
-    started = time.perf_counter()
-    result = hotpath.tune(kernel.fn, *args, config=config)
-    tune_s = time.perf_counter() - started
+    row, result = harness.tune(kernel.fn, args, config, kernel.name)
     entries = build_log.read_text().splitlines()[builds_before:] if build_log.exists() else []
-    build_s = [e["cython_s"] + e["compile_s"] for e in map(json.loads, entries)]
-    won = next((t for t in result.trials if t.status == "won"), None)
-    return {
-        "name": kernel.name,
-        "signature": str(result.signature),
-        "baseline_ms": None if result.baseline_s is None else result.baseline_s * 1e3,
-        "numba": best(list(result.trials), "numba"),
-        "cython": best(list(result.trials), "cython"),
-        "winner": won.name if won else None,
-        "winner_backend": won.backend if won else None,
-        "speedup": won.timing.speedup if won else 1.0,
-        "reason": result.reason,
-        "tune_s": tune_s,
-        "cython_builds_s": build_s,
-    }
-
-
-def geomean(values: list[float]) -> float:
-    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+    row["cython_builds_s"] = [e["cython_s"] + e["compile_s"] for e in map(json.loads, entries)]
+    row["numba"], row["cython"] = best(row["trials"], "numba"), best(row["trials"], "cython")
+    if options is not None and bucket is not None:
+        harness.measure(options, bucket, kernel.name, kernel.fn, result.optimized, args)
+    return row
 
 
 def _cell(entry: dict) -> str:
@@ -85,20 +66,21 @@ def markdown(rows: list[dict], size: str, wall_s: float) -> str:
     lines = [
         f"# Cython vs Numba on the corpus loop kernels ({size} size)",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other jobs: read ratios), "
-        f"Python {platform.python_version()}, NumPy {np.__version__}, Numba {numba.__version__}, "
+        f"Machine: {harness.machine()} (shared with other jobs: read ratios), "
+        f"NumPy {np.__version__}, Numba {numba.__version__}, "
         f"Cython {Cython.__version__}. Wall time {wall_s / 60:.1f} min.",
         "Each kernel tuned once with `backends=(\"numba\", \"cython\")`; per backend its best correct variant: "
         "median of paired original/variant ratios [95% interval], or why it has none.",
         "",
-        "| kernel | original ms | Numba | Cython | winner | Cython build s | tune s |",
-        "|---|---:|---|---|---|---:|---:|",
     ]
+    cells = []
     for r in rows:
         baseline = f"{r['baseline_ms']:.1f}" if r["baseline_ms"] is not None else "-"
         built = ", ".join(f"{b:.1f}" for b in r["cython_builds_s"]) or "cached"
-        lines.append(f"| {r['name']} | {baseline} | {_cell(r['numba'])} | {_cell(r['cython'])} | "
-                     f"{r['winner'] or '- (' + str(r['reason']) + ')'} | {built} | {r['tune_s']:.1f} |")
+        cells.append((r["name"], baseline, _cell(r["numba"]), _cell(r["cython"]),
+                      r["winner"] or "- (" + str(r["reason"]) + ")", built, f"{r['tune_s']:.1f}"))
+    lines += harness.table(("kernel", "original ms", "Numba", "Cython", "winner", "Cython build s", "tune s"),
+                           cells, "lrlllrr")
     lines.append("")
     for backend in BACKENDS:
         speedups = [r[backend]["speedup"] or 1.0 for r in rows]
@@ -116,21 +98,19 @@ def markdown(rows: list[dict], size: str, wall_s: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="kernels to run (default: every loop kernel)")
-    parser.add_argument("--size", choices=corpus.SIZES, default="bench")
-    parser.add_argument("--timing-budget", type=float, default=1.0, help="seconds of timing per candidate")
-    parser.add_argument("--out", type=Path, default=RESULTS / "backends", help="output stem")
+    parser = harness.parser(__doc__, names="kernels to run (default: every loop kernel)", size="bench",
+                            sizes=corpus.SIZES, timing_budget=1.0, out=RESULTS / "backends", repeats=21)
     options = parser.parse_args(argv)
 
-    kernels = [k for k in corpus.KERNELS if k.style == "loops" and (not options.names or k.name in options.names)]
+    kernels = harness.select(corpus.KERNELS, options.names, "loops")
     config = hotpath.Config(backends=BACKENDS, timing_budget_s=options.timing_budget)
-    home = Path(os.environ.setdefault("HOTPATH_HOME", tempfile.mkdtemp(prefix="hotpath-bench-backends-")))
+    home = harness.state_home("hotpath-bench-backends-")
     build_log = home / "kernels" / cython_build.BUILD_LOG
-    rows = []
+    rows: list[dict] = []
+    bucket: list = []
     started = time.perf_counter()
     for position, kernel in enumerate(kernels, 1):
-        row = run_kernel(kernel, options.size, config, build_log)
+        row = run_kernel(kernel, options.size, config, build_log, options, bucket)
         rows.append(row)
         print(f"[{position}/{len(kernels)}] {kernel.name}: numba {_cell(row['numba'])} | cython "
               f"{_cell(row['cython'])} -> {row['winner']}", flush=True)
@@ -140,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     options.out.with_suffix(".md").write_text(text)
     options.out.with_suffix(".json").write_text(json.dumps(
         {"schema": "hotpath.backends/1", "size": options.size, "wall_s": wall, "kernels": rows}, indent=1))
+    harness.finish(options, bucket, "bench.run_backends")
     print(text.split("\n\n")[-1])
     return 0
 

@@ -12,11 +12,9 @@ and ended; from those durations the script projects the wall time on W workers (
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -28,12 +26,12 @@ import numba
 import numpy as np
 
 import hotpath
-from bench import corpus
+from bench import corpus, harness
 from hotpath import tuning
 from hotpath.dispatch import Optimized
 
 log = logging.getLogger("bench.run_cluster")
-RESULTS = Path(__file__).parent / "results"
+RESULTS = harness.RESULTS
 DEFAULT_KERNELS = (
     "sum_of_squares_loops", "min_max_argmax_loops", "laplacian_3d_loops", "matmul_loops",
     "binned_mean_loops", "nbody_step_loops", "heat_equation_1d_loops", "pairwise_distances_vec",
@@ -71,7 +69,8 @@ def run_mode(kernels: list[corpus.Kernel], size: str, config: hotpath.Config, ex
             "name": kernel.name, "tune_s": tune_s, "trials_s": trial_span,
             "winner": result.winner.name if result.winner else None,
             "speedup": result.speedup,
-            "trials": [{"name": t.name, "status": t.status, "ran_on": t.ran_on} for t in result.trials],
+            "trials": [{k: v for k, v in harness.trial_row(t).items() if k in ("name", "status", "ran_on")}
+                       for t in result.trials],
             "durations": [{"name": n, "s": b - a} for n, a, b in spans],
         })
         log.info("  %s: %.1f s, winner %s", kernel.name, tune_s, rows[-1]["winner"])
@@ -144,8 +143,7 @@ def markdown(report: dict) -> str:
     lines = [
         "# Corpus tuning run on a Dask cluster",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, Numba {numba.__version__}. {len(local['kernels'])} corpus kernels at "
+        f"Machine: {harness.machine(f'NumPy {np.__version__}', f'Numba {numba.__version__}')}. {len(local['kernels'])} corpus kernels at "
         f"{report['size']} size, Numba only, timing budget {report['timing_budget_s']} s per candidate.",
         "",
         "**This machine was shared with four other engineers' jobs (2 cores for 5 agents) while this ran: "
@@ -153,16 +151,17 @@ def markdown(report: dict) -> str:
         "inflated and noisy; the ratios between modes are the figures to read, and even those carry the "
         "noise of one run each.",
         "",
-        "| mode | wall s | vs local | trials run | trial s (sum) | trials in flight (mean) | cluster start s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    cells = []
     for name, mode in modes.items():
         ratio = local["wall_s"] / mode["wall_s"]
         start = f"{mode['startup_s']:.1f}" if "startup_s" in mode else "-"
         runs = sum(len(r["durations"]) for r in mode["kernels"])
         work = sum(d["s"] for r in mode["kernels"] for d in r["durations"])
-        lines.append(f"| {name} | {mode['wall_s']:.1f} | {ratio:.2f}x | {runs} | {work:.1f} | {in_flight(mode):.2f} "
-                     f"| {start} |")
+        cells.append((name, f"{mode['wall_s']:.1f}", f"{ratio:.2f}x", runs, f"{work:.1f}", f"{in_flight(mode):.2f}",
+                      start))
+    lines += harness.table(("mode", "wall s", "vs local", "trials run", "trial s (sum)", "trials in flight (mean)",
+                            "cluster start s"), cells, "lrrrrrr")
     extra = {n: sum(len(r["durations"]) for r in m["kernels"]) for n, m in modes.items()}
     lines += [
         "",
@@ -176,13 +175,13 @@ def markdown(report: dict) -> str:
         "machines of their own is the projection below, computed from the local run's measured trial "
         "durations, not from these rows.",
     ]
-    lines += ["", "Per kernel (tune s):", "",
-              "| kernel | " + " | ".join(modes) + " | winner (local) | winners agree |",
-              "|---|" + "---:|" * len(modes) + "---|---|"]
+    cells = []
     for i, row in enumerate(local["kernels"]):
         winners = {m["kernels"][i]["winner"] for m in modes.values()}
-        lines.append(f"| {row['name']} | " + " | ".join(f"{m['kernels'][i]['tune_s']:.1f}" for m in modes.values())
-                     + f" | {row['winner'] or '-'} | {'yes' if len(winners) == 1 else 'no: ' + ', '.join(map(str, winners))} |")
+        cells.append((row["name"], *(f"{m['kernels'][i]['tune_s']:.1f}" for m in modes.values()), row["winner"] or "-",
+                      "yes" if len(winners) == 1 else "no: " + ", ".join(map(str, winners))))
+    lines += ["", "Per kernel (tune s):", "",
+              *harness.table(("kernel", *modes, "winner (local)", "winners agree"), cells, "l" + "r" * len(modes) + "ll")]
     same = all(_same_verdicts(local, m) for m in modes.values())
     lines += ["", f"Every candidate tried in more than one mode got the same correct/incorrect verdict in each: "
                   f"**{'yes' if same else 'no'}**. With two workers more candidates run: a second one starts "
@@ -204,14 +203,14 @@ def markdown(report: dict) -> str:
         "be re-verified and timed on the client, serially); kernels are tuned one after another, as "
         "`hotpath optimize` and this script do.",
         "",
-        "| workers | projected wall s (kernels one after another, as implemented) | vs local "
-        "| bound with every kernel in flight at once (not implemented) | vs local |",
-        "|---:|---:|---:|---:|---:|",
     ]
+    cells = []
     for w, projected in report["projection"].items():
         together = report["projection_all_at_once"][w]
-        lines.append(f"| {w} | {projected:.1f} | {local['wall_s'] / projected:.2f}x | {together:.1f} | "
-                     f"{local['wall_s'] / together:.2f}x |")
+        cells.append((w, f"{projected:.1f}", f"{local['wall_s'] / projected:.2f}x", f"{together:.1f}",
+                      f"{local['wall_s'] / together:.2f}x"))
+    lines += harness.table(("workers", "projected wall s (kernels one after another, as implemented)", "vs local",
+                            "bound with every kernel in flight at once (not implemented)", "vs local"), cells, "rrrrr")
     lines += [
         "",
         "As implemented, the fan-out is across the candidates of one signature, and that buys little "
@@ -230,11 +229,10 @@ def _load() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # One tuning run per mode, no repeated samples: no --json here.
+    parser = harness.parser(__doc__, names=None, size="small", sizes=corpus.SIZES, timing_budget=0.5,
+                            out=RESULTS / "cluster", json_out=False)
     parser.add_argument("--kernels", default=",".join(DEFAULT_KERNELS), help="comma-separated corpus kernels")
-    parser.add_argument("--size", choices=corpus.SIZES, default="small")
-    parser.add_argument("--timing-budget", type=float, default=0.5)
-    parser.add_argument("--out", type=Path, default=RESULTS / "cluster")
     parser.add_argument("--render", action="store_true", help="only rewrite OUT.md from OUT.json")
     options = parser.parse_args(argv)
     if options.render:

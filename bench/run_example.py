@@ -7,12 +7,12 @@ commands so that drifts in machine load hit both alike; wall time per run includ
 start-up, imports (hotpath and Numba), loading the stored winners and the program's own work.
 First, in a fresh state folder, ``hotpath optimize`` tunes the program (its time is reported
 separately: it is paid once). Both commands' outputs are compared byte for byte. Writes
-``bench/results/example-run.md`` and ``.json``.
+``bench/results/example-run.md`` and ``.json``; ``--json PATH`` also writes both commands' wall
+times as ``hotpath.bench/1`` for ``hotpath gate``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -23,9 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import harness
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "lake.py"
-RESULTS = ROOT / "bench" / "results"
+RESULTS = harness.RESULTS
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -34,12 +36,11 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     return time.perf_counter() - start, done.stdout
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="large")
+def main(argv: list[str] | None = None) -> int:
+    parser = harness.parser(__doc__, names=None, size="large")
     parser.add_argument("--optimize-size", default="medium", help="input used by hotpath optimize")
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--runs", "--repeats", dest="runs", type=int, default=5, help="runs of each command")
+    args = parser.parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="hotpath-example-"))
     env = dict(os.environ, HOTPATH_HOME=str(home))
     hotpath = [sys.executable, "-m", "hotpath.cli"]
@@ -68,16 +69,19 @@ def main() -> int:
               "median_hotpath_run_s": statistics.median(hot), "ratio": ratio, "optimize_s": optimize_s,
               "identical_output": True, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
               "python": platform.python_version()}
+    harness.finish(args, [harness.samples(f"python examples/lake.py --size {args.size}", plain),
+                          harness.samples(f"hotpath run examples/lake.py --size {args.size}", hot)],
+                   "bench.run_example")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "example-run.json").write_text(json.dumps(result, indent=1) + "\n")
     lines = ["# Whole-program timing: examples/lake.py", "",
              f"`python -m bench.run_example --size {args.size} --runs {args.runs}` ({result['machine']}, "
              f"Python {result['python']}); wall time per run, median of {args.runs} alternating runs after a warm-up.",
-             "", "| command | median | runs |", "|---|---:|---|",
-             f"| `python examples/lake.py --size {args.size}` | {result['median_python_s']:.2f} s | "
-             + ", ".join(f"{t:.2f}" for t in plain) + " |",
-             f"| `hotpath run examples/lake.py --size {args.size}` | {result['median_hotpath_run_s']:.2f} s | "
-             + ", ".join(f"{t:.2f}" for t in hot) + " |", "",
+             "", *harness.table(("command", "median", "runs"), [
+                 (f"`python examples/lake.py --size {args.size}`", f"{result['median_python_s']:.2f} s",
+                  ", ".join(f"{t:.2f}" for t in plain)),
+                 (f"`hotpath run examples/lake.py --size {args.size}`", f"{result['median_hotpath_run_s']:.2f} s",
+                  ", ".join(f"{t:.2f}" for t in hot))], "lrl"), "",
              f"Whole program **{ratio:.1f}x faster**, output byte-for-byte identical. `hotpath optimize` (profile, "
              f"capture on `--size {args.optimize_size}`, tune) took {optimize_s:.0f} s once beforehand.", ""]
     (RESULTS / "example-run.md").write_text("\n".join(lines))

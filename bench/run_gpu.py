@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import hotpath
-from bench import corpus
+from bench import corpus, harness
 from hotpath.kernels import cupy_backend, device
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = harness.RESULTS
 BACKENDS = ("cupy", "torch")
 
 
@@ -48,28 +45,22 @@ def gpu_name() -> str | None:
         return None
 
 
-def run_kernel(kernel: corpus.Kernel, size: str, config: hotpath.Config) -> dict:
+def run_kernel(kernel: corpus.Kernel, size: str, config: hotpath.Config,
+               options: argparse.Namespace | None = None, bucket: list | None = None) -> dict:
     args = kernel.make_args(size)
-    started = time.perf_counter()
-    result = hotpath.tune(kernel.fn, *args, config=config)
-    rows = []
-    for t in result.trials:
-        parts = dict(t.timing.parts) if t.timing else {}
-        rows.append({
-            "variant": t.name, "status": t.status, "reason": t.reason.splitlines()[0],
-            "transfer_ms": parts[device.TRANSFER_S] * 1e3 if device.TRANSFER_S in parts else None,
-            "compute_ms": parts[device.COMPUTE_S] * 1e3 if device.COMPUTE_S in parts else None,
-            "end_to_end_ms": t.timing.candidate_s * 1e3 if t.timing else None,
-            # The original's time in the same paired run (the kernel's cpu_ms is a single cold call).
-            "original_ms": t.timing.original_s * 1e3 if t.timing else None,
-            "speedup": t.timing.speedup if t.timing else None,
-            "ci": [t.timing.ci_low, t.timing.ci_high] if t.timing else None,
-            "compile_s": t.compile_s,
-        })
-    return {"name": kernel.name, "style": kernel.style, "signature": str(result.signature),
-            "cpu_ms": None if result.baseline_s is None else result.baseline_s * 1e3,
-            "winner": result.winner.name if result.winner else None, "reason": result.reason,
-            "tune_s": time.perf_counter() - started, "variants": rows}
+    row, result = harness.tune(kernel.fn, args, config, kernel.name, style=kernel.style)
+    # The kernel's cpu_ms is a single cold call; each variant's original_ms is the original's time
+    # in the same paired run.
+    row["cpu_ms"] = row["baseline_ms"]
+    row["variants"] = [{
+        **t, "variant": t["name"],
+        "transfer_ms": t["parts"][device.TRANSFER_S] * 1e3 if device.TRANSFER_S in t["parts"] else None,
+        "compute_ms": t["parts"][device.COMPUTE_S] * 1e3 if device.COMPUTE_S in t["parts"] else None,
+        "end_to_end_ms": t["candidate_ms"],
+    } for t in row.pop("trials")]
+    if options is not None and bucket is not None:
+        harness.measure(options, bucket, kernel.name, kernel.fn, result.optimized, args)
+    return row
 
 
 def _ms(value: float | None) -> str:
@@ -82,34 +73,31 @@ def markdown(kernels: list[dict], size: str, gpu: str | None, wall_s: float) -> 
     lines = [
         f"# GPU backends on the corpus ({size} size)",
         "",
-        f"Device: {gpu or 'none (GPU variants skipped)'}; host {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, NumPy {np.__version__}. Wall time {wall_s / 60:.1f} min.",
+        f"Device: {gpu or 'none (GPU variants skipped)'}; host {harness.machine(f'NumPy {np.__version__}')}. "
+        f"Wall time {wall_s / 60:.1f} min.",
         "Baseline: the original on the CPU. Transfer = host->device arguments + device->host results "
         "and written arguments; compute = the variant on device arrays (both synchronized medians). "
         "Speedup: end-to-end paired median [95% interval], which decides the install.",
         "",
-        "| kernel | CPU ms | variant | verdict | transfer ms | compute ms | end-to-end ms | speedup [95% CI] | why |",
-        "|---|---:|---|---|---:|---:|---:|---:|---|",
     ]
+    cells = []
     for k in kernels:
         for v in k["variants"]:
             speed = f"{v['speedup']:.2f}x [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]" if v["speedup"] else "-"
             why = v["reason"].replace("|", "/")[:140]
             cpu = v["original_ms"] if v["original_ms"] is not None else k["cpu_ms"]
-            lines.append(f"| {k['name']} | {_ms(cpu)} | {v['variant']} | {v['status']} | "
-                         f"{_ms(v['transfer_ms'])} | {_ms(v['compute_ms'])} | {_ms(v['end_to_end_ms'])} | "
-                         f"{speed} | {why} |")
+            cells.append((k["name"], _ms(cpu), v["variant"], v["status"], _ms(v["transfer_ms"]),
+                          _ms(v["compute_ms"]), _ms(v["end_to_end_ms"]), speed, why))
+    lines += harness.table(("kernel", "CPU ms", "variant", "verdict", "transfer ms", "compute ms", "end-to-end ms",
+                            "speedup [95% CI]", "why"), cells, "lrllrrrrl")
     won = [k for k in kernels if k["winner"]]
     lines += ["", f"- kernels with an installed GPU/torch variant: {len(won)} of {len(kernels)}"]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="kernels to run (default: all)")
-    parser.add_argument("--size", choices=corpus.SIZES, default="bench")
+    parser = harness.parser(__doc__, size="bench", sizes=corpus.SIZES, timing_budget=1.0, repeats=21)
     parser.add_argument("--style", choices=("loops", "vectorized", "all"), default="all")
-    parser.add_argument("--timing-budget", type=float, default=1.0, help="seconds of timing per candidate")
     parser.add_argument("--out", type=Path, default=None, help="output stem (default bench/results/gpu)")
     options = parser.parse_args(argv)
 
@@ -120,19 +108,20 @@ def main(argv: list[str] | None = None) -> int:
         if options.out is None:
             print("not writing bench/results/gpu.md from a machine without a GPU; pass --out to keep this run",
                   file=sys.stderr)
-    kernels = [k for k in corpus.KERNELS
-               if (not options.names or k.name in options.names)
-               and (options.style == "all" or k.style == options.style)]
+    kernels = harness.select(corpus.KERNELS, options.names, options.style)
     config = hotpath.Config(backends=BACKENDS, timing_budget_s=options.timing_budget)
-    os.environ.setdefault("HOTPATH_HOME", tempfile.mkdtemp(prefix="hotpath-gpu-bench-"))
-    rows, started = [], time.perf_counter()
+    harness.state_home("hotpath-gpu-bench-")
+    rows: list[dict] = []
+    bucket: list = []
+    started = time.perf_counter()
     for position, kernel in enumerate(kernels, 1):
-        row = run_kernel(kernel, options.size, config)
+        row = run_kernel(kernel, options.size, config, options, bucket)
         rows.append(row)
         print(f"[{position}/{len(kernels)}] {kernel.name}: {row['winner'] or '-'}"
               + "".join(f"; {v['variant']} {v['status']}" + (f" {v['speedup']:.2f}x" if v["speedup"] else "")
                         for v in row["variants"]), flush=True)
     wall = time.perf_counter() - started
+    harness.finish(options, bucket, "bench.run_gpu")
     if gpu is None and options.out is None:
         return 0
     stem = options.out or RESULTS / "gpu"

@@ -16,7 +16,6 @@ replay predicts which candidates a real guided run tries.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -28,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import harness
 from bench.model_trace import DEFAULT_OUT as TRACE
 from hotpath.model import costmodel, records, search
 from hotpath.model.costmodel import Prediction
 from hotpath.model.records import TrialRecord
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = harness.RESULTS
 #: A guided search succeeds on a kernel when its winner is within this of the best winner.
 WITHIN = 0.10
 #: Other stop thresholds replayed to show the trade-off.
@@ -183,8 +183,7 @@ def markdown(replays: list[Replay], sweep: dict[float, list[Replay]], wall_s: fl
         "kernel's candidates and decides when to stop exactly as `hotpath.tune` does "
         "(`hotpath.model.search`), reading each tried candidate's outcome and cost from the trace.",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other jobs: timings are noisy), "
-        f"Python {platform.python_version()}. {data_rows} traced trials. Replay wall time {wall_s:.0f} s.",
+        f"Machine: {harness.machine()} (shared with other jobs: timings are noisy). {data_rows} traced trials. Replay wall time {wall_s:.0f} s.",
         f"Stop rule: stop when no remaining candidate has a {search.THRESHOLD:.0%} chance to beat the best "
         f"so far by {search.MARGIN:.0%}. Success: the guided winner is within {WITHIN:.0%} of the best "
         "winner of the full search (or neither has one).",
@@ -197,26 +196,25 @@ def markdown(replays: list[Replay], sweep: dict[float, list[Replay]], wall_s: fl
         "",
     ]
     if sweep:
-        lines += ["", "The stop threshold trades success for time (same replay, other thresholds):", "",
-                  "| threshold | within 10% of best | time vs. every candidate |", "|---:|---:|---:|"]
+        cells = []
         for threshold, rs in sorted(sweep.items()):
             ok, share = _summary(rs)
             mark = " (default)" if threshold == search.THRESHOLD else ""
-            lines.append(f"| {threshold:.0%}{mark} | {ok}/{len(rs)} ({ok / len(rs):.0%}) | {share:.0%} |")
+            cells.append((f"{threshold:.0%}{mark}", f"{ok}/{len(rs)} ({ok / len(rs):.0%})", f"{share:.0%}"))
+        lines += ["", "The stop threshold trades success for time (same replay, other thresholds):", "",
+                  *harness.table(("threshold", "within 10% of best", "time vs. every candidate"), cells, "rrr")]
         lines += ["", f"The default ({search.THRESHOLD:.0%}) was chosen from this sweep, so its row is optimistic "
                   "by that one choice made on the same 42 kernels; the 10% row is the issue's own example, not selected."]
     lines += _real_section()
-    lines += [
-        "",
-        "| kernel | full search: best | guided: best | ok | time guided / full | tried (in order) | stop reason |",
-        "|---|---|---|---|---:|---|---|",
-    ]
+    cells = []
     for r in replays:
         fb = f"{r.full_best[0]} {r.full_best[1]:.1f}x" if r.full_best else "-"
         gb = f"{r.guided_best[0]} {r.guided_best[1]:.1f}x" if r.guided_best else "-"
         stop = (r.stopped or "").replace("not tried: ", "").replace("|", "/")
-        lines.append(f"| {r.kernel} | {fb} | {gb} | {'yes' if r.success else '**no**'} | "
-                     f"{r.guided_s:.1f} / {r.full_s:.1f} s ({r.guided_s / r.full_s:.0%}) | {', '.join(r.tried)} | {stop} |")
+        cells.append((r.kernel, fb, gb, "yes" if r.success else "**no**",
+                      f"{r.guided_s:.1f} / {r.full_s:.1f} s ({r.guided_s / r.full_s:.0%})", ", ".join(r.tried), stop))
+    lines += ["", *harness.table(("kernel", "full search: best", "guided: best", "ok", "time guided / full",
+                                  "tried (in order)", "stop reason"), cells, "llllrll")]
     return "\n".join(lines) + "\n"
 
 
@@ -228,16 +226,17 @@ def _real_section() -> list[str]:
         return []
     lines = ["", "Real guided `hotpath.tune` runs (not a replay; model fitted without the kernel, fresh state "
              "folder, so every compile is real) next to the replay's prediction for the same kernel:", "",
-             "| kernel | budget_s | replay: tried, time | real: tried, time | real winner | same candidates |",
-             "|---|---:|---|---|---|---|"]
+             ]
+    cells = []
     for r in runs:
         rp, rl = r["replay"], r["real"]
         winner = f"{rl['winner']} {rl['speedup']:.1f}x" if rl["winner"] else "-"
-        lines.append(f"| {r['kernel']} | {r['budget_s'] if r['budget_s'] is not None else '-'} | "
-                     f"{', '.join(rp['tried'])}, {rp['guided_s']:.1f} s of {rp['full_s']:.1f} s | "
-                     f"{', '.join(rl['tried'])}, {rl['tune_s']:.1f} s | {winner} | "
-                     f"{'yes' if r['same_candidates'] else 'no'} |")
-    return lines
+        cells.append((r["kernel"], r["budget_s"] if r["budget_s"] is not None else "-",
+                      f"{', '.join(rp['tried'])}, {rp['guided_s']:.1f} s of {rp['full_s']:.1f} s",
+                      f"{', '.join(rl['tried'])}, {rl['tune_s']:.1f} s", winner,
+                      "yes" if r["same_candidates"] else "no"))
+    return lines + harness.table(("kernel", "budget_s", "replay: tried, time", "real: tried, time", "real winner",
+                                  "same candidates"), cells, "lrllll")
 
 
 def real_runs(names: list[str], trace: list[dict[str, Any]], data: list[TrialRecord], budget_s: float | None,
@@ -263,7 +262,7 @@ def real_runs(names: list[str], trace: list[dict[str, Any]], data: list[TrialRec
             result = hotpath.tune(kernel.fn, *kernel.make_args(row["size"]), config=config)
             elapsed = time.perf_counter() - started
             os.environ.pop("HOTPATH_MODEL_DATA")
-        tried = [t.name for t in result.trials if t.status not in ("skipped",)]
+        tried = [t.name for t in result.trials if harness.status(t) != "skipped"]
         stopped = next((t.reason for t in result.trials if t.reason.startswith("not tried:")), None)
         out.append({"kernel": name, "budget_s": budget_s,
                     "replay": {"tried": list(predicted.tried), "guided_s": predicted.guided_s,
@@ -278,14 +277,13 @@ def real_runs(names: list[str], trace: list[dict[str, Any]], data: list[TrialRec
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # A replay of recorded trials, not timing samples: no --json here.
+    parser = harness.parser(__doc__, names=None, timing_budget=0.5, out=RESULTS / "model", json_out=False)
     parser.add_argument("action", choices=("build-data", "evaluate", "real"))
     parser.add_argument("kernels", nargs="*")
     parser.add_argument("--trace", type=Path, default=TRACE)
     parser.add_argument("--data", type=Path, default=records.DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=RESULTS / "model")
     parser.add_argument("--budget", type=float, default=None, help="budget_s for real runs")
-    parser.add_argument("--timing-budget", type=float, default=0.5)
     options = parser.parse_args(argv)
     trace = load_trace(options.trace)
     if options.action == "build-data":

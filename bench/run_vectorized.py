@@ -17,24 +17,21 @@ isolates what fusing adds to the same compiler.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
-import platform
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numba
 import numpy as np
 
 import hotpath
-from bench import corpus
-from bench.run_corpus import geomean, run_kernel
+from bench import corpus, harness
+from bench.harness import geomean
+from bench.run_corpus import run_kernel
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = harness.RESULTS
 FAMILIES = ("numba", "numba-parallel", "numba-fused", "numba-fused-parallel", "pythran", "pythran-openmp", "torch")
 HEADERS = ("njit", "njit parallel", "fused", "fused parallel", "pythran", "pythran openmp", "torch.compile")
 
@@ -63,9 +60,8 @@ def markdown(rows: list[dict], size: str, wall_s: float, load: tuple[float, floa
     lines = [
         f"# Vectorized kernels: NumPy vs naive njit vs fused loops vs Pythran vs torch.compile ({size} size)",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, Numba {numba.__version__}, Pythran {_pythran_version()}. "
-        f"Wall time {wall_s / 60:.1f} min.",
+        f"Machine: {harness.machine(f'NumPy {np.__version__}', f'Numba {numba.__version__}')}, "
+        f"Pythran {_pythran_version()}. Wall time {wall_s / 60:.1f} min.",
     ]
     if load is not None:
         lines.append(f"The machine was shared with other jobs while this ran (1-minute load average "
@@ -76,15 +72,15 @@ def markdown(rows: list[dict], size: str, wall_s: float, load: tuple[float, floa
         "`incorrect`/`failed`/`skipped` when the variant never got timed. Every winner agreed with the "
         "original on the captured arguments and every generated edge case.",
         "",
-        f"| kernel | NumPy ms | {' | '.join(HEADERS)} | winner | winner speedup [95% CI] |",
-        f"|---|---:|{'---:|' * len(HEADERS)}---|---:|",
     ]
+    cells = []
     for r in rows:
         ci = f" [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]" if r["ci"] else ""
         baseline = f"{r['baseline_ms']:.2f}" if r["baseline_ms"] is not None else "-"
-        cells = " | ".join(family_cell(r, f) for f in FAMILIES)
-        lines.append(f"| {r['name']} | {baseline} | {cells} | {r['winner'] or '- (' + str(r['reason']) + ')'} | "
-                     f"{r['speedup']:.2f}x{ci} |")
+        cells.append((r["name"], baseline, *(family_cell(r, f) for f in FAMILIES),
+                      r["winner"] or "- (" + str(r["reason"]) + ")", f"{r['speedup']:.2f}x{ci}"))
+    lines += harness.table(("kernel", "NumPy ms", *HEADERS, "winner", "winner speedup [95% CI]"), cells,
+                           "lr" + "r" * len(HEADERS) + "lr")
     lines.append("")
     fused_wins = sum(1 for r in rows if r["winner"] and r["winner"].startswith("numba-fused"))
     pythran_wins = sum(1 for r in rows if r["winner"] and r["winner"].startswith("pythran"))
@@ -100,26 +96,25 @@ def markdown(rows: list[dict], size: str, wall_s: float, load: tuple[float, floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="kernels to run (default: every vectorized kernel)")
-    parser.add_argument("--size", choices=corpus.SIZES, default="bench")
-    parser.add_argument("--timing-budget", type=float, default=1.0, help="seconds of timing per candidate")
-    parser.add_argument("--out", type=Path, default=RESULTS / "vectorized", help="output stem")
-    parser.add_argument("--backends", default="numba,pythran", help="comma-separated backends to tune with")
+    parser = harness.parser(__doc__, names="kernels to run (default: every vectorized kernel)", size="bench",
+                            sizes=corpus.SIZES, timing_budget=1.0, out=RESULTS / "vectorized",
+                            backends="numba,pythran", repeats=21)
     parser.add_argument("--compile-timeout", type=float, default=300.0, help="seconds one candidate may compile")
     options = parser.parse_args(argv)
-    kernels = [k for k in corpus.by_style("vectorized") if not options.names or k.name in options.names]
+    kernels = harness.select(corpus.by_style("vectorized"), options.names)
     # Pythran builds take 10-80 s here when other jobs share the two cores: more than the default
     # compile timeout allows for, and a timed-out build would be counted against Pythran.
     # Every variant is timed (no cost-model pruning, where the model exists): the table compares them all.
     every = {"cost_model": False} if "cost_model" in {f.name for f in dataclasses.fields(hotpath.Config)} else {}
-    config = hotpath.Config(backends=tuple(options.backends.split(",")), timing_budget_s=options.timing_budget,
+    config = hotpath.Config(backends=harness.backends_of(options.backends), timing_budget_s=options.timing_budget,
                             compile_timeout_s=options.compile_timeout, **every)
     load_start = os.getloadavg()[0]
-    os.environ.setdefault("HOTPATH_HOME", tempfile.mkdtemp(prefix="hotpath-bench-"))
-    rows, started = [], time.perf_counter()
+    harness.state_home("hotpath-bench-")
+    rows: list[dict] = []
+    bucket: list = []
+    started = time.perf_counter()
     for position, kernel in enumerate(kernels, 1):
-        row = run_kernel(kernel, options.size, config)
+        row = run_kernel(kernel, options.size, config, options, bucket)
         rows.append(row)
         print(f"[{position}/{len(kernels)}] {kernel.name}: " + ", ".join(f"{f} {family_cell(row, f)}" for f in FAMILIES)
               + f" -> {row['winner'] or '-'} {row['speedup']:.2f}x", flush=True)
@@ -131,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     options.out.with_suffix(".json").write_text(json.dumps(
         {"schema": "hotpath.vectorized/1", "size": options.size, "wall_s": wall, "load_average": load,
          "backends": list(config.backends), "kernels": rows}, indent=1))
+    harness.finish(options, bucket, "bench.run_vectorized")
     print(text.split("\n\n")[-1])
     return 0
 

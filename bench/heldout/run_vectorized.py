@@ -2,6 +2,7 @@
 
     python -m bench.heldout.run_vectorized > bench/results/heldout-vectorized.txt
     python -m bench.heldout.run_vectorized --size small rosenbrock_vec
+    python -m bench.heldout.run_vectorized --json heldout-vec.json   # also timed samples, for `hotpath gate`
 
 Each kernel of ``bench/heldout/vectorized.py`` is tuned with ``backends=("numba",)`` (plain
 ``njit``, its parallel variant and the ``numba-fused`` rewrites) in a fresh temporary
@@ -13,7 +14,6 @@ candidate says so. The summary counts a kernel without a winner as 1x.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
@@ -21,8 +21,10 @@ import tempfile
 import time
 
 import hotpath
+from bench import harness
+from bench.harness import geomean
 from bench.heldout.vectorized import KERNELS
-from bench.run_corpus import geomean, run_kernel
+from bench.run_corpus import run_kernel
 from bench.run_vectorized import family_cell
 
 
@@ -40,30 +42,32 @@ def report(row: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help="kernels to run (default: all)")
-    parser.add_argument("--size", choices=("small", "bench"), default="bench")
-    parser.add_argument("--timing-budget", type=float, default=1.0, help="seconds of timing per candidate")
+    parser = harness.parser(__doc__, size="bench", sizes=("small", "bench"), timing_budget=1.0, repeats=21)
     options = parser.parse_args(argv)
-    kernels = [k for k in KERNELS if not options.names or k.name in options.names]
+    kernels = harness.select(KERNELS, options.names)
     every = {"cost_model": False} if "cost_model" in {f.name for f in dataclasses.fields(hotpath.Config)} else {}
     config = hotpath.Config(backends=("numba",), timing_budget_s=options.timing_budget, **every)
     os.environ["HOTPATH_HOME"] = tempfile.mkdtemp(prefix="hotpath-heldout-vec-")
     command = " ".join(["python -m bench.heldout.run_vectorized", *(sys.argv[1:] if argv is None else argv)])
     print(f"# {command}  (backends=numba, cost model off, {options.size} size, load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores)", flush=True)
-    rows, started = [], time.perf_counter()
+    rows: list[dict] = []
+    bucket: list = []
+    started = time.perf_counter()
     for kernel in kernels:
-        row = run_kernel(kernel, options.size, config)
+        row = run_kernel(kernel, options.size, config, options, bucket)
         rows.append(row)
         print("\n".join(report(row)), flush=True)
+    harness.finish(options, bucket, "bench.heldout.run_vectorized")
     fused = [r for r in rows if r["winner"] and r["winner"].startswith("numba-fused")]
-    print("\n| kernel | NumPy ms | winner | speedup [95% CI] | njit | fused |\n|---|---:|---|---:|---:|---:|")
+    cells = []
     for r in rows:
         ci = f" [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]" if r["ci"] else ""
         baseline = f"{r['baseline_ms']:.1f}" if r["baseline_ms"] is not None else "-"
-        print(f"| {r['name']} | {baseline} | {r['winner'] or '-'} | {r['speedup']:.2f}x{ci} | "
-              f"{family_cell(r, 'numba')} | {family_cell(r, 'numba-fused')} |")
+        cells.append((r["name"], baseline, r["winner"] or "-", f"{r['speedup']:.2f}x{ci}",
+                      family_cell(r, "numba"), family_cell(r, "numba-fused")))
+    print("\n" + "\n".join(harness.table(("kernel", "NumPy ms", "winner", "speedup [95% CI]", "njit", "fused"), cells,
+                                         "lrlrrr")))
     print(f"\n- geometric mean of the winners over NumPy (no winner = 1x): "
           f"**{geomean([r['speedup'] for r in rows]):.2f}x** over {len(rows)} kernels; "
           f"{sum(1 for r in rows if r['winner'])} with a winner, {len(fused)} of them fused "
