@@ -24,8 +24,7 @@ from hotpath.runner.timing import Timing
 from hotpath.runner.trials import Trial
 from hotpath.signature import Signature
 from hotpath.tuning import TuneResult
-
-__version__ = "0.1.0"
+from hotpath.version import VERSION as __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,12 +72,7 @@ def tune(fn: Callable[..., Any], /, *args: Any, backends: tuple[str, ...] | str 
     base = config or (fn.config if isinstance(fn, Optimized) else Config())
     settings = base.replace(backends=backends, rtol=rtol, atol=atol, fastmath=fastmath, budget_s=budget_s)
     opt = fn if isinstance(fn, Optimized) else Optimized(fn, settings)
-    from hotpath import tuning
-
-    if opt._bind is None:
-        return tuning.unsupported(opt)
-    call_args = opt._positional(args, kwargs)
-    return tuning.run(opt, call_args, settings, executor=executor)
+    return opt.tune_call(args, kwargs, settings, executor=executor)
 
 
 __all__ = [

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotpath.errors import ConfigError
+from hotpath.kernels.base import BACKENDS
+from hotpath.statedir import StateDir
 
 #: Backends tried when the user names none; a missing one is skipped with its reason, at no cost.
 #: Cython builds take ~10 s per variant but win where Numba loses, or is wrong (Python ints);
@@ -100,8 +102,6 @@ class Config:
             object.__setattr__(self, "backends", tuple(self.backends))
         if not self.backends:
             raise ConfigError("backends is empty: name at least one, e.g. backends=('numba',)")
-        from hotpath.kernels import BACKENDS
-
         for name in self.backends:
             if name not in BACKENDS and ":" not in name:
                 raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}, "
@@ -132,10 +132,12 @@ class Config:
 
     def resolved_state_dir(self) -> Path:
         """The state folder: explicit setting, else ``$HOTPATH_HOME``, else ``./.hotpath``."""
-        if self.state_dir is not None:
-            return self.state_dir
-        home = os.environ.get("HOTPATH_HOME")
-        return Path(home) if home else Path.cwd() / ".hotpath"
+        return self.state.root
+
+    @property
+    def state(self) -> StateDir:
+        """The state folder with its sub-paths (``state.kernels``, ``state.store_db`` ...)."""
+        return StateDir.locate(self.state_dir)
 
     def replace(self, **changes: object) -> Config:
         """A copy with ``changes`` applied; ``None`` values mean "keep the current value"."""

@@ -32,6 +32,7 @@ from hotpath.store import FunctionId
 from hotpath.watch import Install, RollbackEvent, protected_call, shadow_call, variant_failed
 
 if TYPE_CHECKING:
+    from hotpath.runner.trials import Observer
     from hotpath.tuning import TuneResult
 
 log = logging.getLogger(__name__)
@@ -69,12 +70,10 @@ class _BackgroundTuner:
         self._jobs.put((opt, key, args))
 
     def _work(self) -> None:
-        from hotpath import tuning
-
         while True:
             opt, key, args = self._jobs.get()
             try:
-                tuning.run(opt, args, opt.config)
+                opt.tune_args(args)
             except Exception:  # never let a tuning bug surface in the user's program
                 log.exception("background tuning of %s failed; it keeps running the original", opt.__qualname__)
             finally:
@@ -318,7 +317,34 @@ class Optimized(fastpath.Base):
         if stats is not None:
             stats.state = "tuned"
 
-    def _record_args(self, args: tuple[Any, ...], result: TuneResult) -> None:
+    # --- tuning: the tuning module produces a result, this class installs it -----------------
+    def tune_args(self, args: tuple[Any, ...], config: Config | None = None, observer: Observer | None = None,
+                  executor: object = None) -> TuneResult:
+        """Tune now for the positional ``args``, install the winner for their signature, and return
+        the result (``executor`` as in ``hotpath.tune``; ``observer`` hears each candidate start and end)."""
+        from hotpath import tuning
+
+        result = tuning.run(self, args, config or self.config, observer, executor)
+        self.install_result(args, result)
+        return result
+
+    def tune_call(self, args: tuple[Any, ...], kwargs: dict[str, Any], config: Config | None = None,
+                  executor: object = None) -> TuneResult:
+        """``tune_args`` for a call written any way Python allows (keywords, defaults); the result says
+        why when this function's parameters cannot be bound positionally."""
+        from hotpath import tuning
+
+        if self._bind is None:
+            return tuning.unsupported(self)
+        return self.tune_args(self._positional(args, kwargs), config, executor=executor)
+
+    def install_result(self, args: tuple[Any, ...], result: TuneResult) -> None:
+        """Keep ``result`` as the last one for the signature of ``args`` and install its loaded winner."""
+        loaded = result.loaded
+        if loaded is not None:
+            self._install(args, self._new_install(loaded.signature, loaded.candidate, loaded.speedup, loaded.variant,
+                                                  loaded.invocation_errors, loaded.mutates, "tuned", loaded.frozen))
+            log.info("%s %s: installed %s", self.__qualname__, loaded.signature, loaded.candidate.name)
         self._record(guard_key(args), result)
 
     def _job_done(self) -> None:
@@ -364,7 +390,23 @@ def _identity(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _variant_raised(opt: Optimized, key: Hashable, install: Install, args: tuple[Any, ...], exc: BaseException) -> Any:
+    """What ``Optimized.__call__`` does when the variant raises, for the compiled path.
+
+    Re-raised here so that ``except`` clauses, exception chaining and the rollback are exactly
+    the pure path's: ``variant_failed`` runs the original, re-raises its exception and keeps the
+    variant when the original raises the same type, and rolls back on any other outcome.
+    """
+    try:
+        raise exc
+    except install.invocation_errors:
+        return opt.__hotpath_original__(*args)
+    except Exception as caught:
+        return variant_failed(install, opt.__hotpath_original__, args, caught, None,
+                              functools.partial(opt._roll_back, key))
+
+
 # When the compiled extension is built, the common case of __call__ runs in C (hotpath/_fastpath.c):
 # the pure-Python guard key and dict lookup cost microseconds per call. hotpath.fastpath holds the
 # switch and keeps this pure-Python path as the fallback (HOTPATH_PURE_PYTHON=1).
-fastpath.attach(Optimized)
+fastpath.attach(Optimized, Install, _variant_raised)

@@ -11,23 +11,22 @@ same results. ``use(False)`` / ``use(True)`` switch at run time (the tests run b
 
 from __future__ import annotations
 
-import functools
 import operator
 import os
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from hotpath import signature
 
 try:
-    from hotpath import _fastpath
+    import hotpath._fastpath as _fastpath
 except ImportError:  # not built: the pure-Python path serves
     _fastpath = None  # type: ignore[assignment]
 
 #: The base class of ``Optimized``: the compiled dispatcher when built, else ``object``.
 Base: type = _fastpath.Dispatcher if _fastpath is not None else object
 if _fastpath is not None:
-    _fastpath.set_foreign(signature._DESCRIBED, signature.described, signature.describe)
+    _fastpath.set_foreign(signature.DESCRIBED, signature.described, signature.describe)
     _fastpath.set_error_state(signature.ERROR_STATE_VAR, signature.error_state_of)
 
 _classes: list[type] = []
@@ -58,37 +57,19 @@ def guard_key(args: Sequence[object]) -> Hashable:
     return signature.guard_key(args)
 
 
-def _variant_raised(opt: Any, key: Hashable, install: Any, args: tuple[Any, ...], exc: BaseException) -> Any:
-    """What ``Optimized.__call__`` does when the variant raises, for the compiled path.
-
-    Re-raised here so that ``except`` clauses, exception chaining and the rollback are exactly
-    the pure path's: ``variant_failed`` runs the original, re-raises its exception and keeps the
-    variant when the original raises the same type, and rolls back on any other outcome.
-    """
-    from hotpath.watch import variant_failed
-
-    try:
-        raise exc
-    except install.invocation_errors:
-        return opt.__hotpath_original__(*args)
-    except Exception as caught:
-        return variant_failed(install, opt.__hotpath_original__, args, caught, None,
-                              functools.partial(opt._roll_back, key))
-
-
-def attach(cls: type) -> None:
+def attach(cls: type, install_type: type, variant_raised: Callable[..., Any]) -> None:
     """Give ``cls`` (``Optimized``, derived from ``Base``) the compiled call when available and requested.
 
     The pure-Python ``__call__`` stays reachable as ``cls._pure_call``; it is also what the
-    compiled one falls back to for every case it does not handle itself.
+    compiled one falls back to for every case it does not handle itself. ``install_type`` is the
+    class of the installs the C code reads; ``variant_raised(opt, key, install, args, exc)`` is
+    what it calls when a variant raises (passed in: this module sits below dispatch and watch).
     """
     if "_pure_call" not in cls.__dict__:
         cls._pure_call = cls.__dict__["__call__"]  # type: ignore[attr-defined]
         _classes.append(cls)
         if _fastpath is not None:
-            from hotpath.watch import Install
-
-            _fastpath.configure(cls._pure_call, _variant_raised, Install)  # type: ignore[attr-defined]
+            _fastpath.configure(cls._pure_call, variant_raised, install_type)  # type: ignore[attr-defined]
     _apply(cls, available() and requested())
 
 

@@ -20,8 +20,8 @@ from hotpath.kernels import get_backend
 from hotpath.kernels.artifacts import pickle_namespace
 from hotpath.rewriter.source import extract, injected_values
 from hotpath.runner import adapters
-from hotpath.store import ArtifactRefused, FunctionId, Store, check_artifact
-from hotpath.store.fingerprint import environment, function_key
+from hotpath.integrity import ArtifactRefused, check_artifact, environment, function_key
+from hotpath.store import FunctionId, Store
 
 if TYPE_CHECKING:
     from hotpath.runner.trials import Trial

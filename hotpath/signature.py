@@ -38,15 +38,16 @@ def _layout(a: np.ndarray) -> str:
 #: type alone: a CuPy kernel or a torch graph built for float32 vectors must not serve float64
 #: matrices.
 ARRAY_LIBRARIES = ("cupy", "torch")
-_DESCRIBED: dict[type, bool] = {}  # type -> guarded by its values' description (filled lazily)
+#: type -> guarded by its values' description (filled lazily; the compiled fast path reads it too).
+DESCRIBED: dict[type, bool] = {}
 
 
 def described(kind: type) -> bool:
     """Whether values of ``kind`` are arrays of another library, keyed by more than their type."""
-    known = _DESCRIBED.get(kind)
+    known = DESCRIBED.get(kind)
     if known is None:
         root = (getattr(kind, "__module__", None) or "").partition(".")[0]
-        known = _DESCRIBED[kind] = root in ARRAY_LIBRARIES and hasattr(kind, "dtype") and hasattr(kind, "ndim")
+        known = DESCRIBED[kind] = root in ARRAY_LIBRARIES and hasattr(kind, "dtype") and hasattr(kind, "ndim")
     return known
 
 

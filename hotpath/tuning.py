@@ -1,8 +1,10 @@
 """One tuning run: from a function and real arguments to an installed variant, or a reason.
 
 extract source -> derive inputs -> reference outcomes (sandboxed) -> propose candidates ->
-speculate (verify, then time, each sandboxed) -> install the winner for this signature.
-Every way this can stop early is a ``TuneResult`` with ``reason`` set, never an exception: the
+speculate (verify, then time, each sandboxed) -> confirm the winner here and load it.
+This module produces; it installs nothing: ``TuneResult.loaded`` holds the loaded winner, and
+``Optimized`` (``hotpath.dispatch``) installs it, as a compiler returns a result and the
+dispatcher installs it. Every way this can stop early is a ``TuneResult`` with ``reason`` set, never an exception: the
 function keeps running as the original.
 """
 
@@ -17,15 +19,16 @@ from typing import TYPE_CHECKING, Any
 from hotpath import persist
 from hotpath.config import Config, disabled_by_env
 from hotpath.errors import NotRewritable
-from hotpath.frozen_globals import freeze
+from hotpath.frozen_globals import FrozenGlobals, freeze
 from hotpath.kernels import Candidate, Skipped
 from hotpath.model.guide import Guidance, guide, remember
 from hotpath.rewriter.proposers import propose_all
 from hotpath.rewriter.source import FunctionSource, extract
-from hotpath.runner import executors, payload, sandbox
+from hotpath.runner import executors, payload, placement, sandbox
 from hotpath.runner.explore import LineCoverage
 from hotpath.runner.confirm import confirm_winner
-from hotpath.runner.inputs import CAPTURED, derive_cases, rule_counts
+from hotpath.runner.inputs import CAPTURED, rule_counts
+from hotpath.runner.probes import derive_cases
 from hotpath.runner.tasks import ReferenceReport, ReferenceTask
 from hotpath.runner.trials import WON, Observer, StopCheck, Trial, speculate
 from hotpath.signature import Signature, signature_of
@@ -45,6 +48,19 @@ COVERAGE_SEARCH_S = 2.0
 
 
 @dataclass(frozen=True)
+class Loaded:
+    """The confirmed winner, loaded in this process and ready to install for its signature."""
+
+    signature: Signature
+    candidate: Candidate
+    speedup: float
+    variant: Callable[..., Any]
+    invocation_errors: tuple[type[BaseException], ...]
+    mutates: bool  # the function writes to its arguments: installs guard against a partial write
+    frozen: FrozenGlobals | None  # the globals it was built with, checked before its calls
+
+
+@dataclass(frozen=True)
 class TuneResult:
     """What ``hotpath.tune`` did for one function and one argument signature."""
 
@@ -60,6 +76,7 @@ class TuneResult:
     guidance: Guidance | None = field(default=None, repr=False)  # features, model, ranking (explain)
     coverage: LineCoverage | None = None  # lines of the original the verification inputs executed
     inputs: tuple[tuple[str, int], ...] = ()  # verification inputs by the rule that made them
+    loaded: Loaded | None = field(default=None, repr=False, compare=False)  # the winner, to install
 
     @property
     def speedup(self) -> float | None:
@@ -115,18 +132,12 @@ def user_modules(fs: FunctionSource) -> tuple[str, ...]:
 
 def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observer | None = None,
         executor: object = None) -> TuneResult:
-    """Tune ``opt`` for positional ``args`` now; install the winner in ``opt``; record the result.
+    """Tune ``opt`` for positional ``args`` now and record the trials in the store; the winner,
+    if any, comes back loaded in ``TuneResult.loaded`` for ``Optimized.install_result`` to install.
 
-    ``executor`` says where the candidates' trials run (see ``hotpath.runner.executors.opened``):
+    ``executor`` says where the candidates' trials run (see ``hotpath.runner.placement.opened``):
     ``None`` here, one at a time; a ``distributed.Client`` or a scheduler address on a cluster.
     """
-    result = _run(opt, args, config, observer, executor)
-    opt._record_args(args, result)
-    return result
-
-
-def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observer | None,
-         executor: object = None) -> TuneResult:
     started = time.perf_counter()
     if disabled_by_env():
         return _result(opt, None, "HOTPATH_DISABLE is set: optimization is turned off", started)
@@ -174,7 +185,7 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
     guidance = guide(fs, signature, args, reference.captured_s, proposals, config)
     walls: dict[str, float] = {}
     try:
-        with executors.opened(executor) as runner:
+        with placement.opened(executor) as runner:
             trials = tuple(speculate(opt.original, fs, guidance.proposals, cases, reference, config, kernels_dir,
                                      modules, _timed(observer, walls), executor=runner,
                                      stop=_never_raises(guidance.stop), barred=frozenset(barred)))
@@ -205,11 +216,12 @@ def _run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observ
                        coverage=coverage, inputs=inputs)
 
     assert won is not None and won.candidate is not None and won.timing is not None
-    opt._install(args, opt._new_install(signature, won.candidate, won.timing.speedup, loaded.variant,
-                                        loaded.invocation_errors, reference.mutates, "tuned", frozen))
-    log.info("%s %s: installed %s (%s)", opt.__qualname__, signature, won.name, won.timing)
+    winner = Loaded(signature, won.candidate, won.timing.speedup, loaded.variant, loaded.invocation_errors,
+                    reference.mutates, frozen)
+    log.info("%s %s: %s won (%s)", opt.__qualname__, signature, won.name, won.timing)
     return TuneResult(opt.__qualname__, signature, won.candidate, None, trials, opt, reference.captured_s,
-                      time.perf_counter() - started, notes, guidance, coverage=coverage, inputs=inputs)
+                      time.perf_counter() - started, notes, guidance, coverage=coverage, inputs=inputs,
+                      loaded=winner)
 
 
 def _timed(observer: Observer | None, walls: dict[str, float]) -> Observer:

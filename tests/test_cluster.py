@@ -28,8 +28,8 @@ from hotpath.kernels import cython_build
 from hotpath.runner import dask_executor
 from hotpath.runner.dask_executor import Artifact, DaskExecutor, land_artifacts
 from hotpath.runner.executors import JobResult, LocalExecutor, run_here
-from hotpath.store import Store, check_artifact
-from hotpath.store.fingerprint import sha256_file
+from hotpath.integrity import check_artifact, sha256_file
+from hotpath.store import Store
 from tests import sample_kernels as k
 from tests.checks import agrees
 from tests.fake_backends import _Misbehaving

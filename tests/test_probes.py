@@ -15,7 +15,8 @@ import pytest
 import hotpath
 from hotpath.rewriter.source import extract
 from hotpath.runner import explore, probes
-from hotpath.runner.inputs import CAPTURED, InputCase, derive_cases, rule_counts
+from hotpath.runner.inputs import CAPTURED, InputCase, rule_counts
+from hotpath.runner.probes import derive_cases
 from hotpath.runner.outcome import run_case
 from hotpath.signature import signature_of
 

@@ -9,7 +9,7 @@ from hotpath.errors import NotRewritable
 from hotpath.rewriter.source import extract
 from hotpath.runner.compare import Tolerance, difference, outcome_difference
 from hotpath.runner.adapters import aliasing_guard, finite_guard, return_cast, return_dtypes
-from hotpath.runner.inputs import derive_cases
+from hotpath.runner.probes import derive_cases
 from hotpath.runner.outcome import run_case
 from hotpath.runner.timing import median_interval
 from hotpath.signature import guard_key, signature_of

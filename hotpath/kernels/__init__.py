@@ -5,17 +5,7 @@ from __future__ import annotations
 import importlib
 
 from hotpath.errors import ConfigError
-from hotpath.kernels.base import Availability, Backend, Candidate, Failure, Skipped
-
-#: Backend name -> module holding its ``BACKEND`` object. Imported lazily: a backend whose
-#: compiler is missing costs nothing until asked for.
-BACKENDS: dict[str, str] = {
-    "numba": "hotpath.kernels.numba_backend",
-    "cython": "hotpath.kernels.cython_backend",
-    "torch": "hotpath.kernels.torch_backend",
-    "cupy": "hotpath.kernels.cupy_backend",
-    "pythran": "hotpath.kernels.pythran_backend",
-}
+from hotpath.kernels.base import BACKENDS, Availability, Backend, Candidate, Failure, Skipped
 
 
 def get_backend(name: str) -> Backend:

@@ -21,6 +21,27 @@ if TYPE_CHECKING:
     from hotpath.signature import Signature
 
 
+#: Candidate adapter names (``Candidate.adapters``): the guards and casts
+#: ``hotpath.runner.adapters`` wraps a loaded variant in. Here, beside the record that carries
+#: them, so that backends and proposers can name one without importing the runner.
+FINITE = "finite"
+DISTINCT_ARRAYS = "distinct-arrays"
+CAST_RETURN = "cast-return:"  # + the return dtypes
+RANGE = "range:"  # + the verified value ranges
+MIN_SIZE = "min-size:"  # + the smallest verified length
+
+#: Backend name -> module holding its ``BACKEND`` object (see ``hotpath.kernels.get_backend``).
+#: Imported lazily: a backend whose compiler is missing costs nothing until asked for. Here, in
+#: the records module, so that ``Config`` can validate names without importing any backend.
+BACKENDS: dict[str, str] = {
+    "numba": "hotpath.kernels.numba_backend",
+    "cython": "hotpath.kernels.cython_backend",
+    "torch": "hotpath.kernels.torch_backend",
+    "cupy": "hotpath.kernels.cupy_backend",
+    "pythran": "hotpath.kernels.pythran_backend",
+}
+
+
 @dataclass(frozen=True)
 class Availability:
     """Whether a backend can run on this machine; ``reason`` says why not."""

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
-from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
+from hotpath.kernels.base import DISTINCT_ARRAYS, Availability, Candidate, Failure, Skipped
 from hotpath.rewriter import parallel
 from hotpath.rewriter.reduction_order import (
     PAIRWISE,
@@ -38,7 +38,6 @@ from hotpath.rewriter.reduction_order import (
 )
 from hotpath.rewriter.devectorize.transform import devectorize
 from hotpath.rewriter.source import import_lines, injected_values, module_imports
-from hotpath.runner.adapters import DISTINCT_ARRAYS
 
 log = logging.getLogger(__name__)
 

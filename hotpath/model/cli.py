@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
 
+from hotpath.cli_helpers import HOME_HELP, home
 
-def _home(args: argparse.Namespace) -> Path:
-    if args.home:
-        return Path(args.home)
-    env = os.environ.get("HOTPATH_HOME")
-    return Path(env) if env else Path.cwd() / ".hotpath"
+
 
 
 def register(subparsers: Any) -> None:
@@ -20,7 +16,7 @@ def register(subparsers: Any) -> None:
     explain = subparsers.add_parser(
         "explain", help="a function's features, the cost model's ranking with its predictions, and what the trials measured")
     explain.add_argument("function", help="module:function")
-    explain.add_argument("--home", help="state folder (default: $HOTPATH_HOME or ./.hotpath)")
+    explain.add_argument("--home", help=HOME_HELP)
     explain.add_argument("--all", action="store_true", help="every recorded tuning run, not only the latest per signature")
     explain.add_argument("--json", action="store_true", help="machine-readable output (schema hotpath.explain/1)")
     explain.set_defaults(func=_explain)
@@ -43,6 +39,6 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"expected module:function, got {args.function!r}", file=sys.stderr)
         return 2
     sys.path.insert(0, os.getcwd())  # like `python -m`: the user's modules are importable from here
-    data = explain.explain(args.function, _home(args), args.all)
+    data = explain.explain(args.function, home(args), args.all)
     print(explain.to_json(data) if args.json else explain.render(data), end="")
     return 0

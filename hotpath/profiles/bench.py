@@ -19,6 +19,9 @@ from typing import Any
 
 from rich.table import Table
 
+from hotpath import cli_helpers
+from hotpath.cli_helpers import HOME_HELP
+
 
 def register(subparsers: Any) -> None:
     bench = subparsers.add_parser(
@@ -29,7 +32,7 @@ def register(subparsers: Any) -> None:
     bench.add_argument("function", help="module:function (as `hotpath status` lists it) or a capture .pkl file")
     bench.add_argument("-o", "--output", default="hotpath-bench.json", help="pyperf JSON (default hotpath-bench.json)")
     bench.add_argument("--rigorous", action="store_true", help="pyperf --rigorous (default: --fast, unless --pyperf gives options)")
-    bench.add_argument("--home", help="state folder (default: $HOTPATH_HOME or ./.hotpath)")
+    bench.add_argument("--home", help=HOME_HELP)
     bench.add_argument("--pyperf", default="", metavar="ARGS",
                        help="more options for pyperf's runner, as one string (e.g. --pyperf='-p 4 -n 5')")
     bench.set_defaults(func=_bench)
@@ -54,10 +57,8 @@ def find_capture(home: Path, function: str) -> Path | None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from hotpath.profiles.cli import _console, _home
-
-    console = _console()
-    home = _home(args)
+    console = cli_helpers.console()
+    home = cli_helpers.home(args)
     capture = find_capture(home, args.function)
     if capture is None:
         console.print(f"[red]hotpath bench: no captured arguments for {args.function} in {home / 'captures'}; "

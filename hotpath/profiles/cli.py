@@ -16,24 +16,13 @@ from typing import Any
 
 from rich.console import Console
 
+from hotpath.cli_helpers import HOME_HELP, console as _console, home as _home
+
 RUN_SUBPROCESS_ENV = "HOTPATH_RUN_SUBPROCESS"  # set: `hotpath run` starts a child instead of exec()
 
 
-def _console(stderr: bool = False) -> Console:
-    """A console; when output is not a terminal (logs, CI, pipes), wide enough for the tables."""
-    console = Console(stderr=stderr)
-    return console if console.is_terminal else Console(stderr=stderr, width=max(console.width, 160))
-
-
-def _home(args: argparse.Namespace) -> Path:
-    if getattr(args, "home", None):
-        return Path(args.home).resolve()
-    env = os.environ.get("HOTPATH_HOME")
-    return Path(env).resolve() if env else (Path.cwd() / ".hotpath").resolve()
-
-
 def _script_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--home", help="state folder (default: $HOTPATH_HOME or ./.hotpath)")
+    parser.add_argument("--home", help=HOME_HELP)
     parser.add_argument("script", help="the Python script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
 

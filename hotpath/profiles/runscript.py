@@ -35,7 +35,7 @@ def installed_names(state_dir: Path) -> set[tuple[str, str]]:
     if not (state_dir / "store.db").exists():
         return set()
     from hotpath.store import Store
-    from hotpath.store.fingerprint import environment
+    from hotpath.integrity import environment
 
     env = environment()
     try:

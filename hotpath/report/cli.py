@@ -10,6 +10,9 @@ from typing import Any
 
 from rich.console import Console
 
+from hotpath import cli_helpers
+from hotpath.cli_helpers import HOME_HELP
+
 
 def register(subparsers: Any) -> None:
     report = subparsers.add_parser(
@@ -20,18 +23,17 @@ def register(subparsers: Any) -> None:
     report.add_argument("--html", metavar="FILE", help="write the HTML report here")
     report.add_argument("--function", help="only this module:function in the table")
     report.add_argument("--json", action="store_true", help="machine-readable output (schema hotpath.report/1)")
-    report.add_argument("--home", help="state folder (default: $HOTPATH_HOME or ./.hotpath)")
+    report.add_argument("--home", help=HOME_HELP)
     report.set_defaults(func=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
-    from hotpath.profiles.cli import _home
     from hotpath.report import history, html, model
 
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 200))  # logs and CI: room for the reasons
-    home = _home(args)
+    home = cli_helpers.home(args)
     report = model.load(home)
     if report is None:
         console.print(f"no store in {home}: nothing has been tried yet (run `hotpath optimize` or `hotpath demo`)")

@@ -10,8 +10,8 @@ from pathlib import Path
 from hotpath.config import Config
 from hotpath.errors import NotRewritable
 from hotpath.kernels import Candidate, Skipped, get_backend
+from hotpath.kernels.base import DISTINCT_ARRAYS
 from hotpath.rewriter.source import FunctionSource, conflicts
-from hotpath.runner import adapters
 from hotpath.signature import ArgSpec, Signature
 
 log = logging.getLogger(__name__)
@@ -59,5 +59,5 @@ _ALIAS_BLIND = frozenset({"torch", "cupy"})
 
 def _guard_aliasing(proposal: Candidate | Skipped) -> Candidate | Skipped:
     if isinstance(proposal, Candidate) and (proposal.options_dict.get("parallel") or proposal.backend in _ALIAS_BLIND):
-        return replace(proposal, adapters=(*proposal.adapters, adapters.DISTINCT_ARRAYS))
+        return replace(proposal, adapters=(*proposal.adapters, DISTINCT_ARRAYS))
     return proposal

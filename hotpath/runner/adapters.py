@@ -36,14 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from hotpath.kernels.base import Candidate, Failure
+from hotpath.kernels.base import CAST_RETURN, DISTINCT_ARRAYS, FINITE, MIN_SIZE, RANGE, Candidate, Failure
 from hotpath.runner.inputs import SIZE_CASES, LeafPath, Probe
 
-FINITE = "finite"
-DISTINCT_ARRAYS = "distinct-arrays"
-CAST_RETURN = "cast-return:"
-RANGE = "range:"
-MIN_SIZE = "min-size:"
 #: Generated inputs a finite guard routes to the original.
 NON_FINITE_CASES = frozenset({"nan", "inf", "huge-float", "scalar-nan", "scalar-inf"})
 #: Float scalars beyond this magnitude go to the original (their square would overflow).

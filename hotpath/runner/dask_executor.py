@@ -10,7 +10,7 @@ fresh subprocess (a crashing or hanging candidate ends that process, not the Das
 what the build left beside the source (a Cython extension) travels back as bytes with its
 SHA-256, to be checked and stored in this machine's kernels folder.
 
-The timing rule: a worker whose hardware fingerprint (``hotpath.store.fingerprint.environment``:
+The timing rule: a worker whose hardware fingerprint (``hotpath.integrity.environment``:
 CPU model and flags, Python and library versions) equals the target's verifies *and* times; any
 other worker only verifies, and a candidate it found correct is verified again and timed here,
 so every speedup that decides an install was measured on the hardware class it is installed on.
@@ -40,8 +40,7 @@ from typing import Any
 from hotpath.runner import payload, sandbox
 from hotpath.runner.executors import ExecutorUnavailable, JobResult, TrialJob, run_here
 from hotpath.runner.tasks import CandidateReport
-from hotpath.store import ArtifactRefused, check_artifact
-from hotpath.store.fingerprint import environment
+from hotpath.integrity import ArtifactRefused, check_artifact, environment
 
 log = logging.getLogger(__name__)
 

@@ -6,20 +6,14 @@ through ``hotpath.runner.sandbox`` in a fresh process, so a candidate that crash
 that process and nothing else. Executors never raise for a trial: a trial that could not be run
 comes back as a ``SandboxFailure`` with the reason, and becomes a failed trial.
 
-``opened(spec)`` turns what a user passes as ``executor=`` into an executor:
-
-- ``None``: ``LocalExecutor`` (today's behaviour: one sandbox at a time, in proposal order);
-- an ``Executor``: used as is;
-- a ``distributed.Client``, or a scheduler address such as ``"tcp://host:8786"``: a
-  ``hotpath.runner.dask_executor.DaskExecutor`` (needs the ``hotpath[dask]`` extra).
+``hotpath.runner.placement.opened(spec)`` turns what a user passes as ``executor=`` into one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -108,32 +102,3 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
-
-
-def _is_dask_client(obj: object) -> bool:
-    return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
-
-
-@contextlib.contextmanager
-def opened(spec: object = None) -> Iterator[Executor]:
-    """The executor ``spec`` names, closed afterwards if it was opened here.
-
-    Raises ``ExecutorUnavailable`` (with a reason for the user) when it cannot be had.
-    """
-    if spec is None:
-        yield LocalExecutor()
-        return
-    if isinstance(spec, Executor):
-        yield spec
-        return
-    if isinstance(spec, str) or _is_dask_client(spec):
-        from hotpath.runner.dask_executor import DaskExecutor
-
-        executor = DaskExecutor.connect(spec) if isinstance(spec, str) else DaskExecutor(spec)
-        try:
-            yield executor
-        finally:
-            executor.close()
-        return
-    raise ExecutorUnavailable(f"executor={spec!r} is neither an Executor, a distributed.Client nor a "
-                              "scheduler address such as 'tcp://host:8786'")

@@ -164,18 +164,11 @@ def _scalars(args: tuple[Any, ...], kind: type, value: Any) -> tuple[Any, ...] |
     return tuple(value if type(a) is kind else a for a in args)
 
 
-def derive_cases(args: tuple[Any, ...], edge_cases: bool = True, fs: FunctionSource | None = None) -> list[InputCase]:
-    """The captured call plus edge cases that share its signature, each named for reports.
-
-    With ``fs`` (the function's source) the value probes of ``hotpath.runner.probes`` are added:
-    inputs chosen from what the function does, one argument leaf changed in each.
-    """
-    # Imported here: the probes module builds on this one's records.
-    from hotpath.runner import probes
-
-    cases = [InputCase(CAPTURED, args)]
-    if not edge_cases:
-        return cases
+def generic_cases(args: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[InputCase]]:
+    """The small arguments value cases start from, and the generic edge cases of ``args``: other
+    sizes (empty, 1, 2, 7) and special values (NaN, inf, -0.0, huge numbers ...) in one leaf kind
+    at a time. Each keeps ``args``' signature; a value case records its changed leaf as ``probe``
+    once ``hotpath.runner.probes.derive_cases`` fills it in (here ``probe`` is ``None``)."""
     signature = signature_of(args)
     candidates: list[tuple[str, tuple[Any, ...] | None]] = [
         ("empty", shrunk(args, 0)),
@@ -198,18 +191,18 @@ def derive_cases(args: tuple[Any, ...], edge_cases: bool = True, fs: FunctionSou
         ("scalar-zero-int", _scalars(small, int, 0)),
         ("scalar-one-int", _scalars(small, int, 1)),
     ]
-    value_names = {name for name, _ in values}
+    cases = []
     for name, case_args in candidates + values:
         # A case whose signature drifted (an empty F-array reads as C, say) would test another
         # specialization than the one being installed; it is left out.
         if case_args is not None and signature_of(case_args) == signature:
-            # A value case that changed one leaf of the small arguments is a probe like the
-            # generated ones; the size cases change every array's length and are not.
-            probe = probes.changed_leaf(small, case_args) if name in value_names else None
-            cases.append(InputCase(name, case_args, probe))
-    if fs is not None:
-        cases += probes.generate(fs, args, small)
-    return cases
+            cases.append(InputCase(name, case_args))
+    return small, cases
+
+
+#: The generic cases that change values of one leaf kind (not sizes): each is a probe too.
+VALUE_CASES = frozenset({"nan", "inf", "negative-zero", "huge-float", "huge-int", "huge-negative-int", "all-true",
+                         "scalar-nan", "scalar-inf", "scalar-negative-zero", "scalar-zero-int", "scalar-one-int"})
 
 
 def rule_counts(names: Sequence[str]) -> tuple[tuple[str, int], ...]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hotpath.runner.inputs import InputCase, LeafPath, Probe, like_layout, shrunk
+from hotpath.runner.inputs import CAPTURED, VALUE_CASES, InputCase, LeafPath, Probe, generic_cases, like_layout, shrunk
 from hotpath.signature import signature_of
 
 if TYPE_CHECKING:
@@ -633,3 +633,24 @@ def _take_turns(groups: list[list[InputCase]]) -> list[InputCase]:
 
 __all__ = ["Leaf", "Usage", "MAX_PROBES", "analyse", "at", "changed_leaf", "generate", "leaves", "probe_of",
            "with_leaf"]
+
+
+def derive_cases(args: tuple[Any, ...], edge_cases: bool = True, fs: FunctionSource | None = None) -> list[InputCase]:
+    """The captured call plus edge cases that share its signature, each named for reports.
+
+    The generic ones come from ``hotpath.runner.inputs.generic_cases``; with ``fs`` (the
+    function's source) the value probes of this module are added: inputs chosen from what the
+    function does, one argument leaf changed in each.
+    """
+    cases = [InputCase(CAPTURED, args)]
+    if not edge_cases:
+        return cases
+    small, generic = generic_cases(args)
+    for case in generic:
+        # A value case that changed one leaf of the small arguments is a probe like the
+        # generated ones; the size cases change every array's length and are not.
+        probe = changed_leaf(small, case.args) if case.name in VALUE_CASES else None
+        cases.append(InputCase(case.name, case.args, probe))
+    if fs is not None:
+        cases += generate(fs, args, small)
+    return cases

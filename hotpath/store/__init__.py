@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from hotpath.kernels.base import Candidate
 from hotpath.store import audit
 from hotpath.store.db import Database
-from hotpath.store.fingerprint import environment, sha256_file
+from hotpath.integrity import ArtifactRefused, check_artifact, environment, sha256_file
 
 if TYPE_CHECKING:
     from hotpath.runner.trials import Trial
@@ -54,27 +53,6 @@ class StoredWinner:
     mutates: bool
     created: float
     binaries: tuple[tuple[Path, str], ...] = ()  # built files the candidate loads, with their SHA-256
-
-
-class ArtifactRefused(Exception):
-    """A stored artifact failed its checks; the message says which."""
-
-
-def check_artifact(path: Path, sha256: str) -> None:
-    """Raise ``ArtifactRefused`` unless ``path`` is readable, private enough and unchanged."""
-    try:
-        info = path.stat()
-    except OSError as exc:
-        raise ArtifactRefused(f"{path} is missing or unreadable ({exc.strerror})") from None
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ArtifactRefused(f"{path} is writable by other users (mode {stat.filemode(info.st_mode)})")
-    try:
-        actual = sha256_file(path)
-    except OSError as exc:
-        raise ArtifactRefused(f"{path} cannot be read ({exc.strerror})") from None
-    if actual != sha256:
-        raise ArtifactRefused(f"{path} changed since it was verified (sha256 {actual[:12]}..., "
-                              f"recorded {sha256[:12]}...)")
 
 
 class Store:

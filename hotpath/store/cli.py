@@ -5,25 +5,20 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-from pathlib import Path
 from typing import Any
 
+from hotpath.cli_helpers import HOME_HELP, home as _home, state_dir
 
-def _home(args: argparse.Namespace) -> Path:
-    if args.home:
-        return Path(args.home)
-    env = os.environ.get("HOTPATH_HOME")
-    return Path(env) if env else Path.cwd() / ".hotpath"
+
 
 
 def _store(args: argparse.Namespace) -> Any:
     from hotpath.store import Store
 
-    home = _home(args)
-    if not (home / "store.db").exists():
+    folder = state_dir(args)
+    if not folder.store_db.exists():
         return None
-    return Store.at(home)
+    return Store.at(folder.root)
 
 
 def _when(ts: float) -> str:
@@ -32,7 +27,7 @@ def _when(ts: float) -> str:
 
 def register(subparsers: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--home", help="state folder (default: $HOTPATH_HOME or ./.hotpath)")
+    common.add_argument("--home", help=HOME_HELP)
 
     status = subparsers.add_parser("status", parents=[common], help="what is installed, where, since when, how fast")
     status.add_argument("--json", action="store_true", help="machine-readable output")

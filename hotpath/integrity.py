@@ -1,4 +1,8 @@
-"""What a stored winner is valid for: this machine, these library versions, this source.
+"""What a stored winner is valid for, and whether an artifact is still the one verified.
+
+A leaf shared by the store, the persistence glue and the cluster executor, so that the runner
+and the store never import each other.
+
 
 A winner compiled and verified under one environment is reused only under the same one: CPU
 model and feature flags (a build for AVX-512 crashes without it), Python, NumPy, Numba and
@@ -12,8 +16,11 @@ import functools
 import hashlib
 import importlib.metadata
 import platform
+import stat
 import sys
 from pathlib import Path
+
+from hotpath.version import VERSION
 
 _LIBRARIES = ("numpy", "numba", "llvmlite", "cloudpickle")
 
@@ -35,9 +42,7 @@ def _cpu_description() -> str:
 @functools.lru_cache(maxsize=1)
 def environment() -> str:
     """A short hash of the machine and library versions a compiled winner depends on."""
-    from hotpath import __version__
-
-    parts = [platform.machine(), _cpu_description(), sys.version, f"hotpath={__version__}"]
+    parts = [platform.machine(), _cpu_description(), sys.version, f"hotpath={VERSION}"]
     for name in _LIBRARIES:
         try:
             parts.append(f"{name}={importlib.metadata.version(name)}")
@@ -53,3 +58,24 @@ def function_key(source_hash: str, namespace: bytes) -> str:
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class ArtifactRefused(Exception):
+    """A stored artifact failed its checks; the message says which."""
+
+
+def check_artifact(path: Path, sha256: str) -> None:
+    """Raise ``ArtifactRefused`` unless ``path`` is readable, private enough and unchanged."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ArtifactRefused(f"{path} is missing or unreadable ({exc.strerror})") from None
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ArtifactRefused(f"{path} is writable by other users (mode {stat.filemode(info.st_mode)})")
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:
+        raise ArtifactRefused(f"{path} cannot be read ({exc.strerror})") from None
+    if actual != sha256:
+        raise ArtifactRefused(f"{path} changed since it was verified (sha256 {actual[:12]}..., "
+                              f"recorded {sha256[:12]}...)")

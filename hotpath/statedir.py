@@ -1,0 +1,70 @@
+"""The state folder and every path inside it, spelled in this one place.
+
+``.hotpath/`` beside the user's project (or ``$HOTPATH_HOME``, or ``Config.state_dir``) holds::
+
+    store.db                 SQLite store: trials, installs, barred variants, the audit log
+    kernels/                 generated variant sources and the modules built from them
+    captures/                arguments captured by `hotpath optimize` (pickles)
+    profiles/                Scalene profiles, plans, program runs, tuning-runs.jsonl
+    model/history.jsonl      the cost model's training history from this folder's tuning runs
+    watch/                   what the watch measured, one file per process (`hotpath status`)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The environment variable that names the state folder.
+HOME_ENV = "HOTPATH_HOME"
+#: The state folder's name when neither a setting nor the environment names one.
+DEFAULT_NAME = ".hotpath"
+
+
+@dataclass(frozen=True)
+class StateDir:
+    """A state folder: ``root`` and the paths of what lives in it (nothing is created here)."""
+
+    root: Path
+
+    @classmethod
+    def locate(cls, explicit: str | os.PathLike[str] | None = None) -> StateDir:
+        """``explicit`` if given, else ``$HOTPATH_HOME``, else ``./.hotpath`` (as given, not resolved)."""
+        if explicit is not None:
+            return cls(Path(explicit))
+        home = os.environ.get(HOME_ENV)
+        return cls(Path(home) if home else Path.cwd() / DEFAULT_NAME)
+
+    def resolved(self) -> StateDir:
+        """The same folder as an absolute path with links resolved."""
+        return StateDir(self.root.resolve())
+
+    @property
+    def store_db(self) -> Path:
+        return self.root / "store.db"
+
+    @property
+    def kernels(self) -> Path:
+        return self.root / "kernels"
+
+    @property
+    def captures(self) -> Path:
+        return self.root / "captures"
+
+    @property
+    def profiles(self) -> Path:
+        return self.root / "profiles"
+
+    @property
+    def tuning_runs(self) -> Path:
+        """One JSON line per tuning run of `hotpath optimize`, for `hotpath report --history`."""
+        return self.profiles / "tuning-runs.jsonl"
+
+    @property
+    def model_history(self) -> Path:
+        return self.root / "model" / "history.jsonl"
+
+    @property
+    def watch(self) -> Path:
+        return self.root / "watch"
