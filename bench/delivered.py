@@ -131,6 +131,9 @@ def markdown(rows: list[dict[str, Any]], size: str, wall_s: float, load: tuple[f
         lines.append(f"- the {len(won)} kernels with an installed variant: claimed "
                      f"{geomean(r['claimed'] for r in won):.2f}x, here {geomean(r['here']['speedup'] for r in won):.2f}x, "
                      f"fresh {geomean(r['fresh']['speedup'] for r in won):.2f}x")
+    if len(won) < len(rows):
+        lines.append("- a kernel without a winner runs its original behind the wrapper, so its delivered figures "
+                     "compare the original with itself (plus tier-0 counting): they show this run's noise floor")
     lines.append(f"- installed variants delivering < {SLOWER}x: **{len(slower['here'])}** here"
                  f"{' (' + ', '.join(slower['here']) + ')' if slower['here'] else ''}, "
                  f"**{len(slower['fresh'])}** fresh{' (' + ', '.join(slower['fresh']) + ')' if slower['fresh'] else ''}"
