@@ -21,7 +21,6 @@ from typing import Any
 
 import hotpath
 from bench import corpus, harness
-from hotpath import tuning
 from hotpath.dispatch import Optimized
 from hotpath.kernels import Candidate
 from hotpath.runner.trials import Trial
@@ -45,7 +44,7 @@ def trace_kernel(kernel: corpus.Kernel, size: str, config: hotpath.Config) -> di
             walls[item.name] = now - started_at.pop(item.name)
 
     started = time.perf_counter()
-    result = tuning.run(opt, opt._positional(args, {}), config, observe)
+    result = opt.tune_args(opt._positional(args, {}), config, observe)
     total = time.perf_counter() - started
     return {
         "kernel": kernel.name, "style": kernel.style, "category": kernel.category, "size": size,

@@ -27,7 +27,6 @@ import numpy as np
 
 import hotpath
 from bench import corpus, harness
-from hotpath import tuning
 from hotpath.dispatch import Optimized
 
 log = logging.getLogger("bench.run_cluster")
@@ -61,7 +60,7 @@ def run_mode(kernels: list[corpus.Kernel], size: str, config: hotpath.Config, ex
         args = kernel.make_args(size)
         clock = _Clock()
         t0 = time.perf_counter()
-        result = tuning.run(Optimized(kernel.fn, config), args, config, clock, executor=executor)
+        result = Optimized(kernel.fn, config).tune_args(args, config, clock, executor=executor)
         tune_s = time.perf_counter() - t0
         spans = sorted(clock.spans, key=lambda s: s[1])
         trial_span = (spans[-1][2] - spans[0][1]) if spans else 0.0
