@@ -118,6 +118,26 @@ def test_a_sustained_slowdown_is_rolled_back(winner, fast, state_dir):
     assert rollbacks(state_dir)[-1].detail["check"] == "slowdown"
 
 
+def test_a_slow_tail_is_rolled_back_though_the_median_is_fast(winner, fast, state_dir):
+    # One sampled call in nine waits 50 ms (a parallel loop meeting a busy core): the median of
+    # the window is the variant's usual speed, the mean is far below the original's.
+    calls = []
+
+    def fault(real, a):
+        calls.append(1)
+        if len(calls) % 9 == 5:
+            time.sleep(0.05)
+        return real(a)
+
+    opt = fresh(winner, fast, fault, **EVERY_CALL)
+    a = np.random.default_rng(13).random(1000)
+    for _ in range(9):
+        assert agrees(opt(a), k.sum_squares(a))
+    assert opt.installed == {}
+    detail = rollbacks(state_dir)[-1].detail
+    assert detail["check"] == "slowdown" and detail["median"] > 1.0 > detail["mean"]
+
+
 def test_in_place_damage_is_undone_before_the_caller_sees_it(fast):
     a = np.linspace(0, 1, 20_000)
     result = hotpath.tune(k.scale_in_place, a.copy(), 2.0, config=fast.replace(**EVERY_CALL))
