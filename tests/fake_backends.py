@@ -66,3 +66,7 @@ time.sleep(0.01)
 # Rebinds the tuple argument ``pair`` to one holding a copy of its second array: the writes into
 # ``dst`` of ``f((src, dst))`` are lost, as Numba's parallel loops lose them (issue 25).
 DROPS_WRITES = _Misbehaving("DROPS_WRITES", "pair = (pair[0], pair[1].copy())")
+
+# Right on the captured call, endless on the size-2 input: the per-input limit ends it in
+# seconds, not at the trial's deadline.
+HANG_ON_SIZE_2 = _Misbehaving("HANG_ON_SIZE_2", "while a.shape[0] == 2:\n    pass")

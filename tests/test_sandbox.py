@@ -37,6 +37,14 @@ def test_hanging_candidate_times_out(fast):
     assert time.monotonic() - started < 60
 
 
+def test_a_candidate_hanging_on_one_generated_input_is_stopped_there(fast):
+    started = time.monotonic()
+    trial = _tune_with("HANG_ON_SIZE_2", fast, compile_timeout_s=120.0)
+    assert trial.reason.startswith("timeout on input 'size-2'"), trial.reason
+    assert "per-input limit" in trial.reason
+    assert time.monotonic() - started < 60  # the trial's own deadline would be minutes
+
+
 def test_runaway_allocation_is_capped(fast):
     config = fast.replace(backends=("tests.fake_backends:HOG",), memory_limit_mb=2048)
     result = hotpath.tune(k.sum_squares, A, config=config)

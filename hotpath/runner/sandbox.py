@@ -100,6 +100,9 @@ def run(task: object, timeout_s: float, memory_limit_mb: int | None,
                     name = signal.Signals(-code).name
                 except ValueError:
                     name = f"signal {-code}"
+                if -code == signal.SIGALRM:  # the worker's own per-input limit (hotpath.runner.worker)
+                    return SandboxFailure("timeout", "it ran far longer than the original on this input, past "
+                                                     "the per-input limit", last_case)
                 what = f"the worker was killed by {name}"
             else:
                 what = f"the worker exited with status {code}"

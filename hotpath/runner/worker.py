@@ -19,6 +19,10 @@ from dataclasses import replace
 from typing import Any
 
 CASE_MARKER = "hotpath-case:"
+#: A candidate may take this long on one verification input, plus this many times the
+#: original's time on it, before it is stopped (the first call may still load or compile).
+CASE_LIMIT_S = 5.0
+CASE_LIMIT_FACTOR = 50
 
 
 class _CaseTimeout(BaseException):
@@ -126,10 +130,18 @@ def _candidate(task: Any) -> Any:
     failed: list[Probe] = []
     passed: list[Probe] = []
     tiny: list[int] = []  # the sizes of the SIZE_CASES it disagreed on
+    # A candidate that runs on where the original finished (a loop bound that wrapped to 2**63)
+    # must not hold the trial until its deadline: past the limit the kernel ends this process,
+    # even inside compiled code, and the parent reports the input it was on.
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
     for case in task.cases:
         _mark(case.name)
-        actual = run_case(variant, case.args)
         expected = task.expected[case.name]
+        signal.setitimer(signal.ITIMER_REAL, CASE_LIMIT_S + CASE_LIMIT_FACTOR * expected.elapsed_s)
+        try:
+            actual = run_case(variant, case.args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
         found = outcome_difference(expected, _cast(actual, cast), task.tolerance)
         if found and cast is None:
             failure = _mismatch(case.name, expected, actual, found, task.tolerance)
