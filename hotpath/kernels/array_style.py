@@ -15,11 +15,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-#: Methods that change the array (or list) they are called on.
-_MUTATING_METHODS = frozenset({
-    "fill", "sort", "resize", "put", "itemset", "partition", "setfield", "byteswap", "setflags",
-    "append", "extend", "insert", "pop", "remove", "clear", "update",
-})
+from hotpath.vocabulary import MUTATING_METHODS, PURE_BUILTINS
+
 
 
 @dataclass(frozen=True)
@@ -108,17 +105,12 @@ def written_params(fn: ast.FunctionDef) -> frozenset[str]:
                 if keyword.arg == "out":
                     written |= {n.id for n in ast.walk(keyword.value) if isinstance(n, ast.Name)}
             func = node.func
-            if isinstance(func, ast.Attribute) and func.attr in _MUTATING_METHODS:
+            if isinstance(func, ast.Attribute) and func.attr in MUTATING_METHODS:
                 name = base(func.value)
                 if name is not None:
                     written.add(name)
-            elif isinstance(func, ast.Name) and func.id not in _PURE_BUILTINS:
+            elif isinstance(func, ast.Name) and func.id not in PURE_BUILTINS:
                 # A user helper may write to what it is given.
                 written |= {a.id for a in node.args if isinstance(a, ast.Name)}
     return frozenset(written & params)
 
-
-_PURE_BUILTINS = frozenset({
-    "abs", "min", "max", "len", "range", "int", "float", "bool", "complex", "round", "pow",
-    "divmod", "sum", "enumerate", "zip", "isinstance", "tuple", "list", "print",
-})

@@ -344,7 +344,7 @@ class Translator:
         raise NotRewritable(f"cannot assign to `{ast.unparse(node)}` in a CUDA kernel")
 
     def sequential_loop(self, node: ast.For, indent: str) -> list[str]:
-        if not parallel._is_range_loop(node):
+        if not parallel.is_range_loop(node):
             raise NotRewritable(f"`for {ast.unparse(node.target)} in {ast.unparse(node.iter)}`: only "
                                 "range loops are translated")
         args = node.iter.args  # type: ignore[attr-defined]

@@ -103,14 +103,14 @@ def plan(fn: ast.FunctionDef, signature: Signature, local_arrays: dict[str, str]
     # The nest's own scalars must be private: an accumulator needs a reduction kernel instead.
     assigned = _assigned_names(outer.body)
     for name in assigned:
-        if not parallel._written_before_read(name, outer.body):
+        if not parallel.written_before_read(name, outer.body):
             raise NotRewritable(f"{name!r} accumulates across iterations (a reduction); "
                                 "an elementwise kernel cannot express it")
 
     loops = [outer]
     while len(loops) < MAX_MAPPED_DIMS:
         body = loops[-1].body
-        if len(body) != 1 or not parallel._is_range_loop(body[0]):
+        if len(body) != 1 or not parallel.is_range_loop(body[0]):
             break
         inner = body[0]
         assert isinstance(inner, ast.For)

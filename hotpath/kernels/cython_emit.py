@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hotpath.kernels.cython_types import (INDEX, NUMPY_FUNCTIONS, ArrayType, Scope, _Env, infer,
+from hotpath.kernels.cython_types import (INDEX, NUMPY_FUNCTIONS, ArrayType, Scope, Env, infer,
                                           iterated_array)
 from hotpath.rewriter.source import FunctionSource, import_lines, module_imports
 from hotpath.signature import Signature
@@ -63,7 +63,7 @@ class _Rewrite(ast.NodeTransformer):
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
-        self.env = _Env(scope, scope.arrays)
+        self.env = Env(scope, scope.arrays)
         self.env.types.update(scope.locals)
         self.math_used: set[str] = set()
         self.c_used: set[str] = set()

@@ -156,7 +156,7 @@ class Scope:
         return self.params.get(name) or self.locals.get(name)
 
 
-class _Env:
+class Env:
     """Types assigned to each name while the fixpoint iteration runs."""
 
     def __init__(self, scope: Scope, arrays: dict[str, ArrayType]) -> None:
@@ -426,7 +426,7 @@ def infer(fn: ast.FunctionDef, signature: Signature | None, math_modules: frozen
             for name in _bound_names(node):
                 assignments.setdefault(name, []).append(("unknown", node))
 
-    env = _Env(scope, arrays)
+    env = Env(scope, arrays)
     candidates = {name for name in assignments if name not in excluded}
     for name in candidates:
         env.types[name] = PENDING
@@ -477,7 +477,7 @@ def infer(fn: ast.FunctionDef, signature: Signature | None, math_modules: frozen
     return Scope(arrays, scalar_params, final, math_modules, numpy_modules, math_values)
 
 
-def _augmented(env: _Env, name: str, node: ast.AugAssign) -> str | None:
+def _augmented(env: Env, name: str, node: ast.AugAssign) -> str | None:
     current = env.types.get(name)
     added = env.expr(node.value)
     result = arithmetic(node.op, current, added)

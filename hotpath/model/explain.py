@@ -47,11 +47,11 @@ def explain(target: str, state_dir: Path, every: bool = False) -> dict[str, Any]
     if not runs:
         out["note"] = f"no tuning of {target} is recorded in {records.history_path(state_dir)}"
         try:
-            from hotpath.model.features import _ast_features
+            from hotpath.model.features import ast_features
             from hotpath.rewriter.source import extract
 
             fs = extract(_load(target))
-            out["source_features"] = {k: v for k, v in _ast_features(fs.walk(), set(fs.params)).items() if v}
+            out["source_features"] = {k: v for k, v in ast_features(fs.walk(), set(fs.params)).items() if v}
         except Exception as exc:  # the explanation of a missing record must not fail on an import
             out["source_features_error"] = f"{type(exc).__name__}: {exc}"
         return out

@@ -134,7 +134,7 @@ def _trip_hint(loop: ast.For) -> float:
     return math.log10(max(bounds)) if bounds and max(bounds) > 0 else 0.0
 
 
-def _ast_features(parts: Iterable[FunctionSource], params: set[str]) -> dict[str, float]:
+def ast_features(parts: Iterable[FunctionSource], params: set[str]) -> dict[str, float]:
     out: dict[str, float] = {k: 0.0 for k in ("loop_depth", "loops", "while_loops", "range_loops",
                                               "const_trip_log10", "parallel_loops", "inner_branches",
                                               "elementwise_calls", "reduction_calls", "blas_calls",
@@ -255,7 +255,7 @@ def _size_features(args: Sequence[object]) -> dict[str, float]:
 def features_of(fs: FunctionSource, signature: Signature, args: Sequence[object] | None = None,
                 baseline_s: float | None = None, python_share: float | None = None) -> FunctionFeatures:
     """The features of ``fs`` called with ``signature`` (and, when given, these very arguments)."""
-    values = _ast_features(fs.walk(), set(fs.params))
+    values = ast_features(fs.walk(), set(fs.params))
     values.update(_signature_features(signature))
     if args is not None:
         values.update(_size_features(args))

@@ -20,18 +20,11 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from hotpath.vocabulary import MUTATING_METHODS, PURE_BUILTINS
+
 _REDUCTION_OPS = (ast.Add, ast.Sub, ast.Mult)
 _REDUCTION_CALLS = {"min", "max"}
-_MUTATING_METHODS = {
-    "fill", "sort", "resize", "put", "itemset", "partition", "setfield", "byteswap",
-    "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
-    "add", "discard",
-}
 _METADATA = {"shape", "size", "ndim", "dtype"}
-_PURE_BUILTINS = {
-    "abs", "min", "max", "len", "range", "int", "float", "bool", "complex", "round", "pow",
-    "divmod", "sum", "enumerate", "zip",
-}
 # A private array name is only safe to write through when it holds fresh memory.
 _FRESH_ALLOCATORS = {"empty", "zeros", "ones", "full", "copy", "empty_like", "zeros_like",
                      "ones_like", "full_like", "array", "arange", "linspace"}
@@ -55,7 +48,7 @@ def _names(node: ast.AST) -> Iterator[ast.Name]:
             yield child
 
 
-def _is_range_loop(node: ast.AST) -> bool:
+def is_range_loop(node: ast.AST) -> bool:
     return (
         isinstance(node, ast.For)
         and isinstance(node.target, ast.Name)
@@ -112,7 +105,7 @@ def _mentions(node: ast.AST, name: str) -> bool:
     return any(n.id == name for n in _names(node))
 
 
-def _written_before_read(name: str, stmts: list[ast.stmt]) -> bool:
+def written_before_read(name: str, stmts: list[ast.stmt]) -> bool:
     """Every execution of ``stmts`` assigns ``name`` before anything in it reads ``name``.
 
     Descends into the one compound statement (loop, branch) that holds every mention, so a
@@ -129,7 +122,7 @@ def _written_before_read(name: str, stmts: list[ast.stmt]) -> bool:
         if _mentions(header, name):
             return False
         blocks = [b for b in (first.body, first.orelse) if any(_mentions(s, name) for s in b)]
-        return len(blocks) == 1 and _written_before_read(name, blocks[0])
+        return len(blocks) == 1 and written_before_read(name, blocks[0])
     return (
         isinstance(first, (ast.Assign, ast.AnnAssign))
         and any(isinstance(t, ast.Name) and t.id == name
@@ -149,7 +142,7 @@ def _live_after(name: str, stmts: list[ast.stmt]) -> bool:
                 return True
             # The loop rebinds it; only if it may run zero times can a later read see the old value.
             return _may_be_empty(stmt) and _live_after(name, stmts[stmts.index(stmt) + 1:])
-        return not _written_before_read(name, [stmt])
+        return not written_before_read(name, [stmt])
     return False
 
 
@@ -216,10 +209,10 @@ def _float_reductions(reductions: dict[str, str], body: ast.Module, fn: ast.Func
 
 def _range_targets(fn: ast.FunctionDef) -> frozenset[str]:
     """Loop variables of ``range`` loops that are never assigned otherwise: integers."""
-    targets = {n.target.id for n in ast.walk(fn) if _is_range_loop(n)}  # type: ignore[attr-defined]
+    targets = {n.target.id for n in ast.walk(fn) if is_range_loop(n)}  # type: ignore[attr-defined]
     stores = [n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
     return frozenset(t for t in targets if stores.count(t) == sum(
-        1 for n in ast.walk(fn) if _is_range_loop(n) and n.target.id == t))  # type: ignore[attr-defined]
+        1 for n in ast.walk(fn) if is_range_loop(n) and n.target.id == t))  # type: ignore[attr-defined]
 
 
 def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt],
@@ -286,7 +279,7 @@ def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt],
             if len({_reduction_kind(st) for st in updates}) > 1:
                 return no(f"reduction variable {name!r} is updated with different operators")
             continue
-        if _written_before_read(name, loop.body):
+        if written_before_read(name, loop.body):
             if _live_after(name, after):
                 return no(f"{name!r} is assigned in the loop and read after it")
             private.add(name)
@@ -335,10 +328,10 @@ def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt],
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Attribute):
-                if func.attr in _MUTATING_METHODS:
+                if func.attr in MUTATING_METHODS:
                     return no(f"calls .{func.attr}(), which mutates its object")
                 continue  # np.sqrt(...), math.exp(...), a[i].sum(): no shared writes
-            if isinstance(func, ast.Name) and func.id in _PURE_BUILTINS:
+            if isinstance(func, ast.Name) and func.id in PURE_BUILTINS:
                 continue
             shared = [a.id for a in node.args if isinstance(a, ast.Name) and a.id not in private]
             if shared:
@@ -352,7 +345,7 @@ def _walk_loops(stmts: list[ast.stmt], fn: ast.FunctionDef, after: list[ast.stmt
                 reassociate: bool) -> None:
     for position, stmt in enumerate(stmts):
         rest = stmts[position + 1:] + after
-        if _is_range_loop(stmt):
+        if is_range_loop(stmt):
             assert isinstance(stmt, ast.For)
             verdict = _loop_verdict(stmt, fn, rest, integers)
             if verdict.parallel and verdict.reassociates and not reassociate:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from hotpath.store.db import Database, _Transaction
+from hotpath.store.db import Database, Transaction
 
 GENESIS = "0" * 64
 
@@ -35,7 +35,7 @@ def _digest(prev_hash: str, created: float, action: str, function: str, signatur
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def append(tx: _Transaction, action: str, function: str, signature: str, detail: dict[str, Any]) -> int:
+def append(tx: Transaction, action: str, function: str, signature: str, detail: dict[str, Any]) -> int:
     """Add an entry inside the caller's write transaction; returns its id."""
     row = tx.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     prev_hash = row["hash"] if row else GENESIS

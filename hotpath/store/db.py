@@ -117,12 +117,12 @@ class Database:
         return connection
 
     @contextmanager
-    def write(self) -> Iterator[_Transaction]:
+    def write(self) -> Iterator[Transaction]:
         """One IMMEDIATE transaction: the write lock is taken up front, so no deadlock on upgrade."""
         connection = self.connection()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            yield _Transaction(connection)
+            yield Transaction(connection)
         except BaseException:
             connection.execute("ROLLBACK")
             raise
@@ -134,7 +134,7 @@ class Database:
         return connection.execute(sql, params).fetchall()
 
 
-class _Transaction:
+class Transaction:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
         self._connection.row_factory = sqlite3.Row

@@ -118,9 +118,10 @@ class Builder:
                     continue
                 axis = shape[offset] if axis is None else self.unify(axis, shape[offset])
             out.append(axis)
-        return self._distinct(tuple(out))
+        return self.distinct(tuple(out))
 
-    def _distinct(self, shape: Shape) -> Shape:
+    def distinct(self, shape: Shape) -> Shape:
+        """``shape`` itself, checked: ``Unsupported`` when two of its axes would be one loop."""
         roots = [self.find(a) for a in shape if a is not None]
         if len(set(roots)) != len(roots):
             # x * x.T on a square array would need a diagonal: outside the rules.
@@ -156,11 +157,11 @@ class Builder:
             value = self.value(node)
             return Built(ir.Scalar(dtype_of(value), source=ast.unparse(node), weak=is_weak(value)), ())
         if isinstance(node, ast.Name):
-            return self._read(node.id, [])
+            return self.read(node.id, [])
         if isinstance(node, ast.Subscript):
             index = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
             if isinstance(node.value, ast.Name) and not (node.value.id in self.inline and _new_axes_only(index)):
-                return self._read(node.value.id, index)
+                return self.read(node.value.id, index)
             return self._new_axes(self._build(node.value), index)
         if isinstance(node, ast.Attribute) and node.attr == "T":
             inner = self._build(node.value)
@@ -201,7 +202,8 @@ class Builder:
             return False
         return isinstance(value, (bool, int, float, complex, np.generic))
 
-    def _read(self, name: str, index: list[ast.expr]) -> Built:
+    def read(self, name: str, index: list[ast.expr]) -> Built:
+        """The IR of reading array ``name`` at ``index`` (whole, sliced or indexed)."""
         array = self.oracle.values.get(name)
         if not is_array(array):
             raise Unsupported(f"{name!r} is not a known array")
@@ -232,7 +234,7 @@ class Builder:
                     raise Unsupported(f"index {ast.unparse(item)} is not a constant-offset slice or an integer")
                 reads.append(ir.FixedIndex(ast.unparse(item), length))
             axis += 1
-        return Built(ir.Read(array.dtype, name=name, index=tuple(reads)), self._distinct(tuple(shape)))
+        return Built(ir.Read(array.dtype, name=name, index=tuple(reads)), self.distinct(tuple(shape)))
 
     def _new_axes(self, inner: Built, index: list[ast.expr]) -> Built:
         """``E[:, None]`` of any expression ``E``: ``:`` keeps an axis, ``None`` inserts a length-1 one."""

@@ -22,14 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from hotpath.vocabulary import ARRAY_METHODS
+
 #: Side length of stand-in arrays: long enough that stencil slices such as ``u[2:]`` stay
 #: non-empty (reductions over them then have a defined dtype), short enough to be free.
 STANDIN_LENGTH = 6
 
-_PURE_BUILTINS = {"abs": abs, "min": min, "max": max, "len": len, "float": float, "int": int,
+#: The builtins the oracle evaluates, by name (a subset of ``hotpath.vocabulary.PURE_BUILTINS``).
+BUILTIN_FUNCTIONS = {"abs": abs, "min": min, "max": max, "len": len, "float": float, "int": int,
                   "bool": bool, "range": range, "round": round, "complex": complex}
-_ARRAY_METHODS = {"sum", "mean", "max", "min", "prod", "std", "var", "any", "all", "copy",
-                  "astype", "reshape", "ravel", "transpose", "clip", "cumsum", "dot", "round"}
 _ARRAY_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "T", "real", "imag"}
 
 
@@ -92,14 +93,14 @@ class Oracle:
                                 ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
                 raise Unknown(f"{type(sub).__name__} is not evaluated")
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load):
-                if sub.id not in self.values and sub.id not in self.modules and sub.id not in _PURE_BUILTINS:
+                if sub.id not in self.values and sub.id not in self.modules and sub.id not in BUILTIN_FUNCTIONS:
                     raise Unknown(f"{sub.id!r} is unknown")
             if isinstance(sub, ast.Attribute):
                 base = sub.value
                 if isinstance(base, ast.Name) and base.id in self.modules:
                     if self.modules[base.id] not in ("numpy", "math"):
                         raise Unknown(f"module {self.modules[base.id]} is not evaluated")
-                elif sub.attr not in _ARRAY_METHODS | _ARRAY_ATTRIBUTES and not (
+                elif sub.attr not in ARRAY_METHODS | _ARRAY_ATTRIBUTES and not (
                         isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name)
                         and self.is_numpy(base.value.id)):
                     raise Unknown(f"attribute .{sub.attr} is not evaluated")

@@ -36,14 +36,15 @@ import copy
 
 import numpy as np
 
-from hotpath.rewriter.devectorize.oracle import _ARRAY_METHODS, _PURE_BUILTINS
+from hotpath.rewriter.devectorize.oracle import BUILTIN_FUNCTIONS
+from hotpath.vocabulary import ARRAY_METHODS
 
 #: NumPy functions a cheap definition may call: element-wise, no floating-point exception to keep.
 CHEAP_CALLS = {"where", "isfinite", "isnan", "isinf", "abs", "absolute", "fabs", "maximum", "minimum",
                "fmax", "fmin", "logical_and", "logical_or", "logical_not", "logical_xor", "negative",
                "positive", "sign"}
 _CHEAP_OPS = (ast.Add, ast.Sub, ast.Mult, ast.BitAnd, ast.BitOr, ast.BitXor)
-_PURE_METHODS = _ARRAY_METHODS - {"round"}
+_PURE_METHODS = ARRAY_METHODS - {"round"}
 _QUIET_REDUCTIONS = {"sum", "mean", "prod", "any", "all"}
 
 
@@ -137,7 +138,7 @@ def _pure_simple(stmt: ast.stmt, numpy: set[str]) -> bool:
         elif isinstance(func, ast.Attribute):
             if func.attr not in _PURE_METHODS:
                 return False
-        elif not (isinstance(func, ast.Name) and func.id in _PURE_BUILTINS):
+        elif not (isinstance(func, ast.Name) and func.id in BUILTIN_FUNCTIONS):
             return False
     return True
 

@@ -504,7 +504,7 @@ class _Driver:
         base = target.value
         assert isinstance(base, ast.Name)
         index = target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
-        region = builder._read(base.id, list(index))
+        region = builder.read(base.id, list(index))
         if any(a is None for a in region.shape):
             return None
         assert isinstance(region.expr, ir.Read)
@@ -517,7 +517,7 @@ class _Driver:
         for position, axis in enumerate(built.shape):
             if axis is not None:
                 builder.unify(region.shape[len(region.shape) - len(built.shape) + position], axis)  # type: ignore[arg-type]
-        builder._distinct(region.shape)
+        builder.distinct(region.shape)
         expr = builder.resolve(built.expr)
         write = builder.resolve(region.expr)
         shape = builder.resolve_shape(region.shape)
