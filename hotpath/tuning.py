@@ -23,6 +23,7 @@ from hotpath.frozen_globals import FrozenGlobals, freeze
 from hotpath.kernels import Candidate, Skipped
 from hotpath.model.guide import Guidance, guide, remember
 from hotpath.rewriter.proposers import propose_all
+from hotpath.rewriter.int_growth import holds_python_int, unbounded_growth
 from hotpath.rewriter.source import FunctionSource, extract
 from hotpath.runner import executors, payload, placement, sandbox
 from hotpath.runner.explore import LineCoverage
@@ -171,13 +172,20 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
         return _result(opt, signature, f"the original raises {captured.raised_name} on these arguments "
                                        f"({captured.message}); there is no result to speed up", started,
                        baseline_s=reference.captured_s, coverage=coverage, inputs=inputs)
+    if holds_python_int(args) or holds_python_int(captured.returned):
+        growth = unbounded_growth(fs, args)
+        if growth is not None:
+            return _result(opt, signature, f"it computes with Python ints that grow past 64 bits ({growth}), which "
+                                           "compiled code wraps at 2**63; whether a call overflows depends on its "
+                                           "values together, so no guard can tell", started,
+                           baseline_s=reference.captured_s, coverage=coverage, inputs=inputs)
     if not reference.deterministic:
         return _result(opt, signature, "the original gave different results on identical inputs (random "
                                        "numbers, time, global state?), so no variant can be verified "
                                        "against it", started, baseline_s=reference.captured_s,
                        coverage=coverage, inputs=inputs)
 
-    kernels_dir = config.resolved_state_dir() / "kernels"
+    kernels_dir = config.state.kernels
     function_id = opt.function_id if config.persist else None
     barred = opt.barred(args) | persist.barred(config, function_id, signature)
     proposals = propose_all(fs, signature, config, kernels_dir)

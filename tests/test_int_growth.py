@@ -1,0 +1,70 @@
+"""Python ints that grow past 64 bits: left as the original, with the reason."""
+
+import numpy as np
+import pytest
+
+import hotpath
+from hotpath.rewriter.int_growth import holds_python_int, unbounded_growth
+from hotpath.rewriter.source import extract
+
+
+def binomial(n, k):
+    r = 1
+    for i in range(k):
+        r = r * (n - i) // (i + 1)
+    return r
+
+
+def collatz_steps(n):
+    steps = 0
+    while n != 1:
+        if n % 2:
+            n = 3 * n + 1
+        else:
+            n //= 2
+        steps += 1
+    return steps
+
+
+def squares_of_list(xs):
+    s = 0
+    for v in xs:
+        s += v * v
+    return s
+
+
+def count_above(x, limit):
+    count = 0
+    for i in range(x.shape[0]):
+        if x[i] * 2.0 > limit:
+            count += 1
+    return count
+
+
+def relax(u, sweeps):
+    for _ in range(sweeps):
+        u[1:-1] = 0.5 * (u[2:] + u[:-2])
+    return u
+
+
+@pytest.mark.parametrize("fn, args, grows", [
+    (binomial, (100, 50), "r * (n - i)"),
+    (collatz_steps, (27,), "3 * n"),  # steps counts a loop that n, which grows, controls
+    (squares_of_list, ([1, 2, 3],), "v * v"),
+    (count_above, (np.ones(3), 1.0), None),  # a float product in a test, an int count
+    (relax, (np.ones(5), 3), None),  # an int sweep count, float products
+])
+def test_growth_that_reaches_the_result_is_found(fn, args, grows):
+    found = unbounded_growth(extract(fn), args)
+    assert (found is None) if grows is None else (f"'{grows}'" in found)
+
+
+def test_python_ints_are_told_from_numpy_ints_and_bools():
+    assert holds_python_int((1.0, [2]))
+    assert not holds_python_int((np.int64(3), True, 2.0))
+
+
+def test_binomial_runs_as_the_original_with_the_reason(fast):
+    result = hotpath.tune(binomial, 30, 10, config=fast)
+    assert result.winner is None and "grow past 64 bits" in result.reason and "r * (n - i)" in result.reason
+    assert result.optimized(100, 50) == 100891344545564193334812497256
