@@ -15,13 +15,28 @@ def _ladder(path, values):
 
 
 def test_range_stops_before_the_first_failing_probe_on_each_side():
-    captured = Probe((1,), 3, 3)
-    failed = _ladder((1,), [2.0**62, -(2.0**62)])
-    passed = _ladder((1,), [0, 2**7, -(2**7), 2**15, -(2**15), 2**31])
+    captured = Probe((1,), 3.0, 3.0)
+    failed = _ladder((1,), [1e300, -1e300])
+    passed = _ladder((1,), [0.0, 1e3, -1e3, 1e8, -1e8, 1e150])
     allowed = adapters.verified_range(captured, failed, passed)
-    assert (allowed.low, allowed.high) == (-(2**15), 2**31)
-    assert allowed.admits((None, 2**31)) and allowed.admits((None, -(2**15)))
-    assert not allowed.admits((None, 2**31 + 1)) and not allowed.admits((None, 2**62))
+    assert (allowed.low, allowed.high) == (-1e8, 1e150)
+    assert allowed.admits((None, 1e150)) and allowed.admits((None, -1e8))
+    assert not allowed.admits((None, 1e151)) and not allowed.admits((None, -1e9))
+
+
+def test_integers_are_admitted_with_headroom_only():
+    # Each argument passed at 2**62 alone; two of them added overflow together.
+    allowed = adapters.verified_range(Probe((0,), 3, 3), _ladder((0,), [2.0**63]), _ladder((0,), [2**62, -(2**62)]))
+    assert allowed.admits((2**31,)) and allowed.admits((-(2**31),))
+    assert not allowed.admits((2**31 + 1,)) and not allowed.admits((np.int64(2**40),))
+    assert allowed.admits((2.0**40,))  # a float is not an int that wraps
+
+
+def test_no_range_for_values_that_overflow_together():
+    # A narrow integer array or a list of Python ints overflows in a sum of small values.
+    assert adapters.value_probe((np.ones(4, dtype=np.int16),), (0,)) is None
+    assert adapters.value_probe(([1, 2, 3],), (0,)) is None
+    assert adapters.value_probe((np.ones(4, dtype=np.int64),), (0,)) is not None
 
 
 def test_range_never_admits_what_no_probe_reached():
@@ -70,15 +85,16 @@ def test_refinement_builds_a_range_guard_from_the_probes():
     (adapter,) = refined.adapters
     (allowed,) = adapters.parse_ranges(adapter[len(adapters.RANGE):])
     assert (allowed.low, allowed.high) == (10, 2**31)
+    assert allowed.admits((2**31,)) and not allowed.admits((2**31 + 1,))
     # A failure on an input that is not a probe (a size, say) gets no range guard.
     assert adapters.refine(candidate, Failure("mismatch", "x", "empty")) is None
 
 
 def test_value_probe_reads_scalars_arrays_and_lists_anywhere_in_the_arguments():
-    args = (np.array([1.0, np.nan, -3.0]), (2, 2**70), [1, -4], np.float64("nan"))
+    args = (np.array([1.0, np.nan, -3.0]), (2, 2**70), [1.5, -4.0], np.float64("nan"))
     assert adapters.value_probe(args, (0,)) == Probe((0,), -3.0, 1.0, True)
     assert adapters.value_probe(args, (1, 1)) == Probe((1, 1), 2.0**70, 2.0**70)
-    assert adapters.value_probe(args, (2,)) == Probe((2,), -4.0, 1.0)
+    assert adapters.value_probe(args, (2,)) == Probe((2,), -4.0, 1.5)
     assert adapters.value_probe(args, (3,)).nan
     assert adapters.value_probe((10**400,), (0,)).high == math.inf
 

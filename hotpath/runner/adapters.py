@@ -156,9 +156,28 @@ def _as_float(value: Any) -> float:
         return math.inf if value > 0 else -math.inf
 
 
+#: A range guard admits integer scalars up to this magnitude at most: the probes vary one
+#: argument at a time, and a sum or product of a few values this size still fits in 64 bits,
+#: where two values that each passed near 2**62 could overflow together.
+INT_HEADROOM = 2**31
+
+
+def _combines(value: Any) -> bool:
+    """Whether values of this leaf overflow together rather than one by one: integers that a sum
+    accumulates in another width compiled (NumPy's int16 wraps, Numba's sum is int64) or
+    without bound (a list of Python ints). A range on single values cannot guard them."""
+    if isinstance(value, list):
+        return any(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    return isinstance(value, np.ndarray) and value.dtype.kind in "iu" and (value.dtype.itemsize < 8
+                                                                          or value.dtype.kind == "u")
+
+
 def value_probe(args: Sequence[Any], path: LeafPath) -> Probe | None:
-    """The range of values at ``path`` in ``args`` as a probe, or None where it holds no numbers."""
+    """The range of values at ``path`` in ``args`` as a probe; None where it holds no numbers, or
+    numbers no range guard can cover (see ``_combines``)."""
     value = leaf(args, path)
+    if _combines(value):
+        return None
     if isinstance(value, (bool, np.bool_)):
         value = int(value)
     if isinstance(value, (int, float, np.integer, np.floating)):
@@ -212,6 +231,8 @@ class LeafRange:
     def _admits_scalar(self, value: Any) -> bool:
         if value != value:
             return self.nan
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and abs(value) > INT_HEADROOM:
+            return False
         # Python ints compare exactly with floats, however large.
         return bool(self.low <= value <= self.high)
 
