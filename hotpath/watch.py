@@ -23,7 +23,6 @@ that mutate their arguments (the copy is what makes an exception from the varian
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 import statistics
@@ -38,7 +37,7 @@ import numpy as np
 from hotpath.frozen_globals import FrozenGlobals
 from hotpath.kernels.base import Candidate
 from hotpath.runner.compare import Tolerance, outcome_difference
-from hotpath.runner.outcome import Outcome, exception_name, holds_mutable
+from hotpath.runner.outcome import Outcome, copy_args, exception_name, holds_mutable
 from hotpath.runner.timing import restore
 from hotpath.signature import Signature
 
@@ -61,8 +60,6 @@ MIN_TIMED_S = 2e-5
 #: it was measured at one input size, and speedups legitimately vary with size. A variant rolled
 #: back is barred for its signature, so it cannot flap back in.
 SLOWDOWN_FLOOR = 0.9
-#: Values a call cannot change: they are shared with the shadow call, not copied.
-_IMMUTABLE = (int, float, complex, bool, str, bytes, type(None), np.generic, range, frozenset)
 #: Scalar types for which ``==`` settles agreement (the tolerance is for values that differ).
 _EXACT_SCALARS = frozenset({int, float, bool, complex, np.float64, np.float32, np.int64, np.int32, np.bool_,
                             np.complex128})
@@ -169,36 +166,9 @@ class Install:
 
 
 def changeable_copy(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A copy of what a call could change in ``args``, sharing everything else.
-
-    Writable arrays are copied (keeping their memory order), and the lists, dicts and sets that
-    reach them; scalars, strings and read-only arrays are shared, and tuples are rebuilt only
-    around something copied. An argument passed twice stays one object (``f(x, x)``).
-    """
-    memo: dict[int, Any] = {}
-    return tuple(_copy(a, memo) for a in args)
-
-
-def _copy(value: Any, memo: dict[int, Any]) -> Any:
-    if isinstance(value, _IMMUTABLE):
-        return value
-    key = id(value)
-    if key in memo:
-        return memo[key]
-    copied: Any
-    if isinstance(value, np.ndarray):
-        copied = value.copy(order="K") if value.flags.writeable else value
-    elif type(value) is tuple:
-        items = tuple(_copy(item, memo) for item in value)
-        copied = value if all(a is b for a, b in zip(items, value)) else items
-    elif type(value) is list:
-        copied = [_copy(item, memo) for item in value]
-    elif type(value) is dict:
-        copied = {k: _copy(v, memo) for k, v in value.items()}
-    else:  # anything else (a set, a bytearray, an object of the user's): a deep copy
-        copied = copy.deepcopy(value)
-    memo[key] = copied
-    return copied
+    """A copy of what a call could change in ``args``, sharing everything else, with the
+    arguments' aliasing kept (``f(x, x)``, overlapping views): see ``copy_args``."""
+    return copy_args(args, changeable_only=True)
 
 
 def _observe(fn: Callable[..., Any], args: tuple[Any, ...],

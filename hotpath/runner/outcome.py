@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.lib.array_utils import byte_bounds
 
 _MUTABLE = (np.ndarray, list, dict, bytearray, set)
+#: Values a call cannot change: a copy of the changeable arguments shares them.
+_IMMUTABLE = (int, float, complex, bool, str, bytes, type(None), np.generic, range, frozenset)
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,120 @@ def exception_name(exc: BaseException) -> str:
 
 
 def fresh_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A deep copy that keeps identities among the arguments (``f(x, x)`` stays aliased)."""
-    return copy.deepcopy(args)
+    """A deep copy that keeps the aliasing among the arguments (``f(x, x)``, ``f(u[1:], u[:-1])``)."""
+    return copy_args(args)
+
+
+def copy_args(args: tuple[Any, ...], changeable_only: bool = False) -> tuple[Any, ...]:
+    """A copy of a call's arguments that keeps their aliasing, so a call on the copy does what
+    the call on the arguments does.
+
+    An argument passed twice stays one object (``f(x, x)``); arrays whose memory overlaps
+    (``f(u[1:], u[:-1])``, ``f(a, a[0])``) become views, with their shapes, strides and relative
+    offsets, of one copy of the memory they span, so a write through one shows in the others as
+    it does in the caller's arrays. The copies keep their class (``np.memmap``) and read-only
+    flag; other arrays are copied keeping their memory order. Arrays are found inside tuples,
+    lists and dicts.
+
+    ``changeable_only`` copies only what a call could change: writable arrays (with any
+    read-only view overlapping one) and the lists, dicts and sets that reach them; scalars,
+    strings and other read-only arrays are shared, and tuples are rebuilt only around something
+    copied. Otherwise everything is deep-copied.
+    """
+    memo = _overlapping_copies(args, changeable_only)
+    if not changeable_only:
+        return copy.deepcopy(args, memo)  # the overlapping arrays' copies are taken from the memo
+    return tuple(_changeable(a, memo) for a in args)
+
+
+def _changeable(value: Any, memo: dict[int, Any]) -> Any:
+    if isinstance(value, _IMMUTABLE):
+        return value
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    copied: Any
+    if isinstance(value, np.ndarray):
+        copied = value.copy(order="K") if value.flags.writeable else value
+    elif type(value) is tuple:
+        items = tuple(_changeable(item, memo) for item in value)
+        copied = value if all(a is b for a, b in zip(items, value)) else items
+    elif type(value) is list:
+        copied = [_changeable(item, memo) for item in value]
+    elif type(value) is dict:
+        copied = {k: _changeable(v, memo) for k, v in value.items()}
+    else:  # anything else (a set, a bytearray, an object of the user's): a deep copy
+        copied = copy.deepcopy(value)
+    memo[key] = copied
+    return copied
+
+
+def _arrays_in(value: Any, found: dict[int, np.ndarray]) -> None:
+    """Collect the arrays in ``value`` and the tuples, lists and dicts it holds, by identity."""
+    if isinstance(value, np.ndarray):
+        found.setdefault(id(value), value)
+    elif isinstance(value, (tuple, list)) and id(value) not in found:
+        found[id(value)] = value  # marks the container visited (a list may hold itself)
+        for item in value:
+            _arrays_in(item, found)
+    elif isinstance(value, dict) and id(value) not in found:
+        found[id(value)] = value
+        for item in value.values():
+            _arrays_in(item, found)
+
+
+def _overlapping_copies(args: tuple[Any, ...], changeable_only: bool) -> dict[int, np.ndarray]:
+    """Copies of the arrays in ``args`` whose memory overlaps another's, by the original's id.
+
+    Overlap is read from the memory addresses the arrays span, not from ``.base``: views of
+    one buffer reached by different routes (two ``np.frombuffer`` of one ``bytes``, slices of
+    one ``np.memmap``) alias as surely as slices of one array.
+    """
+    found: dict[int, Any] = {}
+    for arg in args:
+        _arrays_in(arg, found)
+    # Object arrays hold references, which cannot be copied as bytes; they are deep-copied alone.
+    spans = sorted((byte_bounds(a), i, a) for i, a in enumerate(found.values())
+                   if isinstance(a, np.ndarray) and a.size and not a.dtype.hasobject)
+    groups: list[list[tuple[int, int, np.ndarray]]] = []
+    end = -1
+    for (low, high), _, array in spans:
+        if low >= end:
+            groups.append([])
+        groups[-1].append((low, high, array))
+        end = max(end, high) if low < end else high
+    copies: dict[int, np.ndarray] = {}
+    for group in groups:
+        if len(group) < 2 or (changeable_only and not any(a.flags.writeable for _, _, a in group)):
+            continue  # nothing aliased (or nothing a call can change): copied, or shared, alone
+        low, high = group[0][0], max(h for _, h, _ in group)
+        memory = np.array(_Memory(low, high - low, [a for _, _, a in group]), copy=True)
+        for _, _, array in group:
+            copies[id(array)] = _view_like(array, memory, array.__array_interface__["data"][0] - low)
+    return copies
+
+
+class _Memory:
+    """Bytes ``[address, address + size)`` inside ``owners``' memory, for NumPy to read through
+    the array interface (``owners`` keeps that memory alive while it is read)."""
+
+    def __init__(self, address: int, size: int, owners: list[np.ndarray]) -> None:
+        self.owners = owners
+        self.__array_interface__ = {"data": (address, True), "shape": (size,), "typestr": "|u1", "version": 3}
+
+
+def _view_like(array: np.ndarray, memory: np.ndarray, offset: int) -> np.ndarray:
+    """A view of ``memory`` laid out as ``array`` is in its own, ``offset`` bytes in."""
+    view = np.ndarray(array.shape, array.dtype, buffer=memory, offset=offset, strides=array.strides)
+    if type(array) is not np.ndarray:
+        # The subclass is kept where its state is the buffer alone (np.memmap's file fields
+        # describe the caller's file, which the copy is not); any other is copied by itself.
+        if not isinstance(array, np.memmap) and getattr(array, "__dict__", None):
+            return copy.deepcopy(array)
+        view = view.view(type(array))
+    if not array.flags.writeable:
+        view.flags.writeable = False
+    return view
 
 
 def run_case(fn: Callable[..., Any], args: tuple[Any, ...]) -> Outcome:

@@ -86,7 +86,10 @@ def restore(target: tuple[Any, ...], pristine: tuple[Any, ...]) -> tuple[Any, ..
     """Put ``pristine``'s values back into ``target``'s objects, in place (the caller keeps its
     references, also to arrays inside its tuples, lists and dicts); returns ``target``.
 
-    ``pristine`` is never aliased into ``target``: it may be restored from again.
+    ``pristine`` is never aliased into ``target``: it may be restored from again. Where arrays of
+    ``target`` overlap, ``pristine`` must be a copy that keeps the overlap (``copy_args``): every
+    view is then written from one copy of the memory, so the bytes they share get one value
+    whatever the order of the writes.
     """
     for current, original in zip(target, pristine):
         _restored(current, original)
