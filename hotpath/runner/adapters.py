@@ -99,6 +99,7 @@ def aliasing_guard(variant: Callable[..., Any], original: Callable[..., Any]) ->
 
 def _shortest_axis(args: Iterable[Any]) -> int | None:
     lengths = [min(a.shape) for a in _leaves(args) if isinstance(a, np.ndarray) and a.ndim]
+    lengths += [len(a) for a in args if type(a) is list]  # the size cases shorten lists of numbers too
     return min(lengths) if lengths else None
 
 

@@ -66,8 +66,17 @@ class InputCase:
     probe: Probe | None = None  # set when the case changed one leaf's values and nothing else
 
 
+def _is_data_array(value: object) -> bool:
+    # Subclasses too (a memmap, a user's array type): they are varied like any array, as themselves.
+    return isinstance(value, np.ndarray) and value.ndim >= 1 and value.dtype.kind in "biufc"
+
+
 def _arrays(args: Sequence[object]) -> list[np.ndarray]:
-    return [a for a in args if type(a) is np.ndarray and a.ndim >= 1 and a.dtype.kind in "biufc"]
+    return [a for a in args if _is_data_array(a)]
+
+
+def _number_lists(args: Sequence[object]) -> list[list[Any]]:
+    return [a for a in args if type(a) is list and a and all(type(v) in (int, float) for v in a)]
 
 
 def like_layout(new: np.ndarray, template: np.ndarray) -> np.ndarray:
@@ -80,6 +89,8 @@ def like_layout(new: np.ndarray, template: np.ndarray) -> np.ndarray:
         buffer = np.empty(new.shape[:-1] + (new.shape[-1] * 2,), dtype=new.dtype)
         out = buffer[..., ::2]
         out[...] = new
+    if type(template) is not np.ndarray:
+        out = out.view(type(template))
     if not flags.writeable:
         out.flags.writeable = False
     return out
@@ -90,7 +101,7 @@ def _map_arrays(args: tuple[Any, ...], change: Callable[[np.ndarray], np.ndarray
     memo: dict[int, np.ndarray] = {}
     out = []
     for arg in args:
-        if type(arg) is np.ndarray and arg.ndim >= 1 and arg.dtype.kind in "biufc":
+        if _is_data_array(arg):
             if id(arg) not in memo:
                 memo[id(arg)] = like_layout(change(arg), arg)
             out.append(memo[id(arg)])
@@ -100,15 +111,18 @@ def _map_arrays(args: tuple[Any, ...], change: Callable[[np.ndarray], np.ndarray
 
 
 def shrunk(args: tuple[Any, ...], target: int) -> tuple[Any, ...] | None:
-    """``args`` with every array axis shortened alike so the shortest is ``target`` long, or None."""
-    arrays = _arrays(args)
-    if not arrays:
+    """``args`` with every array axis and every list of numbers shortened alike so the shortest is
+    ``target`` long, or None."""
+    arrays, lists = _arrays(args), _number_lists(args)
+    if not arrays and not lists:
         return None
-    shortest = min(min(a.shape) for a in arrays)
+    shortest = min([min(a.shape) for a in arrays] + [len(v) for v in lists])
     delta = shortest - target
     if delta <= 0:
         return None
-    return _map_arrays(args, lambda a: a[tuple(slice(0, n - delta) for n in a.shape)])
+    shorter = _map_arrays(args, lambda a: a[tuple(slice(0, n - delta) for n in a.shape)])
+    return tuple(list(new[:len(new) - delta]) if any(old is v for v in lists) else new
+                 for old, new in zip(args, shorter))
 
 
 def _with_values(args: tuple[Any, ...], kinds: str, poke: Callable[[np.ndarray], None]) -> tuple[Any, ...] | None:
