@@ -14,6 +14,8 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+from hotpath.statedir import StateDir
 from typing import Any
 
 #: The shortest interval between two rewrites of a process's file.
@@ -24,7 +26,7 @@ _SCHEMA = "hotpath.watch/1"
 
 
 def folder(state_dir: Path) -> Path:
-    return state_dir / "watch"
+    return StateDir(state_dir).watch
 
 
 def write(state_dir: Path, entries: Iterable[dict[str, Any]]) -> None:

@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from hotpath.statedir import StateDir
 from typing import Any
 
 from hotpath.model.features import FunctionFeatures
@@ -103,7 +105,7 @@ class RunRecord:
 
 def history_path(state_dir: Path) -> Path:
     """Where this state folder's model history lives."""
-    return Path(state_dir) / "model" / "history.jsonl"
+    return StateDir(Path(state_dir)).model_history
 
 
 def append_run(state_dir: Path, run: RunRecord) -> None:

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from hotpath import cli_helpers
 from hotpath.cli_helpers import HOME_HELP
+from hotpath.statedir import StateDir
 
 
 def register(subparsers: Any) -> None:
@@ -46,7 +47,7 @@ def find_capture(home: Path, function: str) -> Path | None:
     from hotpath.profiles.benchrun import load
 
     found = []
-    for path in (home / "captures").glob("*.pkl"):
+    for path in StateDir(home).captures.glob("*.pkl"):
         try:
             record = load(path)
         except Exception:
@@ -61,7 +62,7 @@ def _bench(args: argparse.Namespace) -> int:
     home = cli_helpers.home(args)
     capture = find_capture(home, args.function)
     if capture is None:
-        console.print(f"[red]hotpath bench: no captured arguments for {args.function} in {home / 'captures'}; "
+        console.print(f"[red]hotpath bench: no captured arguments for {args.function} in {StateDir(home).captures}; "
                       "run `hotpath optimize` on the program first", highlight=False)
         return 1
     try:

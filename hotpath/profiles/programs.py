@@ -24,6 +24,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hotpath.statedir import StateDir
+
 log = logging.getLogger(__name__)
 
 SCHEMA = "hotpath.program/1"
@@ -78,7 +80,7 @@ class ProgramRun:
 def record_path(state_dir: Path, script: str) -> Path:
     """Where the record of ``script`` (by its resolved path) lives."""
     digest = hashlib.sha256(str(Path(script).resolve()).encode()).hexdigest()[:12]
-    return state_dir / "profiles" / f"program-{digest}.json"
+    return StateDir(state_dir).profiles / f"program-{digest}.json"
 
 
 def read(state_dir: Path, script: str) -> ProgramRun | None:

@@ -23,6 +23,8 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from hotpath.statedir import StateDir
 from typing import Any
 
 from hotpath.profiles import bootstrap, hooks, programs
@@ -32,7 +34,7 @@ log = logging.getLogger("hotpath.profiles.runscript")  # not __name__: run with 
 
 def installed_names(state_dir: Path) -> set[tuple[str, str]]:
     """(module, qualname) of every function with an active winner for this machine."""
-    if not (state_dir / "store.db").exists():
+    if not StateDir(state_dir).store_db.exists():
         return set()
     from hotpath.store import Store
     from hotpath.integrity import environment

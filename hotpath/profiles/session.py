@@ -24,6 +24,7 @@ from typing import IO, Any
 
 from hotpath.profiles import bootstrap, events, hooks
 from hotpath.profiles.capture import CAPTURED_ATTR, Recorder
+from hotpath.statedir import StateDir
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,7 @@ def _save(plan: Plan, name: str, fn: Any, signature: str, data: bytes) -> Path:
 
 def _log_run(state_dir: Path, name: str, signature: str, duration_s: float) -> None:
     """One line per finished tuning run, so reports can show how long tuning took."""
-    from hotpath.report.model import RUN_LOG
-
-    path = state_dir / RUN_LOG
+    path = StateDir(state_dir).tuning_runs
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps({"function": name, "signature": signature, "finished": time.time(), "duration_s": duration_s})
     with path.open("a") as handle:
@@ -148,7 +147,7 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: f
             jobs.append((name, fn, entry.signature, cloudpickle.loads(data), entry.calls, path))
     if not plan.tune:
         return
-    kernels_dir = config.resolved_state_dir() / "kernels"
+    kernels_dir = config.state.kernels
     executor = _open_executor(plan.cluster)
     runs: dict[str, dict[str, programs.SignatureRun]] = {}
     backends: dict[str, str] = {}

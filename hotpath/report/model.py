@@ -13,9 +13,8 @@ from pathlib import Path
 from hotpath.store import queries
 from hotpath.store.audit import AuditEntry
 from hotpath.store.queries import InstallRow, TrialRow
+from hotpath.statedir import StateDir
 
-#: ``hotpath optimize`` appends one line per tuning run here (function, signature, duration).
-RUN_LOG = Path("profiles") / "tuning-runs.jsonl"
 
 TIMELINE_ACTIONS = ("install", "warm-install", "rollback", "manual-rollback", "refusal")
 
@@ -52,7 +51,7 @@ class Report:
 
 
 def _durations(state_dir: Path) -> list[dict[str, object]]:
-    path = state_dir / RUN_LOG
+    path = StateDir(Path(state_dir)).tuning_runs
     if not path.exists():
         return []
     found = []

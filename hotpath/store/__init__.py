@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotpath.kernels.base import Candidate
+from hotpath.statedir import StateDir
 from hotpath.store import audit
 from hotpath.store.db import Database
 from hotpath.integrity import ArtifactRefused, check_artifact, environment, sha256_file
@@ -60,7 +61,7 @@ class Store:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.db = Database(state_dir / "store.db")
+        self.db = Database(StateDir(state_dir).store_db)
 
     @classmethod
     def at(cls, state_dir: Path) -> Store:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotpath.statedir import StateDir
+
 from hotpath.store import Store
 from hotpath.store.audit import AuditEntry
 
@@ -48,7 +50,7 @@ class InstallRow:
 
 def open_existing(state_dir: Path) -> Store | None:
     """The store of ``state_dir``, or ``None`` when nothing was ever recorded there."""
-    if not (Path(state_dir) / "store.db").exists():
+    if not StateDir(Path(state_dir)).store_db.exists():
         return None
     return Store.at(Path(state_dir))
 
