@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from hotpath.model.features import FunctionFeatures, names
-from hotpath.model.records import TrialRecord
+from hotpath.model.records import TRIED_STATUSES, TrialRecord
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def fit(records: Sequence[TrialRecord]) -> CostModel | None:
     """Fit the model on tried candidates; ``None`` without scikit-learn or with too little data."""
     if not sklearn_available():
         return None
-    tried = [r for r in records if r.status in ("won", "correct", "incorrect", "failed")]
+    tried = [r for r in records if r.status in TRIED_STATUSES]
     ok = [r for r in tried if r.ok and r.speedup]
     if len(tried) < 10 or len(ok) < 5:
         log.info("only %d tried candidates (%d correct): too little data for a cost model", len(tried), len(ok))

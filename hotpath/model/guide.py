@@ -20,6 +20,7 @@ from hotpath.model import costmodel, records, search
 from hotpath.model.costmodel import CostModel, Prediction
 from hotpath.model.features import FunctionFeatures, features_of
 from hotpath.rewriter.source import FunctionSource
+from hotpath.runner.trials import SKIPPED
 from hotpath.signature import Signature
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def remember(config: Config, function: str, signature: Signature, guidance: Guid
     """Append this run to the state folder's model history (best effort, like the store)."""
     if not config.persist:
         return
-    stopped = next((t.reason for t in trials if t.status == "skipped" and t.reason.startswith("not tried:")), None)
+    stopped = next((t.reason for t in trials if t.status == SKIPPED and t.reason.startswith("not tried:")), None)
     rows: list[dict[str, Any]] = [
         {"backend": t.backend, "name": t.name, "status": t.status, "speedup": t.speedup,
          "wall_s": round(walls.get(t.name, 0.0), 3), "reason": t.reason.splitlines()[0][:300]}

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hotpath.runner import trials as trial_statuses
 from hotpath.statedir import StateDir
 from typing import Any
 
@@ -35,9 +36,9 @@ DEFAULT_DATA = Path(__file__).parent / "data" / "corpus_trials.json"
 DATA_SCHEMA = "hotpath.model-data/1"
 HISTORY_SCHEMA = "hotpath.model-history/1"
 #: Statuses of candidates that compiled and agreed with the original on every input.
-OK_STATUSES = ("won", "correct")
+OK_STATUSES = trial_statuses.OK_STATUSES
 #: Statuses of candidates that ran and were wrong or broke; "skipped" ones never ran and teach nothing.
-TRIED_STATUSES = ("won", "correct", "incorrect", "failed")
+TRIED_STATUSES = trial_statuses.TRIED_STATUSES
 
 
 @dataclass(frozen=True)

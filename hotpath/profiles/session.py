@@ -121,6 +121,7 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: f
     from hotpath.kernels import Candidate
     from hotpath.rewriter.propose import propose
     from hotpath.rewriter.source import extract
+    from hotpath.runner.trials import WON
     from hotpath.signature import signature_of
 
     config = Config(backends=plan.backends, timing_budget_s=plan.timing_budget_s, background=False)
@@ -173,7 +174,7 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: f
         if result.winner is not None:
             backends[name] = result.winner.backend
             captures.setdefault(name, path)
-        won = next((t for t in result.trials if t.status == "won"), None)
+        won = next((t for t in result.trials if t.status == WON), None)
         timing = won.timing if won is not None else None
         events.emit(stream, events.Tuned(name, signature, result.winner.name if result.winner else None,
                                          result.speedup, timing.ci_low if timing else None,

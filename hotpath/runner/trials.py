@@ -17,6 +17,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,28 @@ from hotpath.runner.timing import MIN_PAIRS, Timing
 
 log = logging.getLogger(__name__)
 
-WON, CORRECT, INCORRECT, FAILED, SKIPPED = "won", "correct", "incorrect", "failed", "skipped"
+
+class TrialStatus(str, Enum):
+    """A candidate's fate. A ``str``: equal to, hashed and formatted like its value ("won" ...),
+    so stored rows, JSON and reports read it as the plain string they always held."""
+
+    WON = "won"  # correct, significantly faster, and the fastest: the one to install
+    CORRECT = "correct"  # agreed with the original on every input
+    INCORRECT = "incorrect"  # disagreed on some input
+    FAILED = "failed"  # did not build, crashed, hung or ran out of memory
+    SKIPPED = "skipped"  # never ran: barred, unavailable backend, not worth trying
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+    __hash__ = str.__hash__
+
+
+WON, CORRECT, INCORRECT, FAILED, SKIPPED = (TrialStatus.WON, TrialStatus.CORRECT, TrialStatus.INCORRECT,
+                                            TrialStatus.FAILED, TrialStatus.SKIPPED)
+#: Statuses of candidates that agreed with the original.
+OK_STATUSES = (WON, CORRECT)
+#: Statuses of candidates that ran (skipped ones never did).
+TRIED_STATUSES = (WON, CORRECT, INCORRECT, FAILED)
 
 
 @dataclass(frozen=True)
@@ -41,7 +63,7 @@ class Trial:
 
     backend: str
     name: str
-    status: str  # "won", "correct", "incorrect", "failed" or "skipped"
+    status: TrialStatus
     reason: str
     options: tuple[tuple[str, Any], ...] = ()
     candidate: Candidate | None = None
