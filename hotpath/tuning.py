@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from hotpath import persist
@@ -23,9 +23,9 @@ from hotpath.frozen_globals import FrozenGlobals, freeze
 from hotpath.kernels import Candidate, Skipped
 from hotpath.model.guide import Guidance, guide, remember
 from hotpath.rewriter.proposers import propose_all
-from hotpath.rewriter.int_growth import holds_python_int, unbounded_growth
+from hotpath.rewriter.integers import holds_python_int, shift_counts, unbounded_growth
 from hotpath.rewriter.source import FunctionSource, extract
-from hotpath.runner import executors, payload, placement, sandbox
+from hotpath.runner import adapters, executors, payload, placement, sandbox
 from hotpath.runner.explore import LineCoverage
 from hotpath.runner.confirm import confirm_winner
 from hotpath.runner.inputs import CAPTURED, rule_counts
@@ -189,6 +189,10 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
     function_id = opt.function_id if config.persist else None
     barred = opt.barred(args) | persist.barred(config, function_id, signature)
     proposals = propose_all(fs, signature, config, kernels_dir)
+    counts = shift_counts(fs, args)
+    if counts:  # compiled shifts by a count outside 0..63 are undefined: the original answers those
+        guard = adapters.shift_count_guard(counts)
+        proposals = [replace(p, adapters=(*p.adapters, guard)) if isinstance(p, Candidate) else p for p in proposals]
     # The cost model orders the candidates and decides, before each next one, whether it is worth it.
     guidance = guide(fs, signature, args, reference.captured_s, proposals, config)
     walls: dict[str, float] = {}

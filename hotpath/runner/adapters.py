@@ -269,6 +269,12 @@ def parse_ranges(spec: str) -> tuple[LeafRange, ...]:
     return tuple(LeafRange(tuple(path), float(low), float(high), bool(nan)) for path, low, high, nan in json.loads(spec))
 
 
+def shift_count_guard(positions: Sequence[int]) -> str:
+    """The range adapter that keeps the arguments at ``positions`` (shift counts) in 0..63, the
+    counts compiled code defines."""
+    return RANGE + range_spec([LeafRange((position,), 0, 63, False) for position in positions])
+
+
 def range_guard(variant: Callable[..., Any], original: Callable[..., Any], spec: str) -> Callable[..., Any]:
     ranges = parse_ranges(spec)
 
@@ -328,7 +334,7 @@ def refine(candidate: Candidate, failure: Failure) -> Candidate | None:
         added.append((CAST_RETURN + failure.return_dtypes, "+cast-return"))
     if failure.case in NON_FINITE_CASES and FINITE not in present:
         added.append((FINITE, "+finite-guard"))
-    if not _has(present, RANGE) and (guard := _range_refinement(failure)):
+    if (guard := _range_refinement(failure)) and guard not in present:
         added.append((guard, "+range-guard"))
     if failure.below_size is not None and not _has(present, MIN_SIZE):
         added.append((f"{MIN_SIZE}{failure.below_size}", "+min-size"))

@@ -1,6 +1,13 @@
-"""Python integers that grow without bound, where compiled code wraps at 2**63.
+"""Integer semantics compiled code cannot keep: Python ints that grow past 2**63, and shift
+counts outside 0..63.
 
-A Python ``int`` has no width: ``r = r * (n - i) // (i + 1)`` computes C(100, 50) exactly, and
+**Shift counts.** ``x << s`` and ``x >> s`` are defined in Python and NumPy for every ``s``
+(negative raises or gives 0, 64 and beyond give 0 or the sign); in compiled code a count outside
+0..63 is undefined behaviour, and x86 masks it to 6 bits, so the answer depends on the data
+(``w << -1`` is ``w << 63``: 0 for even ``w``, -2**63 for odd). No probe can show that reliably,
+so a parameter used as a shift count is guarded to 0..63 up front (``shift_counts``).
+
+**Growth.** A Python ``int`` has no width: ``r = r * (n - i) // (i + 1)`` computes C(100, 50) exactly, and
 ``n = 3 * n + 1`` never wraps. Every compiled backend computes in int64. A guard on each argument's
 range cannot separate the calls that overflow from those that do not, since the overflow depends
 on combinations of values (C(100, 50) overflows, C(100, 5) and C(60, 30) do not). So a function
@@ -185,3 +192,21 @@ def unbounded_growth(fs: FunctionSource, args: tuple[Any, ...] | None = None) ->
                 for op in _growing(value, kinds):
                     return f"'{ast.unparse(op)}' in {part.name}"
     return None
+
+
+def shift_counts(fs: FunctionSource, args: tuple[Any, ...]) -> tuple[int, ...]:
+    """Positions of the integer parameters the function uses as a shift count."""
+    tree = fs.tree
+    params = [a.arg for a in tree.args.args]
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        shifts = isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, (ast.LShift, ast.RShift))
+        count = node.right if isinstance(node, ast.BinOp) else getattr(node, "value", None)
+        if shifts:
+            for name in _names(count):
+                if name in params:
+                    index = params.index(name)
+                    if index < len(args) and isinstance(args[index], (int, np.integer)) \
+                            and not isinstance(args[index], bool):
+                        found.add(index)
+    return tuple(sorted(found))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import hotpath
-from hotpath.rewriter.int_growth import holds_python_int, unbounded_growth
+from hotpath.rewriter.integers import holds_python_int, shift_counts, unbounded_growth
 from hotpath.rewriter.source import extract
 
 
@@ -68,3 +68,22 @@ def test_binomial_runs_as_the_original_with_the_reason(fast):
     result = hotpath.tune(binomial, 30, 10, config=fast)
     assert result.winner is None and "grow past 64 bits" in result.reason and "r * (n - i)" in result.reason
     assert result.optimized(100, 50) == 100891344545564193334812497256
+
+
+def shifted_xor(words, s):
+    acc = 0
+    for w in words:
+        acc ^= w << s
+    return acc
+
+
+def test_shift_counts_are_found_and_guarded_to_what_compiled_code_defines(fast):
+    words = np.arange(1, 2001, dtype=np.int64)
+    assert shift_counts(extract(shifted_xor), (words, 3)) == (1,)
+    result = hotpath.tune(shifted_xor, words, 3, config=fast)
+    odd = np.arange(1, 198, 2, dtype=np.int64)  # 99 odd words: their XOR at bit 63 is set
+    for s in (-1, 63, 64, 70, 5):  # x86 masks the count: w << -1 would be w << 63 compiled
+        got, want = result.optimized(odd, s), shifted_xor(odd, s)
+        assert got == want and type(got) is type(want), (s, got, want)
+    # Nothing was caught by the watch (which would have rolled the variant back): the guard did it.
+    assert result.winner is None or result.optimized.installed
