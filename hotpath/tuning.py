@@ -172,13 +172,7 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
         return _result(opt, signature, f"the original raises {captured.raised_name} on these arguments "
                                        f"({captured.message}); there is no result to speed up", started,
                        baseline_s=reference.captured_s, coverage=coverage, inputs=inputs)
-    if holds_python_int(args) or holds_python_int(captured.returned):
-        growth = unbounded_growth(fs, args)
-        if growth is not None:
-            return _result(opt, signature, f"it computes with Python ints that grow past 64 bits ({growth}), which "
-                                           "compiled code wraps at 2**63; whether a call overflows depends on its "
-                                           "values together, so no guard can tell", started,
-                           baseline_s=reference.captured_s, coverage=coverage, inputs=inputs)
+    growth = unbounded_growth(fs, args) if holds_python_int(args) or holds_python_int(captured.returned) else None
     if not reference.deterministic:
         return _result(opt, signature, "the original gave different results on identical inputs (random "
                                        "numbers, time, global state?), so no variant can be verified "
@@ -189,6 +183,10 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
     function_id = opt.function_id if config.persist else None
     barred = opt.barred(args) | persist.barred(config, function_id, signature)
     proposals = propose_all(fs, signature, config, kernels_dir)
+    if growth is not None:
+        # Only a backend that keeps Python ints can be exact; none may lean on a range guard.
+        proposals = [Skipped(p.backend, p.name, _grows(growth))
+                     if isinstance(p, Candidate) and p.backend not in PYTHON_INT_BACKENDS else p for p in proposals]
     counts = shift_counts(fs, args)
     if counts:  # compiled shifts by a count outside 0..63 are undefined: the original answers those
         guard = adapters.shift_count_guard(counts)
@@ -200,7 +198,8 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
         with placement.opened(executor) as runner:
             trials = tuple(speculate(opt.original, fs, guidance.proposals, cases, reference, config, kernels_dir,
                                      modules, _timed(observer, walls), executor=runner,
-                                     stop=_never_raises(guidance.stop), barred=frozenset(barred)))
+                                     stop=_never_raises(guidance.stop), barred=frozenset(barred),
+                                     range_guards=growth is None))
     except executors.ExecutorUnavailable as exc:
         return _result(opt, signature, f"the trials could not be started: {exc.reason}", started,
                        baseline_s=reference.captured_s, notes=reference.dropped, guidance=guidance,
@@ -234,6 +233,16 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
     return TuneResult(opt.__qualname__, signature, won.candidate, None, trials, opt, reference.captured_s,
                       time.perf_counter() - started, notes, guidance, coverage=coverage, inputs=inputs,
                       loaded=winner)
+
+
+#: Backends whose variants may keep Python's unbounded ints (Cython leaves an int it cannot
+#: prove small as a Python object); the others compute in int64.
+PYTHON_INT_BACKENDS = frozenset({"cython"})
+
+
+def _grows(growth: str) -> str:
+    return (f"it computes with Python ints that grow past 64 bits ({growth}), which this backend wraps at "
+            "2**63; whether a call overflows depends on its values together, so no guard can tell")
 
 
 def _timed(observer: Observer | None, walls: dict[str, float]) -> Observer:

@@ -64,10 +64,14 @@ def test_python_ints_are_told_from_numpy_ints_and_bools():
     assert not holds_python_int((np.int64(3), True, 2.0))
 
 
-def test_binomial_runs_as_the_original_with_the_reason(fast):
-    result = hotpath.tune(binomial, 30, 10, config=fast)
-    assert result.winner is None and "grow past 64 bits" in result.reason and "r * (n - i)" in result.reason
+def test_binomial_gets_no_int64_candidate_and_no_range_guard(fast):
+    result = hotpath.tune(binomial, 30, 10, config=fast.replace(backends=("numba", "cython")))
+    numba = [t for t in result.trials if t.backend == "numba"]
+    assert numba and all(t.status == "skipped" for t in numba)
+    assert "grow past 64 bits" in numba[0].reason and "r * (n - i)" in numba[0].reason
+    assert not any("range-guard" in t.name for t in result.trials), result.summary()
     assert result.optimized(100, 50) == 100891344545564193334812497256
+    assert result.optimized(67, 33) == binomial(67, 33)
 
 
 def shifted_xor(words, s):

@@ -145,11 +145,15 @@ def _refinements(fs: FunctionSource, candidate: Candidate, failure: Failure, ker
     return [adapted] if adapted is not None else []
 
 
+def _range_guards(candidate: Candidate) -> int:
+    return sum(a.startswith(adapters.RANGE) for a in candidate.adapters)
+
+
 def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Sequence[Candidate | Skipped],
               cases: Sequence[InputCase], reference: ReferenceReport, config: Config, kernels_dir: Path,
               user_modules: tuple[str, ...] = (), observer: Observer | None = None,
               executor: Executor | None = None, stop: StopCheck | None = None,
-              barred: frozenset[str] = frozenset()) -> list[Trial]:
+              barred: frozenset[str] = frozenset(), range_guards: bool = True) -> list[Trial]:
     """Try every proposal (and the refinements failures suggest); the winner is marked ``won``.
 
     ``executor`` runs the trials (default: one at a time, here); up to its ``slots`` are in
@@ -163,6 +167,8 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
 
     ``barred`` names variants rolled back for this signature: a proposal or a refinement of
     that name is skipped, so a variant that misbehaved cannot come back through a refinement.
+    ``range_guards=False`` refuses refinements behind a value-range guard, for functions whose
+    wrong values come from combinations of arguments that no per-argument range can exclude.
     """
     runner = executor or LocalExecutor()
     queue: deque[tuple[tuple[int, ...], Candidate | Skipped]] = deque(
@@ -202,7 +208,8 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
         trial = _trial(candidate, result, reference)
         log.info("%s %s: %s (%s)", fs.qualname, trial.name, trial.status, trial.reason.splitlines()[0])
         if trial.failure is not None:
-            refined = _refinements(fs, candidate, trial.failure, kernels_dir)
+            refined = [c for c in _refinements(fs, candidate, trial.failure, kernels_dir)
+                       if range_guards or _range_guards(c) <= _range_guards(candidate)]
             # Ahead of the rest of the queue, as a sequential run would try them next.
             queue.extendleft(reversed([(slot + (j,), c) for j, c in enumerate(refined)]))
         finish(slot, trial)
