@@ -97,6 +97,7 @@ def test_value_probe_reads_scalars_arrays_and_lists_anywhere_in_the_arguments():
     assert adapters.value_probe(args, (2,)) == Probe((2,), -4.0, 1.5)
     assert adapters.value_probe(args, (3,)).nan
     assert adapters.value_probe((10**400,), (0,)).high == math.inf
+    assert adapters.value_probe((np.zeros(0),), (0,)) is None  # nothing to centre a range on
 
 
 def test_finite_guard_sees_numpy_scalars_and_scalars_in_tuples():

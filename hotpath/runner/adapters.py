@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from hotpath.kernels.base import CAST_RETURN, DISTINCT_ARRAYS, FINITE, MIN_SIZE, RANGE, Candidate, Failure
-from hotpath.runner.inputs import SIZE_CASES, LeafPath, Probe
+from hotpath.runner.inputs import SIZE_CASES, LeafPath, Probe, at, probe_of
 
 #: Generated inputs a finite guard routes to the original.
 NON_FINITE_CASES = frozenset({"nan", "inf", "huge-float", "scalar-nan", "scalar-inf"})
@@ -142,21 +142,6 @@ def _leaves(values: Iterable[Any]) -> Iterable[Any]:
 # --- value ranges ------------------------------------------------------------------------
 
 
-def leaf(args: Sequence[Any], path: LeafPath) -> Any:
-    """The value at ``path`` in ``args`` (argument position, then tuple or list items)."""
-    value: Any = args
-    for index in path:
-        value = value[index]
-    return value
-
-
-def _as_float(value: Any) -> float:
-    try:
-        return float(value)
-    except OverflowError:  # a Python int beyond float's range
-        return math.inf if value > 0 else -math.inf
-
-
 #: A range guard admits integer scalars up to this magnitude at most: the probes vary one
 #: argument at a time, and a sum or product of a few values this size still fits in 64 bits,
 #: where two values that each passed near 2**62 could overflow together.
@@ -176,28 +161,8 @@ def _combines(value: Any) -> bool:
 def value_probe(args: Sequence[Any], path: LeafPath) -> Probe | None:
     """The range of values at ``path`` in ``args`` as a probe; None where it holds no numbers, or
     numbers no range guard can cover (see ``_combines``)."""
-    value = leaf(args, path)
-    if _combines(value):
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        value = int(value)
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        number = _as_float(value)
-        if math.isnan(number):
-            return Probe(path, math.inf, -math.inf, True)
-        return Probe(path, number, number)
-    if isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
-        value = np.array([_as_float(v) for v in value], dtype=float)
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-        if not value.size:
-            return Probe(path, math.inf, -math.inf)  # an empty range: any bounds hold it
-        with np.errstate(invalid="ignore"):
-            finite = value[~np.isnan(value)] if value.dtype.kind == "f" else value
-        nan = finite.size < value.size
-        if not finite.size:
-            return Probe(path, math.inf, -math.inf, nan)
-        return Probe(path, _as_float(finite.min()), _as_float(finite.max()), nan)
-    return None
+    value = at(args, path)
+    return None if _combines(value) else probe_of(path, value)
 
 
 @dataclass(frozen=True)
@@ -211,7 +176,7 @@ class LeafRange:
 
     def admits(self, args: Sequence[Any]) -> bool:
         try:
-            value = leaf(args, self.path)
+            value = at(args, self.path)
         except (IndexError, TypeError):  # a shorter list than the one verified: not this range's call
             return False
         if isinstance(value, np.ndarray):
@@ -246,7 +211,7 @@ def verified_range(captured: Probe, failed: Sequence[Probe], passed: Sequence[Pr
     low, high = captured.low, captured.high
     if captured.nan and not nan_ok:
         return None
-    if low > high:  # the captured leaf held no numbers (empty): nothing to centre a range on
+    if not low <= high:  # the captured leaf held no numbers (only NaN): nothing to centre a range on
         return None
     blocking = [p for p in failed if p.low <= p.high and not p.nan]
     if any(p.low <= high and low <= p.high for p in blocking):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from hotpath.runner import probes
-from hotpath.runner.inputs import CAPTURED, SHAPE_CASES, InputCase, shrunk
+from hotpath.runner.inputs import CAPTURED, SHAPE_CASES, InputCase, at, probe_of, shrunk
 from hotpath.runner.outcome import Outcome
 from hotpath.signature import signature_of
 
@@ -200,7 +200,7 @@ def mutate(case: InputCase, params: tuple[str, ...], rng: random.Random) -> Inpu
     args = probes.with_leaf(case.args, leaf.path, new)
     # Only the changed leaf differs from a plain input (or from a probe of the same leaf).
     single = case.name in SHAPE_CASES or (case.probe is not None and case.probe.path == leaf.path)
-    probe = probes.probe_of(leaf.path, probes.at(args, leaf.path)) if single else None
+    probe = probe_of(leaf.path, at(args, leaf.path)) if single else None
     return InputCase(f"{SEARCH_PREFIX}/{leaf.name}/{how}", args, probe)
 
 

@@ -11,6 +11,7 @@ array and scalar of the matching kind.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,45 @@ class Probe:
     low: float
     high: float
     nan: bool = False
+
+
+def at(args: Sequence[Any], path: LeafPath) -> Any:
+    """The value at ``path`` in ``args``."""
+    value: Any = args
+    for index in path:
+        value = value[index]
+    return value
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # a Python int beyond float range
+        return math.inf if value > 0 else -math.inf
+
+
+def probe_of(path: LeafPath, value: Any) -> Probe | None:
+    """The probe for a leaf holding ``value`` (a number, an array of any ndarray type, a list of
+    numbers): its smallest and largest values, NaN noted; None when it holds none."""
+    if isinstance(value, np.ndarray):
+        if value.size == 0 or value.dtype.kind not in "biuf":
+            return None
+        if value.dtype.kind == "f":
+            nan = bool(np.isnan(value).any())
+            rest = value[~np.isnan(value)]
+            if rest.size == 0:
+                return Probe(path, math.nan, math.nan, True)
+            return Probe(path, float(rest.min()), float(rest.max()), nan)
+        return Probe(path, _as_float(value.min().item()), _as_float(value.max().item()), False)
+    items = value if type(value) is list else [value]
+    if not items or not all(isinstance(v, (int, float, np.integer, np.floating)) for v in items):
+        return None
+    numbers = [_as_float(v) for v in items]
+    nan = any(math.isnan(v) for v in numbers)
+    rest = [v for v in numbers if not math.isnan(v)]
+    if not rest:
+        return Probe(path, math.nan, math.nan, True)
+    return Probe(path, min(rest), max(rest), nan)
 
 
 @dataclass(frozen=True)

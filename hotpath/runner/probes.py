@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hotpath.runner.inputs import CAPTURED, VALUE_CASES, InputCase, LeafPath, Probe, generic_cases, like_layout, shrunk
+from hotpath.runner.inputs import (CAPTURED, VALUE_CASES, InputCase, LeafPath, Probe, at, generic_cases, like_layout,
+                                   probe_of, shrunk)
 from hotpath.signature import signature_of
 
 if TYPE_CHECKING:
@@ -126,14 +127,6 @@ def leaves(args: tuple[Any, ...], params: tuple[str, ...] = ()) -> list[Leaf]:
     return found
 
 
-def at(args: tuple[Any, ...], path: LeafPath) -> Any:
-    """The value at ``path`` in ``args``."""
-    value: Any = args
-    for index in path:
-        value = value[index]
-    return value
-
-
 def with_leaf(args: tuple[Any, ...], path: LeafPath, new: Any) -> tuple[Any, ...]:
     """A fresh copy of ``args`` with the leaf at ``path`` replaced by ``new``.
 
@@ -159,36 +152,6 @@ def with_leaf(args: tuple[Any, ...], path: LeafPath, new: Any) -> tuple[Any, ...
         return copy.deepcopy(value, memo)
 
     return tuple(rebuild((i,), arg) for i, arg in enumerate(args))
-
-
-def _as_float(value: Any) -> float:
-    try:
-        return float(value)
-    except OverflowError:  # a Python int beyond float range
-        return math.inf if value > 0 else -math.inf
-
-
-def probe_of(path: LeafPath, value: Any) -> Probe | None:
-    """The probe for a leaf holding ``value``: its smallest and largest values, NaN noted."""
-    if type(value) is np.ndarray:
-        if value.size == 0:
-            return None
-        if value.dtype.kind == "f":
-            nan = bool(np.isnan(value).any())
-            rest = value[~np.isnan(value)]
-            if rest.size == 0:
-                return Probe(path, math.nan, math.nan, True)
-            return Probe(path, float(rest.min()), float(rest.max()), nan)
-        return Probe(path, _as_float(value.min().item()), _as_float(value.max().item()), False)
-    items = value if type(value) is list else [value]
-    if not items:
-        return None
-    numbers = [_as_float(v) for v in items]
-    nan = any(math.isnan(v) for v in numbers)
-    rest = [v for v in numbers if not math.isnan(v)]
-    if not rest:
-        return Probe(path, math.nan, math.nan, True)
-    return Probe(path, min(rest), max(rest), nan)
 
 
 def changed_leaf(base: tuple[Any, ...], case: tuple[Any, ...]) -> Probe | None:
@@ -631,7 +594,7 @@ def _take_turns(groups: list[list[InputCase]]) -> list[InputCase]:
     return out
 
 
-__all__ = ["Leaf", "Usage", "MAX_PROBES", "analyse", "at", "changed_leaf", "generate", "leaves", "probe_of",
+__all__ = ["Leaf", "Usage", "MAX_PROBES", "analyse", "changed_leaf", "generate", "leaves",
            "with_leaf"]
 
 
