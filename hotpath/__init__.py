@@ -13,6 +13,8 @@ Set ``HOTPATH_DISABLE=1`` to run every function as its original.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
@@ -60,19 +62,46 @@ def tune(fn: Callable[..., Any], /, *args: Any, backends: tuple[str, ...] | str 
          **kwargs: Any) -> TuneResult:
     """Optimize ``fn`` now for these arguments and install the winner for their signature.
 
-    ``fn`` may be a plain function or one decorated with ``hotpath.optimize``. ``backends``,
-    ``rtol``, ``atol``, ``fastmath`` and ``config`` configure the run; ``executor`` says where the
-    candidates' trials run: ``None`` (here, one at a time), a ``distributed.Client`` or a scheduler
-    address such as ``"tcp://host:8786"`` (needs ``hotpath[dask]``; see docs/cluster.md).
-    ``budget_s`` caps the wall time spent on trials: the cost model tries the likely winners
-    first and no new candidate starts once it is spent. Every other keyword argument is passed
-    to ``fn``. Never raises because of the function: anything that prevents optimization is in
-    ``TuneResult.reason`` and ``fn`` keeps running as the original.
+    ``fn`` may be a plain function or one decorated with ``hotpath.optimize``. ``config`` and
+    every field of ``hotpath.Config`` given by name (``backends``, ``rtol``, ``timing_budget_s``,
+    ...) configure the run; ``executor`` says where the candidates' trials run: ``None`` (here,
+    one at a time), a ``distributed.Client`` or a scheduler address such as
+    ``"tcp://host:8786"`` (needs ``hotpath[dask]``; see docs/cluster.md). ``budget_s`` caps the
+    wall time spent on trials: the cost model tries the likely winners first and no new
+    candidate starts once it is spent. Every other keyword argument is passed to ``fn``.
+
+    A keyword that names both a ``Config`` field and a parameter of ``fn`` is ambiguous and
+    raises ``ConfigError``: pass that argument to ``fn`` by position, or the option through
+    ``config=``. Otherwise never raises because of the function: anything that prevents
+    optimization is in ``TuneResult.reason`` and ``fn`` keeps running as the original.
     """
+    options = {name: kwargs.pop(name) for name in list(kwargs) if name in _CONFIG_FIELDS}
+    options.update((name, value) for name, value in (("backends", backends), ("rtol", rtol), ("atol", atol),
+                                                      ("fastmath", fastmath), ("budget_s", budget_s))
+                   if value is not None)
+    clashes = sorted(set(options) & _keyword_parameters(fn))
+    if clashes:
+        raise ConfigError(f"{', '.join(clashes)} names both a hotpath option and a parameter of "
+                          f"{getattr(fn, '__qualname__', fn)}; pass the argument by position, or the option "
+                          "as config=hotpath.Config(...)")
     base = config or (fn.config if isinstance(fn, Optimized) else Config())
-    settings = base.replace(backends=backends, rtol=rtol, atol=atol, fastmath=fastmath, budget_s=budget_s)
+    settings = base.replace(**options)
     opt = fn if isinstance(fn, Optimized) else Optimized(fn, settings)
     return opt.tune_call(args, kwargs, settings, executor=executor)
+
+
+#: The options ``tune`` takes by name: every field of ``Config``.
+_CONFIG_FIELDS = frozenset(field.name for field in dataclasses.fields(Config))
+
+
+def _keyword_parameters(fn: Callable[..., Any]) -> set[str]:
+    """The parameters of ``fn`` a keyword argument can reach (none when it has no signature)."""
+    try:
+        parameters = inspect.signature(getattr(fn, "original", fn)).parameters.values()
+    except (TypeError, ValueError):
+        return set()
+    return {p.name for p in parameters
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
 
 
 __all__ = [

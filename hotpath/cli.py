@@ -51,7 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return int(args.func(args) or 0)
+    from hotpath.store import StoreUnavailable
+
+    try:
+        return int(args.func(args) or 0)
+    except StoreUnavailable as exc:  # one line naming the file and the fix, not a traceback
+        print(f"hotpath {args.command}: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

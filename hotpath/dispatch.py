@@ -9,10 +9,10 @@ any, is installed for that key alone.
 from __future__ import annotations
 
 import atexit
-import copy
 import functools
 import inspect
 import logging
+import os
 import queue
 import threading
 import time
@@ -21,11 +21,14 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from hotpath import fastpath, persist, watch_report
 from hotpath.config import Config, disabled_by_env
 from hotpath.frozen_globals import FrozenGlobals
 from hotpath.kernels.base import Candidate
 from hotpath.runner.compare import Tolerance
+from hotpath.runner.outcome import copy_args
 from hotpath.runner.payload import sandbox_pickling
 from hotpath.signature import Signature, guard_key, signature_of
 from hotpath.store import FunctionId
@@ -69,6 +72,13 @@ class _BackgroundTuner:
                 self._thread.start()
         self._jobs.put((opt, key, args))
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: the parent's queue, lock and thread are not this process's (the
+        thread does not exist here, and the lock may have been held at the fork)."""
+        self._jobs = queue.Queue()
+        self._thread = None
+        self._lock = threading.Lock()
+
     def _work(self) -> None:
         while True:
             opt, key, args = self._jobs.get()
@@ -83,6 +93,21 @@ class _BackgroundTuner:
 _TUNER = _BackgroundTuner()
 #: Every ``Optimized`` that has had an install in this process: their watch is reported at exit.
 _WATCHING: weakref.WeakSet[Optimized] = weakref.WeakSet()
+#: Every ``Optimized`` in this process, for the reset a forked child needs.
+_ALL: weakref.WeakSet[Optimized] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # The tuner thread was not forked: jobs queued or running in the parent never finish here,
+    # so their pending counts would make wait() hang, and signatures they were tuning would
+    # stay "queued". The child counts them afresh and tunes with its own thread.
+    _TUNER.reset_after_fork()
+    for opt in list(_ALL):
+        opt.reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 _last_report = 0.0
 
 
@@ -137,6 +162,15 @@ class Optimized(fastpath.Base):
         self._positional_only = bool(parameters) and all(p.kind in _POSITIONAL for p in parameters)
         self._arity = len(parameters)
         self._bind = inspect.signature(fn).bind if self._positional_only else None
+        _ALL.add(self)
+
+    def reset_after_fork(self) -> None:
+        """Forget background tuning the parent had under way (see ``_after_fork_in_child``)."""
+        self._pending = 0
+        self._idle = threading.Condition()
+        for stats in self._stats.values():
+            if stats.state == "queued":
+                stats.state = "counting"
 
     @property
     def original(self) -> Callable[..., Any]:
@@ -223,7 +257,7 @@ class Optimized(fastpath.Base):
             stats.state = "queued"
             try:
                 # Taken before the call: the function may change its arguments in place.
-                snapshot = copy.deepcopy(args)
+                snapshot = snapshot_args(args)
             except Exception as exc:
                 from hotpath import tuning
 
@@ -322,9 +356,15 @@ class Optimized(fastpath.Base):
                   executor: object = None) -> TuneResult:
         """Tune now for the positional ``args``, install the winner for their signature, and return
         the result (``executor`` as in ``hotpath.tune``; ``observer`` hears each candidate start and end)."""
-        from hotpath import tuning
+        from hotpath import leftovers, tuning
+        from hotpath.runner import sandbox
 
-        result = tuning.run(self, args, config or self.config, observer, executor)
+        config = config or self.config
+        state = config.state
+        # Trial folders go beside the kernels, where the next tune finds what a killed one left.
+        sandbox.use_scratch(state.tmp)
+        leftovers.clean(state)
+        result = tuning.run(self, args, config, observer, executor)
         self.install_result(args, result)
         return result
 
@@ -384,6 +424,49 @@ class Optimized(fastpath.Base):
         """Block until background tuning of this function is done; False on timeout."""
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+
+def snapshot_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A copy of ``args`` to tune from, with the same guard key as ``args``.
+
+    ``copy_args`` keeps aliasing, memory order and flags, but a strided array not aliased by
+    another comes back contiguous; the snapshot of a strided array is strided again (a compact
+    copy with one axis stepped, not a copy of all the memory it spans), and a read-only array
+    stays read-only, so the signature tuned is the one that was hot.
+    """
+    copied = copy_args(args)
+    return tuple(_same_layout(original, copy_, {}) for original, copy_ in zip(args, copied))
+
+
+def _same_layout(original: Any, copied: Any, memo: dict[int, Any]) -> Any:
+    if id(copied) in memo:
+        return memo[id(copied)]
+    result = copied
+    if type(original) is np.ndarray and type(copied) is np.ndarray:
+        result = _relaid(original, copied)
+    elif type(original) is tuple and type(copied) is tuple and len(original) == len(copied):
+        items = tuple(_same_layout(o, c, memo) for o, c in zip(original, copied))
+        result = copied if all(a is b for a, b in zip(items, copied)) else items
+    elif type(original) is list and type(copied) is list and len(original) == len(copied):
+        copied[:] = [_same_layout(o, c, memo) for o, c in zip(original, copied)]
+    memo[id(copied)] = result
+    return result
+
+
+def _relaid(original: np.ndarray, copied: np.ndarray) -> np.ndarray:
+    """``copied`` with ``original``'s contiguity and writeable flag."""
+    strided = not (original.flags.c_contiguous or original.flags.f_contiguous)
+    if strided and (copied.flags.c_contiguous or copied.flags.f_contiguous):
+        # Double the stride of the last axis longer than 1: neither C nor F contiguous.
+        axis = max(i for i, n in enumerate(original.shape) if n > 1)
+        shape = tuple(2 * n if i == axis else n for i, n in enumerate(original.shape))
+        step = tuple(slice(None, None, 2) if i == axis else slice(None) for i in range(original.ndim))
+        relaid = np.empty(shape, original.dtype)[step]
+        relaid[...] = copied
+        copied = relaid
+    if not original.flags.writeable and copied.flags.writeable:
+        copied.flags.writeable = False
+    return copied
 
 
 def _identity(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -21,7 +21,7 @@ from hotpath.kernels.artifacts import pickle_namespace
 from hotpath.rewriter.source import extract, injected_values
 from hotpath.runner import adapters
 from hotpath.integrity import ArtifactRefused, check_artifact, environment, function_key
-from hotpath.store import FunctionId, Store
+from hotpath.store import FunctionId, Store, StoreUnavailable
 
 if TYPE_CHECKING:
     from hotpath.runner.trials import Trial
@@ -68,6 +68,8 @@ def open_store(config: Config) -> Store | None:
         return None
     try:
         return Store.at(config.resolved_state_dir())
+    except StoreUnavailable:
+        return None  # Store.at warned once for this folder (StoreWarning)
     except Exception:
         log.exception("the hotpath store in %s cannot be opened; nothing will persist", config.resolved_state_dir())
         return None

@@ -8,6 +8,8 @@
     profiles/                Scalene profiles, plans, program runs, tuning-runs.jsonl
     model/history.jsonl      the cost model's training history from this folder's tuning runs
     watch/                   what the watch measured, one file per process (`hotpath status`)
+    tmp/                     the sandbox's per-trial folders (hotpath-trial-PID-*), removed once
+                             the process that made them is gone
 """
 
 from __future__ import annotations
@@ -68,3 +70,8 @@ class StateDir:
     @property
     def watch(self) -> Path:
         return self.root / "watch"
+
+    @property
+    def tmp(self) -> Path:
+        """Scratch folders of running trials; a killed process's are removed by the next tune."""
+        return self.root / "tmp"

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
+from hotpath.kernels import numba_threads
 from hotpath.kernels.base import DISTINCT_ARRAYS, Availability, Candidate, Failure, Skipped
 from hotpath.rewriter import parallel
 from hotpath.rewriter.reduction_order import (
@@ -247,8 +248,14 @@ class NumbaBackend:
                                imports, placed=True)
 
     def load(self, candidate: Candidate) -> Callable[..., Any]:
+        parallel_variant = bool(candidate.options_dict.get("parallel"))
+        if parallel_variant:
+            numba_threads.choose_fork_safe()  # before it compiles: see hotpath.kernels.numba_threads
         module = load_module(candidate.path, candidate.namespace)
-        return getattr(module, candidate.entry)
+        variant = getattr(module, candidate.entry)
+        if parallel_variant and numba_threads.needs_serializing():
+            return numba_threads.Serialized(variant)
+        return variant
 
     def prepare(self, variant: Callable[..., Any], args: Sequence[object]) -> None:
         import numba

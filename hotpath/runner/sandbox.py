@@ -26,6 +26,26 @@ log = logging.getLogger(__name__)
 
 _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
+#: Where trial folders go: the state folder's ``tmp/`` once a tune names it, else the system's.
+_scratch: Path | None = None
+#: The name of every trial folder starts with this and the id of the process that made it.
+TRIAL_PREFIX = "hotpath-trial-"
+
+
+def _reset_after_fork() -> None:
+    # The parent's workers are not this process's children, and its lock may have been held.
+    global _live, _live_lock
+    _live, _live_lock = set(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def use_scratch(folder: Path | None) -> None:
+    """Put trial folders under ``folder`` (None: the system's temporary folder)."""
+    global _scratch
+    _scratch = folder
 
 
 @dataclass(frozen=True)
@@ -65,7 +85,11 @@ def _tail(text: str, lines: int = 12) -> str:
 def run(task: object, timeout_s: float, memory_limit_mb: int | None,
         user_modules: tuple[str, ...] = ()) -> Any:
     """Do ``task`` in a fresh worker; its report, or a ``SandboxFailure``."""
-    with tempfile.TemporaryDirectory(prefix="hotpath-trial-") as folder:
+    scratch = _scratch
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
+    # The process id in the name lets a later run tell a killed process's leftovers from a live one's.
+    with tempfile.TemporaryDirectory(prefix=f"{TRIAL_PREFIX}{os.getpid()}-", dir=scratch) as folder:
         task_path = Path(folder, "task.pkl")
         result_path = Path(folder, "result.pkl")
         log_path = Path(folder, "worker.log")

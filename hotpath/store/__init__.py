@@ -8,15 +8,19 @@ entry, an artifact that no longer matches it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hotpath.errors import HotpathError
 from hotpath.kernels.base import Candidate
 from hotpath.statedir import StateDir
 from hotpath.store import audit
@@ -26,8 +30,46 @@ from hotpath.integrity import ArtifactRefused, check_artifact, environment, sha2
 if TYPE_CHECKING:
     from hotpath.runner.trials import Trial
 
-_open: dict[Path, Store] = {}
+_open: dict[tuple[Path, bool], Store] = {}
+#: Folders whose store could not be opened in this process, with why: warned about once.
+_unavailable: dict[tuple[Path, bool], StoreUnavailable] = {}
 _open_lock = threading.Lock()
+
+
+class StoreWarning(UserWarning):
+    """The store of a state folder cannot be used: the program goes on, nothing persists."""
+
+
+class StoreUnavailable(HotpathError):
+    """The store file cannot be opened or read; the message is one line naming it and the fix."""
+
+
+def _reset_after_fork() -> None:
+    # SQLite connections must not cross a fork, and the lock may have been held at it.
+    global _open_lock
+    _open.clear()
+    _open_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def unavailable(path: Path, exc: BaseException) -> StoreUnavailable:
+    """``exc``, met opening or reading the store file ``path``, as one line with the fix."""
+    cause = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc).lower() \
+            or "malformed" in str(exc).lower():
+        fix = "it is damaged: move it aside (hotpath starts a new one) or restore it from a backup"
+    elif isinstance(exc, (sqlite3.OperationalError, OSError)) and ("readonly" in str(exc).lower()
+                                                                   or "unable to open" in str(exc).lower()
+                                                                   or isinstance(exc, PermissionError)):
+        fix = "check that it and its folder exist and are readable (and writable, for a program that tunes)"
+    elif isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "full" in str(exc).lower():
+        fix = "free disk space in its folder"
+    else:
+        fix = "move it aside (hotpath starts a new one) or point HOTPATH_HOME at another folder"
+    return StoreUnavailable(f"hotpath store {path} cannot be used ({cause}); {fix}")
 
 
 @dataclass(frozen=True)
@@ -59,17 +101,32 @@ class StoredWinner:
 class Store:
     """The store of one state folder. Use ``Store.at(folder)``; instances are shared per process."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, read_only: bool = False) -> None:
         self.state_dir = state_dir
-        self.db = Database(StateDir(state_dir).store_db)
+        self.db = Database(StateDir(state_dir).store_db, read_only)
 
     @classmethod
-    def at(cls, state_dir: Path) -> Store:
+    def at(cls, state_dir: Path, read_only: bool = False) -> Store:
+        """The store of ``state_dir``, opened once per process (``read_only``: to look, never
+        to write or create). Raises ``StoreUnavailable`` when it cannot be opened; the first
+        time for a folder, a writer also warns (``StoreWarning``), so a program using a damaged
+        store hears of it once, not at every call."""
         path = Path(state_dir).resolve()
+        key = (path, read_only)
         with _open_lock:
-            if path not in _open:
-                _open[path] = cls(path)
-            return _open[path]
+            if key in _open:
+                return _open[key]
+            if key in _unavailable:
+                raise _unavailable[key]
+            try:
+                _open[key] = store = cls(path, read_only)
+                return store
+            except (sqlite3.Error, OSError, RuntimeError) as exc:
+                failure = unavailable(StateDir(path).store_db, exc)
+                _unavailable[key] = failure
+        if not read_only:
+            warnings.warn(f"{failure}; nothing will persist in this process", StoreWarning, stacklevel=2)
+        raise failure
 
     # --- functions ----------------------------------------------------------------------
     @staticmethod

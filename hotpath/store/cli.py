@@ -1,10 +1,19 @@
-"""``hotpath status``, ``hotpath audit [--verify]`` and ``hotpath rollback module:function``."""
+"""``hotpath status``, ``hotpath audit [--verify]`` and ``hotpath rollback module:function``.
+
+Exit status: 0 done; 1 the audit log is not intact, or ``--verify`` found no store to verify;
+2 a usage error; 3 the store cannot be opened or read (one line on stderr names the file and the fix).
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
+import sqlite3
+import sys
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 from hotpath.cli_helpers import HOME_HELP, home as _home, state_dir
@@ -12,13 +21,40 @@ from hotpath.cli_helpers import HOME_HELP, home as _home, state_dir
 
 
 
-def _store(args: argparse.Namespace) -> Any:
-    from hotpath.store import Store
+#: The exit status of a command whose store cannot be opened or read (one line on stderr says
+#: which file and what to do); 1 stays "the audit log is not intact" or "nothing to verify".
+UNAVAILABLE = 3
+
+
+def _store(args: argparse.Namespace, read_only: bool = True) -> Any:
+    """The store of ``--home``, or None when there is none; looking commands open it read-only."""
+    from hotpath.store import Store, StoreWarning
 
     folder = state_dir(args)
     if not folder.store_db.exists():
         return None
-    return Store.at(folder.root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StoreWarning)  # the command says it in its own one line
+        return Store.at(folder.root, read_only=read_only)
+
+
+def one_line_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``command`` with a store it cannot open or read reported as one line on stderr (exit
+    status ``UNAVAILABLE``), not a traceback."""
+    from hotpath.store import StoreUnavailable, unavailable
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except sqlite3.Error as exc:
+            failure: StoreUnavailable = unavailable(state_dir(args).store_db, exc)
+        except StoreUnavailable as exc:
+            failure = exc
+        print(f"hotpath {args.command}: {failure}", file=sys.stderr)
+        return UNAVAILABLE
+
+    return run
 
 
 def _when(ts: float) -> str:
@@ -31,18 +67,18 @@ def register(subparsers: Any) -> None:
 
     status = subparsers.add_parser("status", parents=[common], help="what is installed, where, since when, how fast")
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(func=_status)
+    status.set_defaults(func=one_line_errors(_status))
 
     audit = subparsers.add_parser("audit", parents=[common], help="the change log; --verify checks it is intact")
     audit.add_argument("--verify", action="store_true", help="recompute the hash chain; exit 1 naming the first bad entry")
     audit.add_argument("--function", help="only entries for module:function")
     audit.add_argument("--json", action="store_true", help="machine-readable output")
-    audit.set_defaults(func=_audit)
+    audit.set_defaults(func=one_line_errors(_audit))
 
     rollback = subparsers.add_parser("rollback", parents=[common], help="retire a function's stored winners by hand")
     rollback.add_argument("function", help="module:function, as `hotpath status` lists it")
     rollback.add_argument("--signature", help="only this signature, as `hotpath status` prints it")
-    rollback.set_defaults(func=_rollback)
+    rollback.set_defaults(func=one_line_errors(_rollback))
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -82,7 +118,7 @@ def _audit(args: argparse.Namespace) -> int:
     store = _store(args)
     if store is None:
         console.print(f"no store in {_home(args)}: nothing has been recorded")
-        return 0
+        return 1 if args.verify else 0  # nothing verified is not "intact"
     if args.verify:
         problem = store.verify_audit()
         if problem:
@@ -109,7 +145,7 @@ def _rollback(args: argparse.Namespace) -> int:
     if ":" not in args.function:
         Console().print(f"[red]name the function as module:function (see `hotpath status`), got {args.function!r}")
         return 2
-    store = _store(args)
+    store = _store(args, read_only=False)
     if store is None:
         Console().print(f"no store in {_home(args)}: nothing to roll back")
         return 0

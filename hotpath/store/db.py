@@ -90,12 +90,25 @@ MIGRATIONS: dict[int, str] = {
 
 
 class Database:
-    """A connection per thread to one store file, with the schema brought up to date."""
+    """A connection per thread to one store file, with the schema brought up to date.
 
-    def __init__(self, path: Path) -> None:
+    ``read_only`` opens it with SQLite's ``mode=ro``: nothing is created, migrated or locked for
+    writing, so a reader works on a folder it cannot write (``hotpath status``, ``audit``).
+    """
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._local = threading.local()
+        if read_only:
+            version = self.connection().execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{path} has schema version {version}, newer than this hotpath "
+                                   f"understands ({SCHEMA_VERSION}); upgrade hotpath or use another HOTPATH_HOME")
+            # A store older than this hotpath is read as it is: its missing columns are not read here.
+            self.connection().execute("SELECT count(*) FROM installs").fetchone()  # a database, with our tables
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
         with self.write() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -107,7 +120,12 @@ class Database:
 
     def connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
-        if connection is None:
+        if connection is None and self.read_only:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            connection = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
+            connection.execute("PRAGMA busy_timeout = 60000")
+            self._local.connection = connection
+        elif connection is None:
             connection = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")

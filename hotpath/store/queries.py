@@ -49,10 +49,11 @@ class InstallRow:
 
 
 def open_existing(state_dir: Path) -> Store | None:
-    """The store of ``state_dir``, or ``None`` when nothing was ever recorded there."""
+    """The store of ``state_dir`` opened read-only, or ``None`` when nothing was ever recorded
+    there (``StoreUnavailable`` when it cannot be read)."""
     if not StateDir(Path(state_dir)).store_db.exists():
         return None
-    return Store.at(Path(state_dir))
+    return Store.at(Path(state_dir), read_only=True)
 
 
 def trials(store: Store) -> list[TrialRow]:
