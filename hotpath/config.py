@@ -6,6 +6,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hotpath.errors import ConfigError
 from hotpath.kernels.base import BACKENDS
@@ -141,7 +142,7 @@ class Config:
 
     def replace(self, **changes: object) -> Config:
         """A copy with ``changes`` applied; ``None`` values mean "keep the current value"."""
-        given = {k: v for k, v in changes.items() if v is not None}
+        given: dict[str, Any] = {k: v for k, v in changes.items() if v is not None}
         unknown = set(given) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ConfigError(f"unknown option(s) {sorted(unknown)}; see help(hotpath.Config)")

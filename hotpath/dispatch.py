@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -35,6 +35,8 @@ from hotpath.store import FunctionId
 from hotpath.watch import Install, RollbackEvent, protected_call, shadow_call, variant_failed
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hotpath.runner.trials import Observer
     from hotpath.tuning import TuneResult
 
@@ -116,7 +118,7 @@ def report_watch() -> None:
     reads it (one file per process in each state folder in use)."""
     global _last_report
     _last_report = time.monotonic()
-    by_folder: dict = {}
+    by_folder: dict[Path, list[dict[str, Any]]] = {}
     for opt in list(_WATCHING):
         if not opt.config.persist:
             continue
@@ -150,7 +152,7 @@ class Optimized(fastpath.Base):
         self._results: dict[Hashable, TuneResult] = {}
         self._barred: dict[Hashable, set[str]] = {}
         self._tolerance = Tolerance(config.rtol, config.atol)
-        self._identity: persist.Identity | None | bool = False  # False: not computed yet
+        self._identity: persist.Identity | None | Literal[False] = False  # False: not computed yet
         self._invalidations = 0
         self._pending = 0
         self._idle = threading.Condition()
@@ -282,7 +284,7 @@ class Optimized(fastpath.Base):
         (None when it cannot be rewritten or stored)."""
         if self._identity is False or (self._identity is not None and not self._identity.current):
             self._identity = persist.identify(self.__hotpath_original__)
-        return self._identity  # type: ignore[return-value]
+        return self._identity
 
     @property
     def function_id(self) -> FunctionId | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,4 +56,4 @@ def example_args(name: str, scale: float = 1.0) -> tuple[Any, ...]:
     raise KeyError(name)
 
 
-EXAMPLES = {"jacobi_sweep": jacobi_sweep, "pairwise_distances": pairwise_distances, "checksum": checksum}
+EXAMPLES: dict[str, Callable[..., Any]] = {"jacobi_sweep": jacobi_sweep, "pairwise_distances": pairwise_distances, "checksum": checksum}

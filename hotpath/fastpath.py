@@ -21,7 +21,7 @@ from hotpath import signature
 try:
     import hotpath._fastpath as _fastpath
 except ImportError:  # not built: the pure-Python path serves
-    _fastpath = None  # type: ignore[assignment]
+    _fastpath = None
 
 #: The base class of ``Optimized``: the compiled dispatcher when built, else ``object``.
 Base: type = _fastpath.Dispatcher if _fastpath is not None else object
@@ -82,7 +82,7 @@ def _apply(cls: type, compiled: bool) -> None:
     else:
         if _fastpath is not None and issubclass(cls, _fastpath.Dispatcher):
             _fastpath.set_vectorcall(cls, False)  # before __call__ changes: 3.11 would keep it
-        cls.__call__ = cls._pure_call  # type: ignore[attr-defined]
+        cls.__call__ = cls._pure_call  # type: ignore[attr-defined, method-assign]
 
 
 def use(compiled: bool) -> bool:

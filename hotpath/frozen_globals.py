@@ -192,7 +192,7 @@ def _fetches(bindings: list[_Binding]) -> tuple[_Fetch, ...]:
         if type(first.scope) is dict and not first.path:
             read = functools.partial(operator.itemgetter(*items), first.scope)
         elif not first.path:  # a closure cell
-            read = functools.partial(_cell_contents, first.scope)
+            read = functools.partial(_cell_contents, first.scope)  # type: ignore[arg-type]
             expected = (first.value,)
         else:
             read = functools.partial(_attributes, first.scope, first.name, operator.attrgetter(*items))
@@ -206,7 +206,7 @@ def _cell_contents(cell: types.CellType) -> tuple[Any]:
 
 def _attributes(scope: dict[str, Any] | types.CellType, name: str,
                 get: Callable[[Any], tuple[Any, ...]]) -> tuple[Any, ...]:
-    return get(scope[name] if type(scope) is dict else scope.cell_contents)  # type: ignore[index,union-attr]
+    return get(scope[name] if type(scope) is dict else scope.cell_contents)  # type: ignore[union-attr]
 
 
 def _same_value(now: Any, then: Any) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 try:  # NumPy 2: the error state is a context variable holding one object per state
-    from numpy._core._ufunc_config import _extobj_contextvar as ERROR_STATE_VAR
+    from numpy._core._ufunc_config import _extobj_contextvar as ERROR_STATE_VAR  # type: ignore[attr-defined]
 except ImportError:  # NumPy 1: asked for through np.geterr() on every call
     ERROR_STATE_VAR = None
 
@@ -86,7 +86,8 @@ def error_state_of(extobj: object) -> ErrorState | None:
     """The ``ErrorState`` of the current context, whose state object is ``extobj``, or ``None``
     when it is quiet; remembered for ``extobj`` (the compiled key asks this on a new object)."""
     global _seen
-    loud = tuple(sorted((error, mode) for error, mode in np.geterr().items() if mode not in _QUIET))
+    loud: tuple[tuple[str, str], ...] = tuple(sorted(
+        (error, mode) for error, mode in np.geterr().items() if mode not in _QUIET))  # type: ignore[misc]
     found = ErrorState(loud) if loud else None
     if extobj is not None:
         _seen = (extobj, found)  # a strong reference: the identity test below stays sound
@@ -117,13 +118,13 @@ def _arg_key(value: object) -> Hashable:
         layout = "C" if flags.c_contiguous else ("F" if flags.f_contiguous else "A")
         return (kind, value.dtype, value.ndim, layout, flags.writeable)  # type: ignore[attr-defined]
     if kind is tuple:
-        return (kind, tuple(map(_arg_key, value)))  # type: ignore[arg-type]
+        return (kind, tuple(map(_arg_key, value)))  # type: ignore[call-overload]
     if kind is list:
         # A list's element type decides how a compiler types it; the first element stands in.
         return (kind, _arg_key(value[0]) if value else None)  # type: ignore[index]
     if kind not in _PLAIN and described(kind):
         return describe(value)
-    return kind
+    return kind  # type: ignore[return-value]  # a class is hashable; mypy reads type.__hash__ unbound
 
 
 _PLAIN = frozenset((float, int, bool, complex, str, bytes, type(None)))

@@ -181,7 +181,7 @@ def _measure(args: argparse.Namespace) -> int:
         command = command[1:]
     name = args.name or " ".join(command)
     # Check the file to append to before spending minutes under valgrind.
-    existing: list = []
+    existing: list[Any] = []
     commands: dict[str, list[str]] = {}
     if args.append and args.output != "-" and os.path.exists(args.output):
         previous = load_results(args.output, role="output")

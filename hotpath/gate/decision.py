@@ -181,12 +181,11 @@ def _compare_summaries(baseline: BenchmarkSamples, current: BenchmarkSamples, po
 
 def _data_note(baseline: BenchmarkSamples, current: BenchmarkSamples) -> str:
     """How many worker processes backed the verdict, and what that means for its reliability."""
-    counts = (stats.process_count(baseline.groups), stats.process_count(current.groups))
-    if None in counts:
+    base_n, cur_n = stats.process_count(baseline.groups), stats.process_count(current.groups)
+    if base_n is None or cur_n is None:
         return ""  # no process labels (pytest-benchmark): blocks of rounds, documented in docs/gate.md
-    base_n, cur_n = counts
     note = f"; {base_n}/{cur_n} processes"
-    fewest = min(counts)
+    fewest = min(base_n, cur_n)
     if fewest < stats.MIN_GROUPS:
         side = "baseline" if base_n == fewest else "current"
         return (f"{note}: only {fewest} on the {side} side, so the interval cannot show how much another "
@@ -203,7 +202,8 @@ def _summary(bench: BenchmarkSamples) -> SummaryStats:
         return bench.summary
     values = np.asarray(bench.values)
     q = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
-    return SummaryStats(*(float(x) for x in q), count=len(values))
+    minimum, q1, median, q3, maximum = (float(x) for x in q)
+    return SummaryStats(minimum, q1, median, q3, maximum, count=len(values))
 
 
 def _check_units(baseline: BenchmarkSamples, current: BenchmarkSamples, base_src: str, cur_src: str) -> None:

@@ -136,7 +136,7 @@ class _GateSession:
         if self.save:
             # Only a saved baseline needs them, and collecting machine info is not free.
             try:
-                machine_info = bs.get_machine_info()
+                machine_info = bs.get_machine_info()  # type: ignore[union-attr]
                 commit_info = config.hook.pytest_benchmark_generate_commit_info(config=config)
             except Exception:  # noqa: BLE001 - descriptive extras must never sink the gate
                 pass

@@ -277,7 +277,7 @@ def unit_labels(n: int, groups: np.ndarray | tuple[int, ...] | None) -> tuple[np
     drift within the process but cannot show how much another process would differ, which
     ``decision`` says in its reason.
     """
-    if groups is not None and process_count(groups) >= MIN_GROUPS:
+    if groups is not None and process_count(groups) >= MIN_GROUPS:  # type: ignore[operator]
         return np.asarray(groups), True
     return contiguous_blocks(n), False
 

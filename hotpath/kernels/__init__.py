@@ -16,7 +16,7 @@ def get_backend(name: str) -> Backend:
     if ":" in name:
         module_name, _, attribute = name.partition(":")
         try:
-            return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+            return getattr(importlib.import_module(module_name), attribute)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"cannot load backend plug-in {name!r}: {exc}") from None
     try:
@@ -24,7 +24,7 @@ def get_backend(name: str) -> Backend:
     except KeyError:
         raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}, "
                           "or a plug-in as 'package.module:OBJECT'") from None
-    return importlib.import_module(module).BACKEND  # type: ignore[no-any-return]
+    return importlib.import_module(module).BACKEND
 
 
 __all__ = ["Availability", "Backend", "Candidate", "Failure", "Skipped", "BACKENDS", "get_backend"]

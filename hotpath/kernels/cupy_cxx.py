@@ -247,11 +247,11 @@ class Translator:
             op = " && " if isinstance(node.op, ast.And) else " || "
             return "(" + op.join(self.expr(v) for v in node.values) + ")"
         if isinstance(node, ast.Compare):
-            parts, left = [], node.left
-            for op, right in zip(node.ops, node.comparators):
-                if type(op) not in _CMPOPS:
+            parts, left = [], node.left  # type: ignore[assignment]
+            for op, right in zip(node.ops, node.comparators):  # type: ignore[assignment]
+                if type(op) not in _CMPOPS:  # type: ignore[comparison-overlap]
                     raise NotRewritable(f"the comparison in `{ast.unparse(node)}` is not translated")
-                parts.append(f"({self.expr(left)} {_CMPOPS[type(op)]} {self.expr(right)})")
+                parts.append(f"({self.expr(left)} {_CMPOPS[type(op)]} {self.expr(right)})")  # type: ignore[arg-type, index]
                 left = right
             return "(" + " && ".join(parts) + ")"
         if isinstance(node, ast.IfExp):

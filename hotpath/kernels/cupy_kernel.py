@@ -179,7 +179,10 @@ def plan(fn: ast.FunctionDef, signature: Signature, local_arrays: dict[str, str]
     operation += statements
 
     type_index = iter(range(1000))
-    in_decl, out_decl, call_in, call_out = [], [], [], []
+    in_decl: list[str] = []
+    out_decl: list[str] = []
+    call_in: list[str] = []
+    call_out: list[str] = []
     for name in sorted(arrays):
         declaration = f"raw T{next(type_index)} p_{name}"
         (out_decl if name in written else in_decl).append(declaration)

@@ -100,7 +100,7 @@ class CythonBackend:
         module = cython_build.load(binary, candidate.path.stem)
         # Values the module reads as globals at call time; bound before the first call.
         module.__dict__.update(pickle.loads(candidate.namespace))
-        return getattr(module, candidate.entry)  # type: ignore[no-any-return]
+        return getattr(module, candidate.entry)
 
     def prepare(self, variant: Callable[..., Any], args: Sequence[object]) -> None:
         pass  # built ahead of time: nothing is compiled lazily

@@ -235,7 +235,7 @@ def _module_names(fs: FunctionSource) -> tuple[frozenset[str], frozenset[str], d
         for ref in part.refs:
             if ref.kind == "value" and getattr(ref.value, "__name__", None) in _math_names() \
                     and getattr(math, ref.value.__name__, None) is ref.value:
-                math_values[ref.name] = ref.value.__name__
+                math_values[ref.name] = ref.value.__name__  # type: ignore[union-attr]
     return math_modules, numpy_modules, math_values
 
 

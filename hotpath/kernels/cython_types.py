@@ -318,14 +318,14 @@ def _allocation(call: ast.expr, scope: Scope, arrays: dict[str, ArrayType]) -> A
         if isinstance(shape, (ast.List, ast.Starred)) or ndim == 0:
             return None
         layout = keywords["order"].value if "order" in keywords else "C"  # type: ignore[attr-defined]
-        return ArrayType(DTYPE_CTYPES[dtype], ndim, layout if ndim > 1 else "C")
+        return ArrayType(DTYPE_CTYPES[dtype], ndim, layout if ndim > 1 else "C")  # type: ignore[index]
     if owner in scope.numpy_modules and name in LIKE_ALLOCATORS:
         if not call.args or not isinstance(call.args[0], ast.Name) or call.args[0].id not in arrays:
             return None
         if len(call.args) != (2 if name == "full_like" else 1) or "order" in keywords:
             return None
         source = arrays[call.args[0].id]
-        ctype = DTYPE_CTYPES[dtype] if "dtype" in keywords else source.ctype
+        ctype = DTYPE_CTYPES[dtype] if "dtype" in keywords else source.ctype  # type: ignore[index]
         # order="K" (the default) keeps C and F; a strided source gives a new layout we cannot name.
         return ArrayType(ctype, source.ndim, source.layout if source.layout in "CF" else "A")
     if name == "copy" and owner in arrays and not call.args and not keywords:
@@ -403,7 +403,7 @@ def infer(fn: ast.FunctionDef, signature: Signature | None, math_modules: frozen
             if isinstance(target, ast.Name):
                 assignments.setdefault(target.id, []).append(("value", value))  # type: ignore[arg-type]
             elif isinstance(target, (ast.Tuple, ast.List)) and _unpacks_shape(target, value, arrays):
-                for name in target.elts:
+                for name in target.elts:  # type: ignore[assignment]
                     assignments.setdefault(name.id, []).append(("range", node))  # type: ignore[attr-defined]
             else:
                 for name in _unpacked(target):
@@ -437,7 +437,7 @@ def infer(fn: ast.FunctionDef, signature: Signature | None, math_modules: frozen
             if kind == "range":
                 found.append(INDEX)
             elif kind == "element":
-                found.append(iterated_array(item, arrays).ctype)  # type: ignore[arg-type, union-attr]
+                found.append(iterated_array(item, arrays).ctype)  # type: ignore[union-attr]
             elif kind == "value":
                 found.append(env.expr(item) if item is not None else None)  # type: ignore[arg-type]
             elif kind == "aug":

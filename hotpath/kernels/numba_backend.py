@@ -233,7 +233,7 @@ class NumbaBackend:
               and not options.get("error_model")):
             # Python floats raise on x / 0.0, NumPy scalars give inf: the original computed on
             # NumPy scalars, so NumPy's error model is the faithful one.
-            change, suffix = {"error_model": "numpy"}, "+numpy-errors"
+            change, suffix = {"error_model": "numpy"}, "+numpy-errors"  # type: ignore[dict-item]
         else:
             return None
         # The rewritten body, its prange loops and its summation order are in the candidate's own

@@ -46,8 +46,8 @@ def choose_fork_safe() -> None:
     with _lock:
         if _running() is not None or "NUMBA_THREADING_LAYER" in os.environ:
             return  # the user's choice, or the threads already started: not ours to change
-        if numba.config.THREADING_LAYER == "default":
-            numba.config.THREADING_LAYER = FORK_SAFE
+        if numba.config.THREADING_LAYER == "default":  # type: ignore[attr-defined]
+            numba.config.THREADING_LAYER = FORK_SAFE  # type: ignore[attr-defined]
             log.info("numba threading layer set to %r for hotpath's parallel variants (fork-safe)", FORK_SAFE)
 
 
@@ -59,7 +59,7 @@ def needs_serializing() -> bool:
     running = _running()
     if running is not None:
         return running == "workqueue"
-    return numba.config.THREADING_LAYER in ("workqueue", FORK_SAFE) and not _tbb_available()
+    return numba.config.THREADING_LAYER in ("workqueue", FORK_SAFE) and not _tbb_available()  # type: ignore[attr-defined]
 
 
 def _running() -> str | None:

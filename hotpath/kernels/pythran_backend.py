@@ -303,7 +303,7 @@ class PythranBackend:
             out.append(self._candidate(fs, "pythran-openmp", {"openmp": True, "parallel": True}, header,
                                        constants, main, tuple(notes), kernels_dir))
         else:
-            reasons = "; ".join(notes) or "the function has no range loop"
+            reasons = "; ".join(notes) or "the function has no range loop"  # type: ignore[assignment]
             out.append(Skipped(self.name, "pythran-openmp", f"no loop is proven parallel: {reasons}"))
         return out
 
@@ -331,7 +331,7 @@ class PythranBackend:
     def load(self, candidate: Candidate) -> Callable[..., Any]:
         binary, _ = build(candidate.path, candidate.source, _flags(candidate))
         module = native_build.load_extension(binary, candidate.path.stem, "pythran")
-        return getattr(module, candidate.entry)  # type: ignore[no-any-return]
+        return getattr(module, candidate.entry)
 
     def prepare(self, variant: Callable[..., Any], args: Sequence[object]) -> None:
         pass  # built ahead of time for the exported types

@@ -124,7 +124,7 @@ class TorchBackend:
                    kernels_dir: Path) -> Candidate:
         source = emit(fs, name, options)
         path = write_module(kernels_dir, f"{fs.module}.{fs.qualname}", name, source, namespace)
-        notes = ("torch.compile(fullgraph=True) of the unchanged NumPy code",)
+        notes: tuple[str, ...] = ("torch.compile(fullgraph=True) of the unchanged NumPy code",)
         if options["device"] == "cuda":
             notes += ("arrays move to the GPU and back on every call; written arguments are copied back",)
         return Candidate(self.name, name, tuple(sorted(options.items())), source, ENTRY, path, namespace, notes)

@@ -79,7 +79,7 @@ class _WrappingLoader(importlib.abc.Loader):
         return self._inner.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
-        self._inner.exec_module(module)  # type: ignore[attr-defined]
+        self._inner.exec_module(module)
         wrap_module(module, self._wrapper)
 
     def __getattr__(self, name: str) -> Any:  # get_source, get_code, ... for inspect and linecache
@@ -100,7 +100,7 @@ class ImportHook(importlib.abc.MetaPathFinder):
             return None
         if not self._wanted(fullname, str(Path(spec.origin).resolve())):
             return None
-        spec.loader = _WrappingLoader(spec.loader, self._wrapper)  # type: ignore[arg-type]
+        spec.loader = _WrappingLoader(spec.loader, self._wrapper)
         return spec
 
 

@@ -91,7 +91,7 @@ def check(file: str, qualname: str, line: int) -> Verdict:
     if isinstance(definition, ast.AsyncFunctionDef):
         return Verdict(False, f"{qualname} is a coroutine; only plain functions are rewritten")
     stub: ast.stmt = ast.FunctionDef(**{f: getattr(definition, f) for f in definition._fields}) \
-        if isinstance(definition, ast.FunctionDef) else definition  # type: ignore[arg-type]
+        if isinstance(definition, ast.FunctionDef) else definition  # type: ignore[assignment]
     stub.decorator_list = []  # type: ignore[attr-defined]
     ast.copy_location(stub, definition)
     for outer in reversed(chain[:-1]):

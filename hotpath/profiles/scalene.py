@@ -162,7 +162,8 @@ def _from_lines(path: Path, lines: list[dict[str, Any]], names: dict[int, str]) 
             total[0] += _share(entry, "n_cpu_percent_python")
             total[1] += _share(entry, "n_cpu_percent_c")
             total[2] += _share(entry, "n_sys_percent")
-    return [FunctionProfile(str(path), names[start], start, *total) for start, total in totals.items()
+    return [FunctionProfile(str(path), names[start], start, total[0], total[1], total[2])
+            for start, total in totals.items()
             if sum(total) > 0]
 
 

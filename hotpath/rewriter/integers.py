@@ -152,7 +152,7 @@ def _assignments(tree: ast.AST) -> list[tuple[set[str], ast.AST, set[str]]]:
             found.append((_names(node.target), grown, tested))
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
             found.append((_names(node.target), node.value, tested))
-        for child in ast.iter_child_nodes(node):
+        for child in ast.iter_child_nodes(node):  # type: ignore[assignment]
             visit(child, tested)
 
     visit(tree, set())

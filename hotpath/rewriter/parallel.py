@@ -151,7 +151,7 @@ def _may_be_empty(loop: ast.For) -> bool:
     call = loop.iter
     if isinstance(call, ast.Call) and all(isinstance(a, ast.Constant) for a in call.args):
         try:
-            return len(range(*[a.value for a in call.args])) == 0  # type: ignore[misc]
+            return len(range(*[a.value for a in call.args])) == 0  # type: ignore[attr-defined]
         except TypeError:
             return True
     return True
@@ -162,7 +162,7 @@ def _reduction_kind(stmt: ast.stmt) -> str:
         return type(stmt.op).__name__
     value = stmt.value  # type: ignore[attr-defined]
     if isinstance(value, ast.Call):
-        return value.func.id  # type: ignore[union-attr]
+        return value.func.id  # type: ignore[attr-defined]
     return type(value.op).__name__
 
 
@@ -212,7 +212,7 @@ def _range_targets(fn: ast.FunctionDef) -> frozenset[str]:
     targets = {n.target.id for n in ast.walk(fn) if is_range_loop(n)}  # type: ignore[attr-defined]
     stores = [n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
     return frozenset(t for t in targets if stores.count(t) == sum(
-        1 for n in ast.walk(fn) if is_range_loop(n) and n.target.id == t))  # type: ignore[attr-defined]
+        1 for n in ast.walk(fn) if is_range_loop(n) and n.target.id == t))  # type: ignore[attr-defined, misc]
 
 
 def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt],
@@ -220,7 +220,7 @@ def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt],
     def no(reason: str) -> LoopVerdict:
         return LoopVerdict(header, False, reason)
 
-    var = loop.target.id  # type: ignore[union-attr]
+    var = loop.target.id  # type: ignore[attr-defined]
     header = f"for {var} in {ast.unparse(loop.iter)}"
     body = ast.Module(body=loop.body, type_ignores=[])
     for node in ast.walk(body):

@@ -145,7 +145,7 @@ class _Finder(ast.NodeTransformer):
             self.substituted = True
             func = ast.Attribute(ast.Name(self.helper, ast.Load()), _SUBSTITUTED[kind], ast.Load())
             return ast.copy_location(ast.Call(func, [operands[0]], []), node)
-        self.reasons.append(f"{ast.unparse(node)}: {_why(kind)}")
+        self.reasons.append(f"{ast.unparse(node)}: {_why(kind)}")  # type: ignore[arg-type]
         return node
 
 

@@ -324,7 +324,7 @@ def _holds_state(value: Any) -> bool:
     parameters module, a global object or class), as opposed to a library or a plain value."""
     if isinstance(value, types.ModuleType):
         filename = getattr(value, "__file__", None)
-        return bool(filename) and not str(Path(filename).resolve()).startswith(_LIBRARY_ROOTS)
+        return bool(filename) and not str(Path(filename).resolve()).startswith(_LIBRARY_ROOTS)  # type: ignore[arg-type]
     if isinstance(value, type):
         return _holds_state(inspect.getmodule(value))
     return not (_is_data(value) or callable(value) or isinstance(value, (list, dict, set, frozenset, bytearray)))

@@ -192,7 +192,7 @@ def mutate(case: InputCase, params: tuple[str, ...], rng: random.Random) -> Inpu
         how, new = _mutate_values(value, rng)
     elif type(value) is list:
         how, array = _mutate_values(np.array(value), rng)
-        new = [type(value[0])(v) for v in array.tolist()]
+        new = [type(value[0])(v) for v in array.tolist()]  # type: ignore[assignment]
     else:
         peers = [other.value for other in found if other is not leaf and _is_scalar(other.value)
                  and not isinstance(other.value, (bool, np.bool_))]

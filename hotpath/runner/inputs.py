@@ -91,7 +91,7 @@ def probe_of(path: LeafPath, value: Any) -> Probe | None:
         return None
     numbers = [_as_float(v) for v in items]
     nan = any(math.isnan(v) for v in numbers)
-    rest = [v for v in numbers if not math.isnan(v)]
+    rest = [v for v in numbers if not math.isnan(v)]  # type: ignore[assignment]
     if not rest:
         return Probe(path, math.nan, math.nan, True)
     return Probe(path, min(rest), max(rest), nan)
@@ -112,7 +112,7 @@ def _is_data_array(value: object) -> bool:
 
 
 def _arrays(args: Sequence[object]) -> list[np.ndarray]:
-    return [a for a in args if _is_data_array(a)]
+    return [a for a in args if _is_data_array(a)]  # type: ignore[misc]
 
 
 def _number_lists(args: Sequence[object]) -> list[list[Any]]:

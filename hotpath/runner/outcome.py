@@ -90,11 +90,11 @@ def _arrays_in(value: Any, found: dict[int, np.ndarray]) -> None:
     if isinstance(value, np.ndarray):
         found.setdefault(id(value), value)
     elif isinstance(value, (tuple, list)) and id(value) not in found:
-        found[id(value)] = value  # marks the container visited (a list may hold itself)
+        found[id(value)] = value  # type: ignore[assignment]  # marks the container visited (a list may hold itself)
         for item in value:
             _arrays_in(item, found)
     elif isinstance(value, dict) and id(value) not in found:
-        found[id(value)] = value
+        found[id(value)] = value  # type: ignore[assignment]
         for item in value.values():
             _arrays_in(item, found)
 

@@ -568,7 +568,7 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
                 shape = template.shape if type(template) is np.ndarray else (len(template),)
                 values = _cancellation(int(np.prod(shape)), getattr(template, "dtype", float)).reshape(shape)
                 if type(template) is list:
-                    values = [float(v) for v in values]
+                    values = [float(v) for v in values]  # type: ignore[assignment]
                 add("cancellation", base, values, f"n={int(np.prod(shape))}", made)
         if sequence and "nan-position" in rules and _array_size(leaf) >= 3:
             for where in ("first", "middle", "last"):

@@ -45,7 +45,7 @@ class TrialStatus(str, Enum):
     SKIPPED = "skipped"  # never ran: barred, unavailable backend, not worth trying
 
     __str__ = str.__str__
-    __format__ = str.__format__
+    __format__ = str.__format__  # type: ignore[assignment]  # Enum declares its own signature
     __hash__ = str.__hash__
 
 
@@ -237,5 +237,5 @@ def decide(trials: list[Trial], config: Config) -> list[Trial]:
     return decided
 
 
-def _with(trial: Trial, status: str, reason: str) -> Trial:
+def _with(trial: Trial, status: TrialStatus, reason: str) -> Trial:
     return replace(trial, status=status, reason=reason)

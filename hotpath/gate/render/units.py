@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from hotpath.gate.model import UNIT_INSTRUCTIONS, UNIT_SECONDS, Comparison, Verdict
+from hotpath.gate.model import UNIT_INSTRUCTIONS, UNIT_SECONDS, Comparison, GateReport, Verdict
 
 VERDICT_SYMBOLS = {
     Verdict.SLOWER: "slower",
@@ -51,7 +51,7 @@ def format_fraction(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
-def headline(report) -> str:  # noqa: ANN001 - GateReport; kept loose to avoid an import cycle
+def headline(report: GateReport) -> str:
     """One sentence: did the gate pass, and what it saw."""
     counts = ", ".join(
         f"{report.count(v)} {VERDICT_SYMBOLS[v]}" for v in (Verdict.SLOWER, Verdict.ACCEPTED, Verdict.FASTER, Verdict.UNCHANGED)
@@ -65,13 +65,13 @@ def headline(report) -> str:  # noqa: ANN001 - GateReport; kept loose to avoid a
     return f"OK: no significant regression in {n} benchmarks; {counts}"
 
 
-def detectable_line(report) -> str:  # noqa: ANN001
+def detectable_line(report: GateReport) -> str:
     """What the gate could have caught, given the noise in these measurements."""
     worst = [c for c in report.comparisons if c.min_detectable is not None]
     if not worst:
         return "Smallest detectable regression: unknown (no raw samples; see docs/gate.md)."
-    worst_c = max(worst, key=lambda c: c.min_detectable)
-    best_c = min(worst, key=lambda c: c.min_detectable)
+    worst_c = max(worst, key=lambda c: c.min_detectable)  # type: ignore[arg-type, return-value]
+    best_c = min(worst, key=lambda c: c.min_detectable)  # type: ignore[arg-type, return-value]
     if worst_c is best_c:
         return (
             f"Smallest regression this comparison detects with 95% probability: "

@@ -116,7 +116,7 @@ class Builder:
                 offset = position - (rank - len(shape))
                 if offset < 0 or shape[offset] is None:
                     continue
-                axis = shape[offset] if axis is None else self.unify(axis, shape[offset])
+                axis = shape[offset] if axis is None else self.unify(axis, shape[offset])  # type: ignore[arg-type]
             out.append(axis)
         return self.distinct(tuple(out))
 
@@ -212,10 +212,10 @@ class Builder:
                 raise Unsupported("more than one Ellipsis")
             at = next(k for k, i in enumerate(index) if isinstance(i, ast.Constant) and i.value is Ellipsis)
             used = sum(1 for i in index if not _is_none(i)) - 1
-            index = index[:at] + [ast.Slice()] * (array.ndim - used) + index[at + 1:]
-        if sum(1 for i in index if not _is_none(i)) > array.ndim:
+            index = index[:at] + [ast.Slice()] * (array.ndim - used) + index[at + 1:]  # type: ignore[union-attr]
+        if sum(1 for i in index if not _is_none(i)) > array.ndim:  # type: ignore[union-attr]
             raise Unsupported("too many indices")
-        index = index + [ast.Slice()] * (array.ndim - sum(1 for i in index if not _is_none(i)))
+        index = index + [ast.Slice()] * (array.ndim - sum(1 for i in index if not _is_none(i)))  # type: ignore[union-attr]
         reads: list[ir.Index] = []
         shape: list[int | None] = []
         axis = 0
@@ -234,7 +234,7 @@ class Builder:
                     raise Unsupported(f"index {ast.unparse(item)} is not a constant-offset slice or an integer")
                 reads.append(ir.FixedIndex(ast.unparse(item), length))
             axis += 1
-        return Built(ir.Read(array.dtype, name=name, index=tuple(reads)), self.distinct(tuple(shape)))
+        return Built(ir.Read(array.dtype, name=name, index=tuple(reads)), self.distinct(tuple(shape)))  # type: ignore[union-attr]
 
     def _new_axes(self, inner: Built, index: list[ast.expr]) -> Built:
         """``E[:, None]`` of any expression ``E``: ``:`` keeps an axis, ``None`` inserts a length-1 one."""
@@ -324,7 +324,7 @@ class Builder:
         for keyword in keywords:
             if keyword.arg not in ("axis", "keepdims"):
                 raise Unsupported(f"{kind}(..., {keyword.arg}=) is not lowered")
-            options[keyword.arg] = keyword.value  # type: ignore[index]
+            options[keyword.arg] = keyword.value
         if kind in ("std", "var"):
             numpy = next((a for a, m in self.oracle.modules.items() if m == "numpy"), None)
             if numpy is None or self.dtype(operand).kind not in "biuf":

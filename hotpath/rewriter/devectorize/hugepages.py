@@ -59,7 +59,7 @@ def _advise(a):  # type: ignore[no-untyped-def]
         low = (start + _PAGE - 1) // _PAGE * _PAGE
         high = (start + nbytes) // _PAGE * _PAGE
         if high > low:
-            _madvise_hugepage(low, high - low)
+            _madvise_hugepage(low, high - low)  # type: ignore[call-arg]
     return a
 
 
@@ -88,14 +88,14 @@ def _c_array(a: object) -> bool:
     return isinstance(a, types.Array) and a.layout == "C"
 
 
-@overload(empty_like, jit_options={"cache": True})
+@overload(empty_like, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
 def _empty_like(a):  # type: ignore[no-untyped-def]
     if _c_array(a):
         return lambda a: empty(a.shape, a.dtype)
     return lambda a: np.empty_like(a)
 
 
-@overload(zeros_like, jit_options={"cache": True})
+@overload(zeros_like, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
 def _zeros_like(a):  # type: ignore[no-untyped-def]
     if _c_array(a):
         def impl(a):  # type: ignore[no-untyped-def]
@@ -106,7 +106,7 @@ def _zeros_like(a):  # type: ignore[no-untyped-def]
     return lambda a: np.zeros_like(a)
 
 
-@overload(copy, jit_options={"cache": True})
+@overload(copy, jit_options={"cache": True})  # type: ignore[typeddict-unknown-key]
 def _copy(a):  # type: ignore[no-untyped-def]
     if isinstance(a, types.Array) and a.ndim >= 1:
         def impl(a):  # type: ignore[no-untyped-def]

@@ -147,7 +147,7 @@ def _sum_impl(a):  # type: ignore[no-untyped-def]
             return lambda a: np.sum(a)  # integer sums are exact in any order
         _refuse(a, "summation")
     flat = njit(_flat(a))
-    zero = kind(0.0)
+    zero = kind(0.0)  # type: ignore[misc]
 
     def impl(a):  # type: ignore[no-untyped-def]
         v = flat(a)

@@ -70,9 +70,9 @@ def _block(fn: ast.FunctionDef, block: list[ast.stmt], numpy: set[str], params: 
         if span is None:
             position += 1
             continue
-        value = stmt.value  # type: ignore[union-attr]
+        value = stmt.value  # type: ignore[attr-defined]
         for later in block[position + 1:position + 1 + span]:
-            _replace(later, name, value)
+            _replace(later, name, value)  # type: ignore[arg-type]
         del block[position]
         # The statement now at ``position`` may itself be a candidate that reads ``value``.
         position = max(position - 1, 0)
@@ -96,7 +96,7 @@ def _span(fn: ast.FunctionDef, block: list[ast.stmt], position: int, name: str, 
     total = _loads(fn, name)
     if total < 2:
         return None  # single-use locals are the driver's (it also checks the loops they land in)
-    reads = {n.id for n in ast.walk(block[position].value) if isinstance(n, ast.Name)}  # type: ignore[union-attr]
+    reads = {n.id for n in ast.walk(block[position].value) if isinstance(n, ast.Name)}  # type: ignore[attr-defined]
     seen = 0
     for count, later in enumerate(block[position + 1:], 1):
         if not _pure_simple(later, numpy):

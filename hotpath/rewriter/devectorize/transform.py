@@ -104,9 +104,9 @@ def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, 
         driver.pairwise = driver.names.fresh("_pw")
     fn.body = driver.block(fn.body)
     if driver.allocator is not None and driver.allocated:
-        imports += ((driver.allocator, allocator),)
+        imports += ((driver.allocator, allocator),)  # type: ignore[operator]
     if driver.pairwise is not None and any(f"{driver.pairwise}." in line for line in map(ast.unparse, fn.body)):
-        imports += ((driver.pairwise, pairwise),)  # type: ignore[arg-type]
+        imports += ((driver.pairwise, pairwise),)  # type: ignore[operator]
     return Rewrite(fn, tuple(driver.notes), driver.writes_arguments, imports if driver.notes else (),
                    tuple(driver.sequential), tuple(dict.fromkeys(driver.reassociations)))
 
@@ -126,6 +126,10 @@ def _counts(fn: ast.FunctionDef) -> tuple[dict[str, int], dict[str, int]]:
 
 
 class _Driver:
+    # The last statement lowered: its expression tree and shape (set by ``_lower``).
+    _last_tree: ir.Expr | None
+    _last_shape: tuple[int | None, ...]
+
     def __init__(self, oracle: Oracle, roots: dict[str, str | None], numpy: str, fn: ast.FunctionDef) -> None:
         self.oracle = oracle
         self.roots = roots
@@ -447,7 +451,7 @@ class _Driver:
                     result = self.oracle.evaluate(combined)
                 except Unknown:
                     return None, builder
-                if not is_array(array) or not np.can_cast(np.result_type(result), array.dtype, "same_kind"):
+                if not is_array(array) or not np.can_cast(np.result_type(result), array.dtype, "same_kind"):  # type: ignore[union-attr]
                     return None, builder  # NumPy raises (or keeps a scalar); leave it to NumPy
                 store = target if isinstance(target, ast.Subscript) else ast.Subscript(base, ast.Tuple([], ast.Load()))
                 return self._region(store, combined, builder, emitter), builder

@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 class Proposer(Protocol):
     """Anything that proposes candidates for a function."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The proposer's name, as trials and reports show it."""
 
     def propose(self, fs: FunctionSource, signature: Signature, config: Config,
                 kernels_dir: Path) -> list[Candidate | Skipped]:
@@ -39,7 +41,7 @@ def load_plugin(spec: str) -> Proposer:
     """The proposer object named ``"package.module:OBJECT"``; ``ConfigError`` if there is none."""
     module_name, _, attribute = spec.partition(":")
     try:
-        return getattr(importlib.import_module(module_name), attribute)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"cannot load proposer plug-in {spec!r}: {exc}") from None
 

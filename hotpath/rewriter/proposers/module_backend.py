@@ -36,7 +36,7 @@ class ModuleBackend:
         return None
 
     def load(self, candidate: Candidate) -> Callable[..., Any]:
-        return getattr(load_module(candidate.path, candidate.namespace), candidate.entry)  # type: ignore[no-any-return]
+        return getattr(load_module(candidate.path, candidate.namespace), candidate.entry)
 
     def prepare(self, variant: Callable[..., Any], args: Sequence[object]) -> None:
         if type(variant).__module__.startswith("numba") and hasattr(variant, "compile"):
