@@ -358,8 +358,8 @@ class Optimized(fastpath.Base):
                   executor: object = None) -> TuneResult:
         """Tune now for the positional ``args``, install the winner for their signature, and return
         the result (``executor`` as in ``hotpath.tune``; ``observer`` hears each candidate start and end)."""
-        from hotpath import leftovers, tuning
-        from hotpath.runner import sandbox
+        from hotpath import tuning
+        from hotpath.runner import leftovers, sandbox
 
         config = config or self.config
         state = config.state
