@@ -80,14 +80,6 @@ def cupy_ops() -> device.DeviceOps:
     )
 
 
-def elementwise_kernel(plan: cupy_kernel.ElementwisePlan) -> Any:
-    """The ``cupy.ElementwiseKernel`` for ``plan`` (compiled by NVRTC on first launch)."""
-    import cupy
-
-    return cupy.ElementwiseKernel(plan.in_params, plan.out_params, plan.operation, plan.kernel_name,
-                                  preamble=cupy_kernel.PREAMBLE)
-
-
 class CupyBackend:
     """Emits and loads CuPy variants."""
 

@@ -152,9 +152,6 @@ class Scope:
     numpy_modules: frozenset[str]  # names bound to ``numpy``
     math_values: dict[str, str]  # names bound to a ``math`` function (``from math import sqrt``)
 
-    def type_of(self, name: str) -> str | None:
-        return self.params.get(name) or self.locals.get(name)
-
 
 class Env:
     """Types assigned to each name while the fixpoint iteration runs."""

@@ -39,11 +39,6 @@ class FunctionProfile:
     def share(self) -> float:
         return self.python_share + self.native_share + self.system_share
 
-    @property
-    def python_fraction(self) -> float:
-        """The part of this function's own time spent in Python (0..1)."""
-        return self.python_share / self.share if self.share > 0 else 0.0
-
     def with_verdict(self, rewritable: bool, reason: str | None) -> FunctionProfile:
         return replace(self, rewritable=rewritable, reason=reason)
 
