@@ -22,6 +22,7 @@ from hotpath.rewriter.source import extract, injected_values
 from hotpath.runner import adapters
 from hotpath.integrity import ArtifactRefused, check_artifact, environment, function_key
 from hotpath.store import FunctionId, Store, StoreUnavailable
+from hotpath.store.verification import Verification
 
 if TYPE_CHECKING:
     from hotpath.runner.trials import Trial
@@ -76,7 +77,7 @@ def open_store(config: Config) -> Store | None:
 
 
 def record(config: Config, fn: FunctionId | None, signature: Signature, trials: tuple[Trial, ...],
-           winner: Trial | None, mutates: bool) -> None:
+           winner: Trial | None, mutates: bool, verification: Verification | None = None) -> None:
     store = open_store(config)
     if store is None or fn is None:
         return
@@ -90,7 +91,7 @@ def record(config: Config, fn: FunctionId | None, signature: Signature, trials: 
                         fn.name, signature, winner.candidate.name, ", ".join(missing))
             winner, binaries = None, ()
     try:
-        store.record_tuning(fn, str(signature), trials, winner, mutates, binaries)
+        store.record_tuning(fn, str(signature), trials, winner, mutates, binaries, verification)
     except Exception:
         log.exception("recording the tuning of %s failed; the install holds for this process only", fn.name)
 

@@ -33,6 +33,7 @@ from hotpath.runner.probes import derive_cases
 from hotpath.runner.tasks import ReferenceReport, ReferenceTask
 from hotpath.runner.trials import WON, Observer, StopCheck, Trial, speculate
 from hotpath.signature import Signature, signature_of
+from hotpath.store.verification import Verification
 
 if TYPE_CHECKING:
     from hotpath.dispatch import Optimized
@@ -98,23 +99,21 @@ class TuneResult:
             speed = f"{t.timing}" if t.timing else "-"
             lines.append(f"  {t.name:<28} {t.status:<9} {speed:<24} {t.reason.splitlines()[0]}")
         lines.append(f"  -> {'installed ' + self.winner.name if self.winner else 'nothing installed: ' + str(self.reason)}")
+        if self.winner is not None and self.winner.adapters:
+            lines.append(f"     {_verification(self.inputs, self.coverage, self.winner).guards_line()}")
         return "\n".join(lines)
 
 
 def _inputs_line(inputs: tuple[tuple[str, int], ...], coverage: LineCoverage | None) -> str:
     """One line: how many inputs, from which rules, and the line coverage they reached."""
-    counts = dict(inputs)
-    generated = {rule: n for rule, n in inputs if rule not in (CAPTURED, "generic", "search")}
-    parts = [f"{counts[rule]} {rule}" for rule in (CAPTURED, "generic") if rule in counts]
-    if generated:
-        by_rule = ", ".join(f"{rule} {n}" for rule, n in sorted(generated.items(), key=lambda item: -item[1]))
-        parts.append(f"{sum(generated.values())} generated ({by_rule})")
-    if "search" in counts:
-        parts.append(f"{counts['search']} found by coverage search")
-    line = f"verified on {sum(counts.values())} inputs: {', '.join(parts)}"
-    if coverage is not None:
-        line += f"; coverage {coverage.percent:.0f}% ({coverage.run}/{coverage.total} lines)"
-    return line
+    return _verification(inputs, coverage).inputs_line()
+
+
+def _verification(inputs: tuple[tuple[str, int], ...], coverage: LineCoverage | None,
+                  winner: Candidate | None = None) -> Verification:
+    """What the run verified on and, with ``winner``, the guards its install carries, in words."""
+    guards = tuple(adapters.describe(a) for a in winner.adapters) if winner is not None else None
+    return Verification(inputs, coverage.run if coverage else None, coverage.total if coverage else None, guards)
 
 
 def _result(opt: Optimized, signature: Signature | None, reason: str, started: float,
@@ -210,7 +209,8 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
     # installed, or stored for other processes to install.
     trials, loaded = confirm_winner(opt.original, trials, args, reference.mutates, config)
     won = loaded.trial if loaded is not None else None
-    persist.record(config, function_id, signature, trials, won, reference.mutates)
+    persist.record(config, function_id, signature, trials, won, reference.mutates,
+                   _verification(inputs, coverage, won.candidate if won is not None else None))
     remember(config, f"{fs.module}:{fs.qualname}", signature, guidance, trials, walls, time.perf_counter() - started)
     if loaded is None:
         tried = [t for t in trials if t.status != "skipped"]

@@ -2,20 +2,26 @@
 
 Reads the state folder's model history (one record per tuning run, written by
 ``hotpath.model.guide.remember``), so it shows the ranking as the model made it at the time,
-next to what the trials then measured, and why the search stopped where it did. A function
-never tuned here is described by its source features alone.
+next to what the trials then measured, and why the search stopped where it did. Each run also
+shows, from the store, the inputs it verified on by rule, the coverage they reached and the guards
+its install carries. A function never tuned here is described by its source features alone.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from hotpath.model import records
 from hotpath.model.features import FunctionFeatures
 from hotpath.model.records import RunRecord
+from hotpath.store import queries
+from hotpath.store.verification import Verification
+
+log = logging.getLogger(__name__)
 
 EXPLAIN_SCHEMA = "hotpath.explain/1"
 
@@ -30,6 +36,30 @@ def _load(target: str) -> Any:
 
 def _nonzero(features: FunctionFeatures) -> dict[str, float]:
     return {k: round(v, 3) for k, v in features.as_dict().items() if v != 0.0 and v != -1.0}
+
+
+def _verified(state_dir: Path, target: str) -> list[tuple[str, float, Verification]]:
+    """The store's record of what each run of ``target`` verified on: (signature, when, what)."""
+    try:
+        store = queries.open_existing(state_dir)
+        if store is None:
+            return []
+        return [(signature, created, v) for (function, signature, created), v in queries.verifications(store).items()
+                if function == target]
+    except Exception:  # an unreadable store leaves the rest of the explanation standing
+        log.warning("the store in %s could not be read; explaining without it", state_dir, exc_info=True)
+        return []
+
+
+def _verification_of(recorded: list[tuple[str, float, Verification]], signature: str, created: float) -> dict[str, Any]:
+    """The store's record nearest in time to the model's record of one run (written seconds apart)."""
+    near = [(abs(when - created), v) for sig, when, v in recorded if sig == signature and abs(when - created) < 60.0]
+    if not near:
+        return {"inputs": None, "coverage_percent": None, "guards": None}
+    v = min(near, key=lambda item: item[0])[1]
+    return {"inputs": dict(v.inputs), "inputs_line": v.inputs_line(), "lines_run": v.lines_run,
+            "lines_total": v.lines_total, "coverage_percent": v.coverage_percent,
+            "guards": None if v.guards is None else list(v.guards)}
 
 
 def explain(target: str, state_dir: Path, every: bool = False) -> dict[str, Any]:
@@ -55,9 +85,11 @@ def explain(target: str, state_dir: Path, every: bool = False) -> dict[str, Any]
         except Exception as exc:  # the explanation of a missing record must not fail on an import
             out["source_features_error"] = f"{type(exc).__name__}: {exc}"
         return out
+    recorded = _verified(state_dir, target)
     for run in runs:
         measured = {t["name"]: t for t in run.trials}
         out["runs"].append({
+            "verification": _verification_of(recorded, run.signature, run.created),
             "signature": run.signature, "created": run.created, "duration_s": round(run.duration_s, 3),
             "features": _nonzero(run.features), "model": run.model, "stopped": run.stopped,
             "ranking": [dict(p, rank=i + 1, measured=measured.get(p["name"])) for i, p in enumerate(run.ranking)],
@@ -80,6 +112,11 @@ def render(data: dict[str, Any]) -> str:
         lines += ["", f"signature {run['signature']}  (tuning took {run['duration_s']:.1f} s)",
                   "features: " + ", ".join(f"{k}={v:g}" for k, v in run["features"].items()),
                   f"model: {run['model']}"]
+        verified = run.get("verification") or {}
+        if verified.get("inputs_line"):
+            lines.append(verified["inputs_line"])
+        if verified.get("guards"):
+            lines.append("install guards: " + "; ".join(verified["guards"]))
         if run["ranking"]:
             lines += ["", "  # candidate                        P(ok)  pred.speedup  pred.cost   measured"]
             for p in run["ranking"]:

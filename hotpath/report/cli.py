@@ -18,7 +18,8 @@ def register(subparsers: Any) -> None:
     report = subparsers.add_parser(
         "report", help="what was tried, what won, by how much; --html for a page with plots",
         description="Prints every recorded trial (function, signature, variant, verdict and reason, speedup with "
-                    "its 95%% interval, tune time). --html writes a self-contained page with plots: speedup per "
+                    "its 95%% interval, tune time) and, per tuning run, the inputs it verified on by rule, the "
+                    "line coverage they reached and the guards its install carries. --html writes a self-contained page with plots: speedup per "
                     "function and backend, time per call before and after, and the install/rollback timeline.")
     report.add_argument("--html", metavar="FILE", help="write the HTML report here")
     report.add_argument("--function", help="only this module:function in the table")
@@ -39,8 +40,11 @@ def _report(args: argparse.Namespace) -> int:
         console.print(f"no store in {home}: nothing has been tried yet (run `hotpath optimize` or `hotpath demo`)")
         return 0
     if args.json:
+        runs = [asdict(r) for r in report.runs]
+        for data, run in zip(runs, report.runs):
+            data["verification"]["coverage_percent"] = run.verification.coverage_percent
         print(json.dumps({"schema": "hotpath.report/1", "state_dir": report.state_dir,
-                          "runs": [asdict(r) for r in report.runs], "installs": [asdict(i) for i in report.installs],
+                          "runs": runs, "installs": [asdict(i) for i in report.installs],
                           "events": [asdict(e) for e in report.events]}, indent=1, default=str))
     else:
         console.print(history.trials_history(report, args.function))

@@ -21,7 +21,8 @@ def _speed(speedup: float | None, low: float | None, high: float | None) -> str:
 
 
 def trials_history(report: Report, function: str | None = None) -> Table:
-    """Function, signature, variant, verdict and reason, speedup with its interval, tune time."""
+    """Function, signature, variant, verdict and reason, speedup with its interval, tune time; under
+    each run, what it verified on (inputs by rule, coverage) and its install's guards."""
     table = Table(title=f"everything tried (store in {report.state_dir})", title_justify="left")
     table.add_column("when", no_wrap=True)
     table.add_column("function", no_wrap=True)
@@ -42,5 +43,10 @@ def trials_history(report: Report, function: str | None = None) -> Table:
                           f"{t.backend} / {t.name}", Text(t.status, style=_STYLE.get(t.status, "")),
                           _speed(t.speedup, t.ci_low, t.ci_high), tune if first else "",
                           t.reason.splitlines()[0] if t.reason else "")
+        verified = run.verification
+        if verified.inputs or verified.coverage_percent is not None:
+            table.add_row("", "", "", "verification", "", "", "", Text(verified.inputs_line()), style="dim")
+        if verified.guards:
+            table.add_row("", "", "", "install guards", "", "", "", Text("; ".join(verified.guards)))
         table.add_section()
     return table

@@ -2,7 +2,8 @@
 
 Plots: the speedup of every timed variant per function and backend (with 95% intervals), the
 time per call before and after for every function with a winner, and a timeline of installs,
-warm installs, refusals and rollbacks from the audit log. Then the full trials table. A few
+warm installs, refusals and rollbacks from the audit log. Then, per tuning run, the inputs it
+verified on by rule, their line coverage and the install's guards; then the full trials table. A few
 lines of inline script record each chart's laid-out size on the chart itself
 (``data-rendered-width``/``-height``, ``data-marks``): the browser test reads them back.
 """
@@ -98,6 +99,24 @@ def _trials_table(report: Report) -> str:
             + "".join(rows) + "</tbody></table>")
 
 
+def _verification_table(report: Report) -> str:
+    """Per tuning run: the inputs it verified on by rule, the coverage they reached, the install's guards."""
+    head = ("when", "function", "signature", "installed", "inputs by rule", "coverage", "guards")
+    rows = []
+    for run in report.runs:
+        v = run.verification
+        won = run.winner
+        cells = (datetime.datetime.fromtimestamp(run.created).strftime("%Y-%m-%d %H:%M:%S"), run.function,
+                 run.signature, won.name if won else "-",
+                 ", ".join(f"{rule} {n}" for rule, n in v.inputs) + (f" (total {sum(n for _, n in v.inputs)})"
+                                                                     if v.inputs else "not recorded"),
+                 "-" if v.coverage_percent is None else f"{v.coverage_percent:.0f}% ({v.lines_run}/{v.lines_total} lines)",
+                 "; ".join(v.guards) if v.guards else ("none" if won and v.guards is not None else "-"))
+        rows.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+    return ('<table id="verification"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in head)
+            + "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
 def render(report: Report) -> str:
     """The whole page as a string."""
     speedups, pairs, marks = _speedups(report), _before_after(report), _marks(report)
@@ -114,6 +133,8 @@ def render(report: Report) -> str:
     sections.append("<h2>Installs and rollbacks</h2>")
     sections.append(timeline_chart("timeline-chart", "audit log: installs, warm starts, refusals, rollbacks", marks)
                     if marks else '<p class="empty">nothing installed or rolled back yet</p>')
+    sections.append("<h2>What each run verified on, and the guards installed</h2>")
+    sections.append(_verification_table(report))
     sections.append("<h2>Everything tried</h2>")
     sections.append(_trials_table(report))
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>hotpath report</title>"

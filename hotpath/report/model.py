@@ -13,6 +13,7 @@ from pathlib import Path
 from hotpath.store import queries
 from hotpath.store.audit import AuditEntry
 from hotpath.store.queries import InstallRow, TrialRow
+from hotpath.store.verification import Verification
 from hotpath.statedir import StateDir
 
 
@@ -28,6 +29,7 @@ class TuningRun:
     created: float
     trials: tuple[TrialRow, ...]
     duration_s: float | None  # known for runs made by `hotpath optimize`
+    verification: Verification = Verification()  # inputs by rule, coverage, the install's guards
 
     @property
     def winner(self) -> TrialRow | None:
@@ -82,6 +84,8 @@ def load(state_dir: Path) -> Report | None:
     for t in queries.trials(store):
         grouped[(t.function, t.signature, t.created)].append(t)
     logged = _durations(Path(state_dir))
-    runs = tuple(TuningRun(f, s, c, tuple(ts), _duration_for(logged, f, s, c)) for (f, s, c), ts in grouped.items())
+    verified = queries.verifications(store)
+    runs = tuple(TuningRun(f, s, c, tuple(ts), _duration_for(logged, f, s, c), verified.get((f, s, c), Verification()))
+                 for (f, s, c), ts in grouped.items())
     events = tuple(e for e in queries.audit(store) if e.action in TIMELINE_ACTIONS)
     return Report(str(state_dir), runs, tuple(queries.installs(store)), events)

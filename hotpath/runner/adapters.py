@@ -311,3 +311,35 @@ def refine(candidate: Candidate, failure: Failure) -> Candidate | None:
 
 def _has(adapters: tuple[str, ...], prefix: str) -> bool:
     return any(a.startswith(prefix) for a in adapters)
+
+
+def describe(adapter: str) -> str:
+    """``adapter`` in a few words, for summaries, ``hotpath explain`` and the report."""
+    if adapter == FINITE:
+        return "finite-value guard: calls with NaN, inf or huge floats go to the original"
+    if adapter == DISTINCT_ARRAYS:
+        return "aliasing guard: calls whose arrays share memory go to the original"
+    if adapter.startswith(CAST_RETURN):
+        kinds = [f"numpy.{d}" for d in adapter[len(CAST_RETURN):].split(",") if d != "-"]
+        return f"casts the result to {', '.join(kinds)}"
+    if adapter.startswith(MIN_SIZE):
+        minimum = int(adapter[len(MIN_SIZE):])
+        shorter = "empty arrays" if minimum == 1 else f"arrays shorter than {minimum}"
+        return f"size guard: {shorter} go to the original"
+    if adapter.startswith(RANGE):
+        parts = []
+        for r in parse_ranges(adapter[len(RANGE):]):
+            where = f"argument {r.path[0] + 1}" + "".join(f", item {i + 1}" for i in r.path[1:])
+            parts.append(f"{where}: {_number(r.low)}..{_number(r.high)}" + ("" if r.nan else ", no NaN"))
+        return "range guard on " + "; ".join(parts)
+    return adapter
+
+
+def _number(value: float) -> str:
+    """A range bound as people write it: ``2**31`` rather than 2147483648.0."""
+    if math.isinf(value) or value != value:
+        return str(value)
+    magnitude = abs(value)
+    if magnitude >= 1024 and magnitude == int(magnitude) and int(magnitude) & (int(magnitude) - 1) == 0:
+        return f"{'-' if value < 0 else ''}2**{int(magnitude).bit_length() - 1}"
+    return f"{value:g}" if magnitude != int(magnitude) or magnitude >= 1e15 else str(int(value))

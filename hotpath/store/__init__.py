@@ -25,6 +25,7 @@ from hotpath.kernels.base import Candidate
 from hotpath.statedir import StateDir
 from hotpath.store import audit
 from hotpath.store.db import Database
+from hotpath.store.verification import Verification
 from hotpath.integrity import ArtifactRefused, check_artifact, environment, sha256_file
 
 if TYPE_CHECKING:
@@ -139,12 +140,15 @@ class Store:
 
     # --- tuning results -----------------------------------------------------------------
     def record_tuning(self, fn: FunctionId, signature: str, trials: tuple[Trial, ...],
-                      winner: Trial | None, mutates: bool = False, binaries: tuple[Path, ...] = ()) -> int | None:
+                      winner: Trial | None, mutates: bool = False, binaries: tuple[Path, ...] = (),
+                      verification: Verification | None = None) -> int | None:
         """Store every trial; if there is a winner, make it the active install (audited).
 
         ``binaries`` are the built files the winner loads besides its source; each is
-        checksummed with it (they must exist).
+        checksummed with it (they must exist). ``verification``: the inputs the run verified on,
+        their coverage, and the winner's guards in words, stored with the run and its install.
         """
+        verification = verification or Verification()
         env = environment()
         now = time.time()
         with self.db.write() as tx:
@@ -161,6 +165,11 @@ class Store:
                      timing.ci_high if timing else None, timing.original_s if timing else None,
                      timing.candidate_s if timing else None, t.compile_s, now))
                 trial_ids[t.name] = int(cursor.lastrowid or 0)
+            run_id = int(tx.execute(
+                "INSERT INTO tuning_runs (function_id, signature, environment, created, inputs, lines_run,"
+                " lines_total) VALUES (?,?,?,?,?,?,?)",
+                (function_id, signature, env, now, json.dumps(verification.inputs), verification.lines_run,
+                 verification.lines_total)).lastrowid or 0)
             if winner is None or winner.candidate is None or winner.timing is None:
                 return None
             candidate = winner.candidate
@@ -169,17 +178,20 @@ class Store:
             cursor = tx.execute(
                 "INSERT INTO installs (function_id, signature, environment, trial_id, backend, name, entry,"
                 " options, adapters, source_path, source_sha256, namespace, namespace_sha256, speedup, mutates,"
-                " created, binaries) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " created, binaries, guards) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (function_id, signature, env, trial_ids[winner.name], candidate.backend, candidate.name,
                  candidate.entry, json.dumps(candidate.options), json.dumps(candidate.adapters),
                  str(candidate.path), sha256_file(candidate.path), candidate.namespace,
-                 _sha(candidate.namespace), winner.timing.speedup, int(mutates), now, json.dumps(built)))
+                 _sha(candidate.namespace), winner.timing.speedup, int(mutates), now, json.dumps(built),
+                 json.dumps(list(verification.guards or ()))))
             install_id = int(cursor.lastrowid or 0)
+            tx.execute("UPDATE tuning_runs SET install_id = ? WHERE id = ?", (install_id, run_id))
             audit.append(tx, "install", fn.name, signature, {
                 "variant": candidate.name, "backend": candidate.backend, "source": str(candidate.path),
                 "binaries": built,
                 "speedup": winner.timing.speedup, "ci": [winner.timing.ci_low, winner.timing.ci_high],
                 "pairs": winner.timing.pairs, "inputs_checked": winner.cases_checked,
+                "guards": list(verification.guards or ()),
                 "trial_ids": sorted(trial_ids.values()), "install_id": install_id, "environment": env,
             })
             return install_id

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     0: """
@@ -85,6 +85,24 @@ MIGRATIONS: dict[int, str] = {
     # recorded before have none listed, so a backend that needs one refuses them.
     1: """
     ALTER TABLE installs ADD COLUMN binaries TEXT NOT NULL DEFAULT '[]';
+    """,
+    # What each tuning run verified on (inputs by rule, as JSON [[rule, count], ...], and the
+    # original's lines they executed) and the guards its install carries, in words (JSON list).
+    # Runs recorded before have no row here; their installs list guards as NULL (not recorded).
+    2: """
+    CREATE TABLE tuning_runs (
+        id INTEGER PRIMARY KEY,
+        function_id INTEGER NOT NULL REFERENCES functions(id),
+        signature TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        created REAL NOT NULL,
+        inputs TEXT NOT NULL,
+        lines_run INTEGER,
+        lines_total INTEGER,
+        install_id INTEGER REFERENCES installs(id)
+    );
+    CREATE INDEX tuning_runs_lookup ON tuning_runs (function_id, signature, created);
+    ALTER TABLE installs ADD COLUMN guards TEXT;
     """,
 }
 

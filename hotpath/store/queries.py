@@ -5,6 +5,7 @@ Nothing here writes; the store's own module stays the only writer.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hotpath.statedir import StateDir
 
 from hotpath.store import Store
 from hotpath.store.audit import AuditEntry
+from hotpath.store.verification import Verification
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class InstallRow:
     active: bool
     retired: float | None
     retired_reason: str | None
+    guards: tuple[str, ...] | None = None  # the guards it carries, in words; None: not recorded
 
 
 def open_existing(state_dir: Path) -> Store | None:
@@ -66,12 +69,38 @@ def trials(store: Store) -> list[TrialRow]:
                      r["candidate_s"], r["compile_s"], float(r["created"])) for r in rows]
 
 
+def _recorded_verification(store: Store) -> bool:
+    # A store written by an older hotpath, opened read-only, is not migrated: it has no such columns.
+    return int(store.db.read("PRAGMA user_version")[0][0]) >= 3
+
+
+def _guards(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(json.loads(text))
+
+
 def installs(store: Store) -> list[InstallRow]:
+    guards = "i.guards" if _recorded_verification(store) else "NULL AS guards"
     rows = store.db.read(
         "SELECT f.module, f.qualname, i.signature, i.name, i.backend, i.speedup, i.created, i.active, i.retired,"
-        " i.retired_reason FROM installs i JOIN functions f ON f.id = i.function_id ORDER BY i.created, i.id")
+        f" i.retired_reason, {guards} FROM installs i JOIN functions f ON f.id = i.function_id ORDER BY i.created, i.id")
     return [InstallRow(f"{r['module']}:{r['qualname']}", r["signature"], r["name"], r["backend"], float(r["speedup"]),
-                       float(r["created"]), bool(r["active"]), r["retired"], r["retired_reason"]) for r in rows]
+                       float(r["created"]), bool(r["active"]), r["retired"], r["retired_reason"], _guards(r["guards"]))
+            for r in rows]
+
+
+def verifications(store: Store) -> dict[tuple[str, str, float], Verification]:
+    """What each recorded tuning run verified on and its install's guards, by (module:function,
+    signature, created) as its trials carry them. Runs recorded by an older hotpath are absent."""
+    if not _recorded_verification(store):
+        return {}
+    rows = store.db.read(
+        "SELECT f.module, f.qualname, r.signature, r.created, r.inputs, r.lines_run, r.lines_total, i.guards"
+        " FROM tuning_runs r JOIN functions f ON f.id = r.function_id LEFT JOIN installs i ON i.id = r.install_id"
+        " ORDER BY r.created, r.id")
+    return {(f"{r['module']}:{r['qualname']}", r["signature"], float(r["created"])):
+            Verification(tuple((rule, int(n)) for rule, n in json.loads(r["inputs"])), r["lines_run"],
+                         r["lines_total"], _guards(r["guards"]) if r["guards"] is not None else ())
+            for r in rows}
 
 
 def audit(store: Store) -> list[AuditEntry]:
