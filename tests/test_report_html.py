@@ -115,3 +115,20 @@ def test_report_cli_writes_the_page(report_file: Path, tmp_path: Path) -> None:
     assert got.returncode == 0, got.stderr
     assert "scale" in got.stdout and "won" in got.stdout
     assert out.read_text().count('<svg class="chart"') == 3
+
+
+def test_the_page_says_what_each_run_verified_on_and_its_guards(report_file: Path) -> None:
+    from html import escape
+
+    text = report_file.read_text()
+    report = model.load(report_file.parent)
+    assert report is not None and 'id="verification"' in text
+    for run in report.runs:
+        verified = run.verification
+        assert dict(verified.inputs)["captured"] == 1 and verified.coverage_percent is not None
+        assert escape(f"{verified.coverage_percent:.0f}% ({verified.lines_run}/{verified.lines_total} lines)") in text
+        for phrase in verified.guards or ():
+            assert escape(phrase) in text
+    # total's loop returns a Python float where the original returns np.float64: its install casts.
+    guards = next(run.verification.guards for run in report.runs if run.function.endswith(":total"))
+    assert guards and "casts the result to numpy.float64" in guards

@@ -212,6 +212,34 @@ def test_a_version_1_store_is_migrated_and_its_installs_list_no_binaries(tmp_pat
     old.commit()
     old.close()
     db = Database(path)
-    assert db.read("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 2
+    assert db.read("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 3
     # No binary recorded: a warm start of a backend that loads one refuses it (persist._check_binaries).
     assert [r["binaries"] for r in db.read("SELECT binaries FROM installs")] == ["[]"]
+    # Nor what it was verified on: its guards read as not recorded, not as none.
+    assert [r["guards"] for r in db.read("SELECT guards FROM installs")] == [None]
+    assert db.read("SELECT count(*) FROM tuning_runs")[0][0] == 0
+
+
+def test_a_version_2_store_is_reported_read_only_without_verification(tmp_path):
+    """`hotpath report` and `explain` open a store read-only and do not migrate it: one written by
+    the hotpath before verification was recorded still reads, its runs and installs marked unknown."""
+    from hotpath.report import model
+    from hotpath.store.db import MIGRATIONS
+
+    old = sqlite3.connect(tmp_path / "store.db")
+    old.executescript(MIGRATIONS[0] + MIGRATIONS[1])
+    old.execute("INSERT INTO functions (module, qualname, source_hash) VALUES ('m', 'f', 'k')")
+    old.execute("INSERT INTO trials (function_id, signature, environment, backend, name, status, reason, speedup,"
+                " created) VALUES (1, '(x)', 'e', 'numba', 'numba', 'won', 'fastest', 3.0, 5.0)")
+    old.execute("INSERT INTO installs (function_id, signature, environment, trial_id, backend, name, entry, options,"
+                " adapters, source_path, source_sha256, namespace, namespace_sha256, speedup, created)"
+                " VALUES (1, '(x)', 'e', 1, 'numba', 'numba', 'f', '[]', '[\"finite\"]', 'p.py', 's', x'', 'n', 3.0, 5.0)")
+    old.execute("PRAGMA user_version = 2")
+    old.commit()
+    old.close()
+    report = model.load(tmp_path)
+    assert report is not None and len(report.runs) == 1
+    assert report.runs[0].verification.inputs == () and report.runs[0].verification.guards is None
+    assert report.runs[0].verification.inputs_line() == "verification inputs not recorded"
+    assert [i.guards for i in report.installs] == [None]
+    assert sqlite3.connect(tmp_path / "store.db").execute("PRAGMA user_version").fetchone()[0] == 2
