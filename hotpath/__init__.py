@@ -13,20 +13,42 @@ Set ``HOTPATH_DISABLE=1`` to run every function as its original.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
+import importlib
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from hotpath.config import Config
-from hotpath.dispatch import Optimized
-from hotpath.errors import ConfigError, HotpathError, NotRewritable
-from hotpath.kernels.base import Candidate
-from hotpath.runner.timing import Timing
-from hotpath.runner.trials import Trial
-from hotpath.signature import Signature
-from hotpath.tuning import TuneResult
-from hotpath.version import VERSION as __version__
+if TYPE_CHECKING:
+    from hotpath.config import Config
+    from hotpath.dispatch import Optimized
+    from hotpath.errors import ConfigError, HotpathError, NotRewritable
+    from hotpath.kernels.base import Candidate
+    from hotpath.runner.timing import Timing
+    from hotpath.runner.trials import Trial
+    from hotpath.signature import Signature
+    from hotpath.tuning import TuneResult
+    from hotpath.version import VERSION as __version__
+else:
+    # The public names are loaded on first use (PEP 562), so that ``import hotpath`` costs
+    # almost nothing: ``hotpath run`` and the CLI import this package on every start, and
+    # dispatch pulls in the store, the tuner, NumPy and more (about 0.3 s) that a program whose
+    # stored winners are not worth loading never needs.
+    _LAZY = {
+        "Config": "hotpath.config", "Optimized": "hotpath.dispatch", "ConfigError": "hotpath.errors",
+        "HotpathError": "hotpath.errors", "NotRewritable": "hotpath.errors", "Candidate": "hotpath.kernels.base",
+        "Timing": "hotpath.runner.timing", "Trial": "hotpath.runner.trials", "Signature": "hotpath.signature",
+        "TuneResult": "hotpath.tuning", "__version__": "hotpath.version",
+    }
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'hotpath' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), "VERSION" if name == "__version__" else name)
+        globals()[name] = value  # the next lookup is a plain attribute
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(globals()) | set(_LAZY))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -46,6 +68,9 @@ def optimize(fn: Callable[..., Any] | None = None, /, *, config: Config | None =
     name, docstring and signature, runs the original until a signature is hot, then tunes that
     signature in the background without blocking callers.
     """
+    from hotpath.config import Config
+    from hotpath.dispatch import Optimized
+
     settings = (config or Config()).replace(**options)
 
     def wrap(function: Callable[..., Any]) -> Optimized:
@@ -75,7 +100,14 @@ def tune(fn: Callable[..., Any], /, *args: Any, backends: tuple[str, ...] | str 
     ``config=``. Otherwise never raises because of the function: anything that prevents
     optimization is in ``TuneResult.reason`` and ``fn`` keeps running as the original.
     """
-    options = {name: kwargs.pop(name) for name in list(kwargs) if name in _CONFIG_FIELDS}
+    import dataclasses
+
+    from hotpath.config import Config
+    from hotpath.dispatch import Optimized
+    from hotpath.errors import ConfigError
+
+    fields = {field.name for field in dataclasses.fields(Config)}  # every Config field is an option by name
+    options = {name: kwargs.pop(name) for name in list(kwargs) if name in fields}
     options.update((name, value) for name, value in (("backends", backends), ("rtol", rtol), ("atol", atol),
                                                       ("fastmath", fastmath), ("budget_s", budget_s))
                    if value is not None)
@@ -90,12 +122,10 @@ def tune(fn: Callable[..., Any], /, *args: Any, backends: tuple[str, ...] | str 
     return opt.tune_call(args, kwargs, settings, executor=executor)
 
 
-#: The options ``tune`` takes by name: every field of ``Config``.
-_CONFIG_FIELDS = frozenset(field.name for field in dataclasses.fields(Config))
-
-
 def _keyword_parameters(fn: Callable[..., Any]) -> set[str]:
     """The parameters of ``fn`` a keyword argument can reach (none when it has no signature)."""
+    import inspect
+
     try:
         parameters = inspect.signature(getattr(fn, "original", fn)).parameters.values()
     except (TypeError, ValueError):

@@ -10,18 +10,45 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from hotpath import __version__
+
+class _Version(argparse.Action):
+    """``--version``: reads the version (package metadata) only when asked for it."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the version and exit", **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from hotpath.version import VERSION
+
+        parser.exit(message=f"hotpath {VERSION}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option (hotpath's own options
+    take no value), or ``None``."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(only_run: bool = False) -> argparse.ArgumentParser:
+    """The ``hotpath`` parser with every subcommand; with ``only_run``, with ``run`` alone: it
+    imports none of the other commands' modules (rich, the store, the gate ...), so the program
+    ``hotpath run`` starts is not kept waiting for them."""
     parser = argparse.ArgumentParser(
         prog="hotpath",
         description="Find hot numeric Python, rewrite it, verify it, install the fastest correct variant.",
     )
-    parser.add_argument("--version", action="version", version=f"hotpath {__version__}")
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if only_run:
+        from hotpath.profiles import run_cli
+
+        run_cli.register(subparsers)
+        return parser
 
     from hotpath import demo
     from hotpath.gate import cli as gate_cli
@@ -44,19 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only_run=command_of(argv) == "run")
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.command is None:
         parser.print_help()
         return 2
-    from hotpath.store import StoreUnavailable
-
     try:
         return int(args.func(args) or 0)
-    except StoreUnavailable as exc:  # one line naming the file and the fix, not a traceback
-        print(f"hotpath {args.command}: {exc}", file=sys.stderr)
+    except Exception as exc:
+        from hotpath.store import StoreUnavailable  # not before: only commands that read the store need it
+
+        if not isinstance(exc, StoreUnavailable):
+            raise
+        print(f"hotpath {args.command}: {exc}", file=sys.stderr)  # one line naming the file and the fix
         return 3
 
 

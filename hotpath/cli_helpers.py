@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from hotpath.statedir import StateDir
+
+if TYPE_CHECKING:  # rich is imported by ``console()``: ``hotpath run`` hands over without it
+    from rich.console import Console
 
 #: The help text of every subcommand's ``--home`` option.
 HOME_HELP = "state folder (default: $HOTPATH_HOME or ./.hotpath)"
@@ -18,6 +20,8 @@ HOME_HELP = "state folder (default: $HOTPATH_HOME or ./.hotpath)"
 
 def console(stderr: bool = False) -> Console:
     """A console; when output is not a terminal (logs, CI, pipes), wide enough for the tables."""
+    from rich.console import Console
+
     out = Console(stderr=stderr)
     return out if out.is_terminal else Console(stderr=stderr, width=max(out.width, 160))
 

@@ -9,22 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
-from hotpath.cli_helpers import HOME_HELP, console as _console, home as _home
-
-RUN_SUBPROCESS_ENV = "HOTPATH_RUN_SUBPROCESS"  # set: `hotpath run` starts a child instead of exec()
-
-
-def _script_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--home", help=HOME_HELP)
-    parser.add_argument("script", help="the Python script to run")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+from hotpath.cli_helpers import console as _console, home as _home
+from hotpath.profiles import run_cli
+from hotpath.profiles.run_cli import script_arguments as _script_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -62,13 +53,7 @@ def register(subparsers: Any) -> None:
     _script_arguments(optimize)
     optimize.set_defaults(func=_optimize)
 
-    run = subparsers.add_parser(
-        "run", help="run a script with its stored winners installed (no source changes)",
-        description="Runs SCRIPT as `python SCRIPT ARGS` would, with each function that has a stored winner "
-                    "wrapped by hotpath.optimize as it is defined: the winner is installed on the first call "
-                    "of its signature; guards and shadow verification stay on. Edited functions run as written.")
-    _script_arguments(run)
-    run.set_defaults(func=_run)
+    run_cli.register(subparsers)  # its own module: it must start fast
 
     from hotpath.profiles import bench
 
@@ -158,19 +143,3 @@ def _optimize(args: argparse.Namespace) -> int:
     command = " ".join(["hotpath run", args.script, *args.args])
     out.print(f"{winners} winner(s) stored in {home}; run the program with them: [bold]{command}", highlight=False)
     return 0
-
-
-def _run(args: argparse.Namespace) -> int:
-    from hotpath.profiles import bootstrap
-
-    env = dict(os.environ, HOTPATH_HOME=str(_home(args)))
-    env[bootstrap.LOG_LEVEL_ENV] = bootstrap.level_for(args.verbose)
-    cmd = [sys.executable, "-m", "hotpath.profiles.runscript", args.script, *args.args]
-    if not Path(args.script).is_file():
-        Console(stderr=True).print(f"[red]hotpath run: {args.script}: no such file", highlight=False)
-        return 2
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if os.name == "posix" and not os.environ.get(RUN_SUBPROCESS_ENV):
-        os.execve(sys.executable, cmd, env)  # the program gets this process: its status, signals, terminal
-    return subprocess.call(cmd, env=env)

@@ -1,0 +1,57 @@
+"""``hotpath run``: hand the script over to ``hotpath.profiles.runscript``, importing nothing heavy.
+
+Kept apart from the other program commands (``cli``) because it is on the program's critical
+path: whatever this process imports before it hands over is start-up time the plain ``python``
+run does not pay. So only ``argparse``, ``os`` and the state folder's paths here; ``hotpath.cli``
+builds a parser with this command alone when the command line asks for ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hotpath.cli_helpers import HOME_HELP, home
+from hotpath.profiles import bootstrap
+
+RUN_SUBPROCESS_ENV = "HOTPATH_RUN_SUBPROCESS"  # set: `hotpath run` starts a child instead of exec()
+
+
+def script_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every program command takes: ``--home``, the script and its own arguments."""
+    parser.add_argument("--home", help=HOME_HELP)
+    parser.add_argument("script", help="the Python script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``hotpath run`` to the command's subparsers."""
+    run = subparsers.add_parser(
+        "run", help="run a script with its stored winners installed (no source changes)",
+        description="Runs SCRIPT as `python SCRIPT ARGS` would, with each function that has a stored winner "
+                    "wrapped by hotpath.optimize as it is defined: the winner is installed on the first call "
+                    "of its signature; guards and shadow verification stay on. Edited functions run as written.")
+    script_arguments(run)
+    run.set_defaults(func=run_script)
+
+
+def run_script(args: argparse.Namespace) -> int:
+    """Replace this process with ``python -m hotpath.profiles.runscript SCRIPT ARGS`` (a child where
+    ``exec`` is not available or ``HOTPATH_RUN_SUBPROCESS`` is set)."""
+    env = dict(os.environ, HOTPATH_HOME=str(home(args)))
+    env[bootstrap.LOG_LEVEL_ENV] = bootstrap.level_for(args.verbose)
+    cmd = [sys.executable, "-m", "hotpath.profiles.runscript", args.script, *args.args]
+    if not Path(args.script).is_file():
+        from hotpath.cli_helpers import console  # rich: only for the error line
+
+        console(stderr=True).print(f"[red]hotpath run: {args.script}: no such file", highlight=False)
+        return 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix" and not os.environ.get(RUN_SUBPROCESS_ENV):
+        os.execve(sys.executable, cmd, env)  # the program gets this process: its status, signals, terminal
+    return subprocess.call(cmd, env=env)
