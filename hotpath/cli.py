@@ -24,7 +24,8 @@ class _Version(argparse.Action):
                  option_string: str | None = None) -> None:
         from hotpath.version import VERSION
 
-        parser.exit(message=f"hotpath {VERSION}\n")
+        sys.stdout.write(f"hotpath {VERSION}\n")  # standard output, as argparse's own version action
+        parser.exit()
 
 
 def command_of(argv: Sequence[str]) -> str | None:
