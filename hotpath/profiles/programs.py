@@ -103,9 +103,10 @@ def write(state_dir: Path, run: ProgramRun) -> Path:
 
 
 def measure_load(captures: dict[str, Path], timeout_s: float = 120.0) -> dict[str, float]:
-    """Per function, the seconds its first call through ``hotpath.optimize`` takes in a fresh
-    interpreter that has already imported hotpath (as ``hotpath run`` has): identifying it,
-    importing the backend (paid by the first one) and loading the stored winner."""
+    """Per function, the seconds its wrapping by ``hotpath.optimize`` and first call take in a fresh
+    interpreter, as ``hotpath run`` pays them: importing hotpath's dispatch and the backend (paid
+    by the first one; ``import hotpath`` itself loads nothing), identifying it and loading the
+    stored winner."""
     if not captures:
         return {}
     cmd = [sys.executable, "-m", "hotpath.profiles.programs", *(f"{name}={path}" for name, path in captures.items())]
@@ -127,8 +128,8 @@ def _measure(pairs: list[str]) -> dict[str, float]:
         name, _, path = pair.partition("=")
         record = load(Path(path))
         fn = defined_function(record)
+        start = time.perf_counter()  # before optimize(): `hotpath run` imports dispatch only to load a winner
         wrapped = hotpath.optimize(fn, background=False)
-        start = time.perf_counter()
         wrapped(*record["args"])
         costs[name] = time.perf_counter() - start
     return costs
