@@ -167,12 +167,20 @@ class Optimized(fastpath.Base):
         _ALL.add(self)
 
     def reset_after_fork(self) -> None:
-        """Forget background tuning the parent had under way (see ``_after_fork_in_child``)."""
+        """Forget background tuning the parent had under way (see ``_after_fork_in_child``), and
+        stop serving variants that cannot run in a forked child."""
         self._pending = 0
         self._idle = threading.Condition()
         for stats in self._stats.values():
             if stats.state == "queued":
                 stats.state = "counting"
+        # GNU OpenMP does not survive fork: a child entering a parallel region its parent ran
+        # hangs or dies. The original answers here, and the signature is not tuned again (the
+        # same variant would win and hang).
+        for key, install in list(self._installed.items()):
+            if install.candidate.options_dict.get("openmp"):
+                del self._installed[key]
+                self._stats.setdefault(key, _CallStats(install.signature)).state = "tuned"
 
     @property
     def original(self) -> Callable[..., Any]:

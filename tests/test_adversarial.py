@@ -170,7 +170,14 @@ def _child(conn: Any, kernel: Adversarial, result: hotpath.TuneResult, frozen: F
 
 
 def checked_in_child(kernel: Adversarial, result: hotpath.TuneResult, frozen: FrozenGlobals | None) -> list[str]:
-    """``check`` in a forked child, so a crash or a hang is a difference, not the end of the run."""
+    """``check`` in a forked child, so a crash or a hang is a difference, not the end of the run.
+
+    Except where a verified candidate uses GNU OpenMP: after the parent ran one (tuning confirms
+    the winner in this process), a forked child entering OpenMP hangs, so those are checked here.
+    """
+    if any(t.candidate is not None and t.candidate.options_dict.get("openmp") for t in result.trials
+           if t.status in (WON, CORRECT)):
+        return check(kernel, result, frozen)
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(send, kernel, result, frozen), daemon=True)

@@ -81,6 +81,43 @@ def test_fork_after_a_parallel_variant_ran_and_with_a_tune_pending(tmp_path):
     assert "child 0" in result.stdout, result.stdout + result.stderr[-3000:]
 
 
+def test_a_forked_child_is_served_by_the_original_where_an_openmp_variant_was_installed(tmp_path):
+    # Pythran's OpenMP variant is built with GNU OpenMP, which no threading layer choice makes
+    # fork-safe: after it ran in the parent, a forked child must not enter it.
+    result = _run_script("""
+        import dataclasses, multiprocessing
+        import numpy as np
+        import hotpath
+        from hotpath import tuning
+        from hotpath.kernels import get_backend
+        from hotpath.runner import adapters
+        from tests import sample_kernels as k
+
+        config = hotpath.Config(backends=("pythran",), timing_budget_s=0.3, cost_model=False, persist=False)
+        a = np.random.default_rng(0).random(200_000)
+        tuned = hotpath.tune(k.double_into, a, np.zeros_like(a), config=config)
+        omp = next(t for t in tuned.trials if t.name.startswith("pythran-openmp") and t.correct)
+        backend = get_backend(omp.backend)
+        variant = backend.load(omp.candidate)
+        backend.prepare(variant, (a, np.zeros_like(a)))
+        variant = adapters.apply(omp.candidate.adapters, variant, k.double_into)
+        loaded = tuning.Loaded(tuned.signature, omp.candidate, 2.0, variant, backend.invocation_errors(), True, None)
+        opt = tuned.optimized
+        opt.install_result((a, np.zeros_like(a)), dataclasses.replace(tuned, loaded=loaded))
+        assert opt(a, np.zeros_like(a))[7] == 2.0 * a[7]  # OpenMP now runs in this process
+        print("installed", [c.name for c in opt.installed.values()])
+
+        def work(n):
+            x = np.arange(n, dtype=np.float64)
+            return float(opt(x, np.zeros_like(x)).sum()), len(opt.installed)
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            print("pool", pool.map_async(work, [10, 20]).get(timeout=60))
+    """, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "installed ['pythran-openmp" in result.stdout
+    assert "pool [(90.0, 0), (380.0, 0)]" in result.stdout, result.stdout + result.stderr[-3000:]
+
+
 def test_snapshot_keeps_layout_and_read_only_flag():
     base = np.arange(40.0).reshape(8, 5)
     read_only = np.arange(6.0)
