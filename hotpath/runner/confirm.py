@@ -78,8 +78,8 @@ def _said(timing: Timing) -> str:
 
 
 @dataclass(frozen=True)
-class Loaded:
-    """A confirmed winner, loaded in this process and ready to install."""
+class Confirmed:
+    """A winner that held in this process too, loaded here, with its trial."""
 
     trial: Trial
     variant: Callable[..., Any]
@@ -91,14 +91,14 @@ MAX_TRIES = 3
 
 
 def confirm_winner(original: Callable[..., Any], trials: Sequence[Trial], args: tuple[Any, ...], mutates: bool,
-                   config: Config) -> tuple[tuple[Trial, ...], Loaded | None]:
+                   config: Config) -> tuple[tuple[Trial, ...], Confirmed | None]:
     """Load and confirm the sandbox's winner here; if it does not hold, the next fastest
     significant candidate, up to ``MAX_TRIES``. Returns the trials with the verdicts updated (the
     winner is the confirmed one, or none) and the loaded winner."""
     ranked = sorted((t for t in trials if t.status in (WON, CORRECT) and t.timing is not None
                      and t.timing.holds(config.min_speedup)), key=lambda t: -t.timing.speedup)  # type: ignore[union-attr]
     verdicts: dict[int, Trial] = {}
-    loaded: Loaded | None = None
+    loaded: Confirmed | None = None
     for trial in ranked[:MAX_TRIES]:
         assert trial.candidate is not None and trial.timing is not None
         backend = get_backend(trial.backend)
@@ -113,7 +113,7 @@ def confirm_winner(original: Callable[..., Any], trials: Sequence[Trial], args: 
         checked = confirm(original, variant, args, mutates, config.timing_budget_s, config.min_speedup,
                           bool(trial.candidate.options_dict.get("parallel")))
         if checked.holds:
-            loaded = Loaded(replace(trial, status=WON, reason=f"fastest correct variant: {trial.timing}; "
+            loaded = Confirmed(replace(trial, status=WON, reason=f"fastest correct variant: {trial.timing}; "
                                                                f"{checked.reason}"),
                             variant, backend.invocation_errors())
             verdicts[id(trial)] = loaded.trial
