@@ -97,7 +97,9 @@ def _same_verdicts(here, there):
     a, b = _verdicts(here), _verdicts(there)
     proposed = [{n for n in v if "+" not in n} for v in (a, b)]  # "x+y" is a refinement of x
     both = [n for n in a if n in b and a[n] is not None and b[n] is not None]
-    return proposed[0] == proposed[1] and bool(both) and all(a[n] == b[n] for n in both)
+    # Nothing tried on either side (every candidate skipped, for the same reasons) agrees too.
+    untried = all(v is None for v in a.values()) and all(v is None for v in b.values())
+    return proposed[0] == proposed[1] and (bool(both) or untried) and all(a[n] == b[n] for n in both)
 
 
 def _clear_winner(result):
@@ -132,8 +134,10 @@ def test_cluster_run_over_the_corpus_gives_the_local_winners(client, fast):
         if "close" not in clear:
             assert len(clear) == 1, (name, here.summary(), there.summary())
         ran = [t.ran_on for t in there.trials if t.status != "skipped"]
-        # Same machine, so same hardware class: the workers timed the candidates themselves.
-        assert ran and all(r.startswith("tcp://") and "here" not in r for r in ran), ran
+        # Same machine, so same hardware class: the workers timed the candidates themselves
+        # (where any candidate was worth a trial: a kernel whose Python ints grow gets none).
+        assert ran or all(t.status == "skipped" for t in here.trials), there.summary()
+        assert all(r.startswith("tcp://") and "here" not in r for r in ran), ran
         assert all(t.ran_on == "local" for t in here.trials)
         if there.winner is not None:
             assert agrees(there.optimized(*args), kernel.fn(*kernel.make_args("small")))

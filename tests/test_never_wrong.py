@@ -21,8 +21,8 @@ def test_python_int_overflow_is_never_installed(fast):
     result = hotpath.tune(k.polynomial_hash, a, config=fast)
     assert result.winner is None
     numba_trial = next(t for t in result.trials if t.name == "numba")
-    assert numba_trial.status == "incorrect"
-    assert "return value" in numba_trial.reason
+    # Its Python int grows past 2**63: no int64 candidate is tried (rewriter/integers.py).
+    assert numba_trial.status == "skipped" and "grow past 64 bits" in numba_trial.reason
     _calls_agree(result, k.polynomial_hash, [(a,), (a[:10],), (a[:0],)])
 
 

@@ -66,16 +66,19 @@ FAILING = FailingProposer()
 
 
 @pytest.mark.slow
-def test_no_unverified_candidate_is_installed(fast):
-    """Wrong, raising, never-returning and unparsable code: each is a failed trial, never the winner."""
+def test_no_unverified_candidate_is_installed(fast, tmp_path):
+    """Wrong, raising, never-returning and unparsable code: each is a failed trial, never the winner.
+
+    A state folder of its own: the cost model learns from the history of every earlier test in
+    the session otherwise, and once (in a full CI run) "wrong" came out skipped; see the note."""
     config = fast.replace(proposers=("tests.test_proposers:WRONG", "tests.test_proposers:RAISES",
                                      "tests.test_proposers:HANGS", "tests.test_proposers:BROKEN",
                                      "tests.test_proposers:FAILING"),
-                          compile_timeout_s=2.0, timing_budget_s=0.2, cost_model=True)
+                          compile_timeout_s=2.0, timing_budget_s=0.2, cost_model=True, state_dir=tmp_path)
     a, w = _args()
     result = hotpath.tune(weighted_sum, a, w, config=config)
     by_name = {t.name: t for t in result.trials}
-    assert by_name["wrong"].status == "incorrect" and "captured" in by_name["wrong"].reason
+    assert by_name["wrong"].status == "incorrect" and "captured" in by_name["wrong"].reason, result.summary()
     assert by_name["raises"].status in ("failed", "incorrect")
     assert "RuntimeError" in by_name["raises"].reason
     assert by_name["hangs"].status == "failed" and by_name["hangs"].failure.kind == "timeout"
@@ -178,8 +181,9 @@ def test_llm_candidate_is_verified_and_can_win(fast):
     assert request["body"]["model"] == "coder-7b"
     assert [m["role"] for m in request["body"]["messages"]] == ["system", "user"]
     assert "def weighted_sum" in request["body"]["messages"][1]["content"]
-    trial = next(t for t in result.trials if t.name == "llm")
-    assert trial.status in ("won", "correct"), trial.reason
+    # The LLM's code returns a Python float where the original gives np.float64 (and 0.0 on an
+    # empty array, where the original's loop never ran): verified behind a cast and a size guard.
+    trial = next(t for t in result.trials if t.name.startswith("llm") and t.status in ("won", "correct"))
     assert trial.backend == module_backend.NAME
     assert "@numba.njit" in trial.candidate.source and trial.candidate.path.exists()
     assert result.winner is not None
