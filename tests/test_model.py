@@ -3,6 +3,7 @@ early stop and the budget in real tuning runs, and life without scikit-learn."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -82,6 +83,13 @@ def test_model_predicts_per_candidate(model, data):
     for p in (numba, cython, plugin):
         assert 0.0 <= p.p_ok <= 1.0 and p.speedup > 0 and p.cost_s > 0
     assert numba.known and cython.known and not plugin.known
+    # However many trials of other plug-ins it has seen (a full test session makes dozens).
+    many = [dataclasses.replace(r, backend=f"tests.fake_backends:F{i % 7}", name=f"fake{i % 7}")
+            for i, r in enumerate(data[:200])]
+    trained = costmodel.fit(list(data) + many)
+    assert trained is not None and trained.backend_rows["backend=other"] >= 100
+    (again,) = trained.predict(features, [("tests.fake_backends:NEW", "new")])
+    assert not again.known
     # Cython builds cost several times what a Numba compile does, and the model learned it.
     every = {r.group: r.features for r in data}.values()
     cost = {name: np.mean([model.predict(f, [(name, name)])[0].cost_s for f in every]) for name in ("numba", "cython")}

@@ -66,15 +66,12 @@ FAILING = FailingProposer()
 
 
 @pytest.mark.slow
-def test_no_unverified_candidate_is_installed(fast, tmp_path):
-    """Wrong, raising, never-returning and unparsable code: each is a failed trial, never the winner.
-
-    A state folder of its own: the cost model learns from the history of every earlier test in
-    the session otherwise, and once (in a full CI run) "wrong" came out skipped; see the note."""
+def test_no_unverified_candidate_is_installed(fast):
+    """Wrong, raising, never-returning and unparsable code: each is a failed trial, never the winner."""
     config = fast.replace(proposers=("tests.test_proposers:WRONG", "tests.test_proposers:RAISES",
                                      "tests.test_proposers:HANGS", "tests.test_proposers:BROKEN",
                                      "tests.test_proposers:FAILING"),
-                          compile_timeout_s=2.0, timing_budget_s=0.2, cost_model=True, state_dir=tmp_path)
+                          compile_timeout_s=2.0, timing_budget_s=0.2, cost_model=True)
     a, w = _args()
     result = hotpath.tune(weighted_sum, a, w, config=config)
     by_name = {t.name: t for t in result.trials}

@@ -51,6 +51,10 @@ def sklearn_available() -> bool:
     return True
 
 
+#: The token every backend outside ``KNOWN_BACKENDS`` (plug-ins, the LLM proposer) shares.
+OTHER = "backend=other"
+
+
 def tokens(backend: str, name: str) -> tuple[str, ...]:
     """The candidate's identity as the model sees it: its backend and the option words of its name."""
     base = backend if backend in KNOWN_BACKENDS else "other"
@@ -127,8 +131,10 @@ class CostModel:
         out = []
         for (backend, name), p, s, c, r, u in zip(candidates, p_ok, log_speedup, log_cost, relative, spread):
             base = tokens(backend, name)[0]
-            out.append(Prediction(name, backend, float(p), float(math.exp(s)), float(math.exp(c)),
-                                  self.backend_rows.get(base, 0) >= MIN_BACKEND_ROWS, float(r),
+            # Every plug-in shares the "other" rows, so many trials of some plug-ins say nothing of
+            # a new one: a plug-in is never known, and so never pruned.
+            known = base != OTHER and self.backend_rows.get(base, 0) >= MIN_BACKEND_ROWS
+            out.append(Prediction(name, backend, float(p), float(math.exp(s)), float(math.exp(c)), known, float(r),
                                   float(u) * self.spread_scale))
         return out
 
