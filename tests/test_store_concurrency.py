@@ -31,7 +31,11 @@ def test_parallel_writers_and_a_sigkill_leave_a_consistent_store(tmp_path):
     victim.send_signal(signal.SIGKILL)  # somewhere in the middle of a write
     victim.wait()
     for position, writer in enumerate(writers):
-        out, err = writer.communicate(timeout=300)
+        # Read through the same text buffer readline() filled: communicate() reads the pipe
+        # underneath it and would lose the lines that readline() had buffered but not returned.
+        out = writer.stdout.read()
+        err = writer.stderr.read()
+        writer.wait(timeout=300)
         assert writer.returncode == 0, err
         assert len(out.split()) == OPERATIONS - (position == 0)  # one line of the first was read above
 
