@@ -20,3 +20,15 @@ def fast() -> hotpath.Config:
     test file), a short timing budget, real checks. The cost model is off so every candidate
     runs and tests can inspect each; the model's own tests turn it on."""
     return hotpath.Config(backends=("numba",), timing_budget_s=0.3, compile_timeout_s=60.0, cost_model=False)
+
+
+@pytest.fixture(params=["compiled", "pure"])
+def dispatch_path(request):
+    """Each test on the compiled dispatch path and on the pure-Python one."""
+    from hotpath import fastpath
+
+    if request.param == "compiled" and not fastpath.available():
+        pytest.skip("hotpath._fastpath is not built")
+    assert fastpath.use(request.param == "compiled") == (request.param == "compiled")
+    yield request.param
+    fastpath.use(fastpath.requested())

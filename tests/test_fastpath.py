@@ -17,13 +17,9 @@ from hotpath.signature import signature_of
 compiled_only = pytest.mark.skipif(not fastpath.available(), reason="hotpath._fastpath is not built")
 
 
-@pytest.fixture(params=["compiled", "pure"])
-def path(request):
-    if request.param == "compiled" and not fastpath.available():
-        pytest.skip("hotpath._fastpath is not built")
-    assert fastpath.use(request.param == "compiled") == (request.param == "compiled")
-    yield request.param
-    fastpath.use(fastpath.requested())
+@pytest.fixture
+def path(dispatch_path):
+    return dispatch_path
 
 
 class _Sub(np.ndarray):

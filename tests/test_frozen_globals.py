@@ -9,21 +9,11 @@ import numpy as np
 import pytest
 
 import hotpath
-from hotpath import fastpath
 from hotpath.frozen_globals import MAX_WATCHED_BYTES, freeze
 from hotpath.rewriter.source import extract
 from hotpath.store import Store
 from tests import frozen_kernels as fk
 from tests.checks import agrees
-
-
-@pytest.fixture(params=["compiled", "pure"])
-def dispatch_path(request):
-    if request.param == "compiled" and not fastpath.available():
-        pytest.skip("the compiled dispatch extension is not built")
-    fastpath.use(request.param == "compiled")
-    yield request.param
-    fastpath.use(fastpath.requested())
 
 
 @pytest.fixture

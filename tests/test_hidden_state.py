@@ -19,15 +19,6 @@ from tests import hidden_params as P
 from tests.checks import agrees
 
 
-@pytest.fixture(params=["compiled", "pure"])
-def dispatch_path(request):
-    if request.param == "compiled" and not fastpath.available():
-        pytest.skip("the compiled dispatch extension is not built")
-    fastpath.use(request.param == "compiled")
-    yield request.param
-    fastpath.use(fastpath.requested())
-
-
 @pytest.fixture
 def state():
     """The helper modules' state as they define it, restored after each test."""

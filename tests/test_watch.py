@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import hotpath
-from hotpath import fastpath, watch
+from hotpath import watch
 from hotpath.kernels.base import Candidate
 from hotpath.signature import signature_of
 from hotpath.store import Store
@@ -33,14 +33,9 @@ def winner(fast):
     return install
 
 
-@pytest.fixture(params=["compiled", "pure"])
-def path(request):
-    """Each test on the compiled dispatch path and on the pure-Python one."""
-    if request.param == "compiled" and not fastpath.available():
-        pytest.skip("hotpath._fastpath is not built")
-    assert fastpath.use(request.param == "compiled") == (request.param == "compiled")
-    yield request.param
-    fastpath.use(fastpath.requested())
+@pytest.fixture
+def path(dispatch_path):
+    return dispatch_path
 
 
 def fresh(winner, fast, fault, verify_rate, **changes):
