@@ -10,12 +10,18 @@ layer (``NUMBA_THREADING_LAYER``) or the threads are already running.
 The workqueue is not thread-safe: two threads in a parallel region at once terminate the
 process. Parallel variants on it are therefore entered by one thread at a time (each already
 uses every core), through ``Serialized``.
+
+Numba's compiler lock is held across ``os.fork()`` as well: hotpath compiles in the caller's
+process on its tuner thread (the winner is confirmed there), and a child forked mid-compile
+would inherit the lock held by a thread it does not have and hang at its first compile. A fork
+therefore waits for the compile in progress to finish.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -35,8 +41,35 @@ def _new_entry_lock() -> None:
     _entry = threading.Lock()
 
 
+def _compiler_lock() -> Any:
+    """Numba's process-wide compiler lock, if Numba is imported (never imports it)."""
+    module = sys.modules.get("numba.core.compiler_lock")
+    return getattr(module, "global_compiler_lock", None)
+
+
+_held_for_fork: list[Any] = []
+
+
+def _before_fork() -> None:
+    lock = _compiler_lock()
+    if lock is not None:
+        lock.acquire()  # reentrant: a fork from inside a compile does not wait for itself
+        _held_for_fork.append(lock)
+
+
+def _after_fork_in_parent() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop().release()
+
+
+def _after_fork_in_child() -> None:
+    _after_fork_in_parent()  # the forking thread is the child's only thread, and it holds it
+    _new_entry_lock()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_entry_lock)
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 
 def choose_fork_safe() -> None:
