@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from hotpath.report import history, html, model
+    from hotpath.report import environment, health, history, html, model
 
     console = Console()
     if not console.is_terminal:
@@ -39,15 +39,19 @@ def _report(args: argparse.Namespace) -> int:
     if report is None:
         console.print(f"no store in {home}: nothing has been tried yet (run `hotpath optimize` or `hotpath demo`)")
         return 0
+    loop = health.compute(report)
     if args.json:
         runs = [asdict(r) for r in report.runs]
         for data, run in zip(runs, report.runs):
             data["verification"]["coverage_percent"] = run.verification.coverage_percent
         print(json.dumps({"schema": "hotpath.report/1", "state_dir": report.state_dir,
                           "runs": runs, "installs": [asdict(i) for i in report.installs],
-                          "events": [asdict(e) for e in report.events]}, indent=1, default=str))
+                          "events": [asdict(e) for e in report.events], "health": asdict(loop),
+                          "environment": asdict(environment.describe(t.environment for t in report.trials))},
+                         indent=1, default=str))
     else:
         console.print(history.trials_history(report, args.function))
+        console.print(history.health_tables(loop))
     if args.html:
         Path(args.html).write_text(html.render(report), encoding="utf-8")
         Console(stderr=True).print(f"wrote {args.html}", highlight=False)

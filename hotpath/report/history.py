@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from hotpath.report import health
 from hotpath.report.model import Report
 
 _STYLE = {"won": "bold green", "correct": "green", "incorrect": "red", "failed": "red", "skipped": "dim"}
@@ -50,3 +52,23 @@ def trials_history(report: Report, function: str | None = None) -> Table:
             table.add_row("", "", "", "install guards", "", "", "", Text("; ".join(verified.guards)))
         table.add_section()
     return table
+
+
+def health_tables(h: health.Health) -> Group:
+    """The loop's health: one line per metric, then what each install was verified on, then what
+    no record holds."""
+    metrics = Table(title="loop health", title_justify="left")
+    metrics.add_column("metric", no_wrap=True)
+    metrics.add_column("value", overflow="fold")
+    for metric, value in health.summary(h):
+        metrics.add_row(metric, Text(value, style="dim" if value == "not recorded" else ""))
+    per_install = Table(title="verification per install", title_justify="left")
+    for column in ("function", "signature", "variant", "state", "inputs", "coverage", "guards"):
+        per_install.add_column(column, overflow="fold", no_wrap=column in ("function", "variant", "state"))
+    for c in h.coverage:
+        per_install.add_row(c.function, c.signature, c.variant, c.state,
+                            "not recorded" if c.inputs is None else str(c.inputs),
+                            "not recorded" if c.coverage_percent is None else f"{c.coverage_percent:.0f}%",
+                            "not recorded" if c.guards is None else ("; ".join(c.guards) or "none"))
+    notes = [Text(f"not recorded: {note}", style="dim") for note in h.not_recorded]
+    return Group(metrics, *([per_install] if h.coverage else []), *notes)

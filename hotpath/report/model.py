@@ -18,6 +18,10 @@ from hotpath.statedir import StateDir
 
 
 TIMELINE_ACTIONS = ("install", "warm-install", "rollback", "manual-rollback", "refusal")
+#: An install's state as the report shows it on every bar and row.
+LIVE, ROLLED_BACK, NOT_INSTALLED = "live", "rolled back", "not installed"
+#: The store's words for an install retired by a later tuning run, and by ``hotpath rollback``.
+REPLACED_REASON, MANUAL_REASON = "replaced by a new tuning run", "rolled back by hand"
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,28 @@ class Report:
     @property
     def trials(self) -> tuple[TrialRow, ...]:
         return tuple(t for run in self.runs for t in run.trials)
+
+    def run_of(self, install: InstallRow) -> TuningRun | None:
+        """The tuning run that made ``install`` (recorded in the same transaction, at the same time)."""
+        return next((r for r in self.runs if r.function == install.function and r.signature == install.signature
+                     and r.created == install.created), None)
+
+    def install_of(self, run: TuningRun, variant: str) -> InstallRow | None:
+        """The install ``run`` made of ``variant``, if it installed it."""
+        return next((i for i in self.installs if i.function == run.function and i.signature == run.signature
+                     and i.created == run.created and i.name == variant), None)
+
+    @staticmethod
+    def install_state(install: InstallRow | None) -> str:
+        """live, rolled back (by the watch), rolled back by hand, replaced (by a later run), or not installed."""
+        if install is None:
+            return NOT_INSTALLED
+        if install.active:
+            return LIVE
+        reason = install.retired_reason or ""
+        if reason == REPLACED_REASON:
+            return "replaced"
+        return "rolled back by hand" if reason == MANUAL_REASON else ROLLED_BACK
 
 
 def _durations(state_dir: Path) -> list[dict[str, object]]:
