@@ -1,4 +1,5 @@
-"""Shared start-up of the child processes that run a user's script (``runscript``, ``capture``).
+"""Shared start-up of the child processes that run a user's script (``runscript``, ``capture``),
+and the one rule their parents share about Ctrl-C.
 
 hotpath's own log lines go to standard error through a handler on the ``hotpath`` logger only
 (``HOTPATH_LOG_LEVEL``, default WARNING), never through the root logger, so a script that
@@ -7,9 +8,12 @@ configures logging itself sees no difference.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
 
 LOG_LEVEL_ENV = "HOTPATH_LOG_LEVEL"
 
@@ -26,3 +30,22 @@ def setup_logging() -> None:
 def level_for(verbosity: int) -> str:
     """The ``HOTPATH_LOG_LEVEL`` value for the CLI's ``-v`` count."""
     return ("WARNING", "INFO", "DEBUG")[min(verbosity, 2)]
+
+
+@contextlib.contextmanager
+def ctrl_c_to_child() -> Iterator[None]:
+    """Ignore Ctrl-C in this (parent) process while a child runs the user's program.
+
+    The terminal sends SIGINT to the whole foreground process group: the child stops cleanly
+    and says so through its exit status, and the parent, instead of dying mid-read with a
+    traceback of its own, reports it in one line.
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hotpath.cli_helpers import console as _console, home as _home
+from hotpath.profiles.entry import Program
 from hotpath.profiles import run_cli
 from hotpath.profiles.run_cli import script_arguments as _script_arguments
 
@@ -60,17 +61,24 @@ def register(subparsers: Any) -> None:
     bench.register(subparsers)
 
 
+def _program(args: argparse.Namespace) -> Program:
+    return Program(args.script, tuple(args.args))
+
+
 def _profile(args: argparse.Namespace) -> int:
     from hotpath.profiles import pick, render, scalene
 
     console = _console(stderr=True)
     home = _home(args)
+    program = _program(args)
     try:
-        profile = scalene.profile(args.script, args.args, home / "profiles",
-                                  program_stdout=sys.stderr if args.json else None)
+        profile = scalene.profile(program, home / "profiles", program_stdout=sys.stderr if args.json else None)
     except scalene.ProfileError as exc:
         console.print(f"[red]hotpath profile: {exc}", highlight=False)
         return 1
+    except scalene.Interrupted:
+        console.print("[yellow]hotpath profile: interrupted (Ctrl-C); no profile taken", highlight=False)
+        return 130
     profile = pick.annotate(profile)
     document = json.dumps(profile.to_json(), indent=1)
     (home / "profiles" / "hotpath-profile.json").write_text(document)
@@ -109,10 +117,14 @@ def _optimize(args: argparse.Namespace) -> int:
             err.print(f"[yellow]no module-level function named {', '.join(sorted(missing))} in {args.script}")
     else:
         try:
-            profile = pick.annotate(scalene.profile(args.script, args.args, workdir))
+            profile = pick.annotate(scalene.profile(_program(args), workdir))
         except scalene.ProfileError as exc:
             err.print(f"[red]hotpath optimize: {exc}", highlight=False)
             return 1
+        except scalene.Interrupted:
+            err.print("[yellow]hotpath optimize: interrupted (Ctrl-C) while profiling; nothing was tuned",
+                      highlight=False)
+            return 130
         (workdir / "hotpath-profile.json").write_text(json.dumps(profile.to_json(), indent=1))
         out.print(render.profile_table(profile, 10))
         chosen = pick.choose(profile, args.min_python_share, args.max_functions)

@@ -1,4 +1,5 @@
-"""Running a script as ``__main__`` with some of its functions (and its modules') wrapped.
+"""Running a script (or a module, as ``python -m`` does) as ``__main__`` with some of its
+functions (and its modules') wrapped.
 
 No source file is changed. For the script itself, its syntax tree gets one statement after
 every module-level ``def`` (also inside module-level ``if``/``try``/``with``/``for`` blocks):
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import importlib.abc
 import importlib.machinery
 import sys
 import traceback
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,48 +116,103 @@ def wrap_module(module: types.ModuleType, wrapper: Wrapper) -> None:
                 setattr(module, name, replacement)
 
 
-def run_script(path: str, argv: Sequence[str], wrapper: Wrapper,
+def run_script(path: str, argv: Sequence[str], wrapper: Wrapper | None,
                wanted_module: Callable[[str, str], bool] | None = None) -> int:
-    """Run ``path`` as ``__main__`` with ``argv``; returns its exit status (``SystemExit`` honoured).
+    """Run ``path`` as ``__main__`` with ``argv``, as ``python path argv`` would; returns its exit
+    status (``SystemExit`` honoured). ``wrapper`` ``None``: nothing is wrapped.
 
-    An exception from the script is printed the way Python prints it (the frames of this
-    runner left out) and gives status 1; ``KeyboardInterrupt`` propagates.
+    A syntax error or an exception from the script is printed the way Python prints it (the
+    frames of this runner left out) and gives status 1; ``KeyboardInterrupt`` propagates.
     """
     script = Path(path).resolve()
-    code = compile_script(script)
-    filename = str(script)
-
-    def wrap(fn: Any) -> Any:
-        if isinstance(fn, types.FunctionType) and fn.__module__ == "__main__":
-            return wrapper("__main__", filename, fn)
-        return fn
-
-    main = types.ModuleType("__main__")
-    main.__dict__.update({"__file__": str(path), "__builtins__": builtins, "__spec__": None,
-                          "__loader__": None, "__package__": None, "__cached__": None, WRAP_NAME: wrap})
-    sys.argv[:] = [str(path), *argv]
     if sys.path:
         sys.path[0] = str(script.parent)  # as `python script.py` sets it
     else:
         sys.path.append(str(script.parent))
-    sys.modules["__main__"] = main
-    hook = ImportHook(wanted_module, wrapper) if wanted_module is not None else None
+    with _hooked(wrapper, wanted_module):
+        return _run_main(script, str(path), None, [str(path), *argv], wrapper)
+
+
+def run_module(name: str, argv: Sequence[str], wrapper: Wrapper | None,
+               wanted_module: Callable[[str, str], bool] | None = None) -> int:
+    """Run module ``name`` as ``__main__`` with ``argv``, as ``python -m name argv`` would (the
+    current folder first on ``sys.path``, ``sys.argv[0]`` the module's file, ``__spec__`` and
+    ``__package__`` set so relative imports work); the rest as ``run_script``."""
+    import importlib.util
+    import os
+
+    cwd = os.getcwd()
+    if sys.path:
+        sys.path[0] = cwd
+    else:
+        sys.path.append(cwd)
+    with _hooked(wrapper, wanted_module):
+        try:
+            spec = importlib.util.find_spec(name)  # imports the parent packages, as python -m does
+            if spec is not None and spec.submodule_search_locations is not None:
+                spec = importlib.util.find_spec(name + ".__main__")
+        except (ImportError, ValueError) as exc:
+            print(f"{sys.executable}: Error while finding module specification for {name!r} "
+                  f"({type(exc).__name__}: {exc})", file=sys.stderr)
+            return 1
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            print(f"{sys.executable}: No module named {name}", file=sys.stderr)
+            return 1
+        return _run_main(Path(spec.origin).resolve(), spec.origin, spec, [spec.origin, *argv], wrapper)
+
+
+@contextlib.contextmanager
+def _hooked(wrapper: Wrapper | None, wanted_module: Callable[[str, str], bool] | None) -> Iterator[None]:
+    """The import hook in place while the program runs (none without a wrapper or a choice of modules)."""
+    hook = ImportHook(wanted_module, wrapper) if wanted_module is not None and wrapper is not None else None
     if hook is not None:
         sys.meta_path.insert(0, hook)
+    try:
+        yield
+    finally:
+        if hook is not None and hook in sys.meta_path:
+            sys.meta_path.remove(hook)
+
+
+def _run_main(script: Path, file: str, spec: importlib.machinery.ModuleSpec | None, argv: list[str],
+              wrapper: Wrapper | None) -> int:
+    filename = str(script)
+    try:
+        code = compile_script(script) if wrapper is not None else \
+            compile(script.read_bytes(), filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:  # as python shows it: the error alone, no frames
+        traceback.print_exception(type(exc), exc, None)
+        return 1
+
+    def wrap(fn: Any) -> Any:
+        if wrapper is not None and isinstance(fn, types.FunctionType) and fn.__module__ == "__main__":
+            return wrapper("__main__", filename, fn)
+        return fn
+
+    main = types.ModuleType("__main__")
+    main.__dict__.update({"__file__": file, "__builtins__": builtins, "__spec__": spec,
+                          "__loader__": spec.loader if spec is not None else None,
+                          "__package__": spec.parent if spec is not None else None, "__cached__": None,
+                          WRAP_NAME: wrap})
+    sys.argv[:] = argv
+    sys.modules["__main__"] = main
     try:
         exec(code, main.__dict__)
     except SystemExit as exc:
         return _exit_status(exc.code)
     except Exception as exc:
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename != filename:
-            tb = tb.tb_next
-        traceback.print_exception(type(exc), exc, tb)
+        print_program_error(exc, filename)
         return 1
-    finally:
-        if hook is not None and hook in sys.meta_path:
-            sys.meta_path.remove(hook)
     return 0
+
+
+def print_program_error(exc: BaseException, main_file: str) -> None:
+    """Print ``exc`` as Python prints an uncaught exception, from the program's main file on: the
+    frames of whatever ran the program (this runner, Scalene) left out."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != main_file:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb if tb is not None else exc.__traceback__)
 
 
 def _exit_status(code: object) -> int:

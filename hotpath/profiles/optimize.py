@@ -9,12 +9,10 @@ everything that finished is already in the store.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,19 +35,6 @@ class Outcome:
     tuned: tuple[events.Tuned, ...] = ()
     interrupted: str | None = None  # "capture" or "tuning"
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@contextlib.contextmanager
-def _ignore_sigint() -> Iterator[None]:
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class _Progress:
@@ -115,7 +100,7 @@ def capture_and_tune(plan: Plan, workdir: Path, console: Console, verbosity: int
     tuned: list[events.Tuned] = []
     script_status: int | None = None
     interrupted: str | None = None
-    with _ignore_sigint():
+    with bootstrap.ctrl_c_to_child():
         process = subprocess.Popen(cmd, pass_fds=(write_fd,), env=env, stdout=program_stdout)
         os.close(write_fd)
         with os.fdopen(read_fd, "r") as stream, _Progress(console) as progress:

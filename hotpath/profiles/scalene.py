@@ -20,6 +20,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections import defaultdict
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from hotpath.profiles import bootstrap, launch
+from hotpath.profiles.entry import EntryError, Program
 from hotpath.profiles.model import FunctionProfile, Profile
 
 log = logging.getLogger(__name__)
@@ -39,13 +42,19 @@ class ProfileError(Exception):
     """The profile could not be taken; the message says why, in words for the user."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C stopped the profiled program."""
+
+
 @dataclass(frozen=True)
 class ScaleneRun:
-    """How a Scalene run ended: its exit status, its JSON, and the tail of its standard error."""
+    """How a Scalene run ended: its exit status, its JSON, the tail of its standard error, and
+    whether the program itself was started."""
 
     returncode: int
     data: dict[str, Any]
     stderr_tail: str
+    program_started: bool = True
 
 
 def scalene_version() -> str | None:
@@ -58,14 +67,17 @@ def scalene_version() -> str | None:
         return "unknown"
 
 
-def command(script: str, args: Sequence[str], outfile: Path, version: str) -> list[str]:
-    """The Scalene command line for this version: CPU only, JSON to ``outfile``, no browser."""
+def command(stub: Path, spec: Path, outfile: Path, version: str, program_path: Path) -> list[str]:
+    """The Scalene command line for this version: CPU only, JSON to ``outfile``, no browser, the
+    program given as ``launch``'s stub (the program's own arguments are in ``spec``, never on
+    Scalene's command line) and the files under ``program_path`` profiled."""
     major = int(version.split(".")[0]) if version[:1].isdigit() else 2
     if major >= 2:  # Scalene 2: `scalene run -o FILE prog.py --- args`
         return [sys.executable, "-m", "scalene", "run", "--cpu-only", "--cpu-percent-threshold", "0",
-                "-o", str(outfile), script, "---", *args]
+                "--program-path", str(program_path), "-o", str(outfile), str(stub), "---", str(spec)]
     return [sys.executable, "-m", "scalene", "--cli", "--json", "--no-browser", "--cpu-only", "--reduced-profile",
-            "--cpu-percent-threshold", "0", "--outfile", str(outfile), script, "---", *args]
+            "--cpu-percent-threshold", "0", "--program-path", str(program_path), "--outfile", str(outfile),
+            str(stub), "---", str(spec)]
 
 
 def _forward(stream: IO[bytes], tail: list[bytes]) -> None:
@@ -98,21 +110,26 @@ def _forward(stream: IO[bytes], tail: list[bytes]) -> None:
         write(b"".join(held))
 
 
-def run(script: str, args: Sequence[str], outfile: Path, program_stdout: IO[Any] | None = None) -> ScaleneRun:
-    """Run ``script args`` under Scalene; raise ``ProfileError`` when Scalene is missing or wrote nothing."""
+def run(program: Program, outfile: Path, program_stdout: IO[Any] | None = None, stdin: Any = None) -> ScaleneRun:
+    """Run ``program`` under Scalene; raise ``ProfileError`` when Scalene is missing or the program
+    cannot be found. ``stdin``: what the program reads (as for ``subprocess.Popen``)."""
     version = scalene_version()
     if version is None:
         raise ProfileError("Scalene is not installed in this Python; install it with "
                            "`pip install 'hotpath[profile]'` (or `pip install scalene`)")
-    if not Path(script).is_file():
-        raise ProfileError(f"{script}: no such file")
+    try:
+        root = program.root()
+    except EntryError as exc:
+        raise ProfileError(str(exc)) from None
     outfile.unlink(missing_ok=True)
-    cmd = command(script, args, outfile, version)
+    stub, spec = launch.prepare(program, outfile.parent / "launch")
+    cmd = command(stub, spec, outfile, version, root)
     log.info("running %s", " ".join(cmd))
     env = dict(os.environ)
     env.pop("PYTHONSTARTUP", None)
     tail: list[bytes] = []
-    with subprocess.Popen(cmd, stdout=program_stdout, stderr=subprocess.PIPE, env=env) as process:
+    with bootstrap.ctrl_c_to_child(), \
+            subprocess.Popen(cmd, stdout=program_stdout, stderr=subprocess.PIPE, stdin=stdin, env=env) as process:
         assert process.stderr is not None
         _forward(process.stderr, tail)
         returncode = process.wait()
@@ -121,7 +138,7 @@ def run(script: str, args: Sequence[str], outfile: Path, program_stdout: IO[Any]
         data = json.loads(outfile.read_text()) if outfile.exists() else {}
     except (OSError, ValueError) as exc:
         raise ProfileError(f"Scalene wrote an unreadable profile ({exc})") from None
-    return ScaleneRun(returncode, data if isinstance(data, dict) else {}, stderr_tail)
+    return ScaleneRun(returncode, data if isinstance(data, dict) else {}, stderr_tail, launch.started(stub.parent))
 
 
 def definitions(path: Path) -> dict[int, str]:
@@ -180,12 +197,16 @@ def _from_functions(path: Path, functions: list[dict[str, Any]], names: dict[int
 
 
 def parse(data: dict[str, Any], script: str, args: Sequence[str], version: str) -> Profile:
-    """Scalene's JSON -> functions ranked by their share of the program's time."""
+    """Scalene's JSON -> functions ranked by their share of the program's time (hotpath's own
+    files left out: they are in the profiled folder when hotpath runs from its own checkout)."""
     functions: list[FunctionProfile] = []
+    own = Path(__file__).resolve().parent.parent
     for filename, entry in (data.get("files") or {}).items():
         path = Path(filename)
         if not path.is_absolute():
             path = Path(data.get("entrypoint_dir") or ".") / path
+        if path.name == launch.STUB_NAME or path.resolve().is_relative_to(own):
+            continue
         names = definitions(path)
         lines = entry.get("lines") or []
         if any("start_function_line" in line for line in lines):
@@ -197,18 +218,20 @@ def parse(data: dict[str, Any], script: str, args: Sequence[str], version: str) 
                    tuple(functions))
 
 
-def profile(script: str, args: Sequence[str], workdir: Path, program_stdout: IO[Any] | None = None) -> Profile:
-    """Run the script under Scalene and rank its functions; ``ProfileError`` says what went wrong."""
+def profile(program: Program, workdir: Path, program_stdout: IO[Any] | None = None, stdin: Any = None) -> Profile:
+    """Run the program under Scalene and rank its functions; ``ProfileError`` says what went wrong,
+    ``Interrupted`` that Ctrl-C stopped it."""
     workdir.mkdir(parents=True, exist_ok=True)
     outfile = workdir / "scalene-profile.json"
-    result = run(script, args, outfile, program_stdout)
+    result = run(program, outfile, program_stdout, stdin)
+    if result.returncode in (130, -signal.SIGINT):
+        raise Interrupted()
     if result.returncode != 0:
-        crashed = "Error in program being profiled" in result.stderr_tail or "Traceback" in result.stderr_tail
-        who = f"{script} failed" if crashed or result.data else "Scalene failed"
+        who = f"{program.label()} failed" if result.program_started else "Scalene failed"
         raise ProfileError(f"{who} (exit status {result.returncode}); its own output is above, unchanged. "
                            "Fix the program (or run it with `python` to check) and profile again.")
     if not result.data.get("files"):
         hint = " ".join(line.strip() for line in result.stderr_tail.splitlines() if line.startswith("Scalene"))
         raise ProfileError("Scalene recorded no samples in the program's own files"
                            + (f" ({hint})" if hint else "") + "; give it a longer-running input")
-    return parse(result.data, script, args, scalene_version() or "unknown")
+    return parse(result.data, program.label(), program.args, scalene_version() or "unknown")
