@@ -3,6 +3,7 @@
 ``.hotpath/`` beside the user's project (or ``$HOTPATH_HOME``, or ``Config.state_dir``) holds::
 
     store.db                 SQLite store: trials, installs, barred variants, the audit log
+    audit-anchor             the audit chain's head and entry count, one line per entry (append-only)
     kernels/                 generated variant sources and the modules built from them
     captures/                arguments captured by `hotpath optimize` (pickles)
     profiles/                Scalene profiles, plans, program runs, tuning-runs.jsonl
@@ -45,6 +46,11 @@ class StateDir:
     @property
     def store_db(self) -> Path:
         return self.root / "store.db"
+
+    @property
+    def audit_anchor(self) -> Path:
+        """The audit chain's anchor outside the database: a cut or rebuilt chain disagrees with it."""
+        return self.root / "audit-anchor"
 
     @property
     def kernels(self) -> Path:

@@ -118,7 +118,7 @@ def test_a_tampered_audit_row_fails_verification(tuned):
     db.execute("UPDATE audit SET detail = replace(detail, 'speedup', 'speedyp') WHERE id = 1")
     db.commit()
     done = hotpath_cli(tuned, "audit", "--verify")
-    assert done.returncode == 1 and "entry 1" in done.stdout
+    assert done.returncode == 1 and "entry 1" in done.stderr
 
 
 def test_a_removed_audit_row_fails_verification(tuned):
@@ -127,7 +127,7 @@ def test_a_removed_audit_row_fails_verification(tuned):
     db.execute("DELETE FROM audit WHERE id = 1")
     db.commit()
     done = hotpath_cli(tuned, "audit", "--verify")
-    assert done.returncode == 1 and "entry 2" in done.stdout
+    assert done.returncode == 1 and "entry 1 is missing" in done.stderr
 
 
 def test_manual_rollback_from_the_command_line(tuned):
@@ -212,7 +212,7 @@ def test_a_version_1_store_is_migrated_and_its_installs_list_no_binaries(tmp_pat
     old.commit()
     old.close()
     db = Database(path)
-    assert db.read("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 3
+    assert db.read("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 4
     # No binary recorded: a warm start of a backend that loads one refuses it (persist._check_binaries).
     assert [r["binaries"] for r in db.read("SELECT binaries FROM installs")] == ["[]"]
     # Nor what it was verified on: its guards read as not recorded, not as none.

@@ -3,7 +3,9 @@
 One SQLite file (``store.db``) in the state folder, shared by every process using that folder.
 Generated sources, and the binaries ahead-of-time compilers built from them, stay files under
 ``kernels/``; the store records each one's SHA-256 with the winner and refuses, with an audit
-entry, an artifact that no longer matches it.
+entry, an artifact that no longer matches it. Paths inside the state folder are stored relative
+to it, so a copied folder uses its own files. The audit chain is anchored in ``audit-anchor``
+beside the store (``store/anchor.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -24,7 +27,8 @@ from hotpath.errors import HotpathError
 from hotpath.kernels.base import Candidate
 from hotpath.statedir import StateDir
 from hotpath.store import audit
-from hotpath.store.db import Database
+from hotpath.store.anchor import AnchorDamaged, AnchorFile
+from hotpath.store.db import Database, Transaction
 from hotpath.store.verification import Verification
 from hotpath.integrity import ArtifactRefused, check_artifact, environment, sha256_file
 
@@ -35,6 +39,7 @@ _open: dict[tuple[Path, bool], Store] = {}
 #: Folders whose store could not be opened in this process, with why: warned about once.
 _unavailable: dict[tuple[Path, bool], StoreUnavailable] = {}
 _open_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 class StoreWarning(UserWarning):
@@ -103,8 +108,40 @@ class Store:
     """The store of one state folder. Use ``Store.at(folder)``; instances are shared per process."""
 
     def __init__(self, state_dir: Path, read_only: bool = False) -> None:
-        self.state_dir = state_dir
-        self.db = Database(StateDir(state_dir).store_db, read_only)
+        self.state_dir = Path(state_dir).resolve()
+        self.anchor = AnchorFile(StateDir(self.state_dir).audit_anchor)
+        self.db = Database(StateDir(self.state_dir).store_db, read_only, on_upgrade=self._start_anchor)
+
+    def _start_anchor(self, tx: Transaction, old_version: int) -> None:
+        """Anchor the chain as it stands when a store is created or upgraded from a hotpath that
+        did not anchor it. Inside the upgrade transaction: a crash leaves the store to be
+        upgraded again, never at the anchored version without an anchor."""
+        if old_version == 0 and self.anchor.exists() and not self._anchor_is_new():
+            # A new store where an anchor is left: the store it belonged to was moved aside.
+            moved = self.anchor.set_aside()
+            log.warning("a new store was created in %s: the audit anchor of the store it replaces was moved to %s",
+                        self.state_dir, moved)
+        if not self.anchor.exists():
+            self.anchor.start(*audit.head(tx))
+
+    def _anchor_is_new(self) -> bool:
+        try:
+            marks = self.anchor.read()
+        except AnchorDamaged:
+            return False
+        return marks is not None and [(m.count, m.head) for m in marks] == [(0, audit.GENESIS)]
+
+    def stored_path(self, path: Path) -> str:
+        """``path`` as the store keeps it: relative to the state folder when inside it."""
+        try:
+            return str(Path(path).resolve().relative_to(self.state_dir))
+        except ValueError:
+            return str(path)
+
+    def local_path(self, stored: str) -> Path:
+        """A stored path as a path in this state folder (absolute ones, as older stores kept them, as they are)."""
+        path = Path(stored)
+        return path if path.is_absolute() else self.state_dir / path
 
     @classmethod
     def at(cls, state_dir: Path, read_only: bool = False) -> Store:
@@ -173,31 +210,34 @@ class Store:
             if winner is None or winner.candidate is None or winner.timing is None:
                 return None
             candidate = winner.candidate
-            built = [[str(path), sha256_file(path)] for path in binaries]
-            self._retire(tx, function_id, signature, env, "replaced by a new tuning run")
+            built = [[self.stored_path(path), sha256_file(path)] for path in binaries]
+            replaced = self._retire(tx, function_id, signature, env, "replaced by a new tuning run")
             cursor = tx.execute(
                 "INSERT INTO installs (function_id, signature, environment, trial_id, backend, name, entry,"
                 " options, adapters, source_path, source_sha256, namespace, namespace_sha256, speedup, mutates,"
                 " created, binaries, guards) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (function_id, signature, env, trial_ids[winner.name], candidate.backend, candidate.name,
                  candidate.entry, json.dumps(candidate.options), json.dumps(candidate.adapters),
-                 str(candidate.path), sha256_file(candidate.path), candidate.namespace,
+                 self.stored_path(candidate.path), sha256_file(candidate.path), candidate.namespace,
                  _sha(candidate.namespace), winner.timing.speedup, int(mutates), now, json.dumps(built),
                  json.dumps(list(verification.guards or ()))))
             install_id = int(cursor.lastrowid or 0)
             tx.execute("UPDATE tuning_runs SET install_id = ? WHERE id = ?", (install_id, run_id))
-            audit.append(tx, "install", fn.name, signature, {
-                "variant": candidate.name, "backend": candidate.backend, "source": str(candidate.path),
+            row = tx.execute(audit.INSTALL_ROW + " WHERE i.id = ?", (install_id,)).fetchone()
+            audit.append(tx, self.anchor, "install", fn.name, signature, {
+                "variant": candidate.name, "backend": candidate.backend, "source": self.stored_path(candidate.path),
                 "binaries": built,
                 "speedup": winner.timing.speedup, "ci": [winner.timing.ci_low, winner.timing.ci_high],
                 "pairs": winner.timing.pairs, "inputs_checked": winner.cases_checked,
                 "guards": list(verification.guards or ()),
                 "trial_ids": sorted(trial_ids.values()), "install_id": install_id, "environment": env,
+                "install_digest": audit.install_digest(row), "retired_ids": replaced,
             })
             return install_id
 
     @staticmethod
-    def _retire(tx: Any, function_id: int, signature: str | None, env: str | None, reason: str) -> int:
+    def _retire(tx: Any, function_id: int, signature: str | None, env: str | None, reason: str) -> list[int]:
+        """Retire the matching active installs; their ids, for the audit entry that records it."""
         clauses, params = ["function_id = ?", "active = 1"], [function_id]
         if signature is not None:
             clauses.append("signature = ?")
@@ -205,9 +245,11 @@ class Store:
         if env is not None:
             clauses.append("environment = ?")
             params.append(env)  # type: ignore[arg-type]
-        cursor = tx.execute(f"UPDATE installs SET active = 0, retired = ?, retired_reason = ? "
-                            f"WHERE {' AND '.join(clauses)}", (time.time(), reason, *params))
-        return cursor.rowcount
+        where = " AND ".join(clauses)
+        ids = [int(r["id"]) for r in tx.execute(f"SELECT id FROM installs WHERE {where} ORDER BY id", tuple(params))]
+        tx.execute(f"UPDATE installs SET active = 0, retired = ?, retired_reason = ? WHERE {where}",
+                   (time.time(), reason, *params))
+        return ids
 
     # --- warm start ---------------------------------------------------------------------
     def find_winner(self, fn: FunctionId, signature: str) -> StoredWinner | None:
@@ -224,16 +266,16 @@ class Store:
         candidate = Candidate(
             backend=r["backend"], name=r["name"],
             options=tuple((k, v) for k, v in json.loads(r["options"])),
-            source="", entry=r["entry"], path=Path(r["source_path"]), namespace=bytes(r["namespace"]),
+            source="", entry=r["entry"], path=self.local_path(r["source_path"]), namespace=bytes(r["namespace"]),
             adapters=tuple(json.loads(r["adapters"])))
-        binaries = tuple((Path(path), sha) for path, sha in json.loads(r["binaries"]))
+        binaries = tuple((self.local_path(path), sha) for path, sha in json.loads(r["binaries"]))
         return StoredWinner(int(r["id"]), candidate, r["source_sha256"], float(r["speedup"]), bool(r["mutates"]),
                             float(r["created"]), binaries)
 
     def log(self, action: str, fn: FunctionId, signature: str, detail: dict[str, Any]) -> None:
         """An audit entry on its own (warm installs, refusals)."""
         with self.db.write() as tx:
-            audit.append(tx, action, fn.name, signature, detail)
+            audit.append(tx, self.anchor, action, fn.name, signature, detail)
 
     # --- rollback -----------------------------------------------------------------------
     def rollback(self, fn: FunctionId, signature: str, variant: str, reason: str,
@@ -244,19 +286,30 @@ class Store:
             retired = self._retire(tx, function_id, signature, None, reason)
             tx.execute("INSERT OR REPLACE INTO barred (function_id, signature, name, reason, created)"
                        " VALUES (?,?,?,?,?)", (function_id, signature, variant, reason, time.time()))
-            audit.append(tx, action, fn.name, signature,
-                         {"variant": variant, "reason": reason, "retired_installs": retired, **evidence})
+            audit.append(tx, self.anchor, action, fn.name, signature,
+                         {"variant": variant, "reason": reason, "retired_installs": len(retired),
+                          "retired_ids": retired, **evidence})
 
-    def manual_rollback(self, function: str, signature: str | None = None) -> int:
-        """``hotpath rollback module:function``: retire matching installs in every environment."""
+    def manual_rollback(self, function: str, signature: str | None = None) -> int | None:
+        """``hotpath rollback module:function``: retire matching installs in every environment.
+
+        Returns how many were retired (audited, even when none was active), or ``None``, writing
+        nothing, when the store knows no such function (or no install of it with ``signature``).
+        """
         module, _, qualname = function.partition(":")
         with self.db.write() as tx:
             ids = [r["id"] for r in tx.execute("SELECT id FROM functions WHERE module=? AND qualname=?",
                                                (module, qualname)).fetchall()]
-            retired = sum(self._retire(tx, i, signature, None, "rolled back by hand") for i in ids)
-            audit.append(tx, "manual-rollback", function, signature or "*",
-                         {"retired_installs": retired, "user": os.environ.get("USER", "")})
-        return retired
+            if not ids:
+                return None
+            if signature is not None and not tx.execute(
+                    f"SELECT 1 FROM installs WHERE signature = ? AND function_id IN ({','.join('?' * len(ids))})",
+                    (signature, *ids)).fetchone():
+                return None
+            retired = [i for fid in ids for i in self._retire(tx, fid, signature, None, "rolled back by hand")]
+            audit.append(tx, self.anchor, "manual-rollback", function, signature or "*",
+                         {"retired_installs": len(retired), "retired_ids": retired, "user": os.environ.get("USER", "")})
+        return len(retired)
 
     def barred(self, fn: FunctionId, signature: str) -> set[str]:
         rows = self.db.read(
@@ -267,16 +320,37 @@ class Store:
 
     # --- reading ------------------------------------------------------------------------
     def active_installs(self) -> list[dict[str, Any]]:
+        """The active installs; ``kernel`` is the variant's source here, ``kernel_missing`` the
+        files it needs that are gone (a warm start refuses such an install and runs the original)."""
+        binaries = "i.binaries" if self._schema() >= 2 else "'[]' AS binaries"
         rows = self.db.read(
-            "SELECT f.module, f.qualname, i.signature, i.backend, i.name, i.speedup, i.created, i.environment"
+            "SELECT f.module, f.qualname, i.signature, i.backend, i.name, i.speedup, i.created, i.environment,"
+            f" i.source_path, {binaries}"
             " FROM installs i JOIN functions f ON f.id = i.function_id WHERE i.active = 1 ORDER BY i.created")
-        return [dict(r) for r in rows]
+        out = []
+        for r in rows:
+            row = dict(r)
+            kernel = self.local_path(row.pop("source_path"))
+            needed = [kernel, *(self.local_path(path) for path, _ in json.loads(row.pop("binaries") or "[]"))]
+            row["kernel"] = str(kernel)
+            row["kernel_missing"] = [str(path) for path in needed if not path.is_file()]
+            out.append(row)
+        return out
+
+    def _schema(self) -> int:
+        # A store older than this hotpath, opened read-only, is read as it is (not migrated).
+        return int(self.db.read("PRAGMA user_version")[0][0])
 
     def audit_entries(self, function: str | None = None) -> list[audit.AuditEntry]:
         return audit.entries(self.db, function)
 
     def verify_audit(self) -> str | None:
-        return audit.verify(self.db)
+        """``None`` when the audit log is intact, else a sentence naming the first problem."""
+        return audit.verify(self.db, self.anchor)
+
+    def check_audit(self) -> audit.ChainCheck:
+        """The audit log checked against its anchor and the installs table, with its head."""
+        return audit.check(self.db, self.anchor)
 
 
 def _sha(data: bytes) -> str:

@@ -1,7 +1,8 @@
-"""``hotpath status``, ``hotpath audit [--verify]`` and ``hotpath rollback module:function``.
+"""``hotpath status``, ``hotpath audit [--verify|--head]`` and ``hotpath rollback module:function``.
 
-Exit status: 0 done; 1 the audit log is not intact, or ``--verify`` found no store to verify;
-2 a usage error; 3 the store cannot be opened or read (one line on stderr names the file and the fix).
+Exit status: 0 done; 1 the audit log is not intact, ``--verify``/``--head`` found no store, or
+``rollback`` named a function the store does not know; 2 a usage error; 3 the store cannot be
+opened, read or written (one line on stderr names the file, the cause and the fix).
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ import sqlite3
 import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hotpath.cli_helpers import HOME_HELP, home as _home, state_dir
-
-
-
 
 #: The exit status of a command whose store cannot be opened or read (one line on stderr says
 #: which file and what to do); 1 stays "the audit log is not intact" or "nothing to verify".
@@ -51,10 +50,16 @@ def one_line_errors(command: Callable[[argparse.Namespace], int]) -> Callable[[a
             failure: StoreUnavailable = unavailable(state_dir(args).store_db, exc)
         except StoreUnavailable as exc:
             failure = exc
+        except OSError as exc:  # the anchor beside the store: a full disk, a folder it cannot write
+            failure = unavailable(Path(exc.filename) if exc.filename else state_dir(args).store_db, exc)
         print(f"hotpath {args.command}: {failure}", file=sys.stderr)
         return UNAVAILABLE
 
     return run
+
+
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _when(ts: float) -> str:
@@ -69,13 +74,27 @@ def register(subparsers: Any) -> None:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=one_line_errors(_status))
 
-    audit = subparsers.add_parser("audit", parents=[common], help="the change log; --verify checks it is intact")
-    audit.add_argument("--verify", action="store_true", help="recompute the hash chain; exit 1 naming the first bad entry")
+    audit = subparsers.add_parser(
+        "audit", parents=[common], help="the change log; --verify checks it is intact",
+        description="Every install, warm install, refusal and rollback, with its evidence, in a hash chain. "
+                    "The chain's entry count and head hash are also appended to audit-anchor beside the store, "
+                    "so that --verify sees a chain cut at its end, emptied or rebuilt, and a changed install.",
+        epilog="exit status: 0 listed, or intact; 1 the log is not intact (one line names the first problem), "
+               "or --verify/--head found no store; 2 a usage error; 3 the store cannot be opened or read",
+    )
+    mode = audit.add_mutually_exclusive_group()
+    mode.add_argument("--verify", action="store_true",
+                      help="recompute the hash chain and compare it with audit-anchor and the installs table")
+    mode.add_argument("--head", action="store_true",
+                      help="print the entry count and head hash (after verifying), to keep outside this folder")
     audit.add_argument("--function", help="only entries for module:function")
     audit.add_argument("--json", action="store_true", help="machine-readable output")
     audit.set_defaults(func=one_line_errors(_audit))
 
-    rollback = subparsers.add_parser("rollback", parents=[common], help="retire a function's stored winners by hand")
+    rollback = subparsers.add_parser(
+        "rollback", parents=[common], help="retire a function's stored winners by hand",
+        epilog="exit status: 0 rolled back (audited); 1 no such function (or signature) in the store, nothing "
+               "written; 2 not named as module:function; 3 the store cannot be opened or written")
     rollback.add_argument("function", help="module:function, as `hotpath status` lists it")
     rollback.add_argument("--signature", help="only this signature, as `hotpath status` prints it")
     rollback.set_defaults(func=one_line_errors(_rollback))
@@ -98,6 +117,7 @@ def _status(args: argparse.Namespace) -> int:
     if not installs:
         Console().print(f"nothing installed in {_home(args)}")
         return 0
+    lost = [row for row in installs if row["kernel_missing"]]
     table = Table(title=f"installed variants in {_home(args)}", title_justify="left")
     for column in ("function", "signature", "variant", "speedup", "since", "calls checked", "watch cost"):
         table.add_column(column)
@@ -105,9 +125,17 @@ def _status(args: argparse.Namespace) -> int:
         seen = row["watch"]
         checked = f"{seen['checked']:,} of {seen['calls']:,}" if seen else "-"
         share = f"{100 * seen.get('shadow_share', 0.0):.1f}%" if seen else "-"
-        table.add_row(f"{row['module']}:{row['qualname']}", row["signature"], row["name"],
+        variant = f"{row['name']} [red](kernel file missing: not installed)[/]" if row["kernel_missing"] else row["name"]
+        table.add_row(f"{row['module']}:{row['qualname']}", row["signature"], variant,
                       f"{row['speedup']:.1f}x", _when(row["created"]), checked, share)
     Console().print(table)
+    if lost:
+        # A warm start refuses these (audited) and runs the original: say so, and how to fix it.
+        names = sorted({f"{row['module']}:{row['qualname']}" for row in lost})
+        Console().print(f"{_count(len(lost), 'install')} lost {'its' if len(lost) == 1 else 'their'} kernel file "
+                        f"({lost[0]['kernel_missing'][0]}{', ...' if len(lost) > 1 else ''}): the original runs instead. "
+                        f"Tune again to rebuild, or `hotpath rollback {names[0]}` to clear it.",
+                        highlight=False, soft_wrap=True)
     return 0
 
 
@@ -117,25 +145,48 @@ def _audit(args: argparse.Namespace) -> int:
     console = Console()
     store = _store(args)
     if store is None:
-        console.print(f"no store in {_home(args)}: nothing has been recorded")
-        return 1 if args.verify else 0  # nothing verified is not "intact"
-    if args.verify:
-        problem = store.verify_audit()
-        if problem:
-            console.print(f"[red]audit log is NOT intact: {problem}")
+        if args.verify or args.head:  # nothing verified is not "intact"
+            print(f"hotpath audit: no store in {_home(args)}: nothing to verify", file=sys.stderr)
             return 1
-        entries = store.audit_entries()
-        head = entries[-1].hash if entries else "-"
-        console.print(f"audit log intact: {len(entries)} entries, head {head}")
+        console.print(f"no store in {_home(args)}: nothing has been recorded")
         return 0
+    if args.verify or args.head:
+        return _verify(store, args)
     entries = store.audit_entries(args.function)
     if args.json:
         print(json.dumps([e.__dict__ for e in entries], indent=1, default=str))
         return 0
     for e in entries:
-        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items() if k not in ("trial_ids",))
+        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items()
+                           if k not in ("trial_ids", "retired_ids", "install_digest"))
         console.print(f"#{e.id} {_when(e.created)} [bold]{e.action}[/] {e.function} {e.signature}  {detail}",
                       highlight=False, soft_wrap=True)
+    return 0
+
+
+def _verify(store: Any, args: argparse.Namespace) -> int:
+    """``audit --verify`` and ``audit --head``: one line, exit 1 when the log is not intact."""
+    check = store.check_audit()
+    if check.problem:
+        print(f"hotpath audit: the audit log is NOT intact: {check.problem}", file=sys.stderr)
+        return 1
+    if args.head:
+        if args.json:
+            print(json.dumps({"entries": check.entries, "head": check.head}))
+        else:
+            print(f"{check.entries} {check.head}")
+        return 0
+    summary = f"audit log intact: {_count(check.entries, 'entry', 'entries')}, head {check.head}"
+    start = check.anchor_start
+    if start is not None and start.count and start.started is not None:
+        summary += f"; anchored from entry {start.count + 1} on (anchor started {_when(start.started)})"
+    if check.note:
+        summary += f"; {check.note}"
+    if args.json:
+        print(json.dumps({"intact": True, "entries": check.entries, "head": check.head,
+                          "anchored": check.anchored, "note": check.note}))
+    else:
+        print(summary)
     return 0
 
 
@@ -143,12 +194,17 @@ def _rollback(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     if ":" not in args.function:
-        Console().print(f"[red]name the function as module:function (see `hotpath status`), got {args.function!r}")
+        print(f"hotpath rollback: name the function as module:function (see `hotpath status`), got "
+              f"{args.function!r}", file=sys.stderr)
         return 2
     store = _store(args, read_only=False)
-    if store is None:
-        Console().print(f"no store in {_home(args)}: nothing to roll back")
-        return 0
-    retired = store.manual_rollback(args.function, args.signature)
-    Console().print(f"rolled back {retired} install(s) of {args.function}; recorded in the audit log")
+    retired = store.manual_rollback(args.function, args.signature) if store is not None else None
+    if retired is None:  # nothing was written: a wrong name must not leave an audit entry behind
+        what = f"no install of {args.function} with signature {args.signature}" if args.signature \
+            else f"no function {args.function}"
+        print(f"hotpath rollback: {what} is recorded in {_home(args)}; `hotpath status` lists the installed ones",
+              file=sys.stderr)
+        return 1
+    Console().print(f"rolled back {_count(retired, 'install')} of {args.function}; recorded in the audit log",
+                    highlight=False)
     return 0

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MIGRATIONS: dict[int, str] = {
     0: """
@@ -104,6 +104,10 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX tuning_runs_lookup ON tuning_runs (function_id, signature, created);
     ALTER TABLE installs ADD COLUMN guards TEXT;
     """,
+    # No table changes: from this version on the audit chain is anchored in a file beside the
+    # store (``store/anchor.py``), started by ``Store`` in the upgrade transaction; an install
+    # entry carries its row's digest and every retiring entry the ids it retired.
+    3: "",
 }
 
 
@@ -114,7 +118,10 @@ class Database:
     writing, so a reader works on a folder it cannot write (``hotpath status``, ``audit``).
     """
 
-    def __init__(self, path: Path, read_only: bool = False) -> None:
+    def __init__(self, path: Path, read_only: bool = False,
+                 on_upgrade: Callable[[Transaction, int], None] | None = None) -> None:
+        """``on_upgrade(tx, old_version)`` runs inside the transaction that brings a store
+        (a new one: version 0) up to ``SCHEMA_VERSION``, after the migrations."""
         self.path = path
         self.read_only = read_only
         self._local = threading.local()
@@ -134,6 +141,8 @@ class Database:
                                    f"understands ({SCHEMA_VERSION}); upgrade hotpath or use another HOTPATH_HOME")
             for step in range(version, SCHEMA_VERSION):
                 db.executescript_in_transaction(MIGRATIONS[step])
+            if version < SCHEMA_VERSION and on_upgrade is not None:
+                on_upgrade(db, version)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def connection(self) -> sqlite3.Connection:
@@ -157,12 +166,14 @@ class Database:
         """One IMMEDIATE transaction: the write lock is taken up front, so no deadlock on upgrade."""
         connection = self.connection()
         connection.execute("BEGIN IMMEDIATE")
+        tx = Transaction(connection)
         try:
-            yield Transaction(connection)
+            yield tx
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
+        tx.committed()
 
     def read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         connection = self.connection()
@@ -171,9 +182,21 @@ class Database:
 
 
 class Transaction:
+    """One write transaction; ``after_commit`` work runs once it has committed, never if it fails."""
+
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
         self._connection.row_factory = sqlite3.Row
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` after the commit (in order): what must describe committed data only."""
+        self._after_commit.append(work)
+
+    def committed(self) -> None:
+        """Called by ``Database.write`` after COMMIT; an error here propagates, the data stays."""
+        for work in self._after_commit:
+            work()
 
     def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         return self._connection.execute(sql, params)
