@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 if TYPE_CHECKING:
     from hotpath.config import Config
     from hotpath.dispatch import Optimized
-    from hotpath.errors import ConfigError, HotpathError, NotRewritable
+    from hotpath.errors import ConfigError, HotpathError, NotOptimizedWarning, NotRewritable
     from hotpath.kernels.base import Candidate
     from hotpath.runner.timing import Timing
     from hotpath.runner.trials import Trial
@@ -34,7 +34,8 @@ else:
     # stored winners are not worth loading never needs.
     _LAZY = {
         "Config": "hotpath.config", "Optimized": "hotpath.dispatch", "ConfigError": "hotpath.errors",
-        "HotpathError": "hotpath.errors", "NotRewritable": "hotpath.errors", "Candidate": "hotpath.kernels.base",
+        "HotpathError": "hotpath.errors", "NotRewritable": "hotpath.errors",
+        "NotOptimizedWarning": "hotpath.errors", "Candidate": "hotpath.kernels.base",
         "Timing": "hotpath.runner.timing", "Trial": "hotpath.runner.trials", "Signature": "hotpath.signature",
         "TuneResult": "hotpath.tuning", "__version__": "hotpath.version",
     }
@@ -67,18 +68,37 @@ def optimize(fn: Callable[..., Any] | None = None, /, *, config: Config | None =
     rtol=1e-9)``); options are the fields of ``hotpath.Config``. The wrapper keeps ``fn``'s
     name, docstring and signature, runs the original until a signature is hot, then tunes that
     signature in the background without blocking callers.
+
+    A function hotpath can never rewrite (a method, a generator, a lambda, ``*args`` or
+    ``**kwargs`` ...) still works, as the original, and is named with its reason in a
+    ``hotpath.NotOptimizedWarning`` when it is decorated.
     """
     from hotpath.config import Config
     from hotpath.dispatch import Optimized
 
     settings = (config or Config()).replace(**options)
 
-    def wrap(function: Callable[..., Any]) -> Optimized:
+    def wrap(function: Callable[..., Any], stacklevel: int = 2) -> Optimized:
         if isinstance(function, Optimized):
             function = function.original
+        _warn_if_never_rewritten(function, stacklevel + 1)
         return Optimized(function, settings)
 
-    return wrap if fn is None else wrap(fn)
+    return wrap if fn is None else wrap(fn, stacklevel=3)
+
+
+def _warn_if_never_rewritten(function: Callable[..., Any], stacklevel: int) -> None:
+    import warnings
+
+    from hotpath.errors import NotOptimizedWarning, NotRewritable
+    from hotpath.rewriter.supported import check_supported
+
+    try:
+        check_supported(function)
+    except NotRewritable as exc:
+        name = getattr(function, "__qualname__", repr(function))
+        warnings.warn(f"hotpath.optimize: {name} will always run as the original: {exc.reason}",
+                      NotOptimizedWarning, stacklevel=stacklevel)
 
 
 def tune(fn: Callable[..., Any], /, *args: Any, backends: tuple[str, ...] | str | None = None,
@@ -101,6 +121,7 @@ def tune(fn: Callable[..., Any], /, *args: Any, backends: tuple[str, ...] | str 
     optimization is in ``TuneResult.reason`` and ``fn`` keeps running as the original.
     """
     import dataclasses
+    import functools
 
     from hotpath.config import Config
     from hotpath.dispatch import Optimized
@@ -116,6 +137,9 @@ def tune(fn: Callable[..., Any], /, *args: Any, backends: tuple[str, ...] | str 
         raise ConfigError(f"{', '.join(clashes)} names both a hotpath option and a parameter of "
                           f"{getattr(fn, '__qualname__', fn)}; pass the argument by position, or the option "
                           "as config=hotpath.Config(...)")
+    if isinstance(fn, functools.partial) and isinstance(fn.func, Optimized) and not fn.keywords:
+        args = fn.args + args  # a decorated method, bound: tuned (or refused) as the function it wraps
+        fn = fn.func
     base = config or (fn.config if isinstance(fn, Optimized) else Config())
     settings = base.replace(**options)
     opt = fn if isinstance(fn, Optimized) else Optimized(fn, settings)
@@ -136,5 +160,5 @@ def _keyword_parameters(fn: Callable[..., Any]) -> set[str]:
 
 __all__ = [
     "optimize", "tune", "Config", "Optimized", "TuneResult", "Trial", "Candidate", "Timing",
-    "Signature", "HotpathError", "ConfigError", "NotRewritable", "__version__",
+    "Signature", "HotpathError", "ConfigError", "NotRewritable", "NotOptimizedWarning", "__version__",
 ]

@@ -20,3 +20,8 @@ class NotRewritable(HotpathError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class NotOptimizedWarning(UserWarning):
+    """``hotpath.optimize`` was given a function it will never rewrite (a method, a generator, a
+    lambda, ``**kwargs`` ...): it runs as the original. Filter it like any warning category."""

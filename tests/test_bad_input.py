@@ -56,3 +56,28 @@ def test_background_tuning_of_bad_input_never_raises(fast, caplog):
     assert opt.wait(timeout=60)
     (result,) = opt.results.values()
     assert "cannot be sent to the sandbox" in result.reason
+
+
+def test_decorating_what_is_never_rewritten_warns_where_it_is_decorated(fast):
+    with pytest.warns(hotpath.NotOptimizedWarning, match="generator") as caught:
+        generator = hotpath.optimize(k.generator_kernel, config=fast)
+    assert caught[0].filename == __file__  # points at the decoration, not into hotpath
+    assert list(generator(A)) == list(k.generator_kernel(A))
+
+    with pytest.warns(hotpath.NotOptimizedWarning, match="is defined in a class") as caught:
+        class Model:
+            @hotpath.optimize(config=fast)
+            def energy(self, a):
+                return float(a.sum())
+    assert caught[0].filename == __file__
+    # Bound, it is still tuned as the function it wraps: refused with the reason, no AttributeError.
+    result = hotpath.tune(Model().energy, A)
+    assert result.winner is None and "defined in a class" in result.reason
+
+
+def test_a_rewritable_function_decorates_without_warning(fast):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hotpath.NotOptimizedWarning)
+        hotpath.optimize(k.counts_values, config=fast)

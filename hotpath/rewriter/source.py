@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from hotpath.errors import NotRewritable
+from hotpath.rewriter.supported import check_supported
 
 _GLOBAL_OPS = {"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL"}
 
@@ -141,41 +142,6 @@ def _global_names(code: types.CodeType) -> set[str]:
         if isinstance(const, types.CodeType):
             names |= _global_names(const)
     return names
-
-
-def _check_supported(fn: Callable[..., Any]) -> types.FunctionType:
-    if inspect.ismethod(fn):
-        raise NotRewritable(
-            f"{fn.__qualname__} is a bound method; decorate a module-level function and pass the "
-            "object's arrays to it as arguments"
-        )
-    if not isinstance(fn, types.FunctionType):
-        kind = type(fn).__name__
-        raise NotRewritable(
-            f"{getattr(fn, '__name__', fn)!r} is a {kind}, not a Python function: hotpath rewrites "
-            "functions written in Python (builtins and C functions have no source to rewrite)"
-        )
-    code = fn.__code__
-    if fn.__name__ == "<lambda>":
-        raise NotRewritable("lambdas are not rewritten: give the function a name with `def`")
-    if code.co_flags & (inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR):
-        raise NotRewritable(f"{fn.__qualname__} is a generator; only functions that return are rewritten")
-    if code.co_flags & inspect.CO_COROUTINE:
-        raise NotRewritable(f"{fn.__qualname__} is a coroutine; only plain functions are rewritten")
-    parts = fn.__qualname__.split(".")
-    if len(parts) > 1 and parts[-2] != "<locals>":
-        raise NotRewritable(
-            f"{fn.__qualname__} is defined in a class (a method); decorate a module-level function "
-            "and pass the object's arrays to it as arguments"
-        )
-    for param in inspect.signature(fn).parameters.values():
-        if param.kind is inspect.Parameter.KEYWORD_ONLY:
-            raise NotRewritable(f"keyword-only parameter {param.name!r} is not supported; make it positional")
-        if param.kind is inspect.Parameter.VAR_POSITIONAL:
-            raise NotRewritable(f"*{param.name} is not supported; pass a tuple instead")
-        if param.kind is inspect.Parameter.VAR_KEYWORD:
-            raise NotRewritable(f"**{param.name} is not supported; pass the values as positional arguments")
-    return fn
 
 
 def _definition(fn: types.FunctionType) -> ast.FunctionDef:
@@ -377,7 +343,7 @@ def _inline_attributes(definition: ast.FunctionDef, namespace: dict[str, Any],
 
 def extract(fn: Callable[..., Any], _seen: dict[str, FunctionSource] | None = None) -> FunctionSource:
     """Everything a backend needs to emit ``fn``; raises ``NotRewritable`` with the reason."""
-    fn = _check_supported(unwrap(fn))
+    fn = check_supported(unwrap(fn))
     seen = {} if _seen is None else _seen
     definition = _definition(fn)
 
