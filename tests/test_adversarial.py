@@ -22,6 +22,7 @@ import os
 import traceback
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ BACKENDS = ("numba", "cython", "pythran")
 DEFAULT = Tolerance(None, 0.0)
 #: Wall time the checks of one kernel may take in the child before it counts as hung.
 CHECK_LIMIT_S = 120.0
+#: Kernels tuned at once ahead of their tests: tuning mostly waits on one compiler or sandbox
+#: process at a time, so one per core keeps the cores busy.
+TUNE_AHEAD = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -225,15 +229,44 @@ def test_later_inputs_keep_the_signature(kernel: Adversarial) -> None:
         assert signature_of(later.make()) == tuned, later.label
 
 
+class TunedAhead:
+    """Tunes the selected kernels ahead of their tests, a few at a time on worker threads, as
+    background tuning does: the suite compiles on every core instead of one. What is checked is
+    unchanged: each test still checks every verified candidate of its kernel."""
+
+    def __init__(self, kernels: list[Adversarial], config: hotpath.Config) -> None:
+        self.config = config
+        self.pool = ThreadPoolExecutor(max_workers=TUNE_AHEAD, thread_name_prefix="tune-ahead")
+        self.futures = {kernel.name: self.pool.submit(self.tune, kernel) for kernel in kernels}
+
+    def tune(self, kernel: Adversarial) -> hotpath.TuneResult:
+        return hotpath.tune(kernel.function, *kernel.tune_args(), config=self.config)
+
+    def result(self, kernel: Adversarial) -> hotpath.TuneResult:
+        future = self.futures.get(kernel.name) or self.pool.submit(self.tune, kernel)
+        return future.result()
+
+
+@pytest.fixture(scope="module")
+def tuned_ahead(request: pytest.FixtureRequest, adversarial_config: hotpath.Config) -> Any:
+    selected = [item.callspec.params["kernel"] for item in request.session.items
+                if getattr(item, "originalname", None) == "test_never_wrong_on_later_inputs"]
+    with warnings.catch_warnings():  # once for every thread: catch_warnings is not thread-safe
+        warnings.simplefilter("ignore")
+        ahead = TunedAhead(selected, adversarial_config)
+        try:
+            yield ahead
+        finally:
+            ahead.pool.shutdown(wait=True, cancel_futures=True)
+
+
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: f"{k.family}:{k.name}")
-def test_never_wrong_on_later_inputs(kernel: Adversarial, adversarial_config: hotpath.Config) -> None:
+def test_never_wrong_on_later_inputs(kernel: Adversarial, tuned_ahead: TunedAhead) -> None:
     try:
         frozen = freeze(kernel.function, extract(kernel.function))
     except NotRewritable:
         frozen = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = hotpath.tune(kernel.function, *kernel.tune_args(), config=adversarial_config)
+    result = tuned_ahead.result(kernel)
     log.info("%s", result.summary())
     found = checked_in_child(kernel, result, frozen)
     assert not found, f"{len(found)} differences from the original:\n" + "\n".join(found) + "\n" + result.summary()
