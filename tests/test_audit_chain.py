@@ -185,3 +185,25 @@ def test_audit_entries_keep_sensible_digits(home):
     from hotpath.store.audit import rounded
 
     assert rounded({"t": 1764688643.123456, "x": [1.23456e-7, 0.0, 2]}) == {"t": 1764688643.123, "x": [1.235e-7, 0.0, 2]}
+
+
+def test_rolling_back_an_unknown_name_fails_and_writes_nothing(capsys, home):
+    before = len(Store(home).audit_entries())
+    for args in (["__main__:nosuch"], ["physics:pair_forces", "--signature", "(int8)"]):
+        status, out, err = hotpath(capsys, "rollback", *args, "--home", str(home))
+        assert status == 1 and out == "" and len(err.strip().splitlines()) == 1, (out, err)
+        assert "`hotpath status`" in err
+    assert len(Store(home).audit_entries()) == before
+    status, out, _ = hotpath(capsys, "rollback", "physics:pair_forces", "--home", str(home))
+    assert status == 0 and "rolled back 1 install of physics:pair_forces" in out
+    assert Store(home).audit_entries()[-1].detail["retired_ids"] == [3]
+    assert hotpath(capsys, "audit", "--verify", "--home", str(home))[0] == 0
+
+
+def test_explain_names_the_form_and_the_near_matches(capsys, home):
+    status, out, err = hotpath(capsys, "explain", "pair_forces", "--home", str(home))
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "module:function" in err and "physics:pair_forces" in err
+    status, out, err = hotpath(capsys, "explain", "__main__:nosuch", "--home", str(home))
+    assert status == 1 and out == "" and len(err.strip().splitlines()) == 1
+    assert "no function __main__:nosuch" in err and "`hotpath status`" in err

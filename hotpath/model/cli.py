@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from hotpath.cli_helpers import HOME_HELP, home
-
-
 
 
 def register(subparsers: Any) -> None:
@@ -34,11 +34,36 @@ def _explain(args: argparse.Namespace) -> int:
     import sys
 
     from hotpath.model import explain
+    from hotpath.store import queries
 
+    known = _recorded_names(home(args))
     if ":" not in args.function:
-        print(f"expected module:function, got {args.function!r}", file=sys.stderr)
+        near = queries.near_names(args.function, known)
+        hint = f"; did you mean {' or '.join(near)}?" if near else ""
+        print(f"hotpath explain: expected module:function, got {args.function!r}{hint} "
+              "(`hotpath status` lists the installed functions)", file=sys.stderr)
         return 2
     sys.path.insert(0, os.getcwd())  # like `python -m`: the user's modules are importable from here
     data = explain.explain(args.function, home(args), args.all)
+    if not data["runs"] and "source_features_error" in data and args.function not in known:
+        # Neither tuned here nor importable: a wrong name, not a function with nothing to show.
+        near = queries.near_names(args.function, known)
+        hint = f"did you mean {' or '.join(near)}? " if near else ""
+        print(f"hotpath explain: no function {args.function} is recorded in {home(args)} or importable from here "
+              f"({data['source_features_error']}); {hint}`hotpath status` lists the installed functions",
+              file=sys.stderr)
+        return 1
     print(explain.to_json(data) if args.json else explain.render(data), end="")
     return 0
+
+
+def _recorded_names(state_dir: Path) -> list[str]:
+    """The functions recorded in ``state_dir``'s store; none when there is no store or it cannot be read
+    (``explain`` goes on from the tuning history and the source)."""
+    from hotpath.store import StoreUnavailable, queries
+
+    try:
+        store = queries.open_existing(state_dir)
+        return queries.function_names(store) if store is not None else []
+    except (StoreUnavailable, sqlite3.Error):
+        return []

@@ -5,6 +5,7 @@ Nothing here writes; the store's own module stays the only writer.
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,23 @@ def verifications(store: Store) -> dict[tuple[str, str, float], Verification]:
             Verification(tuple((rule, int(n)) for rule, n in json.loads(r["inputs"])), r["lines_run"],
                          r["lines_total"], _guards(r["guards"]) if r["guards"] is not None else ())
             for r in rows}
+
+
+def function_names(store: Store) -> list[str]:
+    """Every function the store has recorded, as ``module:qualname``, sorted."""
+    return [f"{r['module']}:{r['qualname']}" for r in
+            store.db.read("SELECT DISTINCT module, qualname FROM functions ORDER BY module, qualname")]
+
+
+def near_names(name: str, known: list[str]) -> list[str]:
+    """The recorded names ``name`` may have meant: same function name in any module, else close spellings."""
+    qualname = name.rpartition(":")[2]
+    same = [k for k in known if k.rpartition(":")[2] == qualname]
+    if same:
+        return same
+    by_qualname = {k.rpartition(":")[2]: k for k in known}
+    close = difflib.get_close_matches(qualname, list(by_qualname), n=3, cutoff=0.75)
+    return [by_qualname[c] for c in close] or difflib.get_close_matches(name, known, n=3, cutoff=0.75)
 
 
 def audit(store: Store) -> list[AuditEntry]:
