@@ -4,7 +4,10 @@ item 4): a real SQLite store written by ``Store``, edited with ``sqlite3`` as so
 file would, and checked through the real command line."""
 
 import json
+import os
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ from hotpath.store.db import MIGRATIONS
 
 FN = FunctionId("physics", "pair_forces", "k" * 64)
 SIGNATURE = "(array(float64, 1d, C))"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _winner(home: Path, speedup: float = 3.14159265) -> Trial:
@@ -207,3 +211,83 @@ def test_explain_names_the_form_and_the_near_matches(capsys, home):
     status, out, err = hotpath(capsys, "explain", "__main__:nosuch", "--home", str(home))
     assert status == 1 and out == "" and len(err.strip().splitlines()) == 1
     assert "no function __main__:nosuch" in err and "`hotpath status`" in err
+
+
+def test_status_does_not_list_an_install_whose_kernel_file_is_gone_as_installed(capsys, home):
+    status, out, _ = hotpath(capsys, "status", "--home", str(home))
+    assert status == 0 and "kernel file missing" not in out
+    (StateDir(home).kernels / "pair_forces_numba.py").unlink()
+    status, out, _ = hotpath(capsys, "status", "--home", str(home))
+    text = " ".join(out.split())
+    assert status == 0 and "1 install lost its kernel file" in text and "the original runs instead" in text
+    assert "hotpath rollback physics:pair_forces" in text
+    status, out, _ = hotpath(capsys, "status", "--json", "--home", str(home))
+    (install,) = json.loads(out)["installs"]
+    assert install["kernel_missing"] == [str(StateDir(home.resolve()).kernels / "pair_forces_numba.py")]
+
+
+def test_a_copied_state_folder_uses_its_own_kernel_files(tmp_path, home):
+    from hotpath.integrity import environment
+
+    rows = sqlite3.connect(StateDir(home).store_db).execute("SELECT source_path FROM installs").fetchall()
+    assert rows == [("kernels/pair_forces_numba.py",)] * 3
+    copy = tmp_path / "copy"
+    shutil.copytree(home, copy)
+    shutil.rmtree(home)
+    winner = Store(copy).find_winner(FN, "(float64)")
+    assert winner is not None and winner.candidate.path == StateDir(copy.resolve()).kernels / "pair_forces_numba.py"
+    assert winner.candidate.path.is_file() and Store(copy).active_installs()[0]["kernel_missing"] == []
+    assert Store(copy).check_audit().problem is None
+    # A row an older hotpath wrote keeps its absolute path.
+    elsewhere = tmp_path / "elsewhere.py"
+    tamper(copy, f"UPDATE installs SET source_path = '{elsewhere}' WHERE id = 3")
+    assert Store(copy).find_winner(FN, "(float64)").candidate.path == elsewhere
+    assert environment()  # the rows were recorded under this process's environment
+
+
+def test_a_full_disk_during_a_store_write_is_one_line_naming_the_cause(capsys, home):
+    import errno
+
+    anchor = StateDir(home).audit_anchor
+    anchor.unlink()
+    anchor.symlink_to("/dev/full")  # every write to it fails with ENOSPC, as on a full disk
+    with pytest.raises(OSError) as caught:
+        Store(home).log("refusal", FN, SIGNATURE, {"reason": "test"})
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(anchor)
+    status, out, err = hotpath(capsys, "rollback", "physics:pair_forces", "--home", str(home))
+    assert status == 3 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "No space left on device" in err and "free disk space" in err and "audit-anchor" in err
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("runuser") is None
+                    or not SYSTEM_PYTHON.exists(), reason="needs root and a system python to read as another user")
+def test_a_store_in_a_folder_the_reader_cannot_write_is_read(home):
+    """SQLite cannot make a WAL store's shared-memory file in a folder it may not write to; the
+    reader falls back to reading the main file. Run as `nobody` with the store module alone and
+    the system's python (this virtualenv and pytest's folders are not readable by that user)."""
+    import tempfile
+
+    outside = Path(tempfile.mkdtemp(prefix="hotpath-readonly-"))
+    shared = outside / "shared"
+    shutil.copytree(home, shared)
+    # As a store is left once its last writer has gone: checkpointed, no -wal or -shm file.
+    closing = sqlite3.connect(shared / "store.db")
+    assert closing.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    closing.close()
+    assert not (shared / "store.db-shm").exists()
+    outside.chmod(0o755)
+    for path in (shared, *shared.rglob("*")):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    probe = ("import importlib.util, sys; from pathlib import Path\n"
+             f"spec = importlib.util.spec_from_file_location('db', {str(ROOT / 'hotpath/store/db.py')!r})\n"
+             "db = importlib.util.module_from_spec(spec); spec.loader.exec_module(db)\n"
+             f"print(len(db.Database(Path({str(shared / 'store.db')!r}), read_only=True).read('SELECT * FROM audit')))")
+    try:
+        done = subprocess.run(["runuser", "-u", "nobody", "--", str(SYSTEM_PYTHON), "-c", probe],
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(outside)
+    assert done.returncode == 0 and done.stdout.strip() == "4", done.stderr

@@ -178,7 +178,8 @@ def _anchor_problem(marks: tuple[Mark, ...], hashes: list[str], anchor: AnchorFi
     anchored = max((mark.count for mark in marks), default=0)
     if anchored > len(hashes):
         missing = anchored - len(hashes)
-        return (f"the anchor {anchor.path} records {anchored} entries but the log has {len(hashes)}: "
+        return (f"the anchor {anchor.path} records {anchored} {'entry' if anchored == 1 else 'entries'} "
+                f"but the log has {len(hashes)}: "
                 f"the newest {'entry was' if missing == 1 else f'{missing} entries were'} deleted")
     for mark in marks:
         if mark.head != (hashes[mark.count - 1] if mark.count else GENESIS):

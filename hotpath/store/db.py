@@ -8,6 +8,7 @@ The schema is versioned; ``MIGRATIONS[n]`` takes a store from version ``n`` to `
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -148,9 +149,17 @@ class Database:
     def connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
         if connection is None and self.read_only:
-            uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            connection = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
-            connection.execute("PRAGMA busy_timeout = 60000")
+            connection = self._open_read_only(immutable=False)
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:
+                if not self._unwritable_and_quiet():
+                    raise
+                # A WAL store in a folder this user cannot write: SQLite cannot create the
+                # shared-memory file a reader needs. Nobody can be writing it from here and
+                # nothing waits in a WAL file, so the main file is the whole store.
+                connection.close()
+                connection = self._open_read_only(immutable=True)
             self._local.connection = connection
         elif connection is None:
             connection = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
@@ -160,6 +169,16 @@ class Database:
             connection.execute("PRAGMA busy_timeout = 60000")
             self._local.connection = connection
         return connection
+
+    def _open_read_only(self, immutable: bool) -> sqlite3.Connection:
+        uri = f"{self.path.resolve().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
+        connection = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
+        connection.execute("PRAGMA busy_timeout = 60000")
+        return connection
+
+    def _unwritable_and_quiet(self) -> bool:
+        wal = self.path.with_name(self.path.name + "-wal")
+        return not os.access(self.path.parent, os.W_OK) and (not wal.exists() or wal.stat().st_size == 0)
 
     @contextmanager
     def write(self) -> Iterator[Transaction]:

@@ -40,7 +40,8 @@ class Verification:
             parts.append(f"{sum(generated.values())} generated ({by_rule})")
         if "search" in counts:
             parts.append(f"{counts['search']} found by coverage search")
-        line = f"verified on {sum(counts.values())} inputs: {', '.join(parts)}"
+        total = sum(counts.values())
+        line = f"verified on {total} {'input' if total == 1 else 'inputs'}: {', '.join(parts)}"
         if self.coverage_percent is not None:
             line += f"; coverage {self.coverage_percent:.0f}% ({self.lines_run}/{self.lines_total} lines)"
         return line
