@@ -68,3 +68,76 @@ def test_optimize_passes_the_script_its_own_options(tmp_path: Path) -> None:
     assert got.returncode == 0, got.stderr
     assert got.stdout.count("argv ['--n', '200', '--no']") == 1
     assert "never called" in got.stdout
+
+
+def package(folder: Path) -> None:
+    """A package with a kernel module, a command-line module and a pytest suite."""
+    write(folder, "mypkg/__init__.py", "")
+    write(folder, "mypkg/kern.py", """
+        def smooth(u):
+            out = u.copy()
+            for i in range(1, u.shape[0] - 1):
+                out[i] = 0.25 * u[i - 1] + 0.5 * u[i] + 0.25 * u[i + 1]
+            return out
+    """)
+    write(folder, "mypkg/cli.py", """
+        import argparse
+        import sys
+
+        import numpy as np
+
+        from .kern import smooth
+
+        def main():
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--n", type=int, default=1)
+            parser.add_argument("--status", type=int, default=0)
+            options = parser.parse_args()
+            u = np.linspace(0.0, 1.0, 20_000)
+            for _ in range(options.n):
+                u = smooth(u)
+            words = sys.stdin.read().split()
+            print("argv", sys.argv[1:], "stdin", words, "sum", round(float(u.sum()), 6))
+            return options.status
+
+        if __name__ == "__main__":
+            sys.exit(main())
+    """)
+    write(folder, "tests/test_kern.py", """
+        import numpy as np
+
+        from mypkg.kern import smooth
+
+        def test_smooth_keeps_the_total():
+            u = np.linspace(0.0, 1.0, 20_000)
+            total = u.sum()
+            for _ in range(40):
+                u = smooth(u)
+            assert abs(u.sum() - total) < 1.0
+    """)
+
+
+def test_run_a_module_as_python_m_does(tmp_path: Path) -> None:
+    package(tmp_path)
+    expected = subprocess.run([sys.executable, "-m", "mypkg.cli", "--n", "2", "--status", "3"], cwd=tmp_path,
+                              input="a b\n", capture_output=True, text=True, timeout=60)
+    got = hotpath("run", "-m", "mypkg.cli", "--n", "2", "--status", "3", cwd=tmp_path, stdin="a b\n")
+    assert expected.returncode == got.returncode == 3
+    assert got.stdout == expected.stdout == "argv ['--n', '2', '--status', '3'] stdin ['a', 'b'] sum 10000.0\n"
+    missing = hotpath("run", "-m", "mypkg.nosuch", cwd=tmp_path)
+    assert missing.returncode == 2 and missing.stderr.strip() == "hotpath run: No module named mypkg.nosuch"
+
+
+@pytest.mark.slow
+@needs_scalene
+def test_optimize_a_pytest_suite_tunes_the_package_function(tmp_path: Path) -> None:
+    package(tmp_path)
+    got = hotpath("optimize", "--timing-budget", "0.2", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/",
+                  cwd=tmp_path)
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert got.stdout.count("1 passed") == 2  # the profiling run and the capture run, each the suite's own
+    assert "mypkg.kern:smooth" in got.stdout and "1 winner(s) stored" in got.stdout
+    assert "hotpath run -m pytest -q -p no:cacheprovider tests/" in got.stdout
+    ran = hotpath("-v", "run", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/", cwd=tmp_path)
+    assert ran.returncode == 0 and "1 passed" in ran.stdout
+    assert "mypkg.kern:smooth" in ran.stderr  # the stored winner was found for the package's module

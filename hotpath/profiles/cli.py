@@ -1,6 +1,7 @@
 """``hotpath profile``, ``hotpath optimize``, ``hotpath run`` and ``hotpath bench``.
 
-Everything after the script's path belongs to the script: put hotpath's own options first
+The program is given as to ``python``: ``SCRIPT.py ARGS...`` or ``-m MODULE ARGS...``, and
+everything after the script or module belongs to the program: put hotpath's own options first
 (``hotpath optimize --functions diffuse examples/lake.py --size small``).
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
 from hotpath.cli_helpers import console as _console, home as _home
-from hotpath.profiles.entry import Program
+from hotpath.profiles.entry import EntryError, Program
 from hotpath.profiles import run_cli
 from hotpath.profiles.run_cli import script_arguments as _script_arguments
 
@@ -62,7 +65,17 @@ def register(subparsers: Any) -> None:
 
 
 def _program(args: argparse.Namespace) -> Program:
-    return Program(args.script, tuple(args.args))
+    """The program on the command line; ``EntryError`` when there is none, it cannot be found,
+    or (``SyntaxError``) its main file does not compile."""
+    program = Program.from_argv(run_cli.program_argv(args))
+    program.check()
+    return program
+
+
+def _syntax_error(exc: SyntaxError) -> int:
+    """The program does not compile: its error as python shows it, and python's status."""
+    traceback.print_exception(type(exc), exc, None)
+    return 1
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -70,7 +83,13 @@ def _profile(args: argparse.Namespace) -> int:
 
     console = _console(stderr=True)
     home = _home(args)
-    program = _program(args)
+    try:
+        program = _program(args)
+    except EntryError as exc:
+        console.print(f"[red]hotpath profile: {exc}", highlight=False)
+        return 2
+    except SyntaxError as exc:
+        return _syntax_error(exc)
     try:
         profile = scalene.profile(program, home / "profiles", program_stdout=sys.stderr if args.json else None)
     except scalene.ProfileError as exc:
@@ -97,6 +116,13 @@ def _optimize(args: argparse.Namespace) -> int:
 
     out, err = _console(), _console(stderr=True)
     home = _home(args)
+    try:
+        program = _program(args)
+    except EntryError as exc:
+        err.print(f"[red]hotpath optimize: {exc}", highlight=False)
+        return 2
+    except SyntaxError as exc:
+        return _syntax_error(exc)
     os.environ["HOTPATH_HOME"] = str(home)
     workdir = home / "profiles"
     if args.cluster:
@@ -109,15 +135,17 @@ def _optimize(args: argparse.Namespace) -> int:
             err.print(f"[red]hotpath optimize: {exc.reason}", highlight=False)
             return 1
     if args.functions:
-        functions = pick.named(None, args.script, [n.strip() for n in args.functions.split(",") if n.strip()])
+        functions = pick.named(None, str(program.main_file()),
+                               [n.strip() for n in args.functions.split(",") if n.strip()])
         chosen = [pick.Choice(f, bool(f.rewritable), "named" if f.rewritable else f"not rewritable: {f.reason}")
                   for f in functions]
         missing = set(args.functions.split(",")) - {f.function for f in functions}
         if missing:
-            err.print(f"[yellow]no module-level function named {', '.join(sorted(missing))} in {args.script}")
+            err.print(f"[yellow]no module-level function named {', '.join(sorted(missing))} in {program.main_file()}",
+                      highlight=False)
     else:
         try:
-            profile = pick.annotate(scalene.profile(_program(args), workdir))
+            profile = pick.annotate(scalene.profile(program, workdir))
         except scalene.ProfileError as exc:
             err.print(f"[red]hotpath optimize: {exc}", highlight=False)
             return 1
@@ -133,11 +161,12 @@ def _optimize(args: argparse.Namespace) -> int:
     if not targets:
         err.print("[yellow]nothing worth trying: no rewritable function with enough Python time")
         return 0
-    plan = Plan(script=args.script, args=tuple(args.args), targets=targets, capture_dir=str(home / "captures"),
+    plan = Plan(script=program.target, args=program.args, module=program.module, targets=targets,
+                capture_dir=str(home / "captures"),
                 samples=args.samples, max_bytes=int(args.max_capture_mb * (1 << 20)),
                 max_signatures=args.max_signatures, backends=tuple(b.strip() for b in args.backends.split(",")),
                 timing_budget_s=args.timing_budget, cluster=args.cluster)
-    err.print(f"capturing arguments of {', '.join(t.qualname for t in targets)} (running {args.script} again)",
+    err.print(f"capturing arguments of {', '.join(t.qualname for t in targets)} (running {program.label()} again)",
               highlight=False)
     outcome = optimize.capture_and_tune(plan, workdir, err, args.verbose)
     if outcome.captured or outcome.skipped:
@@ -148,10 +177,10 @@ def _optimize(args: argparse.Namespace) -> int:
         return 130
     if outcome.script_status != 0:
         status = outcome.script_status if outcome.script_status is not None else outcome.status
-        err.print(f"[red]hotpath optimize: {args.script} exited with status {status} during the capture run "
+        err.print(f"[red]hotpath optimize: {program.label()} exited with status {status} during the capture run "
                   "(its own output is above, unchanged); nothing was tuned", highlight=False)
         return 1
     winners = sum(1 for t in outcome.tuned if t.winner)
-    command = " ".join(["hotpath run", args.script, *args.args])
+    command = " ".join(["hotpath run", *map(shlex.quote, program.argv())])
     out.print(f"{winners} winner(s) stored in {home}; run the program with them: [bold]{command}", highlight=False)
     return 0

@@ -22,10 +22,21 @@ RUN_SUBPROCESS_ENV = "HOTPATH_RUN_SUBPROCESS"  # set: `hotpath run` starts a chi
 
 
 def script_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options every program command takes: ``--home``, the script and its own arguments."""
+    """The options every program command takes: ``--home``, and the program as ``python`` takes it:
+    ``SCRIPT ARGS...`` or ``-m MODULE ARGS...`` (see ``program_argv``)."""
     parser.add_argument("--home", help=HOME_HELP)
-    parser.add_argument("script", help="the Python script to run")
+    parser.add_argument("-m", dest="module", nargs=argparse.REMAINDER, metavar="MODULE ...",
+                        help="run a module as `python -m MODULE ARGS...` does, instead of SCRIPT")
+    parser.add_argument("script", nargs="?", help="the Python script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+
+
+def program_argv(args: argparse.Namespace) -> list[str]:
+    """The program's command line after ``python``: ``[SCRIPT, ARGS...]`` or ``["-m", MODULE, ARGS...]``
+    (empty when neither was given)."""
+    if args.module is not None:
+        return ["-m", *args.module]
+    return [args.script, *args.args] if args.script else []
 
 
 def register(subparsers: Any) -> None:
@@ -44,11 +55,14 @@ def run_script(args: argparse.Namespace) -> int:
     ``exec`` is not available or ``HOTPATH_RUN_SUBPROCESS`` is set)."""
     env = dict(os.environ, HOTPATH_HOME=str(home(args)))
     env[bootstrap.LOG_LEVEL_ENV] = bootstrap.level_for(args.verbose)
-    cmd = [sys.executable, "-m", "hotpath.profiles.runscript", args.script, *args.args]
-    if not Path(args.script).is_file():
+    program = program_argv(args)
+    cmd = [sys.executable, "-m", "hotpath.profiles.runscript", *program]
+    problem = "give the program: SCRIPT.py [ARGS...] or -m MODULE [ARGS...]" if program in ([], ["-m"]) else \
+        f"{args.script}: no such file" if args.module is None and not Path(args.script).is_file() else None
+    if problem is not None:
         from hotpath.cli_helpers import console  # rich: only for the error line
 
-        console(stderr=True).print(f"[red]hotpath run: {args.script}: no such file", highlight=False)
+        console(stderr=True).print(f"[red]hotpath run: {problem}", highlight=False)
         return 2
     sys.stdout.flush()
     sys.stderr.flush()

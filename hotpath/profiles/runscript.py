@@ -1,4 +1,4 @@
-"""``python -m hotpath.profiles.runscript SCRIPT [ARGS...]``: the script, with its stored winners.
+"""``python -m hotpath.profiles.runscript SCRIPT|-m MODULE [ARGS...]``: the program, with its stored winners.
 
 The functions that have an active stored winner in this environment (by module and qualified
 name; the script's own are ``__main__``) are wrapped with ``hotpath.optimize`` as they are
@@ -28,6 +28,7 @@ from hotpath.statedir import StateDir
 from typing import Any
 
 from hotpath.profiles import bootstrap, hooks, programs
+from hotpath.profiles.entry import EntryError, Program
 
 log = logging.getLogger("hotpath.profiles.runscript")  # not __name__: run with -m, that is __main__
 
@@ -104,8 +105,11 @@ def deferred(fn: Callable[..., Any], budget_s: float, load: Callable[[], Callabl
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        print("usage: python -m hotpath.profiles.runscript SCRIPT [ARGS...]", file=sys.stderr)
+    try:
+        program = Program.from_argv(argv)
+        main_file = program.main_file()
+    except EntryError as exc:
+        print(f"hotpath run: {exc}", file=sys.stderr)
         return 2
     bootstrap.setup_logging()
     from hotpath.config import Config, disabled_by_env
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config(background=False)
     state_dir = config.resolved_state_dir()
     names = set() if disabled_by_env() else installed_names(state_dir)
-    plan = load_plan(names, programs.read(state_dir, argv[0])) if names else {}
+    plan = load_plan(names, programs.read(state_dir, str(main_file))) if names else {}
     modules = {module for module, _ in plan}
     log.info("stored winners for %d function(s): %s", len(plan), sorted(plan))
 
@@ -129,7 +133,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return load() if budget == 0 else deferred(fn, budget, load)
 
-    return hooks.run_script(argv[0], argv[1:], wrapper, lambda name, file: name in modules)
+    def wanted(name: str, file: str) -> bool:
+        return name in modules
+
+    try:
+        if program.module:
+            return hooks.run_module(program.target, program.args, wrapper, wanted)
+        return hooks.run_script(program.target, program.args, wrapper, wanted)
+    except KeyboardInterrupt:  # as python ends on Ctrl-C, less the frames of this runner
+        sys.stdout.flush()
+        print("KeyboardInterrupt", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

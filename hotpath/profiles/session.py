@@ -1,10 +1,11 @@
 """``python -m hotpath.profiles.session PLAN.json EVENTS_FD``: capture, then tune, in one child.
 
-The child runs the user's script as ``__main__`` with the plan's target functions wrapped by a
-``capture.Recorder``; the program's standard output and error are its own, untouched. When
-the script has finished (status 0), the wrappers are taken out again and every captured
-signature is tuned with hotpath's tuning loop, in this same process, on the very functions the
-program defined: so the store keys them exactly as ``hotpath run`` will see them. Progress goes
+The child runs the user's script (or module, as ``python -m`` does) as ``__main__`` with the
+plan's target functions wrapped by a ``capture.Recorder``; the program's standard output and
+error are its own, untouched. When the program has finished (status 0), the wrappers are taken
+out again and every captured signature is tuned with hotpath's tuning loop, in this same
+process, on the very functions the program defined: so the store keys them exactly as
+``hotpath run`` will see them. Progress goes
 to the parent as JSON lines on ``EVENTS_FD`` (see ``events``). Ctrl-C during tuning stops after
 telling the parent; every tuning run that finished is already in the store.
 """
@@ -24,6 +25,7 @@ from typing import IO, Any
 
 from hotpath.profiles import bootstrap, events, hooks
 from hotpath.profiles.capture import CAPTURED_ATTR, Recorder
+from hotpath.profiles.entry import Program
 from hotpath.statedir import StateDir
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,12 @@ class Plan:
     backends: tuple[str, ...] = ("numba",)
     timing_budget_s: float = 2.0
     cluster: str | None = None  # a Dask scheduler's address: trials run on its workers
+    module: bool = False  # ``script`` is a module name, run as ``python -m`` runs it
+
+    @property
+    def program(self) -> Program:
+        """The program the plan runs."""
+        return Program(self.script, self.args, self.module)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -186,7 +194,7 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: f
     # What `hotpath run` weighs each backend's load cost against (see programs).
     load = programs.measure_load(captures)
     functions = {name: programs.FunctionRun(sigs, backends.get(name), load.get(name)) for name, sigs in runs.items()}
-    programs.write(config.resolved_state_dir(), programs.ProgramRun(str(Path(plan.script).resolve()), total_s,
+    programs.write(config.resolved_state_dir(), programs.ProgramRun(str(plan.program.main_file()), total_s,
                                                                     functions))
 
 
@@ -240,7 +248,10 @@ def run(plan: Plan, stream: IO[str] | None) -> int:
 
     started = time.perf_counter()
     try:
-        status = hooks.run_script(plan.script, plan.args, wrapper, lambda name, file: file in files)
+        if plan.module:
+            status = hooks.run_module(plan.script, plan.args, wrapper, lambda name, file: file in files)
+        else:
+            status = hooks.run_script(plan.script, plan.args, wrapper, lambda name, file: file in files)
     except KeyboardInterrupt:
         events.emit(stream, events.Interrupted("capture"))
         return 130
