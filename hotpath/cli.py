@@ -68,6 +68,10 @@ def build_parser(only_run: bool = False) -> argparse.ArgumentParser:
     from hotpath.model import cli as model_cli
 
     model_cli.register(subparsers)
+
+    from hotpath.export import cli as export_cli
+
+    export_cli.register(subparsers)
     return parser
 
 
