@@ -14,10 +14,13 @@ import shlex
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotpath.cli_helpers import console as _console, home as _home
 from hotpath.profiles.entry import EntryError, Program
+
+if TYPE_CHECKING:
+    from hotpath.profiles.replay import StdinReplay
 from hotpath.profiles import run_cli
 from hotpath.profiles.run_cli import script_arguments as _script_arguments
 
@@ -111,11 +114,10 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from hotpath.profiles import optimize, pick, render, scalene
-    from hotpath.profiles.session import Plan, Target
+    from hotpath.profiles.replay import StdinReplay
+    from hotpath.statedir import StateDir
 
-    out, err = _console(), _console(stderr=True)
-    home = _home(args)
+    err = _console(stderr=True)
     try:
         program = _program(args)
     except EntryError as exc:
@@ -123,6 +125,16 @@ def _optimize(args: argparse.Namespace) -> int:
         return 2
     except SyntaxError as exc:
         return _syntax_error(exc)
+    home = _home(args)
+    with StdinReplay(StateDir(home).tmp) as stdin:  # the program runs twice: the second reads what the first did
+        return _optimize_program(args, program, home, stdin)
+
+
+def _optimize_program(args: argparse.Namespace, program: Program, home: Path, stdin: StdinReplay) -> int:
+    from hotpath.profiles import optimize, pick, render, scalene
+    from hotpath.profiles.session import Plan, Target
+
+    out, err = _console(), _console(stderr=True)
     os.environ["HOTPATH_HOME"] = str(home)
     workdir = home / "profiles"
     if args.cluster:
@@ -145,7 +157,8 @@ def _optimize(args: argparse.Namespace) -> int:
                       highlight=False)
     else:
         try:
-            profile = pick.annotate(scalene.profile(program, workdir))
+            with stdin.run() as program_stdin:
+                profile = pick.annotate(scalene.profile(program, workdir, stdin=program_stdin))
         except scalene.ProfileError as exc:
             err.print(f"[red]hotpath optimize: {exc}", highlight=False)
             return 1
@@ -168,7 +181,8 @@ def _optimize(args: argparse.Namespace) -> int:
                 timing_budget_s=args.timing_budget, cluster=args.cluster)
     err.print(f"capturing arguments of {', '.join(t.qualname for t in targets)} (running {program.label()} again)",
               highlight=False)
-    outcome = optimize.capture_and_tune(plan, workdir, err, args.verbose)
+    with stdin.run() as program_stdin:
+        outcome = optimize.capture_and_tune(plan, workdir, err, args.verbose, stdin=program_stdin)
     if outcome.captured or outcome.skipped:
         out.print(render.summary_table(outcome.captured, outcome.skipped, outcome.tuned))
     if outcome.interrupted:

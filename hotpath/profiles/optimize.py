@@ -87,8 +87,9 @@ class _Progress:
 
 
 def capture_and_tune(plan: Plan, workdir: Path, console: Console, verbosity: int = 0,
-                     program_stdout: Any = None) -> Outcome:
-    """Run the session child for ``plan``; returns what it reported."""
+                     program_stdout: Any = None, stdin: Any = None) -> Outcome:
+    """Run the session child for ``plan``; returns what it reported. ``program_stdout`` and
+    ``stdin``: the program's, as ``subprocess.Popen`` takes them (``None``: this process's)."""
     workdir.mkdir(parents=True, exist_ok=True)
     plan_path = workdir / "plan.json"
     plan_path.write_text(plan.to_json())
@@ -101,7 +102,7 @@ def capture_and_tune(plan: Plan, workdir: Path, console: Console, verbosity: int
     script_status: int | None = None
     interrupted: str | None = None
     with bootstrap.ctrl_c_to_child():
-        process = subprocess.Popen(cmd, pass_fds=(write_fd,), env=env, stdout=program_stdout)
+        process = subprocess.Popen(cmd, pass_fds=(write_fd,), env=env, stdout=program_stdout, stdin=stdin)
         os.close(write_fd)
         with os.fdopen(read_fd, "r") as stream, _Progress(console) as progress:
             for line in stream:
