@@ -62,7 +62,11 @@ def run(args: argparse.Namespace) -> int:
     if args.patch == "-":
         sys.stdout.write(result.diff)
     else:
-        Path(args.patch).write_text(result.diff)
+        try:
+            Path(args.patch).write_text(result.diff)
+        except OSError as exc:
+            print(f"hotpath export: cannot write {args.patch} ({exc.strerror or exc})", file=sys.stderr)
+            return 1
     print(f"hotpath export: {len(result.exported)} function(s) written to {args.patch}: "
           f"{', '.join(result.exported)}", file=sys.stderr)
     return 0

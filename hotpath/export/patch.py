@@ -62,13 +62,22 @@ def select(winners: Sequence[Winner], names: Sequence[str]) -> list[Winner]:
 
 
 def support_source(names: Sequence[str]) -> str:
-    """The guard functions ``names`` (and the constants they read), as ``runtime.py`` spells them."""
+    """The guard functions ``names`` and the constants they read, as ``runtime.py`` spells them
+    less the type annotations (written for hotpath's type check, they name nothing the patched
+    module imports)."""
     text = inspect.getsource(runtime)
     tree = ast.parse(text)
     wanted = set(names)
     constants = [ast.get_source_segment(text, node) or "" for node in tree.body if isinstance(node, ast.Assign)]
-    functions = [ast.get_source_segment(text, node) or "" for node in tree.body
-                 if isinstance(node, ast.FunctionDef) and node.name in wanted]
+    functions = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in wanted:
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.FunctionDef):
+                    inner.returns = None
+                if isinstance(inner, ast.arg):
+                    inner.annotation = None
+            functions.append(ast.unparse(node))
     return "\n\n\n".join(["\n".join(constants), *functions]) if functions else ""
 
 
