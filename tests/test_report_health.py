@@ -132,7 +132,7 @@ def test_the_health_is_in_every_output(tuned, tmp_path: Path) -> None:
     home, _ = tuned
     page = tmp_path / "report.html"
     env = dict(os.environ, HOTPATH_HOME=str(home), COLUMNS="200")
-    text = subprocess.run([sys.executable, "-m", "hotpath.cli", "report"],
+    text = subprocess.run([sys.executable, "-m", "hotpath.cli", "report", "--html", str(page)],
                           capture_output=True, text=True, env=env, timeout=120)
     assert text.returncode == 0, text.stderr
     assert "loop health" in text.stdout and "self-correction" in text.stdout and "not recorded" in text.stdout
@@ -141,3 +141,8 @@ def test_the_health_is_in_every_output(tuned, tmp_path: Path) -> None:
     data = json.loads(got.stdout)["health"]
     assert data["caught_incorrect"] == 1 and data["blocked_s"] is None and data["not_recorded"]
     assert {"cycle_median_s", "self_correction", "rollbacks_per_1000_calls", "recoveries", "coverage"} <= set(data)
+    body = page.read_text()
+    assert 'id="health"' in body and "self-correction" in body
+    # The generated source of the installed variant, one click away, with its diff to the original.
+    assert "<details" in body and str(POISON) in body and "+@numba.njit" in body
+    assert __file__ in body  # the file each function lives in

@@ -20,6 +20,7 @@ import pytest
 
 import hotpath
 from hotpath.report import html, model
+from hotpath.report.svg import LogAxis
 from hotpath.store import Store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -95,12 +96,13 @@ def test_chromium_renders_the_plots(report_file: Path, tmp_path: Path) -> None:
         attrs = dict(re.findall(r'(data-[\w-]+)="(\d+)"', tag.group(0)))
         assert int(attrs["data-rendered-width"]) > 300 and int(attrs["data-rendered-height"]) > 50, attrs
         assert int(attrs["data-marks"]) >= 2, (chart, attrs)
+        assert int(attrs["data-collisions"]) == 0, (chart, attrs)  # no value label on a whisker or a label
 
     shot = tmp_path / "report.png"
-    result = _chromium(report_file, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1100,1300")
+    result = _chromium(report_file, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1400,1800")
     assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
     width, height, pixels = _png_pixels(shot)
-    assert (width, height) == (1100, 1300)
+    assert (width, height) == (1400, 1800)
     assert len(set(pixels[::97])) > 20  # many distinct byte values: text, bars, colours, not a blank page
     keep = os.environ.get("HOTPATH_KEEP_SCREENSHOT")
     if keep:
@@ -132,3 +134,59 @@ def test_the_page_says_what_each_run_verified_on_and_its_guards(report_file: Pat
     # total's loop returns a Python float where the original returns np.float64: its install casts.
     guards = next(run.verification.guards for run in report.runs if run.function.endswith(":total"))
     assert guards and "casts the result to numpy.float64" in guards
+
+
+def _chart(text: str, chart_id: str) -> str:
+    return re.search(rf'<svg[^>]*id="{chart_id}".*?</svg>', text, re.S).group(0)
+
+
+def test_every_bar_says_whether_its_variant_is_live_or_rolled_back(report_file: Path) -> None:
+    text = report_file.read_text()
+    for chart in ("speedup-chart", "time-chart"):
+        states = re.findall(r'<rect class="mark" data-state="([^"]*)"', _chart(text, chart))
+        assert states, chart
+        if chart == "speedup-chart":
+            assert all(states), "a speedup bar without its state"
+        # scale's winner serves; total's was rolled back by hand in the fixture.
+        assert "live" in states and "rolled back by hand" in states, (chart, states)
+    assert "scale · numba" in text and "· live</text>" in text and "· rolled back by hand</text>" in text
+
+
+def test_value_labels_start_past_their_whiskers(report_file: Path) -> None:
+    chart = _chart(report_file.read_text(), "speedup-chart")
+    rows = re.findall(r'<line x1="([\d.]+)" y1="([\d.]+)" x2="([\d.]+)" y2="\2" class="whisker"/>.*?'
+                      r'<text x="([\d.]+)" y="[\d.]+" class="value">', chart)
+    assert rows, "no whisker was drawn"
+    for _, _, right, label in rows:
+        assert float(label) > float(right)
+
+
+def test_the_axis_is_fitted_to_the_data() -> None:
+    axis = LogAxis([1.0, 1.3, 2.8, 3.4], 0, 500)
+    ticks = axis.ticks()
+    assert 3 <= len(ticks) <= 9 and max(ticks) <= 3.4 * 1.2 and min(ticks) >= 1.0 / 1.2, ticks
+    assert axis(3.4) > 450 and axis(1.0) < 50  # the data spans the axis: no empty decade beside it
+    wide = LogAxis([2e-7, 3e-3], 0, 500).ticks()
+    assert 3 <= len(wide) <= 9 and all(2e-7 / 1.5 <= t <= 3e-3 * 1.5 for t in wide), wide
+
+
+def test_the_page_shows_sources_files_environment_and_sorts(report_file: Path) -> None:
+    from hotpath.report import environment
+
+    text = report_file.read_text()
+    assert str(Path(__file__).resolve()) in text  # each function's file
+    assert text.count('<table id="trials" class="sortable">') == 1 and "addEventListener('click'" in text
+    # Every variant that ran has its generated source and its diff one click away.
+    assert text.count("<summary>generated source</summary>") >= 2
+    assert "<summary>diff against the original</summary>" in text and "def scale(" in text
+    assert re.search(r'<span class="add">\+\s*@', text) or '<span class="add">+' in text
+    env = environment.describe()
+    assert escape_text(env.cpu) in text and f"numpy {np.__version__}" in text
+    assert 'id="health"' in text and "self-correction" in text
+    assert "whole program" in text.lower() and "not recorded" in text
+
+
+def escape_text(value: str) -> str:
+    from html import escape
+
+    return escape(value)

@@ -53,6 +53,6 @@ def _report(args: argparse.Namespace) -> int:
         console.print(history.trials_history(report, args.function))
         console.print(history.health_tables(loop))
     if args.html:
-        Path(args.html).write_text(html.render(report), encoding="utf-8")
+        Path(args.html).write_text(html.render(report, loop), encoding="utf-8")
         Console(stderr=True).print(f"wrote {args.html}", highlight=False)
     return 0

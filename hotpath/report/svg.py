@@ -11,14 +11,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-WIDTH = 900
+WIDTH = 1000
 LABEL_W = 330
-RIGHT_PAD = 150
+RIGHT_PAD = 190
 ROW_H = 24
 TOP = 34
 COLORS = {"won": "#2e7d32", "correct": "#8bc34a", "before": "#9e9e9e", "after": "#1e88e5",
           "install": "#2e7d32", "warm-install": "#1e88e5", "rollback": "#e53935", "manual-rollback": "#fb8c00",
           "refusal": "#757575"}
+#: Bar states (as ``report.model`` names them) drawn hatched in red, and the one drawn outlined.
+LIVE, ROLLED = "live", "rolled back"
+ROLLED_STATES = (ROLLED, "rolled back by hand")
+ROLLED_COLOR = "#c62828"
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class Bar:
     high: float | None = None
     kind: str = "correct"
     note: str = ""
+    state: str = ""  # live, rolled back, not installed, ...: marked on the bar
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class Pair:
     label: str
     before: float
     after: float
+    state: str = ""  # the variant's: live, rolled back, ...
 
 
 @dataclass(frozen=True)
@@ -46,21 +52,38 @@ class Mark:
     note: str = ""
 
 
-class _LogAxis:
+#: Tick mantissas per decade, coarsest first: the first set giving enough ticks is used.
+_MANTISSAS = ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+              (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0))
+#: Enough ticks to read the axis by, few enough that their labels do not run into each other.
+_MIN_TICKS, _MAX_TICKS = 3, 9
+
+
+class LogAxis:
+    """A log axis fitted to the data (with a little room either side), ticked at round values."""
+
     def __init__(self, values: Sequence[float], x0: float, x1: float) -> None:
-        positive = [v for v in values if v > 0] or [1.0]
-        self.lo = math.floor(math.log10(min(min(positive), 1.0)))
-        self.hi = math.ceil(math.log10(max(positive)))
-        if self.hi <= self.lo:
-            self.hi = self.lo + 1
+        positive = [v for v in values if v > 0 and math.isfinite(v)] or [1.0]
+        low, high = math.log10(min(positive)), math.log10(max(positive))
+        pad = max(0.06 * (high - low), 0.03)
+        self.lo, self.hi = low - pad, high + pad
         self.x0, self.x1 = x0, x1
 
     def __call__(self, value: float) -> float:
-        value = max(value, 10.0 ** self.lo)
-        return self.x0 + (math.log10(value) - self.lo) / (self.hi - self.lo) * (self.x1 - self.x0)
+        position = (math.log10(max(value, 1e-300)) - self.lo) / (self.hi - self.lo)
+        return self.x0 + min(max(position, 0.0), 1.0) * (self.x1 - self.x0)
 
     def ticks(self) -> list[float]:
-        return [10.0 ** k for k in range(self.lo, self.hi + 1)]
+        inside: list[float] = []
+        for mantissas in _MANTISSAS:
+            inside = [m * 10.0 ** k for k in range(math.floor(self.lo), math.ceil(self.hi) + 1) for m in mantissas
+                      if self.lo <= math.log10(m * 10.0 ** k) <= self.hi]
+            if len(inside) >= _MIN_TICKS:
+                break
+        if len(inside) < 2:  # a narrow range: its two ends, rounded to two figures
+            inside = sorted({float(f"{10.0 ** (self.lo + f * (self.hi - self.lo)):.2g}") for f in (0.1, 0.5, 0.9)})
+        step = math.ceil(len(inside) / _MAX_TICKS)
+        return inside[::step]
 
 
 def _frame(chart_id: str, title: str, height: float, body: list[str]) -> str:
@@ -70,7 +93,7 @@ def _frame(chart_id: str, title: str, height: float, body: list[str]) -> str:
             f'<text x="8" y="20" class="chart-title">{escape(title)}</text>' + "".join(body) + "</svg>")
 
 
-def _ticks(axis: _LogAxis, bottom: float, fmt: str) -> list[str]:
+def _ticks(axis: LogAxis, bottom: float, fmt: str) -> list[str]:
     parts = []
     for tick in axis.ticks():
         x = axis(tick)
@@ -86,50 +109,95 @@ def _format_time(seconds: float) -> str:
     return f"{seconds * 1e9:.3g} ns"
 
 
+def _fit(text: str, width: float, char_w: float = 6.6) -> str:
+    """``text`` cut (with an ellipsis) to about ``width`` pixels of 12px labels."""
+    most = max(4, int(width / char_w))
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
+def _hatch(chart_id: str) -> str:
+    return (f'<defs><pattern id="{chart_id}-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+            f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffebee"/>'
+            f'<line x1="0" y1="0" x2="0" y2="6" stroke="{ROLLED_COLOR}" stroke-width="2.5"/></pattern></defs>')
+
+
+def _state_style(chart_id: str, state: str, color: str) -> str:
+    """Fill and outline telling live, rolled back and never installed apart on every bar."""
+    if state in ROLLED_STATES:
+        return f'fill="url(#{chart_id}-hatch)" stroke="{ROLLED_COLOR}" stroke-width="1.5"'
+    if state == LIVE:
+        return f'fill="{color}" stroke="#1b5e20" stroke-width="2"'
+    return f'fill="{color}" fill-opacity="0.55"'
+
+
+def _state_legend(chart_id: str, y: float, live_color: str) -> list[str]:
+    parts, x = [], float(LABEL_W)
+    for state, style in ((LIVE, _state_style(chart_id, LIVE, live_color)),
+                         (ROLLED, _state_style(chart_id, ROLLED, "")),
+                         ("not installed / replaced", _state_style(chart_id, "not installed", COLORS["correct"]))):
+        parts.append(f'<rect x="{x:.0f}" y="{y - 9:.0f}" width="16" height="11" {style}/>'
+                     f'<text x="{x + 22:.0f}" y="{y:.0f}" class="legend">{escape(state)}</text>')
+        x += 40 + 7 * len(state)
+    return parts
+
+
 def speedup_chart(chart_id: str, title: str, bars: Sequence[Bar]) -> str:
-    """Horizontal bars on a log scale with 95% interval whiskers and a line at 1x."""
+    """Horizontal bars on a log scale fitted to the data, with 95% interval whiskers, a line at
+    1x, and each bar's state (live, rolled back, not installed) in its fill and its label."""
     bottom = TOP + ROW_H * max(len(bars), 1)
-    axis = _LogAxis([b.value for b in bars] + [b.high or 0 for b in bars], LABEL_W, WIDTH - RIGHT_PAD)
-    body = _ticks(axis, bottom, "{:g}x")
+    axis = LogAxis([1.0] + [v for b in bars for v in (b.value, b.low or b.value, b.high or b.value)],
+                    LABEL_W, WIDTH - RIGHT_PAD)
+    body = [_hatch(chart_id), *_ticks(axis, bottom, "{:g}x")]
     one = axis(1.0)
     body.append(f'<line x1="{one:.1f}" y1="{TOP - 6}" x2="{one:.1f}" y2="{bottom:.1f}" class="unity"/>')
     for i, bar in enumerate(bars):
         y = TOP + i * ROW_H
         x = axis(bar.value)
         color = COLORS.get(bar.kind, "#8bc34a")
-        body.append(f'<text x="{LABEL_W - 6}" y="{y + 15}" class="label">{escape(bar.label)}</text>')
-        body.append(f'<rect class="mark" x="{min(one, x):.1f}" y="{y + 4}" width="{max(abs(x - one), 1.5):.1f}" '
-                    f'height="{ROW_H - 8}" fill="{color}"><title>{escape(bar.label)}: {bar.value:.2f}x '
-                    f'{escape(bar.note)}</title></rect>')
+        state = f" · {bar.state}" if bar.state else ""
+        body.append(f'<text x="{LABEL_W - 6}" y="{y + 15}" class="label">{escape(_fit(bar.label, LABEL_W - 12))}'
+                    f"<title>{escape(bar.label)}</title></text>")
+        body.append(f'<rect class="mark" data-state="{escape(bar.state)}" x="{min(one, x):.1f}" y="{y + 4}" '
+                    f'width="{max(abs(x - one), 1.5):.1f}" height="{ROW_H - 8}" {_state_style(chart_id, bar.state, color)}>'
+                    f"<title>{escape(bar.label)}: {bar.value:.2f}x{escape(state)} {escape(bar.note)}</title></rect>")
+        right = max(x, one)
         if bar.low and bar.high:
             lo, hi = axis(bar.low), axis(bar.high)
             mid = y + ROW_H / 2
-            body.append(f'<line x1="{lo:.1f}" y1="{mid}" x2="{hi:.1f}" y2="{mid}" class="whisker"/>')
-        body.append(f'<text x="{max(x, one) + 4:.1f}" y="{y + 15}" class="value">{bar.value:.1f}x</text>')
-    return _frame(chart_id, title, bottom + 24, body)
+            body.append(f'<line x1="{lo:.1f}" y1="{mid}" x2="{hi:.1f}" y2="{mid}" class="whisker"/>'
+                        f'<line x1="{lo:.1f}" y1="{mid - 4}" x2="{lo:.1f}" y2="{mid + 4}" class="whisker"/>'
+                        f'<line x1="{hi:.1f}" y1="{mid - 4}" x2="{hi:.1f}" y2="{mid + 4}" class="whisker"/>')
+            right = max(right, hi)  # the value's label starts past the whisker, never on it
+        body.append(f'<text x="{right + 5:.1f}" y="{y + 15}" class="value">{bar.value:.1f}x{escape(state)}</text>')
+    body += _state_legend(chart_id, bottom + 34, COLORS["won"])
+    return _frame(chart_id, title, bottom + 46, body)
 
 
 def before_after_chart(chart_id: str, title: str, pairs: Sequence[Pair]) -> str:
-    """Per function: the original's time per call and the installed variant's (log scale)."""
+    """Per function: the original's time per call and the installed variant's (log scale fitted
+    to the data), the variant's bar showing whether it is live or was rolled back."""
     bottom = TOP + 2 * ROW_H * max(len(pairs), 1)
-    axis = _LogAxis([v for p in pairs for v in (p.before, p.after)], LABEL_W, WIDTH - RIGHT_PAD)
-    axis.lo = min(axis.lo, math.floor(math.log10(min([p.after for p in pairs if p.after > 0] or [1.0]))))
-    body = _ticks(axis, bottom, "")
-    body = [part for part in body if 'class="tick"' not in part]
+    axis = LogAxis([v for p in pairs for v in (p.before, p.after)], LABEL_W, WIDTH - RIGHT_PAD)
+    axis.lo -= 0.08 * (axis.hi - axis.lo)  # room left of the fastest bar, so it has a length
+    body = [_hatch(chart_id)] + [part for part in _ticks(axis, bottom, "") if 'class="tick"' not in part]
     for tick in axis.ticks():
         body.append(f'<text x="{axis(tick):.1f}" y="{bottom + 14:.1f}" class="tick">{escape(_format_time(tick))}</text>')
     for i, pair in enumerate(pairs):
         y = TOP + i * 2 * ROW_H
-        body.append(f'<text x="{LABEL_W - 6}" y="{y + ROW_H}" class="label">{escape(pair.label)}</text>')
+        body.append(f'<text x="{LABEL_W - 6}" y="{y + ROW_H}" class="label">{escape(_fit(pair.label, LABEL_W - 12))}'
+                    f"<title>{escape(pair.label)}</title></text>")
         for j, (kind, value) in enumerate((("before", pair.before), ("after", pair.after))):
             x = axis(value)
             top = y + j * (ROW_H - 2) + 3
-            body.append(f'<rect class="mark" x="{LABEL_W}" y="{top}" width="{max(x - LABEL_W, 1.5):.1f}" '
-                        f'height="{ROW_H - 6}" fill="{COLORS[kind]}"><title>{kind}: {escape(_format_time(value))}'
-                        f"</title></rect>")
-            name = "original" if kind == "before" else "variant"
-            body.append(f'<text x="{x + 4:.1f}" y="{top + 13}" class="value">{name} {escape(_format_time(value))}</text>')
-    return _frame(chart_id, title, bottom + 24, body)
+            style = f'fill="{COLORS[kind]}"' if kind == "before" else _state_style(chart_id, pair.state, COLORS[kind])
+            name = "original" if kind == "before" else f"variant{' · ' + pair.state if pair.state else ''}"
+            body.append(f'<rect class="mark" data-state="{escape(pair.state if kind == "after" else "")}" '
+                        f'x="{LABEL_W}" y="{top}" width="{max(x - LABEL_W, 1.5):.1f}" height="{ROW_H - 6}" {style}>'
+                        f"<title>{name}: {escape(_format_time(value))}</title></rect>")
+            body.append(f'<text x="{x + 4:.1f}" y="{top + 13}" class="value">{escape(name)} '
+                        f"{escape(_format_time(value))}</text>")
+    body += _state_legend(chart_id, bottom + 34, COLORS["after"])
+    return _frame(chart_id, title, bottom + 46, body)
 
 
 def timeline_chart(chart_id: str, title: str, marks: Sequence[Mark]) -> str:
