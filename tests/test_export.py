@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 
+import hotpath
+
 
 def growth(x, rate):
     """exp(rate * x), element by element."""
@@ -33,6 +35,7 @@ def growth(x, rate):
     return out
 
 
+@hotpath.optimize
 def smooth(u):
     n = u.shape[0]
     out = np.zeros_like(u)
@@ -108,7 +111,8 @@ def test_exported_patch_runs_without_hotpath_and_keeps_the_guards(tmp_path, fast
     text = diff.read_text()
     assert "def _growth_original(x, rate):" in text and "@numba.njit(cache=True" in text
     assert "range guard on argument" in text and "faster [95% CI" in text and "verified on" in text
-    assert "import hotpath" not in text and "from hotpath" not in text
+    assert "-import hotpath\n" in text and "+import hotpath" not in text and "from hotpath" not in text
+    assert "-@hotpath.optimize\n" in text  # the decorator goes with the import: the wrapper dispatches
 
     copy = tmp_path / "copy"
     copy.mkdir()

@@ -128,6 +128,23 @@ def _file_edit(path: Path, items: list[tuple[Located, Block]], imports: list[str
                   support_source(support) + "\n"]
     if added:
         lines[after:after] = added
+    return _drop_unused_hotpath_imports("".join(lines))
+
+
+def _drop_unused_hotpath_imports(text: str) -> str:
+    """``text`` without its top-level imports of hotpath when nothing else in it uses them (the
+    ``@hotpath.optimize`` decorators the patch removed were their only use)."""
+    tree = ast.parse(text)
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+               and any((alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0] == "hotpath"
+                       for alias in node.names)]
+    bound = {(alias.asname or alias.name).split(".")[0] for node in imports for alias in node.names}
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    if not imports or bound & used or any(len(node.names) > 1 for node in imports):
+        return text
+    lines = text.splitlines(keepends=True)
+    for node in sorted(imports, key=lambda n: -n.lineno):
+        del lines[node.lineno - 1: node.end_lineno or node.lineno]
     return "".join(lines)
 
 
