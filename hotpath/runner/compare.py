@@ -169,6 +169,9 @@ def outcome_difference(expected: Outcome, actual: Outcome, tol: Tolerance) -> st
         found = difference(expected.returned, actual.returned, tol, "return value")
         if found:
             return found
+        if actual.aliases and not expected.aliases:
+            return (f"return value: a view of argument {actual.aliases[0]} where the original returns a new array "
+                    "(the caller's later changes to that argument would show through the result)")
     for position, (e, a) in enumerate(zip(expected.args_after, actual.args_after)):
         if e is not None:
             found = difference(e, a, tol, f"argument {position} after the call")

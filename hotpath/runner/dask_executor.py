@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from hotpath.runner import payload, sandbox
-from hotpath.runner.executors import ExecutorUnavailable, JobResult, TrialJob, run_here
+from hotpath.runner.executors import ExecutorUnavailable, JobResult, TrialJob, run_checked, run_here
 from hotpath.runner.tasks import CandidateReport
 from hotpath.integrity import ArtifactRefused, check_artifact, environment
 
@@ -120,7 +120,10 @@ def run_remote(data: bytes, timeout_s: float, memory_limit_mb: int | None, user_
                target_environment: str) -> RemoteOutcome:
     """On a worker: run the pickled ``CandidateTask`` in a sandbox there; report and artifacts."""
     root, worker = _worker_folder()
-    task = pickle.loads(data)
+    loaded = pickle.loads(data)
+    # (task, check): the original's outcomes travel beside the task, to be compared here, out of
+    # the sandboxed candidate's reach; a bare task is taken as it is.
+    task, check = loaded if isinstance(loaded, tuple) else (loaded, None)
     candidate = task.candidate
     # Under this worker's own folder, same file name: the name is the candidate's content
     # address, and compilers with on-disk caches key on it.
@@ -128,7 +131,7 @@ def run_remote(data: bytes, timeout_s: float, memory_limit_mb: int | None, user_
     _write_once(local, candidate.source)
     timed = environment() == target_environment
     task = replace(task, candidate=replace(candidate, path=local), time_it=task.time_it and timed)
-    report = sandbox.run(task, timeout_s, memory_limit_mb, user_modules)
+    report = run_checked(task, check, timeout_s, memory_limit_mb, user_modules)
     return RemoteOutcome(report, worker, timed, _artifacts(local))
 
 
@@ -227,7 +230,7 @@ class DaskExecutor:
         with self._lock:
             ticket = next(self._tickets)
         try:
-            data = payload.dumps(job.task, job.user_modules)
+            data = payload.dumps((job.task, job.check), job.user_modules)
             self._running[ticket] = _Running(job, self._send(job, data), self._deadline(job))
         except Exception as exc:  # noqa: BLE001 — a job that cannot be sent is a failed trial
             log.warning("submitting the trial of %s failed", job.task.candidate.name, exc_info=True)
@@ -293,7 +296,7 @@ class DaskExecutor:
                 log.warning("trial of %s: %s", name, note)
                 run.notes.append(note)
                 try:
-                    run.future = self._send(run.job, payload.dumps(run.job.task, run.job.user_modules))
+                    run.future = self._send(run.job, payload.dumps((run.job.task, run.job.check), run.job.user_modules))
                     run.attempt += 1
                     run.deadline = self._deadline(run.job)
                     return None

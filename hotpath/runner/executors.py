@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from hotpath.runner import sandbox
-from hotpath.runner.tasks import CandidateTask
+from hotpath.runner.tasks import CandidateTask, Check
 
 LOCAL = "local"
 
@@ -39,6 +39,9 @@ class TrialJob:
     timeout_s: float
     memory_limit_mb: int | None
     user_modules: tuple[str, ...] = ()  # modules whose functions travel by value
+    #: The original's outcomes the candidate's are compared with, outside its worker; None:
+    #: the worker's report is taken as it is.
+    check: Check | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,16 @@ class Executor(Protocol):
 
 def run_here(job: TrialJob) -> Any:
     """Do ``job`` in a sandbox process on this machine; the report or a ``SandboxFailure``."""
-    return sandbox.run(job.task, job.timeout_s, job.memory_limit_mb, job.user_modules)
+    return run_checked(job.task, job.check, job.timeout_s, job.memory_limit_mb, job.user_modules)
+
+
+def run_checked(task: CandidateTask, check: Check | None, timeout_s: float, memory_limit_mb: int | None,
+                user_modules: tuple[str, ...] = ()) -> Any:
+    """Do ``task`` in a sandbox, judged from here against ``check`` (see ``TrialJob.check``)."""
+    from hotpath.runner.verdict import Verdict
+
+    conversation = Verdict(task, check) if check is not None else None
+    return sandbox.run(task, timeout_s, memory_limit_mb, user_modules, conversation)
 
 
 class LocalExecutor:

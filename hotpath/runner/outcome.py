@@ -25,6 +25,10 @@ class Outcome:
     message: str = ""
     args_after: tuple[Any, ...] = ()  # None where the argument cannot be mutated
     elapsed_s: float = 0.0
+    #: Positions of the arguments whose memory the returned arrays share: a caller's later change
+    #: to such an argument shows through the result, so a variant must alias exactly where the
+    #: original does (returning a view of an input where the original made a new array is wrong).
+    aliases: tuple[int, ...] = ()
 
     @property
     def raised_name(self) -> str | None:
@@ -153,18 +157,72 @@ def _view_like(array: np.ndarray, memory: np.ndarray, offset: int) -> np.ndarray
     return view
 
 
-def run_case(fn: Callable[..., Any], args: tuple[Any, ...]) -> Outcome:
-    """Call ``fn`` on a fresh copy of ``args`` and record the outcome."""
+def run_case(fn: Callable[..., Any], args: tuple[Any, ...],
+             clock: Callable[[], float] = time.perf_counter) -> Outcome:
+    """Call ``fn`` on a fresh copy of ``args`` and record the outcome.
+
+    ``clock`` is the time source (a sandbox worker passes one bound before any candidate was
+    imported, so a candidate that patches ``time.perf_counter`` cannot change what it reads).
+    """
     call_args = fresh_args(args)
-    start = time.perf_counter()
+    start = clock()
     try:
         returned = fn(*call_args)
     except Exception as exc:  # the candidate must raise the same type; nothing else is needed
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         return Outcome(raised=exception_name(exc), message=str(exc)[:300],
                        args_after=mutable_view(call_args), elapsed_s=elapsed)
-    elapsed = time.perf_counter() - start
-    return Outcome(returned=returned, args_after=mutable_view(call_args), elapsed_s=elapsed)
+    elapsed = clock() - start
+    return Outcome(returned=returned, args_after=mutable_view(call_args), elapsed_s=elapsed,
+                   aliases=aliased_arguments(returned, call_args))
+
+
+def aliased_arguments(returned: Any, args: tuple[Any, ...]) -> tuple[int, ...]:
+    """Positions of the arguments whose arrays share memory with an array ``returned`` holds
+    (itself, or an item of a returned tuple or list)."""
+    results: dict[int, Any] = {}
+    _arrays_in(returned, results)
+    returned_arrays = [a for a in results.values() if isinstance(a, np.ndarray) and a.size]
+    if not returned_arrays:
+        return ()
+    found = []
+    for position, arg in enumerate(args):
+        inside: dict[int, Any] = {}
+        _arrays_in(arg, inside)
+        arrays = [a for a in inside.values() if isinstance(a, np.ndarray) and a.size]
+        # Bounds only: exact overlap of strided views can be costly to decide, and two arrays
+        # whose spans interleave are as much a view of one buffer as two that overlap.
+        if any(np.may_share_memory(r, a) for r in returned_arrays for a in arrays):
+            found.append(position)
+    return tuple(found)
+
+
+def scaled_args(args: tuple[Any, ...], factor: float) -> tuple[Any, ...]:
+    """A fresh copy of ``args`` whose floating-point arrays are multiplied by ``factor``.
+
+    Inputs of the captured call's exact signature (dtypes, shapes, layout, aliasing) with
+    values no earlier call saw: timed calls run on them, so an answer cached by the identity or
+    the content of an input is stale there. Only arrays owning their memory are scaled (a view
+    into another argument would be scaled twice), and integers stay as they are (they may be
+    indices or bounds). ``rescale`` does the same in place.
+    """
+    copied = fresh_args(args)
+    rescale(copied, copied, factor)
+    return copied
+
+
+def rescale(target: tuple[Any, ...], source: tuple[Any, ...], factor: float) -> None:
+    """Write ``source``'s scalable arrays times ``factor`` into ``target``'s matching arrays
+    (``target`` a copy of ``source`` with the same structure; it may be ``source`` itself)."""
+    found_target: dict[int, Any] = {}
+    found_source: dict[int, Any] = {}
+    for t, s in zip(target, source):
+        _arrays_in(t, found_target)
+        _arrays_in(s, found_source)
+    for t, s in zip(found_target.values(), found_source.values()):
+        if (isinstance(t, np.ndarray) and isinstance(s, np.ndarray) and t.dtype.kind in "fc" and t.base is None
+                and t.flags.writeable and t.shape == s.shape):
+            np.multiply(s, factor, out=t)
 
 
 def holds_mutable(value: Any) -> bool:

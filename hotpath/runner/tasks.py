@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hotpath.kernels.base import Candidate, Failure
@@ -24,6 +25,15 @@ class ReferenceTask:
     helpers: tuple[str, ...] = ()  # qualnames of the user helpers whose lines count as covered
     params: tuple[str, ...] = ()  # the parameter names, to name the inputs the search finds
     search_s: float = 0.0  # time for the coverage-guided search for more inputs; 0: none
+    #: Scale factors of the captured arguments' floats for the inputs that timed calls are
+    #: checked on (``hotpath.runner.outcome.scaled_args``): drawn afresh for each tuning run, so
+    #: no candidate can know them in advance.
+    timed_factors: tuple[float, ...] = field(default_factory=lambda: _factors(2))
+
+
+def _factors(count: int) -> tuple[float, ...]:
+    draw = random.SystemRandom()
+    return tuple(1.0 + draw.uniform(-1, 1) * 2.0**-12 for _ in range(count))
 
 
 @dataclass(frozen=True)
@@ -35,22 +45,37 @@ class ReferenceReport:
     mutates: bool  # the original changed an argument in place
     found: tuple[InputCase, ...] = ()  # inputs the search added; their outcomes are in ``outcomes``
     coverage: LineCoverage | None = None  # lines of the original (and helpers) the inputs ran
+    #: The original's outcome on the captured arguments scaled by each of the task's
+    #: ``timed_factors``: what a candidate's timed calls on those inputs must give.
+    timed: tuple[tuple[float, Outcome], ...] = ()
 
 
 @dataclass(frozen=True)
 class CandidateTask:
-    """Compile one candidate, check it against the reference outcomes, then time it."""
+    """Compile one candidate, run it on every case, then time it: what the candidate's worker
+    gets. It holds no expected outcome: the worker sends the candidate's outcomes back and the
+    parent compares them (``Check``), out of the candidate's reach."""
 
     original: Callable[..., Any]
     candidate: Candidate
     cases: tuple[InputCase, ...]  # captured first
-    expected: dict[str, Outcome]
-    tolerance: Tolerance
+    limits_s: dict[str, float]  # case name -> how long the candidate may take on it
     mutates: bool
     timing_budget_s: float
     # False on a worker of another hardware class: its timings would not hold for the target,
     # so it verifies only and the timing is redone where the winner will run.
     time_it: bool = True
+    #: Scale factors of the timed inputs whose outputs the worker sends back for checking.
+    timed_factors: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Check:
+    """What the parent holds to judge a candidate's worker: the original's outcomes."""
+
+    expected: dict[str, Outcome]
+    tolerance: Tolerance
+    timed: tuple[tuple[float, Outcome], ...] = ()  # ReferenceReport.timed
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Paired, interleaved timing of a candidate against the original, and its statistics.
 
-Each pair times the original and the candidate back to back on identical, freshly restored
-arguments, alternating which goes first, so slow drifts of a shared machine hit both alike.
+Each pair times the original and the candidate back to back on arguments of the captured
+call's signature whose values are fresh for every call (``timed_run``), alternating which goes
+first, so slow drifts of a shared machine hit both alike.
 The speedup is the median of the per-pair ratios; its confidence interval comes from order
 statistics (distribution-free: no normality assumed for timings, which are skewed). A candidate
 is installed only when the interval's lower bound clears the required speedup, so one lucky
@@ -12,12 +13,15 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from hotpath.runner.outcome import Outcome, aliased_arguments, fresh_args, mutable_view, rescale
 
 #: The smallest number of pairs whose [min, max] already covers the median with >= 95%.
 MIN_PAIRS = 6
@@ -127,51 +131,135 @@ def _restored(current: Any, original: Any) -> Any:
     return copy.deepcopy(original)  # immutable (the same object back) or not restorable in place
 
 
+@dataclass(frozen=True)
+class TimedRun:
+    """A timing and what the run saw besides: the candidate's outcomes on the checked inputs
+    (scale factor, outcome), and the run's total seconds by its own clock."""
+
+    timing: Timing
+    checked: tuple[tuple[float, Outcome], ...] = ()
+    wall_s: float = 0.0
+
+
 def measure(original: Callable[..., Any], candidate: Callable[..., Any], args: tuple[Any, ...],
             mutates: bool, budget_s: float, confidence: float = 0.95,
             sync: Callable[[], None] | None = None) -> Timing:
-    """Time ``candidate`` against ``original`` on ``args`` (both already warm).
+    """Time ``candidate`` against ``original`` on ``args`` (both already warm); see ``timed_run``."""
+    return timed_run(original, candidate, args, mutates, budget_s, confidence, sync).timing
 
-    ``sync`` waits for a device the candidate launched work on (a GPU runs asynchronously:
-    without it the clock would stop before the work is done); it is called inside every
-    candidate sample.
+
+def timed_run(original: Callable[..., Any], candidate: Callable[..., Any], args: tuple[Any, ...],
+              mutates: bool, budget_s: float, confidence: float = 0.95,
+              sync: Callable[[], None] | None = None, clock: Callable[[], float] | None = None,
+              checked_factors: Sequence[float] = (), seed: int | None = None,
+              after_sample: Callable[[], None] | None = None) -> TimedRun:
+    """Time ``candidate`` against ``original`` on inputs like ``args`` (both already warm).
+
+    Every timed call gets inputs of ``args``' signature with fresh values: before each call,
+    outside the timed interval, the floating-point arrays are rewritten as ``args``' times a
+    factor drawn for that call (``rescale``), and a mutating function's arguments are restored
+    first. So an answer cached by the identity of an input is stale, one cached by its content
+    never hits, and a call cannot tell a timed call from any other. Each call is timed on its
+    own, with ``clock`` (default ``time.perf_counter``; a sandbox worker passes one bound before
+    the candidate was imported), less the clock's own cost. The number of warm-up calls, of
+    calls per sample and of pairs are drawn at random (from ``seed``), so a candidate cannot
+    count its way to the calls that are timed.
+
+    ``checked_factors``: for each, one candidate call at a random place among the pairs gets
+    the captured floats times that factor, and its outcome is kept (``TimedRun.checked``) for
+    the caller to compare with the original's on the same input. ``sync`` waits for a device
+    the candidate launched work on (a GPU runs asynchronously: without it the clock would stop
+    before the work is done); it is called inside every timed candidate call. ``after_sample``
+    is called after each pair (the sandbox's check that no thread outlives a call).
     """
-    pristine = copy.deepcopy(args)
-    works = {"original": copy.deepcopy(args), "candidate": copy.deepcopy(args)}
-    clock = time.perf_counter
+    draw = random.Random(seed if seed is not None else random.SystemRandom().getrandbits(64))
+    clock = clock or time.perf_counter
+    began = clock()
+    pristine = fresh_args(args)
+    works = {"original": fresh_args(args), "candidate": fresh_args(args)}
+    overhead = _clock_cost(clock)
 
-    # One call tells how many calls a sample needs to rise above timer noise.
+    def fresh(which: str, factor: float) -> tuple[Any, ...]:
+        work = works[which]
+        if mutates:
+            restore(work, pristine)
+        rescale(work, pristine, factor)
+        return work
+
+    def factor() -> float:
+        return 1.0 + draw.uniform(-1.0, 1.0) * 2.0**-12
+
+    # A few untimed calls of each, their number drawn; the last tells how many calls a sample
+    # needs to rise above timer noise.
+    for _ in range(draw.randint(0, 2)):
+        candidate(*fresh("candidate", factor()))
+    for _ in range(draw.randint(0, 2)):
+        original(*fresh("original", factor()))
+    work = fresh("original", factor())
     start = clock()
-    original(*works["original"])
+    original(*work)
     single = clock() - start
     loops = 1 if mutates else max(1, math.ceil(MIN_SAMPLE_S / max(single, 1e-9)))
+    loops += draw.randint(0, loops // 4)
+    min_pairs = MIN_PAIRS + draw.randint(0, 3)
+    # Where the checked calls go: a random (pair, call) among the pairs the budget is expected to
+    # allow; any not reached by the end is made after the last pair, just the same.
+    expected_pairs = max(min_pairs, min(MAX_PAIRS, int(budget_s / max(2 * single * loops, 1e-9))))
+    pending: dict[tuple[int, int], float] = {}
+    for f in checked_factors:
+        place = (draw.randrange(expected_pairs), draw.randrange(loops))
+        while place in pending:  # one checked call per place
+            place = (place[0] + 1, place[1])
+        pending[place] = f
+    checked: list[tuple[float, Outcome]] = []
 
-    def sample(fn: Callable[..., Any], which: str) -> float:
-        if mutates:
-            restore(works[which], pristine)
-        work = works[which]
+    def check(f: float) -> float:
+        work = fresh("candidate", f)
         begin = clock()
-        for _ in range(loops):
-            fn(*work)
-        if sync is not None and fn is candidate:
+        returned = candidate(*work)
+        if sync is not None:
             sync()
-        return (clock() - begin) / loops
+        elapsed = clock() - begin - overhead
+        # Kept as they are now: a later call may reuse the same objects.
+        checked.append((f, Outcome(returned=copy.deepcopy(returned), args_after=copy.deepcopy(mutable_view(work)),
+                                   aliases=aliased_arguments(returned, work))))
+        return elapsed
+
+    def sample(fn: Callable[..., Any], which: str, pair: int) -> float:
+        total = 0.0
+        for call in range(loops):
+            f = pending.pop((pair, call), None) if fn is candidate else None
+            if f is not None:
+                total += check(f)
+                continue
+            work = fresh(which, factor())
+            begin = clock()
+            fn(*work)
+            if sync is not None and fn is candidate:
+                sync()
+            total += clock() - begin - overhead
+        return max(total, 0.0) / loops
 
     originals: list[float] = []
     candidates: list[float] = []
     deadline = clock() + budget_s
-    while len(originals) < MAX_PAIRS and (len(originals) < MIN_PAIRS or clock() < deadline):
-        if len(originals) % 2 == 0:
-            t_o = sample(original, "original")
-            t_c = sample(candidate, "candidate")
+    while len(originals) < MAX_PAIRS and (len(originals) < min_pairs or clock() < deadline):
+        pair = len(originals)
+        if pair % 2 == 0:
+            t_o = sample(original, "original", pair)
+            t_c = sample(candidate, "candidate", pair)
         else:
-            t_c = sample(candidate, "candidate")
-            t_o = sample(original, "original")
-        originals.append(t_o)
+            t_c = sample(candidate, "candidate", pair)
+            t_o = sample(original, "original", pair)
+        originals.append(max(t_o, 1e-12))
         candidates.append(max(t_c, 1e-12))
+        if after_sample is not None:
+            after_sample()
+    for f in pending.values():
+        check(f)
     ratios = [o / c for o, c in zip(originals, candidates)]
     low, high = median_interval(ratios, confidence)
-    return Timing(
+    timing = Timing(
         original_s=float(np.median(originals)),
         candidate_s=float(np.median(candidates)),
         speedup=float(np.median(ratios)),
@@ -182,3 +270,13 @@ def measure(original: Callable[..., Any], candidate: Callable[..., Any], args: t
         loops=loops,
         mean_speedup=sum(originals) / sum(candidates),
     )
+    return TimedRun(timing, tuple(checked), clock() - began)
+
+
+def _clock_cost(clock: Callable[[], float]) -> float:
+    """What one reading of ``clock`` adds to an interval it ends (the median of many)."""
+    gaps = []
+    for _ in range(201):
+        a = clock()
+        gaps.append(clock() - a)
+    return sorted(gaps)[len(gaps) // 2]

@@ -28,8 +28,9 @@ from hotpath.runner import adapters, sandbox
 from hotpath.runner.compare import Tolerance
 from hotpath.runner.executors import Executor, JobResult, LocalExecutor, TrialJob
 from hotpath.runner.inputs import InputCase
-from hotpath.runner.tasks import CandidateReport, CandidateTask, ReferenceReport
+from hotpath.runner.tasks import CandidateReport, CandidateTask, Check, ReferenceReport
 from hotpath.runner.timing import MIN_PAIRS, Timing
+from hotpath.runner.worker import CASE_LIMIT_FACTOR, CASE_LIMIT_S
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +99,21 @@ def _timeout(config: Config, reference: ReferenceReport) -> float:
 
 def _job(original: Callable[..., Any], candidate: Candidate, cases: Sequence[InputCase],
          reference: ReferenceReport, config: Config, user_modules: tuple[str, ...]) -> TrialJob:
+    # The worker gets the inputs and how long each may take, never the original's outcomes:
+    # those stay with the parent, which compares (``hotpath.runner.verdict``).
+    limits = {c.name: CASE_LIMIT_S + CASE_LIMIT_FACTOR * reference.outcomes[c.name].elapsed_s
+              for c in cases if c.name in reference.outcomes}
     task = CandidateTask(
         original=original,
         candidate=candidate,
         cases=tuple(cases),
-        expected=reference.outcomes,
-        tolerance=Tolerance(config.rtol, config.atol),
+        limits_s=limits,
         mutates=reference.mutates,
         timing_budget_s=config.timing_budget_s,
+        timed_factors=tuple(f for f, _ in reference.timed),
     )
-    return TrialJob(task, _timeout(config, reference), config.memory_limit_mb, user_modules)
+    check = Check(reference.outcomes, Tolerance(config.rtol, config.atol), reference.timed)
+    return TrialJob(task, _timeout(config, reference), config.memory_limit_mb, user_modules, check)
 
 
 def _trial(candidate: Candidate, result: JobResult, reference: ReferenceReport) -> Trial:

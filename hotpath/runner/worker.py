@@ -1,8 +1,10 @@
-"""The sandboxed worker process: ``python -m hotpath.runner.worker TASK RESULT [MEMORY_MB]``.
+"""The sandboxed worker process: ``python -m hotpath.runner.worker TASK CHANNEL_FD [MEMORY_MB]``.
 
-It reads one task, does it, and writes ``("ok", report)`` or ``("error", text)``. Whatever a
-candidate does here — segfault, hang, allocate without end — ends at most this process; the
-parent sees a missing result and reports the candidate failed.
+It reads one task, does it, and sends its messages on the channel (``hotpath.runner.channel``),
+ending with ``("result", "ok", report)`` or ``("result", "error", text)``. Whatever a candidate
+does here — segfault, hang, allocate without end — ends at most this process; the parent sees a
+missing result and reports the candidate failed. A candidate's worker holds none of the
+original's outcomes: it sends the candidate's, and the parent compares (``verdict``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -39,11 +42,11 @@ def _mark(case: str) -> None:
     print(f"{CASE_MARKER} {case}", file=sys.stderr, flush=True)
 
 
-def _reference(task: Any) -> Any:
+def _reference(task: Any, clock: Callable[[], float]) -> Any:
     from hotpath.runner.compare import Tolerance, difference, outcome_difference
     from hotpath.runner import explore
     from hotpath.runner.inputs import CAPTURED, rule_of
-    from hotpath.runner.outcome import run_case
+    from hotpath.runner.outcome import run_case, scaled_args
     from hotpath.runner.tasks import ReferenceReport
 
     outcomes = {}
@@ -51,15 +54,18 @@ def _reference(task: Any) -> Any:
     captured = task.cases[0]
     assert captured.name == CAPTURED
     _mark(CAPTURED)
-    first = run_case(task.original, captured.args)
+    first = run_case(task.original, captured.args, clock)
     outcomes[CAPTURED] = first
-    again = run_case(task.original, captured.args)
+    again = run_case(task.original, captured.args, clock)
     exact = Tolerance(0.0, 0.0)
     deterministic = outcome_difference(first, again, exact) is None
     mutates = any(
         after is not None and difference(before, after, exact) is not None
         for before, after in zip(captured.args, first.args_after)
     )
+    # What timed calls on fresh values must give (``hotpath.runner.timing.timed_run``).
+    timed = tuple((factor, run_case(task.original, scaled_args(captured.args, factor), clock))
+                  for factor in getattr(task, "timed_factors", ()))
     signal.signal(signal.SIGALRM, _on_alarm)
     captured_s = min(first.elapsed_s, again.elapsed_s)
     # Lines of the original and its helpers that the inputs execute: the verification coverage.
@@ -74,7 +80,7 @@ def _reference(task: Any) -> Any:
         signal.setitimer(signal.ITIMER_REAL, limit_s)
         try:
             with tracer:
-                return run_case(task.original, case.args)
+                return run_case(task.original, case.args, clock)
         except _CaseTimeout:
             return None
         finally:
@@ -91,7 +97,7 @@ def _reference(task: Any) -> Any:
         else:
             outcomes[case.name] = outcome
     found = []
-    started = time.perf_counter()
+    started = clock()
     if task.search_s > 0:
         seeds = explore.seeds(list(task.cases), outcomes, cheap)
         mutant_limit_s = min(probe_limit_s, max(0.05, task.search_s / 4))
@@ -99,140 +105,80 @@ def _reference(task: Any) -> Any:
                                             task.params, task.search_s):
             outcomes[case.name] = outcome
             found.append(case)
-    coverage = tracer.coverage(len(found), time.perf_counter() - started)
-    return ReferenceReport(outcomes, tuple(dropped), captured_s, deterministic, mutates, tuple(found), coverage)
+    coverage = tracer.coverage(len(found), clock() - started)
+    return ReferenceReport(outcomes, tuple(dropped), captured_s, deterministic, mutates, tuple(found), coverage,
+                           timed)
 
 
-def _candidate(task: Any) -> Any:
-    from hotpath.kernels import Failure, get_backend
+class _Misconduct(Exception):
+    """A candidate changed what it may not (``hotpath.runner.conduct``), said in the message."""
+
+
+def _candidate(task: Any, send: Callable[[Any], None], ask: Callable[[], str], clock: Callable[[], float]) -> None:
+    """Run the candidate on every case and send each outcome; time it if the parent says so.
+
+    The comparison with the original is the parent's (``hotpath.runner.verdict``): nothing the
+    original computed is in this process, which the candidate shares.
+    """
+    from hotpath.kernels import get_backend
     from hotpath.runner import adapters
-    from hotpath.runner.compare import outcome_difference
-    from hotpath.runner.inputs import SIZE_CASES, Probe
+    from hotpath.runner.conduct import Snapshot
     from hotpath.runner.outcome import run_case
-    from hotpath.runner.tasks import CandidateReport
-    from hotpath.runner.timing import measure
+    from hotpath.runner.timing import timed_run
+    from hotpath.runner.verdict import TIME
 
     backend = get_backend(task.candidate.backend)
     captured = task.cases[0]
-    start = time.perf_counter()
-    try:
-        loaded = backend.load(task.candidate)
-        backend.prepare(loaded, captured.args)
-        variant = adapters.apply(task.candidate.adapters, loaded, task.original)
-    except Exception as exc:  # a compile error is a failed candidate, with the compiler's words
-        message = f"{type(exc).__name__}: {exc}".strip()
-        return CandidateReport(None, Failure("compile", _trim(message)), 0, None)
-    compile_s = time.perf_counter() - start
-
-    checked = 0
-    first: Failure | None = None
-    cast: str | None = None  # the return cast that made an input agree, applied from then on
-    typed: Failure | None = None  # the input that showed it
-    failed: list[Probe] = []
-    passed: list[Probe] = []
-    tiny: list[int] = []  # the sizes of the SIZE_CASES it disagreed on
     # A candidate that runs on where the original finished (a loop bound that wrapped to 2**63)
     # must not hold the trial until its deadline: past the limit the kernel ends this process,
     # even inside compiled code, and the parent reports the input it was on.
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    for case in task.cases:
-        _mark(case.name)
-        expected = task.expected[case.name]
-        signal.setitimer(signal.ITIMER_REAL, CASE_LIMIT_S + CASE_LIMIT_FACTOR * expected.elapsed_s)
+    before = Snapshot.take()  # before the candidate's module is imported
+
+    def behaved(where: str) -> None:
+        changed = before.changes()
+        if changed:
+            raise _Misconduct(where, changed)
+
+    try:
+        start = clock()
         try:
-            actual = run_case(variant, case.args)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        found = outcome_difference(expected, _cast(actual, cast), task.tolerance)
-        if found and cast is None:
-            failure = _mismatch(case.name, expected, actual, found, task.tolerance)
-            if failure.return_dtypes is not None:
-                # Only the scalar type differed: go on as if cast, so that one refinement can
-                # carry the cast and any guard the remaining inputs call for.
-                typed, cast, found = failure, failure.return_dtypes, None
-        if not found:
-            checked += 1
-            if case.probe is not None:
-                passed.append(case.probe)
-            continue
-        failure = _mismatch(case.name, expected, _cast(actual, cast), found, task.tolerance)
-        tiny_and_benign = case.name in SIZE_CASES and _benign(expected, _cast(actual, cast), task.tolerance)
-        if case.probe is None and not tiny_and_benign:
-            # No guard can route this input away (an aliasing pattern, a size that matters):
-            # the failure stands, for the backend's own refinements to act on.
-            return CandidateReport(compile_s, replace(failure, return_dtypes=cast), checked, None)
-        # A probe or a tiny input: the verification goes on, so that a guard can be built from
-        # every such input it disagreed on and every probe it agreed on.
-        first = first or failure
-        if case.probe is not None:
-            failed.append(case.probe)
-        else:
-            tiny.append(SIZE_CASES[case.name])
-    first = first or typed
-    if first is not None:
-        leaves = (adapters.value_probe(captured.args, path) for path in sorted({p.path for p in failed}))
-        first = replace(first, return_dtypes=cast, failed_probes=tuple(failed), passed_probes=tuple(passed),
-                        captured_probes=tuple(p for p in leaves if p is not None),
-                        below_size=max(tiny) + 1 if tiny else None)
-        return CandidateReport(compile_s, first, checked, None)
-
-    if not task.time_it:
-        return CandidateReport(compile_s, None, checked, None)
-    _mark("timing")
-    # Optional backend hooks for devices: wait for the GPU in each timed sample, and split one
-    # call into transfer and compute time for the user (the speedup itself stays end to end).
-    timing = measure(task.original, variant, captured.args, task.mutates, task.timing_budget_s,
-                     sync=getattr(backend, "synchronize", None))
-    measure_parts = getattr(backend, "measure_parts", None)
-    if measure_parts is not None:
-        _mark("timing-parts")
-        timing = replace(timing, parts=tuple(measure_parts(loaded, captured.args).items()))
-    return CandidateReport(compile_s, None, checked, timing)
-
-
-def _mismatch(case: str, expected: Any, actual: Any, found: str, tolerance: Any) -> Any:
-    """The failure for one input the candidate disagreed on, with the cast that would fix it if
-    only the scalar type of the result differed."""
-    from hotpath.kernels import Failure
-    from hotpath.runner import adapters
-    from hotpath.runner.compare import outcome_difference
-
-    cast = None
-    if not expected.raised and not actual.raised and found.startswith("return value"):
-        wanted = adapters.return_dtypes(expected.returned)
-        recast = replace(actual, returned=adapters.cast_value(actual.returned, wanted)) if wanted else None
-        if recast is not None and outcome_difference(expected, recast, tolerance) is None:
-            cast = wanted
-    return Failure("mismatch", f"on input {case!r}: {found}", case, expected.raised_name, actual.raised_name, cast)
-
-
-def _benign(expected: Any, actual: Any, tolerance: Any) -> bool:
-    """Whether a difference on a tiny input is one a size guard may route away: an exception
-    one side raised, or the same scalar value in a NumPy and a Python type. A wrong value is not:
-    the bug behind it may show at any size."""
-    import numpy as np
-
-    from hotpath.runner.compare import difference
-
-    if expected.raised or actual.raised:
-        return True
-
-    def plain(value: Any) -> Any:  # NumPy scalars as Python ones, in tuples and lists too
-        if isinstance(value, np.generic):
-            return value.item()
-        if type(value) in (tuple, list):
-            return type(value)(map(plain, value))
-        return value
-
-    return difference(plain(expected.returned), plain(actual.returned), tolerance) is None
-
-
-def _cast(outcome: Any, dtypes: str | None) -> Any:
-    from hotpath.runner import adapters
-
-    if dtypes is None or outcome.raised:
-        return outcome
-    return replace(outcome, returned=adapters.cast_value(outcome.returned, dtypes))
+            loaded = backend.load(task.candidate)
+            backend.prepare(loaded, captured.args)
+            variant = adapters.apply(task.candidate.adapters, loaded, task.original)
+        except Exception as exc:  # a compile error is a failed candidate, with the compiler's words
+            send(("compile-error", _trim(f"{type(exc).__name__}: {exc}".strip())))
+            return
+        compile_s = clock() - start
+        behaved("import")
+        send(("compiled", compile_s))
+        for case in task.cases:
+            _mark(case.name)
+            signal.setitimer(signal.ITIMER_REAL, task.limits_s.get(case.name, CASE_LIMIT_S))
+            try:
+                actual = run_case(variant, case.args, clock)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            behaved(case.name)
+            send(("case", case.name, actual))
+        send(("verified",))
+        if ask() != TIME:
+            return
+        _mark("timing")
+        # Optional backend hooks for devices: wait for the GPU in each timed sample, and split one
+        # call into transfer and compute time for the user (the speedup itself stays end to end).
+        run = timed_run(task.original, variant, captured.args, task.mutates, task.timing_budget_s,
+                        sync=getattr(backend, "synchronize", None), clock=clock,
+                        checked_factors=task.timed_factors, after_sample=lambda: behaved("timing"))
+        behaved("timing")
+        timing, parts_began = run.timing, clock()
+        measure_parts = getattr(backend, "measure_parts", None)
+        if measure_parts is not None:
+            _mark("timing-parts")
+            timing = replace(timing, parts=tuple(measure_parts(loaded, captured.args).items()))
+        send(("timing", timing, run.checked, run.wall_s + clock() - parts_began))
+    except _Misconduct as exc:
+        send(("conduct", *exc.args))
 
 
 def _trim(message: str, limit: int = 1500) -> str:
@@ -278,8 +224,26 @@ def _die_with_parent() -> None:
         pass
 
 
+def _reply_reader() -> Callable[[], str]:
+    """Reads one line the parent writes on this process's stdin (a ``verdict`` reply)."""
+
+    def ask() -> str:
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = os.read(0, 1)
+            if not chunk:
+                break
+            line += chunk
+        return line.decode(errors="replace").strip()
+
+    return ask
+
+
 def main(argv: list[str]) -> int:
-    task_path, result_path = argv[0], argv[1]
+    # The clock every measurement here reads, bound before any task (and so any candidate) is
+    # loaded: a candidate that rebinds ``time.perf_counter`` changes nothing this reads.
+    clock = time.perf_counter
+    task_path, channel_fd = argv[0], int(argv[1])
     memory_mb = int(argv[2]) if len(argv) > 2 and argv[2] != "0" else 0
     _die_with_parent()
     faulthandler.enable()
@@ -290,6 +254,11 @@ def main(argv: list[str]) -> int:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     warnings.simplefilter("ignore")
     warm_allocator()
+    from hotpath.runner import channel
+
+    def send(message: Any) -> None:
+        channel.send(channel_fd, message)
+
     with open(task_path, "rb") as handle:
         header = pickle.load(handle)
         sys.path[:0] = [p for p in header["sys_path"] if p not in sys.path]
@@ -299,22 +268,19 @@ def main(argv: list[str]) -> int:
         import numpy as np
 
         with np.errstate(all="ignore"):
-            report = _reference(task) if kind == "ReferenceTask" else _candidate(task)
-        result: tuple[str, Any] = ("ok", report)
+            if kind == "ReferenceTask":
+                result: tuple[str, Any] = ("ok", _reference(task, clock))
+            else:
+                _candidate(task, send, _reply_reader(), clock)
+                result = ("ok", None)
     except MemoryError:
         result = ("error", "ran out of memory (the sandbox's limit)")
     except BaseException:  # noqa: BLE001 — everything becomes a report the parent can show
         result = ("error", traceback.format_exc(limit=8))
-    import cloudpickle
-
     try:
-        data = cloudpickle.dumps(result)
+        send(("result", *result))
     except Exception as exc:  # a result that cannot be pickled is the candidate's failure
-        data = cloudpickle.dumps(("error", f"the result could not be sent back: {exc}"))
-    tmp = result_path + ".tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, result_path)
+        send(("result", "error", f"the result could not be sent back: {exc}"))
     return 0
 
 
