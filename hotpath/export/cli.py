@@ -10,14 +10,12 @@ other functions).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from hotpath.statedir import StateDir
 
-log = logging.getLogger(__name__)
 
 #: Exit status when a function moved or changed since tuning.
 STALE = 4
