@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import binning, inplace, inputs, integer, loops, reductions, simulation, stencils, vectorized
+from . import pattern_inputs, patterns
 
 CATEGORIES = (
     "loop", "stencil", "reduction", "histogram", "vectorized",
@@ -84,6 +85,19 @@ KERNELS: tuple[Kernel, ...] = (
     _kernel(vectorized.black_scholes_call_vec, inputs.black_scholes_call_vec, "vectorized", "vectorized"),
     _kernel(vectorized.fput_verlet_vec, inputs.fput_verlet_vec, "simulation", "vectorized"),
     _kernel(vectorized.zscore_columns_vec, inputs.zscore_columns_vec, "vectorized", "vectorized"),
+    # masks, shifted-slice comparisons, axis reductions, running sums, complex fields
+    _kernel(patterns.exceedance_fraction_vec, pattern_inputs.exceedance_fraction_vec, "reduction", "vectorized"),
+    _kernel(patterns.count_peaks_vec, pattern_inputs.count_peaks_vec, "reduction", "vectorized"),
+    _kernel(patterns.find_peaks_vec, pattern_inputs.find_peaks_vec, "vectorized", "vectorized"),
+    _kernel(patterns.band_mean_vec, pattern_inputs.band_mean_vec, "tuple", "vectorized"),
+    _kernel(patterns.positive_flux_vec, pattern_inputs.positive_flux_vec, "reduction", "vectorized"),
+    _kernel(patterns.nearest_centroid_vec, pattern_inputs.nearest_centroid_vec, "vectorized", "vectorized"),
+    _kernel(patterns.spectral_tail_energy_vec, pattern_inputs.spectral_tail_energy_vec, "vectorized", "vectorized"),
+    _kernel(patterns.cumulative_log_return_vec, pattern_inputs.cumulative_log_return_vec, "vectorized",
+            "vectorized"),
+    _kernel(patterns.velocity_vec, pattern_inputs.velocity_vec, "stencil", "vectorized"),
+    _kernel(patterns.field_intensity_vec, pattern_inputs.field_intensity_vec, "vectorized", "vectorized"),
+    _kernel(patterns.mandelbrot_escape_vec, pattern_inputs.mandelbrot_escape_vec, "simulation", "vectorized"),
 )
 
 _BY_NAME = {k.name: k for k in KERNELS}

@@ -45,7 +45,9 @@ _UFUNC_ALIASES = {"abs": "absolute", "amax": "max", "amin": "min", "degrees": "r
                   "radians": "deg2rad", "conjugate": "conj"}
 _OPERATOR_UFUNCS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "true_divide": "/",
                     "power": "**", "logical_and": "&", "logical_or": "|"}
-REDUCTIONS = {"sum", "prod", "max", "min", "mean", "any", "all"}
+REDUCTIONS = {"sum", "prod", "max", "min", "mean", "any", "all", "argmax", "argmin"}
+#: Parts of complex numbers, lowered to the scalar's attribute or method.
+COMPLEX_PARTS = {"real", "imag", "conj"}
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
            ast.Mod: "%", ast.Pow: "**", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^"}
 _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
@@ -77,6 +79,12 @@ class Builder:
         # with it, so equal lengths are visibly equal and need no run-time broadcast check.
         self.same_shape = dict(same_shape or {})
         self.inlined: dict[str, ir.Expr] = {}
+        # Boolean-mask selections (``x[m]``) met while building the operand of a whole-array
+        # reduction: (mask, first and last axis id the selection created). None: not allowed here.
+        self._selections: list[tuple[ir.Expr, int, int]] | None = None
+        #: Lengths that must be equal, no broadcasting (a boolean mask's and its data's): the
+        #: nest raises NumPy's IndexError first when they are not.
+        self.equal_lengths: list[tuple[str, str]] = []
         self._parent: dict[int, int] = {}
         self._extents: dict[int, list[str]] = {}
         self.authoritative: dict[int, str] = {}
@@ -133,13 +141,46 @@ class Builder:
         try:
             return self.oracle.evaluate(node)
         except Unknown as exc:
+            flattened = self._unselected(node)
+            if flattened is None:
+                raise Unsupported(str(exc)) from None
+        try:
+            # On stand-ins a selection may be empty (``x[x > 5].max()`` raises there): its dtype
+            # and rank are those of the flattened data, which selects every element.
+            return self.oracle.evaluate(flattened)
+        except Unknown as exc:
             raise Unsupported(str(exc)) from None
+
+    def _unselected(self, node: ast.expr) -> ast.expr | None:
+        """``node`` with each boolean selection ``d[m]`` replaced by ``d.ravel()``; None if it has none."""
+        found = False
+
+        class Flatten(ast.NodeTransformer):
+            def visit_Subscript(inner, sub: ast.Subscript) -> ast.expr:  # noqa: N805 - the builder is self
+                nonlocal found
+                inner.generic_visit(sub)
+                if not isinstance(sub.slice, (ast.Tuple, ast.Slice)) and self._is_mask(sub.slice):
+                    found = True
+                    return ast.Call(ast.Attribute(sub.value, "ravel", ast.Load()), [], [])
+                return sub
+
+        flattened = ast.fix_missing_locations(Flatten().visit(copy.deepcopy(node)))
+        return flattened if found else None
 
     def dtype(self, node: ast.expr) -> np.dtype:
         try:
             return dtype_of(self.value(node))
         except Unknown as exc:
             raise Unsupported(str(exc)) from None
+
+    def build_operand(self, node: ast.expr) -> Built:
+        """``node`` as the operand of a whole-array reduction would be built: a boolean selection
+        (``x[x > 0]``) is allowed in it. For a definition that may be inlined into one."""
+        saved, self._selections = self._selections, []
+        try:
+            return self.build(node)
+        finally:
+            self._selections = saved
 
     def build(self, node: ast.expr) -> Built:
         """``node`` as IR; raises ``Unsupported``."""
@@ -160,12 +201,16 @@ class Builder:
             return self.read(node.id, [])
         if isinstance(node, ast.Subscript):
             index = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if len(index) == 1 and self._is_mask(index[0]):
+                return self._selection(node.value, index[0])
             if isinstance(node.value, ast.Name) and not (node.value.id in self.inline and _new_axes_only(index)):
                 return self.read(node.value.id, index)
             return self._new_axes(self._build(node.value), index)
         if isinstance(node, ast.Attribute) and node.attr == "T":
             inner = self._build(node.value)
             return Built(inner.expr, tuple(reversed(inner.shape)))
+        if isinstance(node, ast.Attribute) and node.attr in ("real", "imag"):
+            return self._complex_part(node, node.attr, node.value)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
             return self._binary(node, _BINOPS[type(node.op)], node.left, node.right)
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _CMPOPS:
@@ -286,6 +331,12 @@ class Builder:
             args = list(node.args)
             if name in REDUCTIONS | {"std", "var"} and args:
                 return self._reduction(node, name, args[0], args[1:], node.keywords)
+            if name == "count_nonzero" and len(args) == 1:
+                return self._reduction(node, "sum", self._nonzero(args[0]), [], node.keywords)
+            if name == "diff" and len(args) == 1:
+                return self._build(self._difference(node, args[0]))
+            if name in COMPLEX_PARTS and len(args) == 1 and not node.keywords:
+                return self._complex_part(node, name, args[0])
             if node.keywords:
                 raise Unsupported(f"keyword arguments to np.{name}")
             if name == "where" and len(args) == 3:
@@ -312,6 +363,8 @@ class Builder:
                     return self._build(_clip(func, node.func.value, *node.args))
             if method == "copy" and not node.args and not node.keywords:
                 return self._build(node.func.value)
+            if method == "conj" and not node.args and not node.keywords:
+                return self._complex_part(node, "conj", node.func.value)
         raise Unsupported(f"call {ast.unparse(node.func)} is not lowered")
 
     def _reduction(self, node: ast.Call, kind: str, operand: ast.expr, args: list[ast.expr],
@@ -335,7 +388,18 @@ class Builder:
             keepdims = ast.literal_eval(options["keepdims"]) if "keepdims" in options else False
         except ValueError:
             raise Unsupported("axis and keepdims must be constants") from None
-        inner = self._build(operand)
+        if kind in ("argmax", "argmin") and self.dtype(operand).kind not in "biuf":
+            raise Unsupported(f"{kind} of complex or non-numeric values")
+        selections, self._selections = self._selections, ([] if axis is None and not keepdims else None)
+        start = len(self._parent)
+        try:
+            inner = self._build(operand)
+            chosen = self._selections
+        finally:
+            self._selections = selections
+        mask = self._selected(inner.expr, chosen, start) if chosen else None
+        if mask is not None and kind in ("argmax", "argmin"):
+            raise Unsupported(f"{kind} of a boolean selection")  # its index counts selected elements only
         rank = len(inner.shape)
         if axis is None:
             positions = list(range(rank))
@@ -351,10 +415,93 @@ class Builder:
                 shape.append(entry)
             elif keepdims is True:
                 shape.append(None)
-        expr: ir.Expr = ir.Reduce(self.dtype(node), kind=kind, operand=inner.expr, axes=reduced)
+        if kind in ("argmax", "argmin") and len(reduced) != len(positions):
+            raise Unsupported(f"{kind} over a length-1 axis")  # the flat index would skip it
+        expr: ir.Expr = ir.Reduce(self.dtype(node), kind=kind, operand=inner.expr, axes=reduced, mask=mask)
         if not reduced:  # only length-1 axes: a reduction of one element is that element
-            expr = ir.Reduce(self.dtype(node), kind=kind, operand=inner.expr, axes=())
+            expr = ir.Reduce(self.dtype(node), kind=kind, operand=inner.expr, axes=(), mask=mask)
         return Built(expr, tuple(shape))
+
+    # -- boolean selections, counts, differences, complex parts ------------------------------
+    def _is_mask(self, item: ast.expr) -> bool:
+        """``item`` indexes by a boolean array (``x[x > 0]``) rather than by slices or integers."""
+        if isinstance(item, (ast.Slice, ast.Constant)) or _is_none(item):
+            return False
+        try:
+            value = self.oracle.evaluate(item)
+        except Unknown:
+            return False
+        return isinstance(value, np.ndarray) and value.dtype == np.bool_ and value.ndim > 0
+
+    def _selection(self, data: ast.expr, mask: ast.expr) -> Built:
+        """``data[mask]`` inside a whole-array reduction: the data, each element gated by the mask.
+
+        NumPy requires the mask's shape to equal the data's exactly (no broadcasting): where the
+        two lengths of an axis are spelled alike they agree whatever the input; where each side
+        has one length of its own (``x[valid]`` of two arrays) the nest checks they are equal,
+        raising NumPy's IndexError otherwise; anything else is not lowered.
+        """
+        if self._selections is None:
+            raise Unsupported("a boolean selection outside a whole-array reduction")
+        if self._selections:
+            raise Unsupported("two boolean selections in one reduction")
+        first = len(self._parent)
+        built = self._build(data)
+        gate = self._build(mask)
+        if len(built.shape) != len(gate.shape) or None in built.shape or None in gate.shape:
+            raise Unsupported("the mask's rank or length-1 axes differ from the data's")
+        for a, b in zip(built.shape, gate.shape):
+            if len(self.extents(a)) != 1 or len(self.extents(b)) != 1:  # type: ignore[arg-type]
+                raise Unsupported("the mask's or the data's length is a broadcast of several")
+            data_length = self.extents(a)[0]  # type: ignore[arg-type]
+            if self.extents(b) != [data_length]:  # type: ignore[arg-type]
+                self.equal_lengths.append((self.extents(b)[0], data_length))  # type: ignore[arg-type]
+            # Checked equal up front: one length, and no broadcast of either to the other.
+            self._extents[self.find(self.unify(a, b))] = [data_length]  # type: ignore[arg-type]
+        self._selections.append((gate.expr, first, len(self._parent)))
+        return Built(built.expr, self.distinct(built.shape))
+
+    def _selected(self, operand: ir.Expr, chosen: list[tuple[ir.Expr, int, int]], start: int) -> ir.Expr:
+        """The mask of the one selection in ``operand``; Unsupported when other arrays meet it.
+
+        ``x[m] * y`` broadcasts ``y`` against the *compacted* selection: only scalars may join
+        the selected values, so every array read must come from inside the selection.
+        """
+        mask, first, last = chosen[0]
+        for read in ir.reads(operand):
+            for item in read.index:
+                if isinstance(item, ir.AxisIndex) and not first <= item.axis < last:
+                    raise Unsupported("arrays other than the selection's in a reduction of a selection")
+        return mask
+
+    def _nonzero(self, operand: ast.expr) -> ast.expr:
+        """``operand != 0`` (NaN counts), or ``operand`` itself when it is already boolean."""
+        if self.dtype(operand) == np.bool_:
+            return operand
+        return ast.Compare(operand, [ast.NotEq()], [ast.Constant(0)])
+
+    def _difference(self, node: ast.Call, operand: ast.expr) -> ast.expr:
+        """``np.diff(a)`` of a named array: ``a[..., 1:] - a[..., :-1]`` (``!=`` for booleans)."""
+        if not isinstance(operand, ast.Name) or node.keywords:
+            raise Unsupported("np.diff of an expression or with options")
+        def side(lower: int | None, upper: int | None) -> ast.expr:
+            part = ast.Slice(None if lower is None else ast.Constant(lower),
+                             None if upper is None else ast.UnaryOp(ast.USub(), ast.Constant(-upper)))
+            return ast.Subscript(ast.Name(operand.id, ast.Load()),
+                                 ast.Tuple([ast.Constant(Ellipsis), part], ast.Load()), ast.Load())
+        later, earlier = side(1, None), side(None, -1)
+        if self.dtype(operand) == np.bool_:
+            return ast.fix_missing_locations(ast.Compare(later, [ast.NotEq()], [earlier]))
+        return ast.fix_missing_locations(ast.BinOp(later, ast.Sub(), earlier))
+
+    def _complex_part(self, node: ast.expr, part: str, operand: ast.expr) -> Built:
+        """``z.real``, ``z.imag``, ``np.conj(z)``: a scalar attribute or method per element."""
+        inner = self._build(operand)
+        if inner.expr.dtype.kind != "c":
+            if part == "imag":
+                raise Unsupported("the imaginary part of real values")  # a read-only array of zeros
+            return inner  # the real part and conjugate of a real value are that value
+        return Built(ir.Call(self.dtype(node), func=part, args=(inner.expr,)), inner.shape)
 
     # -- finishing ---------------------------------------------------------------------------
     def resolve(self, expr: ir.Expr) -> ir.Expr:

@@ -137,7 +137,14 @@ class Emitter:
         return var
 
     def check(self, expr: ir.Expr) -> None:
-        """NumPy's errors that do not depend on values: bad fixed indices, empty max/min."""
+        """NumPy's errors that do not depend on values: bad fixed indices, empty max/min,
+        boolean masks of another shape than their data."""
+        for mask, data in self.builder.equal_lengths:
+            test = f"{mask} != {data}"
+            if test not in self._checked:
+                self._checked.add(test)
+                self.lines.append(f"if {test}:")
+                self.lines.append("    raise IndexError('boolean index did not match indexed array')")
         for node in ir.walk(expr):
             if isinstance(node, ir.Read):
                 for item in node.index:
@@ -152,14 +159,12 @@ class Emitter:
             if isinstance(node, ir.Reduce):
                 for axis in node.axes:
                     self.extent(axis)
-                if node.kind in ("max", "min") and node.axes:
+                if node.kind in ("max", "min", "argmax", "argmin") and node.axes and node.mask is None:
                     test = " or ".join(f"{self.extent(a)} == 0" for a in node.axes)
                     if test not in self._checked:
                         self._checked.add(test)
-                        op = _REDUCTION_NAMES[node.kind]
                         self.lines.append(f"if {test}:")
-                        self.lines.append(f"    raise ValueError('zero-size array to reduction operation {op} "
-                                          "which has no identity')")
+                        self.lines.append(f"    raise ValueError({_empty_message(node.kind)!r})")
 
     # -- statements --------------------------------------------------------------------------
     def emit(self, expr: ir.Expr, shape: Shape, store: Store) -> None:
@@ -173,6 +178,55 @@ class Emitter:
         start = len(self.lines)
         self._nest(expr, shape, store)
         self._version(start)
+
+    def sequence(self, kind: str, expr: ir.Expr, axis: int, name: str, dtype: np.dtype,
+                 reverse: bool = False, shift: str = "0") -> None:
+        """A 1-d result that is no element-wise expression of ``expr`` (one loop over ``axis``).
+
+        ``cumsum``/``cumprod``: the running sum (product) in NumPy's order, one element after
+        another (from the last when ``reverse``: ``np.cumsum(x[::-1])[::-1]``), started from
+        the identity that leaves the first element as it is (``-0.0 + x`` is ``x``, also for
+        ``x = -0.0``). ``nonzero``: the indices where ``expr`` is not zero, in a buffer as long
+        as the input, then copied to its exact length as NumPy returns it; ``shift`` (``+ 1``)
+        is added to each index.
+        """
+        self.check(expr)
+        extent = self.extent(axis)
+        start = len(self.lines)
+        depth: list[list[str]] = [[], []]
+        value = self._value(expr, [axis], depth, {})
+        self.lines += depth[0]
+        steps = f"{extent} - 1, -1, -1" if reverse else extent
+        if kind == "nonzero":
+            buffer, count = self.names.fresh("t"), self.names.fresh("cnt")
+            self.lines.append(f"{buffer} = {self.empty}(({extent},), {self.np}.intp)")
+            self.lines.append(f"{count} = 0")
+            test = value if expr.dtype == np.bool_ else f"({value}) != 0"
+            index = f"i_{axis}" if shift == "0" else f"i_{axis} {shift}"
+            # Branch-free: every index is written at the next free slot, which only a selected
+            # one keeps (a branch here mispredicts on noisy data and costs more than the store).
+            update = [f"{buffer}[{count}] = {index}", f"{count} += 1 if {test} else 0"]
+            after = [f"{name} = {buffer}[:{count}].copy()"]
+        else:
+            acc = self.names.fresh("acc")
+            if kind == "cumprod":
+                first = "1"
+            else:
+                first = {"f": "-0.0", "c": "-0j"}.get(dtype.kind, "0")
+            self.lines.append(f"{acc} = {self._cast(first, dtype)}")
+            self.lines.append(f"{name} = {self.empty}(({extent},), {self._dtype(dtype)})")
+            op = "*" if kind == "cumprod" else "+"
+            step = f"{acc} {op} {value}"
+            update = [f"{acc} = {self._cast(step, dtype) if str(dtype) in _NARROW else step}",
+                      f"{name}[i_{axis}] = {acc}"]
+            after = []
+        self.lines.append(f"for i_{axis} in range({steps}):")
+        self.lines += ["    " + line for line in depth[1] + update]
+        self.lines += after
+        self._version(start)
+        loop = self.names.fresh("i")
+        self.lines[start:] = [_substitute(line, {axis: loop}) for line in self.lines[start:]]
+        self.sequential.append(loop)
 
     def _version(self, start: int) -> None:
         """Two versions of the nest emitted from ``start`` when it reads through broadcast flags.
@@ -326,6 +380,10 @@ class Emitter:
             text = f"{self.np}.{_SCALAR_UFUNCS[expr.op]}({parts[0]}, {parts[1]})"
         elif isinstance(expr, ir.Binary):
             text = f"({parts[0]} {expr.op} {parts[1]})"
+        elif isinstance(expr, ir.Call) and expr.func in ("real", "imag"):
+            text = f"({parts[0]}).{expr.func}"
+        elif isinstance(expr, ir.Call) and expr.func == "conj":
+            text = f"({parts[0]}).conjugate()"
         elif isinstance(expr, ir.Call):
             text = f"{self.np}.{_CALL_NAMES.get(expr.func, expr.func)}({', '.join(parts)})"
         elif isinstance(expr, ir.Where):
@@ -390,6 +448,12 @@ class Emitter:
             return f"{self._hoisted[hoisted]}[{', '.join(f'i_{a}' for a in axes)}]"
         key = (expr, tuple(loops[:level]))
         if key in memo:
+            return memo[key]
+        if expr.mask is not None:
+            memo[key] = self._selection(expr, loops, level, depth, memo)
+            return memo[key]
+        if expr.kind in ("argmax", "argmin"):
+            memo[key] = self._arg(expr, loops, level, depth, memo)
             return memo[key]
         pairwise = False
         if expr.kind in ("sum", "mean") and expr.axes and (expr.dtype.kind in "fc" or expr.kind == "mean"):
@@ -461,6 +525,113 @@ class Emitter:
         if str(dtype) in _NARROW or (kind == "mean" and dtype not in (np.float64, np.complex128)):
             out.append(f"{acc} = {self._cast(acc, dtype)}")
         memo[key] = acc
+        return acc
+
+    def _arg(self, expr: ir.Reduce, loops: list[int], level: int, depth: list[list[str]],
+             memo: dict[tuple[ir.Expr, tuple[int, ...]], str]) -> str:
+        """``argmax``/``argmin``: the first index of the extreme value, or of the first NaN.
+
+        Over several axes (``axis=None``) the index is the flat C-order one NumPy returns.
+        """
+        operand = expr.operand
+        assert operand is not None
+        inner_loops = loops[:level] + list(expr.axes)
+        inner_depth = depth[:level + 1] + [[] for _ in expr.axes]
+        value = self._value(operand, inner_loops, inner_depth, memo)
+        acc, index, item = self.names.fresh("acc"), self.names.fresh("idx"), self.names.fresh("v")
+        out = depth[level]
+        out.append(f"{acc} = {self._identity(expr.kind[3:], operand.dtype)}")
+        out.append(f"{index} = 0")
+        flat = ""
+        for axis in expr.axes:
+            flat = f"i_{axis}" if not flat else f"({flat}) * {self.extent(axis)} + i_{axis}"
+        pad = ""
+        for position, axis in enumerate(expr.axes):
+            out.append(f"{pad}for i_{axis} in range({self.extent(axis)}):")
+            pad += "    "
+            out += [pad + line for line in inner_depth[level + 1 + position]]
+        compare = f"{item} {'>' if expr.kind == 'argmax' else '<'} {acc}"
+        if operand.dtype.kind == "f":
+            compare += f" or ({item} != {item} and {acc} == {acc})"  # the first NaN wins, as in NumPy
+        out.append(f"{pad}{item} = {value}")
+        out.append(f"{pad}if {compare}:")
+        out.append(f"{pad}    {acc} = {item}")
+        out.append(f"{pad}    {index} = {flat}")
+        out.append(f"{index} = {self._cast(index, expr.dtype)}")
+        return index
+
+    def _selection(self, expr: ir.Reduce, loops: list[int], level: int, depth: list[list[str]],
+                   memo: dict[tuple[ir.Expr, tuple[int, ...]], str]) -> str:
+        """A reduction of ``data[mask]``: the selected elements, in C order, as NumPy compacts them.
+
+        Float sums and means (and every mean) fill the selected values into a buffer and add
+        it in NumPy's pairwise order, as NumPy sums the compacted array; other reductions and
+        integer sums are exact in any order and accumulate as they go. The data is computed
+        only where the mask selects it: element-wise, it cannot raise.
+        """
+        operand, mask = expr.operand, expr.mask
+        assert operand is not None and mask is not None
+        kind, dtype = expr.kind, expr.dtype
+        inner_loops = loops[:level] + list(expr.axes)
+        inner_depth = depth[:level + 1] + [[] for _ in expr.axes]
+        gate = self._value(mask, inner_loops, inner_depth, memo)
+        selected: list[str] = []
+        value = self._value(operand, inner_loops, inner_depth, memo)
+        out = depth[level]
+        acc, count = self.names.fresh("acc"), self.names.fresh("cnt")
+        floats = kind in ("sum", "mean") and (dtype.kind in "fc" or kind == "mean")
+        buffered = floats and self.pairwise is not None and operand.dtype.kind in "biuf" and (
+            kind == "mean" or operand.dtype == dtype) and operand.dtype != np.float16
+        out.append(f"{count} = 0")
+        if buffered:
+            run = self.names.fresh("t")
+            size = " * ".join(self.extent(a) for a in expr.axes) or "1"
+            out.append(f"{run} = {self.empty}(({size},), {self._dtype(operand.dtype)})")
+            # Branch-free compaction: each value goes to the next free slot, kept if selected.
+            selected = [f"{run}[{count}] = {value}"]
+        else:
+            if floats:
+                self.reassociations.append(f"a {kind} of a selection of {operand.dtype} added sequentially "
+                                           "(NumPy: pairwise)")
+            if kind in ("sum", "prod", "mean"):
+                wide = np.dtype(np.complex128 if dtype.kind == "c" else np.float64) if (
+                    kind == "mean" or dtype.kind in "fc") else dtype
+                start = "0" if kind != "prod" else "1"
+                out.append(f"{acc} = {start}.0" if wide == np.float64 else f"{acc} = {self._cast(start, wide)}")
+                # The identity for unselected elements (branch-free; x + 0 and x * 1 are x).
+                selected = [f"{acc} = {acc} {'*' if kind == 'prod' else '+'} ({value} if {gate} else {start})"]
+            elif kind in ("max", "min"):
+                item = self.names.fresh("v")
+                identity = self._identity(kind, dtype)
+                out.append(f"{acc} = {identity}")
+                selected = [f"{item} = {value} if {gate} else {identity}",
+                            f"if {item} {'>' if kind == 'max' else '<'} {acc} or {item} != {item}:",
+                            f"    {acc} = {item}"]
+            else:
+                out.append(f"{acc} = {kind == 'all'}")
+                selected = [f"if ({value}) {'!=' if kind == 'any' else '=='} 0:", f"    {acc} = {kind == 'any'}"]
+        pad = ""
+        for position, axis in enumerate(expr.axes):
+            out.append(f"{pad}for i_{axis} in range({self.extent(axis)}):")
+            pad += "    "
+            out += [pad + line for line in inner_depth[level + 1 + position]]
+        if kind not in ("any", "all"):
+            out += [f"{pad}{line}" for line in selected]
+            out.append(f"{pad}{count} += 1 if {gate} else 0")
+        else:
+            out.append(f"{pad}if {gate}:")
+            out += [f"{pad}    {line}" for line in selected]
+            out.append(f"{pad}    {count} += 1")
+        if buffered:
+            out.append(f"{acc} = {self.pairwise}.pairwise_{kind}({run}[:{count}])")
+            return acc
+        if kind in ("max", "min"):
+            out.append(f"if {count} == 0:")
+            out.append(f"    raise ValueError({_empty_message(kind)!r})")
+        if kind == "mean":
+            out.append(f"{acc} = {self.np}.divide({acc}, {count})")  # none selected: nan, as NumPy
+        if str(dtype) in _NARROW or (kind == "mean" and dtype not in (np.float64, np.complex128)):
+            out.append(f"{acc} = {self._cast(acc, dtype)}")
         return acc
 
     def _keeps_order(self, expr: ir.Reduce, level: int) -> bool:
@@ -557,6 +728,13 @@ class Emitter:
         if dtype == np.bool_:
             return str(kind != "max")
         raise NotImplementedError(f"{kind} of {dtype}")
+
+
+def _empty_message(kind: str) -> str:
+    """NumPy's message for a max, min, argmax or argmin of nothing."""
+    if kind in ("argmax", "argmin"):
+        return f"attempt to get {kind} of an empty sequence"
+    return f"zero-size array to reduction operation {_REDUCTION_NAMES[kind]} which has no identity"
 
 
 def _reduce_outside(expr: ir.Reduce, loops: list[int], dtype: np.dtype) -> bool:

@@ -107,11 +107,17 @@ class Where(Expr):
 
 @dataclass(frozen=True)
 class Reduce(Expr):
-    """``kind`` (sum, prod, max, min, mean, any, all) of ``operand`` over loop ``axes``."""
+    """``kind`` (sum, prod, max, min, mean, any, all, argmax, argmin) of ``operand`` over loop ``axes``.
+
+    ``mask``, when set, selects the elements that take part (``x[x > 0].sum()``): the
+    reduction sees them in C order, as NumPy's compacted ``x[mask]`` holds them. An ``argmax``
+    over several axes is the flat (C-order) index, as NumPy's ``axis=None``.
+    """
 
     kind: str = "sum"
     operand: Expr | None = None
     axes: tuple[int, ...] = ()
+    mask: Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,8 @@ def children(expr: Expr) -> tuple[Expr, ...]:
     if isinstance(expr, Where):
         return (expr.cond, expr.then, expr.other)  # type: ignore[return-value]
     if isinstance(expr, Reduce):
+        if expr.mask is not None:
+            return (expr.operand, expr.mask)  # type: ignore[return-value]
         return (expr.operand,)  # type: ignore[return-value]
     return ()
 
@@ -171,5 +179,5 @@ def replace_children(expr: Expr, new: tuple[Expr, ...]) -> Expr:
     if isinstance(expr, Where):
         return replace(expr, cond=new[0], then=new[1], other=new[2])
     if isinstance(expr, Reduce):
-        return replace(expr, operand=new[0])
+        return replace(expr, operand=new[0], mask=new[1] if expr.mask is not None else None)
     return expr

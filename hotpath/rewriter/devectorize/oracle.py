@@ -32,6 +32,8 @@ STANDIN_LENGTH = 6
 BUILTIN_FUNCTIONS = {"abs": abs, "min": min, "max": max, "len": len, "float": float, "int": int,
                   "bool": bool, "range": range, "round": round, "complex": complex}
 _ARRAY_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "T", "real", "imag"}
+#: Pure array methods the devectorizer lowers beyond the shared vocabulary (none writes memory).
+_LOWERED_METHODS = {"argmax", "argmin", "conj", "conjugate", "cumprod", "nonzero"}
 
 
 class Unknown(Exception):
@@ -100,7 +102,7 @@ class Oracle:
                 if isinstance(base, ast.Name) and base.id in self.modules:
                     if self.modules[base.id] not in ("numpy", "math"):
                         raise Unknown(f"module {self.modules[base.id]} is not evaluated")
-                elif sub.attr not in ARRAY_METHODS | _ARRAY_ATTRIBUTES and not (
+                elif sub.attr not in ARRAY_METHODS | _ARRAY_ATTRIBUTES | _LOWERED_METHODS and not (
                         isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name)
                         and self.is_numpy(base.value.id)):
                     raise Unknown(f"attribute .{sub.attr} is not evaluated")

@@ -39,7 +39,10 @@ from hotpath.rewriter.devectorize.substitute import substitute
 log = logging.getLogger(__name__)
 
 _FRESH = {"empty", "zeros", "ones", "full", "empty_like", "zeros_like", "ones_like", "full_like",
-          "array", "arange", "linspace", "copy", "where", "sqrt", "exp", "log", "abs"}
+          "array", "arange", "linspace", "copy", "where", "sqrt", "exp", "log", "abs", "cumsum", "cumprod",
+          "diff", "nonzero", "flatnonzero"}
+#: Results that are no element-wise expression: running sums and products, indices of nonzeros.
+_SEQUENCES = {"cumsum", "cumprod", "nonzero", "flatnonzero"}
 _VIEWS = {"reshape", "ravel", "transpose", "view", "squeeze", "T", "real", "imag", "asarray",
           "ascontiguousarray", "swapaxes"}
 _SIMPLE = (ast.Assign, ast.AugAssign, ast.Return)
@@ -338,7 +341,7 @@ class _Driver:
         try:
             if not is_array(self.oracle.evaluate(stmt.value)):
                 return None
-            Builder(self.oracle).build(stmt.value)
+            Builder(self.oracle).build_operand(stmt.value)
         except (Unsupported, Unknown):
             return None
         return name
@@ -457,8 +460,96 @@ class _Driver:
                 return self._region(store, combined, builder, emitter), builder
         return None, builder
 
+    def _sequence(self, value: ast.expr) -> tuple[str, ast.expr, bool, str] | None:
+        """(kind, operand, reversed, shift) of ``np.cumsum(E)``, ``E.cumprod()``,
+        ``np.cumsum(E[::-1])[::-1]``, ``np.nonzero(E)[0]``, ``np.where(E)[0]`` and
+        ``np.flatnonzero(E)`` of 1-d ``E``; the indices may be shifted by an integer
+        (``np.nonzero(E)[0] + 1``, which peak finding on ``a[1:-1]`` needs); else None."""
+        if isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub)):
+            found = self._sequence(value.left)
+            if found is None or found[0] != "nonzero" or found[3] != "0":
+                return None
+            try:
+                shift = self.oracle.evaluate(value.right)
+            except Unknown:
+                return None
+            if not isinstance(shift, (int, np.integer)) or isinstance(shift, (bool, np.bool_)) or any(
+                    isinstance(n, ast.Name) and n.id not in self.params and not self.oracle.is_numpy(n.id)
+                    for n in ast.walk(value.right)):
+                return None  # an integer from parameters and constants only: it reads no array
+            sign = "+" if isinstance(value.op, ast.Add) else "-"
+            return found[0], found[1], False, f"{sign} ({ast.unparse(value.right)})"
+        found = self._plain_sequence(value)
+        return None if found is None else (*found, "0")
+
+    def _plain_sequence(self, value: ast.expr) -> tuple[str, ast.expr, bool] | None:
+        reverse = False
+        if isinstance(value, ast.Subscript) and _reversal(value.slice):
+            reverse, value = True, value.value
+        if isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Constant) and value.slice.value == 0 \
+                and not reverse and isinstance(value.value, ast.Call):
+            call = value.value
+            kind = self._numpy_call(call)
+            if kind in ("nonzero", "where") and len(call.args) == 1 and not call.keywords:
+                return "nonzero", call.args[0], False
+            return None
+        if not isinstance(value, ast.Call) or value.keywords:
+            return None
+        kind = self._numpy_call(value)
+        if kind in _SEQUENCES and len(value.args) == 1:
+            operand = value.args[0]
+        elif (kind is None and isinstance(value.func, ast.Attribute) and value.func.attr in ("cumsum", "cumprod")
+              and not value.args):
+            kind, operand = value.func.attr, value.func.value
+        else:
+            return None
+        if kind == "nonzero":
+            return None  # a tuple of index arrays: only its first item is a 1-d result
+        if kind == "flatnonzero":
+            kind = "nonzero"
+        if reverse:
+            if kind == "nonzero" or not (isinstance(operand, ast.Subscript) and _reversal(operand.slice)):
+                return None
+            operand = operand.value
+        return kind, operand, reverse
+
+    def _numpy_call(self, call: ast.Call) -> str | None:
+        func = call.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and self.oracle.is_numpy(func.value.id):
+            return func.attr
+        return None
+
+    def _scan(self, value: ast.expr, builder: Builder, emitter: Emitter, template: str,
+              name: str | None) -> list[str] | None:
+        """A running sum or product, or the nonzero indices, of a 1-d element-wise expression."""
+        kind, operand, reverse, shift = self._sequence(value)  # type: ignore[misc]
+        try:
+            result = self.oracle.evaluate(value)
+        except Unknown:
+            raise Unsupported(f"{ast.unparse(value)} cannot be evaluated on stand-ins") from None
+        built = builder.build(operand)
+        if len(built.shape) != 1 or built.shape[0] is None or not is_array(result) or result.ndim != 1:
+            raise Unsupported("running sums and nonzero indices of 1-d operands only")
+        if kind != "nonzero" and (result.dtype == np.float16 or result.dtype.kind not in "biufc"):
+            raise Unsupported(f"{kind} of {result.dtype}")
+        expr, (axis,) = builder.resolve(built.expr), builder.resolve_shape(built.shape)
+        out = self.names.fresh("out")
+        if shift != "0" and result.dtype != np.intp:
+            raise Unsupported("nonzero indices shifted into another dtype")
+        emitter.sequence(kind, expr, axis, out, result.dtype, reverse, shift)  # type: ignore[arg-type]
+        emitter.lines.append(template.format(out))
+        self._last_tree, self._last_shape = expr, (axis,)
+        if name is not None and kind != "nonzero":
+            self.c_arrays = self.c_arrays | {name}
+            self._allocated_c = self._allocated_c | {name}
+        self.notes.append(f"{template.format(ast.unparse(value))}: 1-d {kind} loop")
+        self.sequential += emitter.sequential
+        return rename_loops(emitter.lines, self.names)
+
     def _expression(self, value: ast.expr, builder: Builder, emitter: Emitter, template: str,
                     name: str | None = None, scalar_only: bool = False) -> list[str] | None:
+        if not scalar_only and self._sequence(value) is not None:
+            return self._scan(value, builder, emitter, template, name)
         built = builder.build(value)
         expr, shape = builder.resolve(built.expr), builder.resolve_shape(built.shape)
         if not _worthwhile(expr) or (scalar_only and shape):
@@ -558,6 +649,13 @@ class _Driver:
 
     def _parse(self, lines: list[str]) -> list[ast.stmt]:
         return ast.parse("\n".join(lines)).body
+
+
+def _reversal(index: ast.expr) -> bool:
+    """``[::-1]``."""
+    return (isinstance(index, ast.Slice) and index.lower is None and index.upper is None
+            and isinstance(index.step, ast.UnaryOp) and isinstance(index.step.op, ast.USub)
+            and isinstance(index.step.operand, ast.Constant) and index.step.operand.value == 1)
 
 
 def _worthwhile(expr: ir.Expr) -> bool:

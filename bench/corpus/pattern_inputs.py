@@ -1,0 +1,69 @@
+"""Deterministic argument builders for the kernels of :mod:`bench.corpus.patterns`.
+
+Same contract as :mod:`bench.corpus.inputs`: ``make(size) -> tuple``, "small" for tests,
+"bench" for timing, every builder seeded.
+"""
+import numpy as np
+
+from .inputs import _pick, _rng
+
+
+def exceedance_fraction_vec(size):
+    rows, days = _pick(size, (50, 365), (2_000, 3_650))
+    return 15.0 + 8.0 * _rng(401).standard_normal((rows, days)), 25.0
+
+
+def count_peaks_vec(size):
+    n = _pick(size, 20_000, 4_000_000)
+    t = np.linspace(0.0, 200.0, n)
+    return np.sin(t) + 0.3 * _rng(402).standard_normal(n), 0.5
+
+
+def find_peaks_vec(size):
+    n = _pick(size, 20_000, 4_000_000)
+    return (np.cumsum(_rng(403).standard_normal(n)),)
+
+
+def band_mean_vec(size):
+    n = _pick(size, 20_000, 4_000_000)
+    values = _rng(404).standard_normal(n)
+    values[::97] = np.nan
+    return values, -0.5, 1.5
+
+
+def positive_flux_vec(size):
+    n = _pick(size, 20_000, 4_000_000)
+    return _rng(405).standard_normal(n), 0.01
+
+
+def nearest_centroid_vec(size):
+    n, k = _pick(size, (500, 8), (100_000, 16))
+    rng = _rng(406)
+    return rng.standard_normal((n, 3)), rng.standard_normal((k, 3))
+
+
+def spectral_tail_energy_vec(size):
+    n = _pick(size, 20_000, 4_000_000)
+    return (np.abs(_rng(407).standard_normal(n)) / (1.0 + np.arange(n)),)
+
+
+def cumulative_log_return_vec(size):
+    n = _pick(size, 20_000, 4_000_000)
+    return (100.0 * np.exp(np.cumsum(0.01 * _rng(408).standard_normal(n))),)
+
+
+def velocity_vec(size):
+    n = _pick(size, 20_000, 12_000_000)
+    return np.cumsum(_rng(409).standard_normal(n)), 0.01
+
+
+def field_intensity_vec(size):
+    n = _pick(size, 20_000, 2_000_000)
+    rng = _rng(410)
+    return rng.uniform(0.0, 2.0, n), rng.uniform(-np.pi, np.pi, n)
+
+
+def mandelbrot_escape_vec(size):
+    side, n_iter = _pick(size, (60, 20), (400, 40))
+    re, im = np.meshgrid(np.linspace(-2.0, 0.6, side), np.linspace(-1.2, 1.2, side))
+    return re + 1j * im, n_iter

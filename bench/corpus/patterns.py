@@ -1,0 +1,76 @@
+"""NumPy kernels of the patterns fused loops pay most on: masks feeding counts and reductions,
+comparisons of shifted slices, reductions along an axis, running sums, complex fields.
+
+Written as analysis and simulation code usually is: a boolean mask named and reduced, peaks
+found by comparing a signal with its neighbours, ``argmin`` over broadcast distances.
+"""
+import numpy as np
+
+
+def exceedance_fraction_vec(temperature, threshold):
+    """Fraction of the days each station (row) is above a threshold."""
+    hot = temperature > threshold
+    return np.count_nonzero(hot, axis=1) / temperature.shape[1]
+
+
+def count_peaks_vec(signal, min_height):
+    """Number of local maxima of a signal that rise above ``min_height``."""
+    inner = signal[1:-1]
+    peaks = (inner > signal[:-2]) & (inner > signal[2:]) & (inner > min_height)
+    return np.count_nonzero(peaks)
+
+
+def find_peaks_vec(signal):
+    """Indices of the strict local maxima of a 1-d signal."""
+    return np.nonzero((signal[1:-1] > signal[:-2]) & (signal[1:-1] > signal[2:]))[0] + 1
+
+
+def band_mean_vec(values, lo, hi):
+    """Mean and peak of the samples inside the band (lo, hi); NaNs fail the comparison and drop out."""
+    band = (values > lo) & (values < hi)
+    mean = values[band].mean()
+    peak = values[band].max()
+    return mean, peak
+
+
+def positive_flux_vec(flux, dt):
+    """Energy delivered by the positive part of a flux time series (negative flux clipped)."""
+    return np.where(flux > 0.0, flux * dt, 0.0).sum()
+
+
+def nearest_centroid_vec(X, centroids):
+    """k-means assignment step: index of the nearest centroid of every sample."""
+    d2 = ((X[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=-1)
+    return np.argmin(d2, axis=1)
+
+
+def spectral_tail_energy_vec(amplitude):
+    """Energy at or above each frequency bin of a spectrum (a reversed cumulative sum)."""
+    return np.cumsum((amplitude ** 2)[::-1])[::-1]
+
+
+def cumulative_log_return_vec(prices):
+    """Cumulative log return of a price series."""
+    return np.cumsum(np.log(prices[1:] / prices[:-1]))
+
+
+def velocity_vec(position, dt):
+    """Finite-difference velocity of a sampled trajectory."""
+    return np.diff(position) / dt
+
+
+def field_intensity_vec(amplitude, phase):
+    """Intensity |E|^2 of a complex field with given amplitude and phase."""
+    field = amplitude * np.exp(1j * phase)
+    return (field * np.conj(field)).real
+
+
+def mandelbrot_escape_vec(c, n_iter):
+    """Escape-time counts of the Mandelbrot iteration on a grid of complex points."""
+    z = np.zeros_like(c)
+    counts = np.zeros(c.shape, dtype=np.int64)
+    for _ in range(n_iter):
+        inside = np.abs(z) <= 2.0
+        z = np.where(inside, z * z + c, z)
+        counts += inside
+    return counts

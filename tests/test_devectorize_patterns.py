@@ -1,0 +1,244 @@
+"""Devectorizing the patterns of issue 18: masks feeding reductions, shifted-slice comparisons,
+``argmax``/``argmin``, running sums, ``diff``, nonzero indices and complex parts.
+
+The first tests run the rewritten function as plain Python against NumPy (values, dtypes,
+exceptions, NaN, empty arrays, masks that select nothing); the last ones build the
+``numba-fused`` variant with real Numba and require exactly the original's result, float sums
+in NumPy's pairwise order included.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+import pytest
+
+import hotpath
+from hotpath.kernels import Candidate, get_backend
+from hotpath.rewriter.source import extract
+from hotpath.signature import signature_of
+from tests.test_devectorize import check, f64, rewrite
+
+RNG = np.random.default_rng(18)
+
+
+def with_nan(x: np.ndarray) -> np.ndarray:
+    x = x.copy()
+    x.flat[::5] = np.nan
+    return x
+
+
+# -- plain Python: each rule against NumPy ------------------------------------------------------
+PATTERNS = [
+    # counts and boolean reductions
+    ("np.count_nonzero(x > 0.3)", (f64(40),)),
+    ("np.count_nonzero(x)", (with_nan(f64(20)),)),  # NaN is nonzero
+    ("np.count_nonzero(x > 0.0, axis=1)", (f64(5, 7),)),
+    ("np.count_nonzero(x < 0.0, axis=0) / x.shape[0]", (f64(5, 7),)),
+    ("np.count_nonzero((x[1:-1] > x[:-2]) & (x[1:-1] > x[2:]))", (f64(50),)),
+    ("np.any(np.abs(x) > 2.5) | np.all(x < 10.0)", (f64(6, 6),)),
+    ("np.where(x > 0.0, x * 0.5, 0.0).sum()", (with_nan(f64(30)),)),
+    # reductions of boolean selections
+    ("x[x > 0.2].sum()", (with_nan(f64(40)),)),
+    ("x[(x > -0.5) & (x < 0.5)].mean()", (with_nan(f64(6, 7)),)),
+    ("np.max(x[np.isfinite(x)])", (with_nan(f64(40)),)),
+    ("x[x < 0.0].min() + (x[x > 0.0] ** 2).sum()", (f64(30),)),
+    ("np.prod(x[x > 1.0])", (f64(30),)),
+    ("x[x > 0.0].any()", (f64(30),)),
+    # argmax / argmin
+    ("np.argmax(x)", (with_nan(f64(30)),)),  # the first NaN wins
+    ("np.argmin(x * x)", (f64(5, 6),)),  # the flat index
+    ("np.argmax(x, axis=1)", (f64(5, 6),)),
+    ("x.argmin(axis=0)", (with_nan(f64(5, 6)),)),
+    ("np.argmin(((x[:, None, :] - x[None, :3, :]) ** 2).sum(axis=-1), axis=1)", (f64(8, 3),)),
+    # differences and complex parts
+    ("np.diff(x) * 2.0", (f64(9),)),
+    ("np.diff(x) / 0.5", (f64(4, 6),)),
+    ("(x * np.conj(x)).real", ((f64(12) + 1j * f64(12)),)),
+    ("x.real ** 2 + x.imag ** 2", ((f64(3, 4) + 1j * f64(3, 4)),)),
+    ("np.where(x.real > 0.0, x * x, np.conj(x))", ((f64(12) + 1j * f64(12)),)),
+    ("np.exp(1j * x).imag", (f64(10),)),
+]
+
+
+@pytest.mark.parametrize("expression,args", PATTERNS, ids=[e for e, _ in PATTERNS])
+def test_pattern_equals_numpy(expression, args):
+    check(f"def f(x):\n    return {expression}\n", *args)
+
+
+EDGES = {
+    "empty argmax raises": ("np.argmax(x * 2.0)", np.zeros(0)),
+    "empty rows argmax raises": ("np.argmax(x, axis=1)", np.zeros((3, 0))),
+    "nothing selected: sum is 0": ("x[x > 9.0].sum()", f64(10)),
+    "nothing selected: mean is nan": ("x[x > 9.0].mean()", f64(10)),
+    "nothing selected: max raises": ("x[x > 9.0].max()", f64(10)),
+    "empty count": ("np.count_nonzero(x > 0.0)", np.zeros(0)),
+    "empty diff": ("np.diff(x) * 2.0", np.zeros(1)),
+    "integer argmax": ("np.argmax(x + 1)", np.array([3, 7, 7, -2], dtype=np.int32)),
+    "boolean argmax": ("np.argmax(x > 0)", np.array([-1, 0, 2, 3])),
+    "boolean diff": ("np.diff(x).sum()", f64(20) > 0.0),  # not_equal, as NumPy
+    "integer selection sum": ("x[x % 2 == 0].sum()", RNG.integers(-9, 9, 30).astype(np.int32)),
+    "float32 selection sum": ("x[x > 0].sum()", f64(30).astype(np.float32)),
+}
+
+
+@pytest.mark.parametrize("why", EDGES)
+def test_edge_cases_behave_like_numpy(why):
+    expression, x = EDGES[why]
+    check(f"def f(x):\n    return {expression}\n", x)
+
+
+def test_masks_of_other_arrays_must_match_exactly():
+    source = "def f(x, valid):\n    return x[valid].sum() + np.max(x[valid])\n"
+    x = f64(12)
+    check(source, x, x > 0)
+    check(source, x, (x > 0)[:8])  # IndexError, as NumPy: a mask never broadcasts
+    check(source, x[:1], np.array([True]))
+    check(source, x[:1], x > 0)  # a length-1 array is not stretched to its mask either
+    text = ast.unparse(rewrite(source, x, x > 0)[2].tree)
+    assert "raise IndexError" in text and " * s" not in text  # checked once, then plain indices
+
+
+SELECTION_REFUSED = {
+    "another array meets the compacted selection": "def f(x, y):\n    return (x[x > 0] * y).sum()\n",
+    "a selection not reduced": "def f(x, y):\n    return x[x > 0] * 2.0\n",
+    "a selection reduced along an axis": "def f(x, y):\n    return x[x > 0].sum(axis=0) + y\n",
+    "two different selections": "def f(x, y):\n    return (x[x > 0] + y[y > 0]).sum()\n",
+}
+
+
+@pytest.mark.parametrize("why", SELECTION_REFUSED)
+def test_selections_outside_the_rules_stay_numpy(why):
+    check(SELECTION_REFUSED[why], f64(10), f64(10), changed=False)
+
+
+SEQUENCES = [
+    ("np.cumsum(x * 2.0)", (with_nan(f64(20)),)),
+    ("np.cumsum(x)", (np.array([-0.0, -0.0, 1.0]),)),  # the first element as it is, -0.0 kept
+    ("np.cumsum(x * x)", (RNG.integers(-300, 300, 20).astype(np.int32),)),  # int64 result
+    ("np.cumsum(x * x)", (f64(25).astype(np.float32),)),  # float32 accumulator
+    ("np.cumprod(1.0 + 0.01 * x)", (f64(30),)),
+    ("np.cumsum(x - x.mean())", (f64(30),)),
+    ("np.cumsum(x[::-1])[::-1]", (f64(30),)),
+    ("np.cumsum(np.exp(x)[::-1])[::-1]", (f64(30),)),
+    ("np.nonzero((x[1:-1] > x[:-2]) & (x[1:-1] > x[2:]))[0] + 1", (f64(60),)),
+    ("np.flatnonzero(x > 0.5)", (with_nan(f64(30)),)),
+    ("np.where(np.abs(x) > 1.0)[0]", (f64(30),)),
+    ("np.nonzero(x * 0.0)[0]", (f64(10),)),  # nothing: an empty int array
+    ("np.cumsum(x + 1.0)", (np.zeros(0),)),
+]
+
+
+@pytest.mark.parametrize("expression,args", SEQUENCES, ids=[e for e, _ in SEQUENCES])
+def test_running_sums_and_indices_equal_numpy(expression, args):
+    result = check(f"def f(x):\n    return {expression}\n", *args)
+    assert "loop" in result.notes[0]
+
+
+def test_reversed_cumsum_runs_backwards_without_copies():
+    _, _, result = rewrite("def f(x):\n    return np.cumsum((x * x)[::-1])[::-1]\n", f64(10))
+    text = ast.unparse(result.tree)
+    assert "range(n0 - 1, -1, -1)" in text and text.count("np.empty") == 1 and "[::-1]" not in text
+
+
+def test_named_mask_with_two_reductions_is_not_stored():
+    source = """
+    def f(values, lo, hi):
+        band = (values > lo) & (values < hi)
+        mean = values[band].mean()
+        peak = values[band].max()
+        return mean, peak
+    """
+    result = check(source, with_nan(f64(40)), -0.5, 1.5)
+    text = ast.unparse(result.tree)
+    assert "band" not in text and "np.empty" not in text and text.count("for ") == 2  # recomputed per loop
+    check(source, f64(10), 5.0, 6.0)  # nothing in the band: nan mean, then max raises
+
+
+# -- real Numba: the fused variants compile and return exactly the original's result ------------
+def count_and_peaks(signal, height):
+    inner = signal[1:-1]
+    peaks = (inner > signal[:-2]) & (inner > signal[2:]) & (inner > height)
+    return np.count_nonzero(peaks), np.count_nonzero(signal > height)
+
+
+def peak_indices(signal):
+    return np.nonzero((signal[1:-1] > signal[:-2]) & (signal[1:-1] > signal[2:]))[0] + 1
+
+
+def band_statistics(values, lo, hi):
+    band = (values > lo) & (values < hi)
+    total = values[band].sum()
+    mean = values[band].mean()
+    peak = values[band].max()
+    return total, mean, peak
+
+
+def nearest_and_extremes(X, C):
+    labels = np.argmin(((X[:, None, :] - C[None, :, :]) ** 2).sum(axis=-1), axis=1)
+    return labels, np.argmax(X), X.argmin(axis=0)
+
+
+def tails_and_steps(x, dt):
+    tail = np.cumsum((x * x)[::-1])[::-1]
+    walk = np.cumsum(x * dt)
+    return tail, walk, np.diff(x) / dt
+
+
+def field_parts(amplitude, phase):
+    field = amplitude * np.exp(1j * phase)
+    return np.where(field.real > 0.0, field.imag, -field.imag)
+
+
+def identical(a, b) -> bool:
+    if isinstance(a, tuple):
+        return isinstance(b, tuple) and len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b))
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+
+
+def cancelling(n: int, seed: int) -> np.ndarray:
+    """Values whose sum depends on the order of additions (large terms that cancel)."""
+    x = np.random.default_rng(seed).standard_normal(n)
+    x[::3] *= 1e16
+    return x
+
+
+NUMBA_CASES = [
+    (count_and_peaks, [(f64(500), 0.5), (np.zeros(2), 0.0), (with_nan(f64(50)), 0.0)]),
+    (peak_indices, [(np.cumsum(f64(1000)),), (np.zeros(1),), (f64(3),)]),
+    (band_statistics, [(cancelling(3000, 1), -1e16, 1e17), (with_nan(f64(300)), -0.5, 1.5),
+                       (cancelling(40, 2), -1e20, 1e20)]),
+    (nearest_and_extremes, [(f64(200, 3), f64(7, 3)), (with_nan(f64(20, 3)), f64(4, 3))]),
+    (tails_and_steps, [(cancelling(2000, 3), 0.01), (np.zeros(1), 0.5), (np.array([-0.0, -0.0]), 1.0)]),
+    (field_parts, [(np.abs(f64(300)), f64(300))]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kernel,inputs", NUMBA_CASES, ids=[k.__name__ for k, _ in NUMBA_CASES])
+def test_numba_fused_variant_returns_exactly_the_original(kernel, inputs, tmp_path):
+    backend = get_backend("numba")
+    proposals = {p.name: p for p in backend.propose(extract(kernel), signature_of(inputs[0]), hotpath.Config(),
+                                                    tmp_path)}
+    fused = proposals["numba-fused"]
+    assert isinstance(fused, Candidate), fused  # built, and no reassociation to wait for
+    variant = backend.load(fused)
+    for args in inputs:
+        expected = kernel(*args)
+        assert identical(variant(*args), expected), (kernel.__name__, args)
+
+
+def test_numba_fused_masked_sums_keep_numpys_pairwise_order(tmp_path):
+    x = cancelling(5000, 9)
+    backend = get_backend("numba")
+    proposals = {p.name: p for p in backend.propose(extract(band_statistics), signature_of((x, -1e17, 1e17)),
+                                                    hotpath.Config(), tmp_path)}
+    fused = proposals["numba-fused"]
+    assert isinstance(fused, Candidate) and "pairwise_sum" in fused.source and "pairwise_mean" in fused.source
+    got = backend.load(fused)(x, -1e17, 1e17)
+    sequential = 0.0
+    for v in x[(x > -1e17) & (x < 1e17)]:
+        sequential += v
+    assert got[0] == band_statistics(x, -1e17, 1e17)[0] != sequential  # NumPy's order, not one after another
