@@ -94,7 +94,8 @@ def test_editing_the_source_or_a_global_invalidates(tuned):
 def _stored_source(project: Path) -> Path:
     db = sqlite3.connect(project / ".hotpath" / "store.db")
     (path,) = db.execute("SELECT source_path FROM installs WHERE active = 1").fetchone()
-    return Path(path)
+    assert not Path(path).is_absolute()  # relative to the state folder: a copied folder uses its own
+    return project / ".hotpath" / path
 
 
 def test_a_tampered_artifact_is_refused(tuned):
@@ -185,7 +186,8 @@ def test_a_cython_winners_built_binary_is_checksummed_and_a_tampered_one_refused
     assert drive("tune")["installed"] == ["cython"]
     db = sqlite3.connect(tmp_path / ".hotpath" / "store.db")
     ((binaries,),) = db.execute("SELECT binaries FROM installs WHERE active = 1").fetchall()
-    ((binary, sha256),) = json.loads(binaries)
+    ((stored, sha256),) = json.loads(binaries)
+    binary = str(tmp_path / ".hotpath" / stored)  # stored relative to the state folder
     assert binary.endswith(".so") and len(sha256) == 64 and Path(binary).is_file()
 
     assert drive("warm") == {"installed": ["cython"], "same": True}

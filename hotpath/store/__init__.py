@@ -160,7 +160,9 @@ class Store:
                 _open[key] = store = cls(path, read_only)
                 return store
             except (sqlite3.Error, OSError, RuntimeError) as exc:
-                failure = unavailable(StateDir(path).store_db, exc)
+                # An OSError may be about the audit anchor beside the store: name the file it names.
+                named = Path(exc.filename) if isinstance(exc, OSError) and exc.filename else StateDir(path).store_db
+                failure = unavailable(named, exc)
                 _unavailable[key] = failure
         if not read_only:
             warnings.warn(f"{failure}; nothing will persist in this process", StoreWarning, stacklevel=2)
