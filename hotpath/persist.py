@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from hotpath.config import Config
 from hotpath.errors import NotRewritable
 from hotpath.frozen_globals import FrozenGlobals, watch
-from hotpath.kernels import get_backend
+from hotpath.kernels import Backend, Candidate, get_backend
 from hotpath.kernels.artifacts import pickle_namespace
 from hotpath.rewriter.source import extract, injected_values
 from hotpath.runner import adapters
 from hotpath.integrity import ArtifactRefused, check_artifact, environment, function_key
-from hotpath.store import FunctionId, Store, StoreUnavailable
+from hotpath.store import FunctionId, Store, StoreUnavailable, StoredWinner
 from hotpath.store.verification import Verification
 
 if TYPE_CHECKING:
@@ -107,6 +107,55 @@ def barred(config: Config, fn: FunctionId | None, signature: Signature) -> set[s
         return set()
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A stored winner read, checked and loaded for one signature, not yet installed."""
+
+    winner: StoredWinner
+    candidate: Candidate
+    backend: Backend
+    variant: Callable[..., Any]
+
+
+def load_winner(store: Store, identity: Identity, signature: Signature, args: tuple[Any, ...]) -> Loaded | None:
+    """The stored winner for ``signature``, its artifacts checked, loaded and compiled for
+    ``args``' types; ``None`` when there is none. Raises ``ArtifactRefused`` for a changed file.
+
+    Nothing here calls the function or writes its arguments (``prepare`` reads their types, or
+    runs on copies), so a loader thread may do it while the caller goes on with the original."""
+    winner = store.find_winner(identity.function_id, str(signature))
+    if winner is None:
+        return None
+    check_artifact(winner.candidate.path, winner.source_sha256)
+    # The source as verified just now: backends that build from it (Cython) need the text.
+    candidate = replace(winner.candidate, source=winner.candidate.path.read_text())
+    backend = get_backend(candidate.backend)
+    _check_binaries(backend.binaries(candidate), winner.binaries)
+    variant = backend.load(candidate)  # generated modules are cached: a second load is a lookup
+    backend.prepare(variant, args)
+    return Loaded(winner, candidate, backend, variant)
+
+
+def preload(config: Config, fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+    """Do the costly part of a warm start for ``args``' signature ahead of the call that will
+    install it: import the backend, load the stored winner, compile it for these types (from the
+    backend's on-disk cache). The later warm start then finds all of it done (the generated module
+    is cached, its compiled signature too) and only checks and installs. Whether a winner was
+    loaded; failures are logged and left for that warm start to meet and record."""
+    from hotpath.signature import signature_of
+
+    store = open_store(config)
+    identity = identify(fn)
+    if store is None or identity is None:
+        return False
+    try:
+        return load_winner(store, identity, signature_of(args), args) is not None
+    except Exception:
+        log.debug("preloading the stored winner of %s failed; the warm start will say why",
+                  identity.function_id.name, exc_info=True)
+        return False
+
+
 def warm_start(config: Config, identity: Identity | None, original: Callable[..., Any], signature: Signature,
                args: tuple[Any, ...], make_install: Callable[..., Install]) -> Install | None:
     """The stored winner for this signature, checked and loaded, or ``None`` (then tier 0 goes on)."""
@@ -115,18 +164,12 @@ def warm_start(config: Config, identity: Identity | None, original: Callable[...
         return None
     fn = identity.function_id
     try:
-        winner = store.find_winner(fn, str(signature))
-        if winner is None:
+        loaded = load_winner(store, identity, signature, args)
+        if loaded is None:
             return None
-        check_artifact(winner.candidate.path, winner.source_sha256)
-        # The source as verified just now: backends that build from it (Cython) need the text.
-        candidate = replace(winner.candidate, source=winner.candidate.path.read_text())
-        backend = get_backend(candidate.backend)
-        _check_binaries(backend.binaries(candidate), winner.binaries)
-        variant = backend.load(candidate)
-        backend.prepare(variant, args)
-        variant = adapters.apply(candidate.adapters, variant, original)
-        install = make_install(candidate, winner.speedup, variant, backend.invocation_errors(),
+        winner, candidate = loaded.winner, loaded.candidate
+        variant = adapters.apply(candidate.adapters, loaded.variant, original)
+        install = make_install(candidate, winner.speedup, variant, loaded.backend.invocation_errors(),
                                winner.mutates, "warm", identity.frozen)
         store.log("warm-install", fn, str(signature), {"variant": winner.candidate.name,
                                                        "install_id": winner.install_id,

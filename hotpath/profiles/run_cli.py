@@ -9,6 +9,7 @@ builds a parser with this command alone when the command line asks for ``run``.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from hotpath.cli_helpers import HOME_HELP, home
-from hotpath.profiles import bootstrap
+from hotpath.profiles import bootstrap, programs
+
+log = logging.getLogger(__name__)
 
 RUN_SUBPROCESS_ENV = "HOTPATH_RUN_SUBPROCESS"  # set: `hotpath run` starts a child instead of exec()
 
@@ -52,8 +55,12 @@ def register(subparsers: Any) -> None:
 
 def run_script(args: argparse.Namespace) -> int:
     """Replace this process with ``python -m hotpath.profiles.runscript SCRIPT ARGS`` (a child where
-    ``exec`` is not available or ``HOTPATH_RUN_SUBPROCESS`` is set)."""
-    env = dict(os.environ, HOTPATH_HOME=str(home(args)))
+    ``exec`` is not available or ``HOTPATH_RUN_SUBPROCESS`` is set); with ``python SCRIPT ARGS``
+    itself where ``hotpath optimize`` recorded that no stored winner pays for its loading over a run
+    with these arguments (``programs.nothing_to_load``): such a run loads nothing, so it is spared
+    the wrapping's start-up too."""
+    state = home(args)
+    env = dict(os.environ, HOTPATH_HOME=str(state))
     env[bootstrap.LOG_LEVEL_ENV] = bootstrap.level_for(args.verbose)
     program = program_argv(args)
     cmd = [sys.executable, "-m", "hotpath.profiles.runscript", *program]
@@ -64,8 +71,20 @@ def run_script(args: argparse.Namespace) -> int:
 
         console(stderr=True).print(f"[red]hotpath run: {problem}", highlight=False)
         return 2
+    reason = _nothing_to_load(state, args.script, args.args) if args.module is None else None
+    if reason is not None:
+        log.info("%s; running the script as written: python %s", reason, " ".join([args.script, *args.args]))
+        cmd = [sys.executable, args.script, *args.args]
     sys.stdout.flush()
     sys.stderr.flush()
     if os.name == "posix" and not os.environ.get(RUN_SUBPROCESS_ENV):
         os.execve(sys.executable, cmd, env)  # the program gets this process: its status, signals, terminal
     return subprocess.call(cmd, env=env)
+
+
+def _nothing_to_load(state: Path, script: str, script_args: list[str]) -> str | None:
+    try:
+        return programs.nothing_to_load(state, script, script_args)
+    except Exception:  # an unreadable record or store file: the full path decides, and says why
+        log.debug("the program record of %s cannot be weighed here", script, exc_info=True)
+        return None

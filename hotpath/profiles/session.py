@@ -195,7 +195,7 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: f
     load = programs.measure_load(captures)
     functions = {name: programs.FunctionRun(sigs, backends.get(name), load.get(name)) for name, sigs in runs.items()}
     programs.write(config.resolved_state_dir(), programs.ProgramRun(str(plan.program.main_file()), total_s,
-                                                                    functions))
+                                                                    functions, tuple(plan.args)))
 
 
 class _Interrupt:
