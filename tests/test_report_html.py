@@ -190,3 +190,25 @@ def escape_text(value: str) -> str:
     from html import escape
 
     return escape(value)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium)")
+def test_clicking_a_header_sorts_the_trials(report_file: Path, tmp_path: Path) -> None:
+    page = tmp_path / "clicked.html"
+    column = "speedup [95% CI]"
+    click = ("<script>Array.prototype.forEach.call(document.querySelectorAll('#trials th'), function (th) {"
+             f"  if (th.textContent === '{column}') {{ th.click(); }} }});</script>")
+    page.write_text(report_file.read_text().replace("</body>", click + "</body>"), encoding="utf-8")
+    dom = _chromium(page, tmp_path / "profile-sort", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    table = re.search(r'<table id="trials".*?</table>', dom.stdout, re.S).group(0)
+    heads = re.findall(r"<th[^>]*>(.*?)</th>", table)
+    assert 'aria-sort="ascending"' in table
+    index = heads.index(column)
+    keys = []
+    for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1], re.S):
+        cell = re.findall(r"<td([^>]*)>", row)[index]
+        found = re.search(r'data-sort="([^"]+)"', cell)
+        keys.append(float(found.group(1)) if found else None)
+    timed = [k for k in keys if k is not None]
+    assert len(timed) >= 2 and timed == sorted(timed) and keys[:len(timed)] == timed  # untimed rows last
