@@ -22,7 +22,7 @@ import hotpath
 from hotpath.dispatch import report_watch
 from hotpath.kernels.artifacts import load_module, pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate
-from hotpath.report import health, html, model
+from hotpath.report import health, model
 from hotpath.rewriter.source import injected_values, module_imports
 from tests.checks import agrees
 
@@ -132,12 +132,13 @@ def test_the_health_is_in_every_output(tuned, tmp_path: Path) -> None:
     home, _ = tuned
     page = tmp_path / "report.html"
     env = dict(os.environ, HOTPATH_HOME=str(home), COLUMNS="200")
+    root = Path(__file__).resolve().parent.parent  # where `tests` is found, as the report looks it up
     text = subprocess.run([sys.executable, "-m", "hotpath.cli", "report", "--html", str(page)],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          capture_output=True, text=True, env=env, cwd=root, timeout=120)
     assert text.returncode == 0, text.stderr
     assert "loop health" in text.stdout and "self-correction" in text.stdout and "not recorded" in text.stdout
     got = subprocess.run([sys.executable, "-m", "hotpath.cli", "report", "--json"], capture_output=True, text=True,
-                         env=env, timeout=120)
+                         env=env, cwd=root, timeout=120)
     data = json.loads(got.stdout)["health"]
     assert data["caught_incorrect"] == 1 and data["blocked_s"] is None and data["not_recorded"]
     assert {"cycle_median_s", "self_correction", "rollbacks_per_1000_calls", "recoveries", "coverage"} <= set(data)
@@ -145,4 +146,4 @@ def test_the_health_is_in_every_output(tuned, tmp_path: Path) -> None:
     assert 'id="health"' in body and "self-correction" in body
     # The generated source of the installed variant, one click away, with its diff to the original.
     assert "<details" in body and str(POISON) in body and "+@numba.njit" in body
-    assert __file__ in body  # the file each function lives in
+    assert str(Path(__file__).resolve()) in body  # the file each function lives in

@@ -244,10 +244,10 @@ def summary(h: Health) -> list[tuple[str, str]]:
     if h.recoveries:
         answered = sum(r.answered_by_original for r in h.recoveries)
         calls = [r.calls_served for r in h.recoveries if r.calls_served is not None]
+        served = f"median {statistics.median_low(calls)} calls" if calls else "calls not recorded"
         rows.append(("recovery from a faulty install (install -> rollback)",
-                     f"median {_seconds(h.recovery_median_s)} in service, "
-                     f"{'median ' + str(sorted(calls)[len(calls) // 2]) + ' calls' if calls else 'calls not recorded'}"
-                     f"; {answered} of {len(h.recoveries)}: the call that met the fault got the original's answer"))
+                     f"median {_seconds(h.recovery_median_s)} in service, {served}; {answered} of "
+                     f"{len(h.recoveries)}: the call that met the fault got the original's answer"))
     else:
         rows.append(("recovery from a faulty install (install -> rollback)", "no rollback yet"))
     covered = [c for c in h.coverage if c.coverage_percent is not None]

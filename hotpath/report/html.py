@@ -277,9 +277,9 @@ def _functions_section(report: Report, runs: Sequence[ProgramRun]) -> tuple[str,
         installs = [i for i in report.installs if i.function == function]
         live = [i for i in installs if i.active]
         rolled = [i for i in installs if report.install_state(i).startswith("rolled back")]
+        signatures = len({r.signature for r in report.runs if r.function == function})
         rows.append([_cell(function), _cell(file or "not recorded", "" if file else "unrecorded"),
-                     _num(len({r.signature for r in report.runs if r.function == function}),
-                          str(len({r.signature for r in report.runs if r.function == function}))),
+                     _num(signatures, str(signatures)),
                      _cell(", ".join(f"{i.name} {i.signature}" for i in live) or "-", "state-live" if live else ""),
                      _cell(", ".join(f"{i.name} {i.signature}" for i in rolled) or "-",
                            "state-rolled" if rolled else "")])
