@@ -22,7 +22,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +88,10 @@ def _attributes(names: Iterable[str]) -> dict[str, tuple[Any, dict[str, Any]]]:
     return found
 
 
+def _errstate() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((key, str(value)) for key, value in np.geterr().items()))
+
+
 def _tracers() -> tuple[Any, ...]:
     return sys.gettrace(), sys.getprofile(), threading.gettrace(), threading.getprofile()
 
@@ -128,20 +131,13 @@ class Snapshot:
     def take(cls) -> Snapshot:
         """The state now; take it before the candidate is imported."""
         return cls(_python_threads(), _children(), _attributes(WATCHED), _tracers(), _signals(),
-                   tuple(sorted(np.geterr().items())), np.geterrcall(), _rounding_mode(), _subnormals_kept())
+                   _errstate(), np.geterrcall(), _rounding_mode(), _subnormals_kept())
 
-    def changes(self, settle_s: float = 0.0) -> str | None:
-        """What differs from the snapshot, in words, or ``None``.
-
-        ``settle_s``: how long a thread that is ending anyway may take to finish (a thread
-        joined by the call is gone already; one it merely started is still alive).
-        """
+    def changes(self) -> str | None:
+        """What differs from the snapshot, in words, or ``None``. A thread the call started is
+        still alive unless the call joined it: no grace is given, as a thread finishing its
+        writes a moment after the return is exactly the trick to catch."""
         threads = _python_threads() - self.threads
-        if threads and settle_s > 0:
-            deadline = time.monotonic() + settle_s
-            while threads and time.monotonic() < deadline:
-                time.sleep(settle_s / 10)
-                threads = _python_threads() - self.threads
         if threads:
             names = sorted(t.name for t in threading.enumerate() if t.ident in threads)
             return (f"it left {len(threads)} thread(s) running after the call returned ({', '.join(names)}): "
@@ -163,7 +159,7 @@ class Snapshot:
         moved = sorted(_signal_name(n) for n, h in handlers.items() if self.handlers.get(n) is not h)
         if moved:
             return f"it changed the handler of {', '.join(moved)}: global state changed"
-        if tuple(sorted(np.geterr().items())) != self.errstate or np.geterrcall() is not self.errcall:
+        if _errstate() != self.errstate or np.geterrcall() is not self.errcall:
             return f"it changed NumPy's error state to {np.geterr()}: global state changed"
         if _rounding_mode() != self.rounding:
             return "it changed the floating-point rounding mode: global state changed"
