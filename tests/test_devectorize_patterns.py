@@ -242,3 +242,28 @@ def test_numba_fused_masked_sums_keep_numpys_pairwise_order(tmp_path):
     for v in x[(x > -1e17) & (x < 1e17)]:
         sequential += v
     assert got[0] == band_statistics(x, -1e17, 1e17)[0] != sequential  # NumPy's order, not one after another
+
+
+# -- matrix products inside fused expressions stay BLAS calls -----------------------------------
+PRODUCTS = [
+    ("def f(A, x):\n    return np.tanh(A @ x) * 0.5 + x[:3].sum()\n", (f64(3, 4), f64(4))),
+    ("def f(A, x):\n    y = x.copy()\n    y[:] = np.tanh(A.dot(x)) * 0.5 + y\n    return y\n", (f64(4, 4), f64(4))),
+    ("def f(a, b):\n    return np.dot(a, b) * a - np.matmul(a, b)\n", (f64(6), f64(6))),
+    ("def f(X, w):\n    return np.sum(np.log1p(np.exp(-(X @ w))))\n", (f64(20, 3), f64(3))),
+    ("def f(A, x):\n    return np.tanh(A @ x) * 0.5\n", (f64(3, 4), f64(5))),  # ValueError, as NumPy
+]
+
+
+@pytest.mark.parametrize("source,args", PRODUCTS, ids=[s.splitlines()[-1].strip() for s, _ in PRODUCTS])
+def test_matrix_products_inside_fused_code_stay_calls(source, args):
+    result = check(source, *args)
+    fn = result.tree
+    loops = [n for n in ast.walk(fn) if isinstance(n, ast.For)]
+    calls = [n for n in ast.walk(fn) if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)
+             and n.targets[0].id.startswith("dot")]
+    assert calls and all(c in fn.body for c in calls)  # computed once, before any loop, by the call itself
+    assert not any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult) for loop in loops for n in ast.walk(loop))
+
+
+def test_integer_products_are_not_lowered():
+    check("def f(A, x):\n    return (A @ x) * 2\n", np.arange(6).reshape(2, 3), np.arange(3), changed=False)

@@ -98,6 +98,7 @@ KERNELS: tuple[Kernel, ...] = (
     _kernel(patterns.velocity_vec, pattern_inputs.velocity_vec, "stencil", "vectorized"),
     _kernel(patterns.field_intensity_vec, pattern_inputs.field_intensity_vec, "vectorized", "vectorized"),
     _kernel(patterns.mandelbrot_escape_vec, pattern_inputs.mandelbrot_escape_vec, "simulation", "vectorized"),
+    _kernel(patterns.logistic_nll_vec, pattern_inputs.logistic_nll_vec, "reduction", "vectorized"),
 )
 
 _BY_NAME = {k.name: k for k in KERNELS}

@@ -67,3 +67,11 @@ def mandelbrot_escape_vec(size):
     side, n_iter = _pick(size, (60, 20), (400, 40))
     re, im = np.meshgrid(np.linspace(-2.0, 0.6, side), np.linspace(-1.2, 1.2, side))
     return re + 1j * im, n_iter
+
+
+def logistic_nll_vec(size):
+    n, d = _pick(size, (2_000, 20), (400_000, 50))
+    rng = _rng(411)
+    X = rng.standard_normal((n, d))
+    w = 0.2 * rng.standard_normal(d)
+    return X, w, np.where(rng.standard_normal(n) > 0.0, 1.0, -1.0)

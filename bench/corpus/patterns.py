@@ -74,3 +74,9 @@ def mandelbrot_escape_vec(c, n_iter):
         z = np.where(inside, z * z + c, z)
         counts += inside
     return counts
+
+
+def logistic_nll_vec(X, w, y):
+    """Negative log-likelihood of a logistic regression with labels in {-1, 1} (BLAS inside)."""
+    margin = y * (X @ w)
+    return np.sum(np.log1p(np.exp(-margin)))

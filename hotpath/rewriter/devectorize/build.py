@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -72,8 +72,12 @@ class Builder:
     """Lowers the expressions of one statement; axes unified here become one loop."""
 
     def __init__(self, oracle: Oracle, inline: Mapping[str, ast.expr] | None = None,
-                 same_shape: Mapping[str, str] | None = None) -> None:
+                 same_shape: Mapping[str, str] | None = None, fresh: Callable[[str], str] | None = None) -> None:
         self.oracle = oracle
+        # Fresh local names; without them, matrix products are not lowered (see ``_product``).
+        self.fresh = fresh
+        #: Matrix products left to BLAS: (local name, call), computed before the statement's loops.
+        self.calls: list[tuple[str, ast.expr]] = []
         self.inline = dict(inline or {})
         # name -> an array known to have the same shape (u_new = u.copy()): extents are spelled
         # with it, so equal lengths are visibly equal and need no run-time broadcast check.
@@ -197,6 +201,8 @@ class Builder:
         if self._is_invariant(node):
             value = self.value(node)
             return Built(ir.Scalar(dtype_of(value), source=ast.unparse(node), weak=is_weak(value)), ())
+        if self._is_product(node):
+            return self._product(node)
         if isinstance(node, ast.Name):
             return self.read(node.id, [])
         if isinstance(node, ast.Subscript):
@@ -421,6 +427,37 @@ class Builder:
         if not reduced:  # only length-1 axes: a reduction of one element is that element
             expr = ir.Reduce(self.dtype(node), kind=kind, operand=inner.expr, axes=(), mask=mask)
         return Built(expr, tuple(shape))
+
+    # -- matrix products: BLAS calls stay calls ----------------------------------------------
+    def _is_product(self, node: ast.expr) -> bool:
+        """``a @ b``, ``np.dot(a, b)``, ``np.matmul(a, b)``, ``a.dot(b)`` of floating or complex values."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            pass
+        elif isinstance(node, ast.Call) and not node.keywords and len(node.args) == (
+                1 if isinstance(node.func, ast.Attribute) and node.func.attr == "dot"
+                and not (isinstance(node.func.value, ast.Name) and self.oracle.is_numpy(node.func.value.id)) else 2):
+            if self._numpy_function(node.func) not in ("dot", "matmul") and not (
+                    isinstance(node.func, ast.Attribute) and node.func.attr == "dot"):
+                return False
+        else:
+            return False
+        try:
+            return self.dtype(node).kind in "fc"  # integer products stay as they are: no BLAS there
+        except Unsupported:
+            return False
+
+    def _product(self, node: ast.expr) -> Built:
+        """A matrix product computed once, before the loops, by the call the author wrote: BLAS
+        beats any loop nest at it. Its result is read like an argument array (or a scalar)."""
+        if self.fresh is None:
+            raise Unsupported("a matrix product where no local can hold it")
+        value = self.value(node)
+        name = self.fresh("dot")
+        self.calls.append((name, node))
+        self.oracle.values[name] = value
+        if is_array(value):
+            return self.read(name, [])
+        return Built(ir.Scalar(dtype_of(value), source=name), ())
 
     # -- boolean selections, counts, differences, complex parts ------------------------------
     def _is_mask(self, item: ast.expr) -> bool:

@@ -341,7 +341,8 @@ class _Driver:
         try:
             if not is_array(self.oracle.evaluate(stmt.value)):
                 return None
-            Builder(self.oracle).build_operand(stmt.value)
+            # On a copy of the stand-ins: a product would bind a local of its own in them.
+            Builder(self.oracle.copy(), fresh=lambda stem: f"{stem}_probe").build_operand(stmt.value)
         except (Unsupported, Unknown):
             return None
         return name
@@ -422,7 +423,7 @@ class _Driver:
         return bad
 
     def _lower(self, stmt: ast.stmt, inline: dict[str, ast.expr]) -> tuple[list[str] | None, Builder]:
-        builder = Builder(self.oracle, inline, self.same_shape)
+        builder = Builder(self.oracle, inline, self.same_shape, self.names.fresh)
         emitter = self._emitter(builder)
         self._last_tree, self._last_shape = None, ()
         if isinstance(stmt, ast.Return) and stmt.value is not None:
@@ -544,7 +545,7 @@ class _Driver:
             self._allocated_c = self._allocated_c | {name}
         self.notes.append(f"{template.format(ast.unparse(value))}: 1-d {kind} loop")
         self.sequential += emitter.sequential
-        return rename_loops(emitter.lines, self.names)
+        return self._with_calls(builder, rename_loops(emitter.lines, self.names))
 
     def _expression(self, value: ast.expr, builder: Builder, emitter: Emitter, template: str,
                     name: str | None = None, scalar_only: bool = False) -> list[str] | None:
@@ -573,13 +574,17 @@ class _Driver:
         self.notes.append(f"{template.format(ast.unparse(value))}: {len(shape)}-d loop nest")
         self.sequential += emitter.sequential
         self.reassociations += [f"{template.format(ast.unparse(value))}: {r}" for r in emitter.reassociations]
-        return rename_loops(emitter.lines, self.names)
+        return self._with_calls(builder, rename_loops(emitter.lines, self.names))
+
+    def _with_calls(self, builder: Builder, lines: list[str]) -> list[str]:
+        """``lines`` after the matrix products the builder left as calls (computed first, as NumPy does)."""
+        return [f"{name} = {ast.unparse(call)}" for name, call in builder.calls] + lines
 
     def _return_tuple(self, value: ast.Tuple, builder: Builder, emitter: Emitter) -> list[str] | None:
         parts: list[str] = []
         for item in value.elts:
             tmp = self.names.fresh("out")
-            sub = Builder(self.oracle, None, self.same_shape)
+            sub = Builder(self.oracle, None, self.same_shape, self.names.fresh)
             try:
                 lines = self._expression(item, sub, self._emitter(sub), f"{tmp} = {{}}", tmp)
             except Unsupported:
@@ -607,6 +612,8 @@ class _Driver:
             if isinstance(item, ir.AxisIndex):
                 builder.authoritative[item.axis] = item.extent
         built = builder.build(value)
+        for name, _ in builder.calls:
+            self.roots[name] = self._new_root()  # a product's result is fresh memory
         if len(built.shape) > len(region.shape):
             return None  # NumPy raises: the value has more dimensions than the target
         for position, axis in enumerate(built.shape):
@@ -636,7 +643,7 @@ class _Driver:
         self.notes.append(f"{ast.unparse(target)} = {ast.unparse(value)}: {len(shape)}-d loop nest, {how}")
         self.sequential += emitter.sequential
         self.reassociations += [f"{ast.unparse(target)} = {ast.unparse(value)}: {r}" for r in emitter.reassociations]
-        return rename_loops(emitter.lines, self.names)
+        return self._with_calls(builder, rename_loops(emitter.lines, self.names))
 
     def _overlaps(self, write: ir.Read, expr: ir.Expr, target_root: str | None) -> bool:
         for read in ir.reads(expr):
