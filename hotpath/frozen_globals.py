@@ -16,8 +16,9 @@ bytearrays (bitwise for arrays, so NaN equals itself). Comparing contents costs 
 call, so it is bounded: a function reading a larger mutable global is not installed, with a
 reason that says how to make it installable.
 
-Values read through attributes (``P.SCALE`` of a parameters module, ``PARAMS.dt`` of a global
-object, ``P.WEIGHTS``) are watched the same way: the extraction binds them by value
+Items of a global dict read with a constant key (``PARAMS["dt"]``) are bound by value too, and
+watched through the dict's contents. Values read through attributes (``P.SCALE`` of a
+parameters module, ``PARAMS.dt`` of a global object, ``P.WEIGHTS``) are watched the same way: the extraction binds them by value
 (``hotpath.rewriter.source``), and the check reads the attribute chain again. An array's
 writeable flag is no promise: ``flags.writeable = True``, a rewrite and ``= False`` leave the
 same object with the same flags and other contents, so read-only arrays are compared like the
@@ -160,6 +161,8 @@ def watch(fn: Callable[..., Any], fs: FunctionSource) -> FrozenGlobals | None:
         for ref in part.refs:
             if ref.kind == "module":
                 continue  # imported by name in every generated module
+            if ref.item_of is not None:
+                continue  # an item of a global dict, which is watched itself, by contents
             name, _, path = (ref.attribute or ref.name).partition(".")
             scope = _scope(function, name)
             if path:

@@ -5,6 +5,7 @@ import numpy as np
 SCALE = 2.0
 WEIGHTS = np.linspace(0.5, 1.5, 64)
 BIG = np.ones(1 << 14)  # 128 KiB: above what is compared on every call
+PARAMS = {"damping": 0.98, "dt": 0.01, "label": "run 1"}  # a parameter dict, as scripts keep them
 
 
 def scaled_sum(a):
@@ -12,6 +13,13 @@ def scaled_sum(a):
     for i in range(a.shape[0]):
         s += a[i] * SCALE
     return s
+
+
+def damped_step(v, f):
+    out = np.empty_like(v)
+    for i in range(v.shape[0]):
+        out[i] = v[i] * PARAMS["damping"] + f[i] * PARAMS["dt"]
+    return out
 
 
 def weighted_sum(a):

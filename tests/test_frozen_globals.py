@@ -20,7 +20,10 @@ from tests.checks import agrees
 def kernels():
     """The module's globals as it defines them, restored after each test."""
     saved = (fk.SCALE, fk.WEIGHTS.copy(), fk.helper_scale, fk.BIG)
+    params = dict(fk.PARAMS)
     yield fk
+    fk.PARAMS.clear()
+    fk.PARAMS.update(params)
     fk.SCALE, fk.helper_scale, fk.BIG = saved[0], saved[2], saved[3]
     fk.WEIGHTS[:] = saved[1]
 
@@ -53,6 +56,15 @@ def test_an_array_changed_in_place_takes_the_variant_out(kernels, fast, dispatch
     assert agrees(opt(a), kernels.weighted_sum(a))
     kernels.WEIGHTS[3] = np.nan  # the same object, other contents
     assert np.isnan(kernels.weighted_sum(a)) and np.isnan(opt(a)) and opt.installed == {}
+
+
+def test_items_of_a_global_dict_are_folded_and_watched(kernels, fast, dispatch_path):
+    # No compiler types a Python dict: its items read with constant keys are bound by value.
+    v, f = np.random.default_rng(5).random((2, 20_000))
+    opt = _tuned(kernels.damped_step, fast, v, f)
+    assert agrees(opt(v, f), kernels.damped_step(v, f))
+    kernels.PARAMS["damping"] = 0.5  # the same dict, another value: the variant has 0.98
+    assert agrees(opt(v, f), kernels.damped_step(v, f)) and opt.installed == {}
 
 
 def test_a_rebound_helper_takes_the_variant_out(kernels, fast, dispatch_path):

@@ -6,8 +6,9 @@ values injected by value), and the plain-Python helpers it calls, extracted the 
 they can be compiled together with it.
 
 A value read through an attribute of a global (``P.SCALE`` of a parameters module the user
-wrote, ``PARAMS.dt`` of a global object) is injected by value too: the emitted source reads a
-name bound to what the attribute holds now (``_hp_P__SCALE``). So a variant is built with the
+wrote, ``PARAMS.dt`` of a global object), or as an item of a global dict with a constant key
+(``PARAMS["dt"]``, which no compiler types), is injected by value too: the emitted source reads a
+name bound to what the attribute or item holds now (``_hp_P__SCALE``, ``_hp_PARAMS__dt``). So a variant is built with the
 values the original sees in this process (a worker that imported ``P`` afresh would see the
 file's), the generated module's name and the store's key change with them, and
 ``hotpath.frozen_globals`` watches the attribute like a global name.
@@ -54,6 +55,9 @@ class GlobalRef:
     #: For a value read through attributes of a global, where the original reads it
     #: (``"P.SCALE"``: the global or closure variable first, then the attributes).
     attribute: str | None = None
+    #: For a value read as an item of a global dict with a constant key (``PARAMS["dt"]``),
+    #: that global's name: the dict is watched as a whole, by contents, so the item is too.
+    item_of: str | None = None
 
 
 class SideEffects(NotRewritable):
@@ -303,10 +307,11 @@ def _is_data(value: Any) -> bool:
     return type(value) is tuple and all(map(_is_data, value))
 
 
-def _inline_attributes(definition: ast.FunctionDef, namespace: dict[str, Any],
-                       roots: set[str]) -> dict[str, GlobalRef]:
-    """Replace each read of data through attributes of a global (``P.SCALE``) with a name bound
-    to the value it reads now; returns those names' references."""
+def _inline_attributes(definition: ast.FunctionDef, namespace: dict[str, Any], roots: set[str],
+                       names: set[str]) -> dict[str, GlobalRef]:
+    """Replace each read of data through attributes of a global (``P.SCALE``), and of a global
+    dict's item under a constant key (``PARAMS["dt"]``), with a name bound to the value it reads
+    now; returns those names' references."""
     inlined: dict[str, GlobalRef] = {}
 
     class Inline(ast.NodeTransformer):
@@ -337,6 +342,25 @@ def _inline_attributes(definition: ast.FunctionDef, namespace: dict[str, Any],
                 new = ast.copy_location(ast.Attribute(new, attr, ast.Load()), node)
             return new
 
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            base, key = node.value, node.slice
+            if not (isinstance(node.ctx, ast.Load) and isinstance(base, ast.Name) and isinstance(key, ast.Constant)
+                    and base.id in names and type(namespace.get(base.id)) is dict):
+                return self.generic_visit(node)
+            table = namespace[base.id]
+            try:
+                value = table[key.value]
+            except (KeyError, TypeError):  # the original raises here: leave it to do so
+                return self.generic_visit(node)
+            if not _is_data(value):
+                return self.generic_visit(node)
+            label = str(key.value)
+            if not label.isidentifier():
+                label = "k" + hashlib.sha1(repr(key.value).encode()).hexdigest()[:8]
+            name = f"_hp_{base.id}__{label}"
+            inlined[name] = GlobalRef(name, "value", value=value, item_of=base.id)
+            return ast.copy_location(ast.Name(name, ast.Load()), node)
+
     Inline().visit(definition)
     return inlined
 
@@ -357,7 +381,7 @@ def extract(fn: Callable[..., Any], _seen: dict[str, FunctionSource] | None = No
     names = _global_names(fn.__code__) | set(fn.__code__.co_freevars)
     _side_effects(fn, definition, namespace, names & set(namespace))
     roots = {name for name in names if name in namespace and _holds_state(namespace[name])}
-    inlined = _inline_attributes(definition, namespace, roots)
+    inlined = _inline_attributes(definition, namespace, roots, names)
     source = ast.unparse(definition)
 
     refs: list[GlobalRef] = []
