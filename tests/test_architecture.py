@@ -33,7 +33,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tuning", ("hotpath.tuning",)),
     ("install and watch", ("hotpath.watch", "hotpath.watch_report", "hotpath.dispatch")),
     ("public API", ("hotpath",)),
-    ("tools", ("hotpath.cli_helpers", "hotpath.cli", "hotpath.demo", "hotpath.examples", "hotpath.report",
+    ("tools", ("hotpath.cli_helpers", "hotpath.cli", "hotpath.demo", "hotpath.examples", "hotpath.report", "hotpath.export",
                "hotpath.profiles", "hotpath.gate", "hotpath.model.cli", "hotpath.model.explain",
                "hotpath.model.train", "hotpath.store.cli")),
 )

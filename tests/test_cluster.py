@@ -236,7 +236,7 @@ def _assert_store_consistent(state_dir: Path, result) -> None:
                          "WHERE f.qualname = ? ORDER BY t.id DESC LIMIT ?", (result.function, len(result.trials)))
     assert sorted((r["name"], r["status"]) for r in rows) == sorted((t.name, t.status) for t in result.trials)
     for install in store.db.read("SELECT source_path, source_sha256 FROM installs WHERE active = 1"):
-        check_artifact(Path(install["source_path"]), install["source_sha256"])
+        check_artifact(store.local_path(install["source_path"]), install["source_sha256"])
     assert not list((state_dir / "kernels").rglob("*.tmp")), "a half-written file was left behind"
 
 

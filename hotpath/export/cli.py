@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hotpath.statedir import StateDir
+from hotpath import cli_helpers
 
 
 #: Exit status when a function moved or changed since tuning.
@@ -32,14 +32,14 @@ def register(subparsers: Any) -> None:
                         help="module:function (or a bare name) to export; default: every live winner")
     parser.add_argument("--patch", required=True, metavar="FILE", help="where to write the diff ('-': standard output)")
     parser.add_argument("--root", default=".", help="folder the diff's paths are relative to (default: .)")
-    parser.add_argument("--home", help="state folder (default: $HOTPATH_HOME or ./.hotpath)")
+    parser.add_argument("--home", help=cli_helpers.HOME_HELP)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from hotpath.export import NothingToExport, UnknownFunction, export_patch
 
-    home = StateDir.locate(Path(args.home) if args.home else None).resolved().root
+    home = cli_helpers.state_dir(args).root
     try:
         result = export_patch(home, args.functions, Path(args.root))
     except NothingToExport as exc:
