@@ -141,3 +141,66 @@ def test_optimize_a_pytest_suite_tunes_the_package_function(tmp_path: Path) -> N
     ran = hotpath("-v", "run", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/", cwd=tmp_path)
     assert ran.returncode == 0 and "1 passed" in ran.stdout
     assert "mypkg.kern:smooth" in ran.stderr  # the stored winner was found for the package's module
+
+
+def test_a_syntax_error_shows_only_the_scripts_error(tmp_path: Path) -> None:
+    script = write(tmp_path, "broken.py", "print('never')\ndef f(:\n    pass\n")
+    expected = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert expected.returncode == 1 and expected.stderr.startswith(f'  File "{script}", line 2')
+    for command in ("profile", "optimize", "run"):
+        got = hotpath(command, str(script), cwd=tmp_path)
+        assert (got.returncode, got.stdout, got.stderr) == (1, "", expected.stderr), command
+
+
+@pytest.mark.slow
+@needs_scalene
+def test_a_script_that_raises_under_the_profiler_shows_its_own_traceback(tmp_path: Path) -> None:
+    script = write(tmp_path, "fails.py", """
+        import json
+
+        def parse(text):
+            return json.loads(text)
+
+        print("before")
+        parse("{")
+    """)
+    expected = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    got = hotpath("profile", "fails.py", cwd=tmp_path)
+    assert got.returncode == expected.returncode == 1
+    assert got.stdout == "before\n"
+    program_part, _, ours = got.stderr.rpartition("hotpath profile: ")
+    assert program_part == expected.stderr  # the frames from the script on, none of Scalene's or hotpath's
+    assert ours.startswith("fails.py failed (exit status 1)") and "\n" not in ours.strip()
+    write(tmp_path, "exits.py", "import sys\nprint('bye')\nsys.exit(3)\n")
+    got = hotpath("profile", "exits.py", cwd=tmp_path)
+    assert got.returncode == 3 and got.stdout == "bye\n"
+
+
+@pytest.mark.slow
+@needs_scalene
+def test_ctrl_c_while_profiling_ends_in_one_line_and_status_130(tmp_path: Path) -> None:
+    import signal
+
+    write(tmp_path, "forever.py", """
+        def spin():
+            total = 0
+            while True:
+                total += 1
+
+        print("started", flush=True)
+        spin()
+    """)
+    env = dict(os.environ, HOTPATH_HOME=str(tmp_path / "state"), COLUMNS="200")
+    process = subprocess.Popen([*HOTPATH, "optimize", "forever.py"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path, start_new_session=True)
+    assert process.stdout is not None
+    try:
+        assert process.stdout.readline() == "started\n"  # the program runs under Scalene
+        os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C: the whole process group
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130
+    assert out == ""
+    assert err.splitlines() == ["hotpath optimize: interrupted (Ctrl-C) while profiling; nothing was tuned"]

@@ -97,7 +97,7 @@ def _profile(args: argparse.Namespace) -> int:
         profile = scalene.profile(program, home / "profiles", program_stdout=sys.stderr if args.json else None)
     except scalene.ProfileError as exc:
         console.print(f"[red]hotpath profile: {exc}", highlight=False)
-        return 1
+        return exc.status if isinstance(exc, scalene.ProgramFailed) else 1
     except scalene.Interrupted:
         console.print("[yellow]hotpath profile: interrupted (Ctrl-C); no profile taken", highlight=False)
         return 130
@@ -161,7 +161,7 @@ def _optimize_program(args: argparse.Namespace, program: Program, home: Path, st
                 profile = pick.annotate(scalene.profile(program, workdir, stdin=program_stdin))
         except scalene.ProfileError as exc:
             err.print(f"[red]hotpath optimize: {exc}", highlight=False)
-            return 1
+            return exc.status if isinstance(exc, scalene.ProgramFailed) else 1
         except scalene.Interrupted:
             err.print("[yellow]hotpath optimize: interrupted (Ctrl-C) while profiling; nothing was tuned",
                       highlight=False)
@@ -193,7 +193,7 @@ def _optimize_program(args: argparse.Namespace, program: Program, home: Path, st
         status = outcome.script_status if outcome.script_status is not None else outcome.status
         err.print(f"[red]hotpath optimize: {program.label()} exited with status {status} during the capture run "
                   "(its own output is above, unchanged); nothing was tuned", highlight=False)
-        return 1
+        return status if status > 0 else 1  # the program's own status, as python would have ended
     winners = sum(1 for t in outcome.tuned if t.winner)
     command = " ".join(["hotpath run", *map(shlex.quote, program.argv())])
     out.print(f"{winners} winner(s) stored in {home}; run the program with them: [bold]{command}", highlight=False)

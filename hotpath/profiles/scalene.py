@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -35,11 +35,23 @@ from hotpath.profiles.model import FunctionProfile, Profile
 
 log = logging.getLogger(__name__)
 
-_SCALENE_TRAILER = ("Scalene: profile saved to", "  To view in browser:", "  To view in terminal:")
+# Scalene's closing notice, and its note on a run too short to sample (said in hotpath's own words)
+_SCALENE_TRAILER = ("Scalene: profile saved to", "  To view in browser:", "  To view in terminal:",
+                    "Scalene: The specified code did not run for long enough",
+                    "By default, Scalene only profiles code in the file executed",
+                    "To track the time spent in all files, use the `--profile-all` option")
 
 
 class ProfileError(Exception):
     """The profile could not be taken; the message says why, in words for the user."""
+
+
+class ProgramFailed(ProfileError):
+    """The program itself ended with a non-zero exit status (its own output already shown)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Interrupted(Exception):
@@ -48,13 +60,14 @@ class Interrupted(Exception):
 
 @dataclass(frozen=True)
 class ScaleneRun:
-    """How a Scalene run ended: its exit status, its JSON, the tail of its standard error, and
-    whether the program itself was started."""
+    """How a Scalene run ended: its exit status, its JSON, the tail of its standard error,
+    whether the program itself was started and whether Ctrl-C stopped it."""
 
     returncode: int
     data: dict[str, Any]
     stderr_tail: str
     program_started: bool = True
+    interrupted: bool = False  # Ctrl-C
 
 
 def scalene_version() -> str | None:
@@ -80,8 +93,9 @@ def command(stub: Path, spec: Path, outfile: Path, version: str, program_path: P
             str(stub), "---", str(spec)]
 
 
-def _forward(stream: IO[bytes], tail: list[bytes]) -> None:
-    """Copy the child's standard error to ours, keeping a tail for messages; drop Scalene's notice.
+def _forward(stream: IO[bytes], tail: list[bytes], silenced: Callable[[], bool] = lambda: False) -> None:
+    """Copy the child's standard error to ours, keeping a tail for messages; drop Scalene's notice,
+    and everything once ``silenced()`` (after Ctrl-C: what follows is Scalene's own traceback).
 
     Blank lines are held back until the next line shows whether they belong to the notice.
     """
@@ -89,6 +103,8 @@ def _forward(stream: IO[bytes], tail: list[bytes]) -> None:
     held: list[bytes] = []
 
     def write(data: bytes) -> None:
+        if silenced():
+            return
         if out is not None:
             out.write(data)
             out.flush()
@@ -128,17 +144,19 @@ def run(program: Program, outfile: Path, program_stdout: IO[Any] | None = None, 
     env = dict(os.environ)
     env.pop("PYTHONSTARTUP", None)
     tail: list[bytes] = []
-    with bootstrap.ctrl_c_to_child(), \
-            subprocess.Popen(cmd, stdout=program_stdout, stderr=subprocess.PIPE, stdin=stdin, env=env) as process:
+    ctrl_c = bootstrap.CtrlC()
+    with subprocess.Popen(cmd, stdout=program_stdout, stderr=subprocess.PIPE, stdin=stdin, env=env,
+                          start_new_session=True) as process, ctrl_c.forwarding(process.pid):
         assert process.stderr is not None
-        _forward(process.stderr, tail)
+        _forward(process.stderr, tail, lambda: ctrl_c.requested)
         returncode = process.wait()
     stderr_tail = b"".join(tail).decode(errors="replace")
     try:
         data = json.loads(outfile.read_text()) if outfile.exists() else {}
     except (OSError, ValueError) as exc:
         raise ProfileError(f"Scalene wrote an unreadable profile ({exc})") from None
-    return ScaleneRun(returncode, data if isinstance(data, dict) else {}, stderr_tail, launch.started(stub.parent))
+    return ScaleneRun(returncode, data if isinstance(data, dict) else {}, stderr_tail, launch.started(stub.parent),
+                      ctrl_c.requested)
 
 
 def definitions(path: Path) -> dict[int, str]:
@@ -224,12 +242,13 @@ def profile(program: Program, workdir: Path, program_stdout: IO[Any] | None = No
     workdir.mkdir(parents=True, exist_ok=True)
     outfile = workdir / "scalene-profile.json"
     result = run(program, outfile, program_stdout, stdin)
-    if result.returncode in (130, -signal.SIGINT):
+    if result.interrupted or result.returncode in (130, -signal.SIGINT):
         raise Interrupted()
     if result.returncode != 0:
-        who = f"{program.label()} failed" if result.program_started else "Scalene failed"
-        raise ProfileError(f"{who} (exit status {result.returncode}); its own output is above, unchanged. "
-                           "Fix the program (or run it with `python` to check) and profile again.")
+        if result.program_started:
+            raise ProgramFailed(f"{program.label()} failed (exit status {result.returncode}); its own output is "
+                                "above, unchanged", result.returncode)
+        raise ProfileError(f"Scalene failed (exit status {result.returncode}); its own output is above, unchanged.")
     if not result.data.get("files"):
         hint = " ".join(line.strip() for line in result.stderr_tail.splitlines() if line.startswith("Scalene"))
         raise ProfileError("Scalene recorded no samples in the program's own files"
