@@ -230,6 +230,7 @@ def test_numba_fused_variant_returns_exactly_the_original(kernel, inputs, tmp_pa
         assert identical(variant(*args), expected), (kernel.__name__, args)
 
 
+@pytest.mark.slow
 def test_numba_fused_masked_sums_keep_numpys_pairwise_order(tmp_path):
     x = cancelling(5000, 9)
     backend = get_backend("numba")

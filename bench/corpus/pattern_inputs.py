@@ -5,7 +5,17 @@ Same contract as :mod:`bench.corpus.inputs`: ``make(size) -> tuple``, "small" fo
 """
 import numpy as np
 
-from .inputs import _pick, _rng
+from .inputs import SIZES
+
+
+def _pick(size, small, bench):
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; expected one of {SIZES}")
+    return small if size == "small" else bench
+
+
+def _rng(seed):
+    return np.random.default_rng(seed)
 
 
 def exceedance_fraction_vec(size):

@@ -9,9 +9,15 @@ The rules, each small and composable:
   that expression with length-1 axes inserted: it reads nothing new;
 * an operator, ufunc or ``np.where`` broadcasts its operands' shapes right-aligned: a length-1
   axis takes the other operand's axis, two loop axes are unified (they become one loop);
-* a reduction (``sum``, ``prod``, ``max``, ``min``, ``mean``, ``any``, ``all``; ``std``/``var``
-  rewritten into means) removes axes from the shape, or keeps them as length 1 with
-  ``keepdims``;
+* a reduction (``sum``, ``prod``, ``max``, ``min``, ``mean``, ``any``, ``all``, ``argmax``,
+  ``argmin``; ``std``/``var`` rewritten into means, ``count_nonzero`` into a sum of ``!= 0``)
+  removes axes from the shape, or keeps them as length 1 with ``keepdims``;
+* a boolean selection ``x[mask]`` inside a whole-array reduction is the data gated by the mask
+  (``Reduce.mask``), when nothing else meets the compacted values;
+* ``np.diff`` of a named array is the difference of two shifted slices; ``.real``, ``.imag``
+  and ``np.conj`` are scalar operations on complex elements;
+* a floating matrix product (``@``, ``np.dot``, ``np.matmul``) stays a call, computed once
+  before the loops into a local the nest reads;
 * a scalar that does not touch array data is kept as source text (a loop invariant).
 
 Anything else raises ``Unsupported`` and the statement is left as NumPy code. Each node's dtype

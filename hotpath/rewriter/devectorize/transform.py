@@ -9,7 +9,10 @@ side lowers to IR and reads array data element by element:
 * ``t[slices] = E`` and ``t += E`` write in place; when ``E`` reads memory the write may
   overwrite before it is read (``u[1:-1] = u[:-2] + u[2:]``), the nest fills a temporary and a
   second loop copies it, exactly as NumPy evaluates the right-hand side first;
-* ``return E`` and scalar statements with reductions (``s = np.sum(...)``) likewise.
+* ``return E`` and scalar statements with reductions (``s = np.sum(...)``) likewise;
+* ``np.cumsum``/``np.cumprod`` of a 1-d expression (also reversed: ``np.cumsum(E[::-1])[::-1]``)
+  and ``np.nonzero(E)[0]`` (``np.where(E)[0]``, ``np.flatnonzero(E)``, shifted by an integer)
+  become one loop that fills the result (``Emitter.sequence``).
 
 Across statements, a local array assigned once and used once by the next statements is
 substituted into its use (``loss = np.where(...); return loss.mean()`` becomes one reduction
