@@ -22,6 +22,7 @@ from hotpath.errors import NotRewritable
 from hotpath.frozen_globals import FrozenGlobals, freeze
 from hotpath.kernels import Candidate, Skipped
 from hotpath.model.guide import Guidance, guide, remember
+from hotpath.reasons import headline
 from hotpath.rewriter.proposers import propose_all
 from hotpath.rewriter.integers import holds_python_int, shift_counts, unbounded_growth
 from hotpath.rewriter.source import FunctionSource, extract
@@ -31,7 +32,7 @@ from hotpath.runner.confirm import confirm_winner
 from hotpath.runner.inputs import CAPTURED, rule_counts
 from hotpath.runner.probes import derive_cases
 from hotpath.runner.tasks import ReferenceReport, ReferenceTask
-from hotpath.runner.trials import WON, Observer, StopCheck, Trial, speculate
+from hotpath.runner.trials import FAILED, WON, Observer, StopCheck, Trial, speculate
 from hotpath.signature import Signature, signature_of
 from hotpath.store.verification import Verification
 
@@ -97,7 +98,7 @@ class TuneResult:
             lines.append(f"  {_inputs_line(self.inputs, self.coverage)}")
         for t in self.trials:
             speed = f"{t.timing}" if t.timing else "-"
-            lines.append(f"  {t.name:<28} {t.status:<9} {speed:<24} {t.reason.splitlines()[0]}")
+            lines.append(f"  {t.name:<28} {t.status:<9} {speed:<24} {headline(t.reason)}")
         lines.append(f"  -> {'installed ' + self.winner.name if self.winner else 'nothing installed: ' + str(self.reason)}")
         if self.winner is not None and self.winner.adapters:
             lines.append(f"     {_verification(self.inputs, self.coverage, self.winner).guards_line()}")
@@ -216,6 +217,8 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
         tried = [t for t in trials if t.status != "skipped"]
         if not tried:
             reason = "no candidate could be built: " + "; ".join(f"{t.name}: {t.reason}" for t in trials)
+        elif all(t.status == FAILED for t in tried):  # none was ever compared: say why, not "disagreed"
+            reason = "every candidate failed: " + "; ".join(f"{t.name}: {headline(t.reason)}" for t in tried)
         elif not any(t.correct for t in trials):
             reason = "no candidate agreed with the original on every input"
         elif sandbox_winner is not None:

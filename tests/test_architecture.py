@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hotpath"
 #: The pipeline stages, earliest first, each with the modules (or packages: every module under
 #: them) that make it up. The longest matching prefix decides a module's stage.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("hotpath.errors", "hotpath.version", "hotpath.statedir", "hotpath.vocabulary",
+    ("foundation", ("hotpath.errors", "hotpath.reasons", "hotpath.version", "hotpath.statedir", "hotpath.vocabulary",
                     "hotpath.signature", "hotpath.kernels.base", "hotpath.config", "hotpath.integrity",
                     "hotpath.fastpath")),
     ("analysis", ("hotpath.rewriter.supported", "hotpath.rewriter.source", "hotpath.rewriter.parallel", "hotpath.rewriter.reduction_order",

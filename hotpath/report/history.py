@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from hotpath.reasons import headline
 from hotpath.report import health
 from hotpath.report.model import Report
 
@@ -44,7 +45,7 @@ def trials_history(report: Report, function: str | None = None) -> Table:
             table.add_row(when if first else "", run.function if first else "", run.signature if first else "",
                           f"{t.backend} / {t.name}", Text(t.status, style=_STYLE.get(t.status, "")),
                           _speed(t.speedup, t.ci_low, t.ci_high), tune if first else "",
-                          t.reason.splitlines()[0] if t.reason else "")
+                          headline(t.reason or ""))
         verified = run.verification
         if verified.inputs or verified.coverage_percent is not None:
             table.add_row("", "", "", "verification", "", "", "", Text(verified.inputs_line()), style="dim")

@@ -19,6 +19,7 @@ from html import escape
 from pathlib import Path
 
 from hotpath.profiles.programs import ProgramRun
+from hotpath.reasons import headline
 from hotpath.report import environment, health, sources
 from hotpath.report.model import LIVE, NOT_INSTALLED, Report, TuningRun
 from hotpath.report.svg import Bar, Mark, Pair, before_after_chart, speedup_chart, timeline_chart
@@ -184,7 +185,7 @@ def _trials_table(report: Report, anchors: dict[tuple[int, str], str]) -> str:
                          _num(t.candidate_s, "-" if t.candidate_s is None else f"{t.candidate_s * 1e3:.3f} ms"),
                          _num(t.compile_s, "-" if t.compile_s is None else f"{t.compile_s:.2f}"),
                          _num(run.duration_s, "-" if run.duration_s is None else f"{run.duration_s:.1f}"),
-                         _cell((t.reason or "").splitlines()[0] if t.reason else "")])
+                         _cell(headline(t.reason or ""))])
     return _table(head, rows, "trials", sortable=True)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from hotpath.reasons import headline
 from hotpath.tuning import TuneResult
 
 _STYLE = {"won": "bold green", "correct": "green", "incorrect": "red", "failed": "red", "skipped": "dim"}
@@ -30,7 +31,7 @@ def trials_table(result: TuneResult) -> Table:
         speed = f"{timing.speedup:.2f}x [{timing.ci_low:.2f}, {timing.ci_high:.2f}]" if timing else "-"
         table.add_row(trial.name, Text(trial.status, style=_STYLE.get(trial.status, "")), correct,
                       _ms(timing.candidate_s if timing else None), speed,
-                      Text(trial.reason.splitlines()[0]))  # Text: "[gpu]" is not rich markup
+                      Text(headline(trial.reason)))  # Text: "[gpu]" is not rich markup
     return table
 
 
