@@ -113,11 +113,15 @@ def test_the_program_record_round_trips(tmp_path: Path) -> None:
     assert programs.read(tmp_path, run.script) == run
 
 
-def test_only_a_run_with_the_recorded_arguments_is_judged_by_the_record(tmp_path: Path) -> None:
-    script = str(tmp_path / "prog.py")
-    programs.write(tmp_path, programs.ProgramRun(script, 1.0, _run(100, 0.02, 50.0, 0.8).functions, ("25",)))
-    assert programs.nothing_to_load(tmp_path, script, ["25"]) == f"no active stored winner in {tmp_path}"
-    assert programs.nothing_to_load(tmp_path, script, ["250"]) is None  # another run: runscript weighs it
+def test_only_a_run_of_the_recorded_program_is_judged_by_the_record(tmp_path: Path) -> None:
+    script = tmp_path / "prog.py"
+    script.write_text("print(1)\n")
+    programs.write(tmp_path, programs.ProgramRun(str(script), 1.0, _run(100, 0.02, 50.0, 0.8).functions, ("25",)))
+    assert programs.nothing_to_load(tmp_path, str(script), ["25"]) == f"no active stored winner in {tmp_path}"
+    assert programs.nothing_to_load(tmp_path, str(script), ["250"]) is None  # another run: runscript weighs it
+    script.write_text("print(2)\n")
+    assert programs.nothing_to_load(tmp_path, str(script), ["25"]) is None  # an edited program: likewise
+    script = str(script)
     programs.write(tmp_path, programs.ProgramRun(script, 1.0, _run(100, 0.02, 50.0, 0.8).functions, None))
     assert programs.nothing_to_load(tmp_path, script, ["25"]) is None  # arguments not recorded
 
@@ -140,6 +144,7 @@ def test_a_run_that_loads_no_winner_is_the_plain_program(stored) -> None:
     name = "tests.sample_kernels:sum_squares"
     assert programs.active_names(state) == {name}
     script = str(state / "prog.py")
+    Path(script).write_text("print(1)\n")
 
     def record(functions: dict[str, programs.FunctionRun]) -> str | None:
         programs.write(state, programs.ProgramRun(script, 1.0, functions, ("25",)))

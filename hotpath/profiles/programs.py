@@ -26,7 +26,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from hotpath.statedir import StateDir
@@ -93,6 +93,7 @@ class ProgramRun:
     total_s: float
     functions: dict[str, FunctionRun] = field(default_factory=dict)
     args: tuple[str, ...] | None = None  # the program's arguments in that run (None: not recorded)
+    script_sha256: str | None = None  # the script's text then (``write`` fills it in)
 
     def to_json(self) -> str:
         return json.dumps({"schema": SCHEMA, **asdict(self)}, indent=1)
@@ -106,7 +107,8 @@ class ProgramRun:
                                        f.get("backend"), f.get("load_s"))
                      for name, f in data["functions"].items()}
         args = data.get("args")
-        return cls(data["script"], data["total_s"], functions, None if args is None else tuple(args))
+        return cls(data["script"], data["total_s"], functions, None if args is None else tuple(args),
+                   data.get("script_sha256"))
 
 
 def record_path(state_dir: Path, script: str) -> Path:
@@ -127,7 +129,18 @@ def read(state_dir: Path, script: str) -> ProgramRun | None:
         return None
 
 
+def script_digest(script: str) -> str | None:
+    """SHA-256 of the script's text, ``None`` when it cannot be read."""
+    try:
+        return hashlib.sha256(Path(script).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def write(state_dir: Path, run: ProgramRun) -> Path:
+    """Store ``run`` as the record of its script, with the script's digest as it is now."""
+    if run.script_sha256 is None:
+        run = replace(run, script_sha256=script_digest(run.script))
     path = record_path(state_dir, run.script)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(run.to_json())
@@ -170,15 +183,17 @@ def active_names(state_dir: Path) -> set[str] | None:
 def nothing_to_load(state_dir: Path, script: str, args: Sequence[str]) -> str | None:
     """Why ``hotpath run SCRIPT ARGS`` would load no stored winner at all, or ``None``.
 
-    True of a run with the arguments ``hotpath optimize`` recorded, where every active winner in
-    the store has a recorded cost, and every backend's winners save less than loading them costs
-    (so they would only ever be loaded after that much time in the originals, which a run like the
-    recorded one never spends). Such a run is the plain program, and ``hotpath run`` can hand over
-    to ``python`` without its own start-up.
+    True of a run of the script as it was recorded (same text, same arguments) where every active
+    winner in the store has a recorded cost, and every backend's winners save less than loading
+    them costs (so they would only ever be loaded after that much time in the originals, which a
+    run like the recorded one never spends). Such a run is the plain program, and ``hotpath run``
+    can hand over to ``python`` without its own start-up.
     """
     run = read(state_dir, script)
     if run is None or run.args is None or tuple(run.args) != tuple(args):
         return None
+    if run.script_sha256 is None or run.script_sha256 != script_digest(script):
+        return None  # the program changed since: its calls may not be the recorded ones
     groups = backend_groups(run)
     weighed = {name for members in groups.values() for name, _ in members}
     active = active_names(state_dir)
