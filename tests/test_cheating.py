@@ -52,7 +52,7 @@ SUM_SQUARES_CHEATS = [
     (cheats.PATCH_CLOCK, "failed", "patched time.perf_counter"),
     (cheats.PATCH_STATISTICS, "failed", "numpy.median"),
     (cheats.SKIP_WORK_WHEN_TIMED, "incorrect", "on a timed input"),
-    (cheats.CACHE_BY_IDENTITY, "incorrect", "instead of"),
+    (cheats.CACHE_BY_IDENTITY, "incorrect", "cached by input identity or content"),
     (cheats.CACHE_BY_CONTENT, "incorrect", "cached by input identity or content"),
     (cheats.NAN_WILDCARD, "incorrect", "nan instead of"),
     (cheats.SET_TRACE, "failed", "sys.settrace"),

@@ -220,9 +220,21 @@ def rescale(target: tuple[Any, ...], source: tuple[Any, ...], factor: float) -> 
         _arrays_in(t, found_target)
         _arrays_in(s, found_source)
     for t, s in zip(found_target.values(), found_source.values()):
-        if (isinstance(t, np.ndarray) and isinstance(s, np.ndarray) and t.dtype.kind in "fc" and t.base is None
-                and t.flags.writeable and t.shape == s.shape):
+        if _scalable(t) and isinstance(s, np.ndarray) and t.shape == s.shape:
             np.multiply(s, factor, out=t)
+
+
+def scalable_arrays(args: tuple[Any, ...]) -> list[np.ndarray]:
+    """The arrays of ``args`` that ``rescale`` rewrites (non-empty ones)."""
+    found: dict[int, Any] = {}
+    for arg in args:
+        _arrays_in(arg, found)
+    return [a for a in found.values() if _scalable(a) and a.size]
+
+
+def _scalable(value: Any) -> bool:
+    return (isinstance(value, np.ndarray) and value.dtype.kind in "fc" and value.base is None
+            and value.flags.writeable)
 
 
 def holds_mutable(value: Any) -> bool:

@@ -12,7 +12,7 @@ from hotpath.runner.compare import Tolerance
 from hotpath.runner.explore import LineCoverage
 from hotpath.runner.inputs import InputCase
 from hotpath.runner.outcome import Outcome
-from hotpath.runner.timing import Timing
+from hotpath.runner.timing import Timing, fresh_factor
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ReferenceTask:
 
 def _factors(count: int) -> tuple[float, ...]:
     draw = random.SystemRandom()
-    return tuple(1.0 + draw.uniform(-1, 1) * 2.0**-12 for _ in range(count))
+    return tuple(fresh_factor(draw) for _ in range(count))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from hotpath.runner.outcome import Outcome, aliased_arguments, fresh_args, mutable_view, rescale
+from hotpath.runner.outcome import Outcome, aliased_arguments, fresh_args, mutable_view, rescale, scalable_arrays
 
 #: The smallest number of pairs whose [min, max] already covers the median with >= 95%.
 MIN_PAIRS = 6
@@ -155,18 +155,20 @@ def timed_run(original: Callable[..., Any], candidate: Callable[..., Any], args:
               after_sample: Callable[[], None] | None = None) -> TimedRun:
     """Time ``candidate`` against ``original`` on inputs like ``args`` (both already warm).
 
-    Every timed call gets inputs of ``args``' signature with fresh values: before each call,
-    outside the timed interval, the floating-point arrays are rewritten as ``args``' times a
-    factor drawn for that call (``rescale``), and a mutating function's arguments are restored
-    first. So an answer cached by the identity of an input is stale, one cached by its content
+    Every timed call gets inputs of ``args``' signature with fresh values, set outside the timed
+    interval: before each sample the floating-point arrays are rewritten as ``args``' times a
+    factor drawn for it (``rescale``; a mutating function's arguments are restored first), and
+    before each call of a sample one element moves (``_poke``). So no two calls see the same
+    content: an answer cached by the identity of an input is stale, one cached by its content
     never hits, and a call cannot tell a timed call from any other. Each call is timed on its
     own, with ``clock`` (default ``time.perf_counter``; a sandbox worker passes one bound before
     the candidate was imported), less the clock's own cost. The number of warm-up calls, of
     calls per sample and of pairs are drawn at random (from ``seed``), so a candidate cannot
     count its way to the calls that are timed.
 
-    ``checked_factors``: for each, one candidate call at a random place among the pairs gets
-    the captured floats times that factor, and its outcome is kept (``TimedRun.checked``) for
+    ``checked_factors``: for each, one candidate call at a random place among the pairs (not
+    the first of its sample, so the call before it had the same arrays) gets exactly the
+    captured floats times that factor, and its outcome is kept (``TimedRun.checked``) for
     the caller to compare with the original's on the same input. ``sync`` waits for a device
     the candidate launched work on (a GPU runs asynchronously: without it the clock would stop
     before the work is done); it is called inside every timed candidate call. ``after_sample``
@@ -187,7 +189,7 @@ def timed_run(original: Callable[..., Any], candidate: Callable[..., Any], args:
         return work
 
     def factor() -> float:
-        return 1.0 + draw.uniform(-1.0, 1.0) * 2.0**-12
+        return fresh_factor(draw)
 
     # A few untimed calls of each, their number drawn; the last tells how many calls a sample
     # needs to rise above timer noise.
@@ -202,42 +204,48 @@ def timed_run(original: Callable[..., Any], candidate: Callable[..., Any], args:
     loops = 1 if mutates else max(1, math.ceil(MIN_SAMPLE_S / max(single, 1e-9)))
     loops += draw.randint(0, loops // 4)
     min_pairs = MIN_PAIRS + draw.randint(0, 3)
-    # Where the checked calls go: a random (pair, call) among the pairs the budget is expected to
-    # allow; any not reached by the end is made after the last pair, just the same.
+    # Where the checked calls go: a random pair among those the budget is expected to allow (any
+    # not reached by the end is made after the last pair, just the same), and a random call of
+    # its sample other than the first, so the call before it saw the same arrays.
     expected_pairs = max(min_pairs, min(MAX_PAIRS, int(budget_s / max(2 * single * loops, 1e-9))))
-    pending: dict[tuple[int, int], float] = {}
+    pending: dict[int, tuple[int, float]] = {}
     for f in checked_factors:
-        place = (draw.randrange(expected_pairs), draw.randrange(loops))
-        while place in pending:  # one checked call per place
-            place = (place[0] + 1, place[1])
-        pending[place] = f
+        pair = draw.randrange(expected_pairs)
+        while pair in pending:  # one checked call per sample
+            pair += 1
+        pending[pair] = (draw.randrange(1, loops) if loops > 1 else 0, f)
     checked: list[tuple[float, Outcome]] = []
-
-    def check(f: float) -> float:
-        work = fresh("candidate", f)
-        begin = clock()
-        returned = candidate(*work)
-        if sync is not None:
-            sync()
-        elapsed = clock() - begin - overhead
-        # Kept as they are now: a later call may reuse the same objects.
-        checked.append((f, Outcome(returned=copy.deepcopy(returned), args_after=copy.deepcopy(mutable_view(work)),
-                                   aliases=aliased_arguments(returned, work))))
-        return elapsed
+    pokeable = {which: scalable_arrays(work) for which, work in works.items()}
 
     def sample(fn: Callable[..., Any], which: str, pair: int) -> float:
+        # The sample's arrays get the captured values times a factor drawn for it (the checked
+        # call's factor, in its sample), outside the timed calls; then before each call but the
+        # checked one, one element is changed (``_poke``; the one changed before is put back
+        # first), so no two calls see the same content and the checked call sees exactly the
+        # factor's. One element, not the whole input: rewriting it all between calls would
+        # leave the caches in another state than repeated calls of a real program find them.
+        at, f = pending.pop(pair) if fn is candidate and pair in pending else (-1, factor())
+        work = fresh(which, f)
+        leaves = pokeable[which] if loops > 1 else []
+        undo: tuple[np.ndarray, int, Any] | None = None
         total = 0.0
         for call in range(loops):
-            f = pending.pop((pair, call), None) if fn is candidate else None
-            if f is not None:
-                total += check(f)
-                continue
-            work = fresh(which, factor())
+            if undo is not None:
+                leaf, index, value = undo
+                leaf.flat[index] = value
+                undo = None
+            if leaves and call != at:
+                undo = _poke(leaves[draw.randrange(len(leaves))], draw)
             begin = clock()
-            fn(*work)
+            returned = fn(*work)
             if sync is not None and fn is candidate:
                 sync()
             total += clock() - begin - overhead
+            if call == at:
+                # Kept as they are now: a later call reuses the same objects.
+                checked.append((f, Outcome(returned=copy.deepcopy(returned),
+                                           args_after=copy.deepcopy(mutable_view(work)),
+                                           aliases=aliased_arguments(returned, work))))
         return max(total, 0.0) / loops
 
     originals: list[float] = []
@@ -255,8 +263,8 @@ def timed_run(original: Callable[..., Any], candidate: Callable[..., Any], args:
         candidates.append(max(t_c, 1e-12))
         if after_sample is not None:
             after_sample()
-    for f in pending.values():
-        check(f)
+    for pair in sorted(pending):
+        sample(candidate, "candidate", pair)
     ratios = [o / c for o, c in zip(originals, candidates)]
     low, high = median_interval(ratios, confidence)
     timing = Timing(
@@ -271,6 +279,27 @@ def timed_run(original: Callable[..., Any], candidate: Callable[..., Any], args:
         mean_speedup=sum(originals) / sum(candidates),
     )
     return TimedRun(timing, tuple(checked), clock() - began)
+
+
+def fresh_factor(draw: random.Random) -> float:
+    """A scale factor for fresh timed inputs: just below 1, so every float shrinks towards zero
+    and stays within the captured range of values (an index held as a float stays in bounds, a
+    positive value positive, a sorted array sorted) while differing in the last dozen bits."""
+    return 1.0 - draw.uniform(2.0**-14, 2.0**-12)
+
+
+def _poke(leaf: np.ndarray, draw: random.Random) -> tuple[np.ndarray, int, Any] | None:
+    """Move one element of ``leaf`` to the midpoint with its neighbour in memory order (so it
+    stays between values the array holds: a sorted array stays sorted); what undoes it."""
+    if leaf.size < 2 or leaf.dtype.kind != "f":
+        return None
+    index = draw.randrange(leaf.size)
+    value = leaf.flat[index]
+    other = leaf.flat[index - 1 if index else 1]
+    if not (math.isfinite(value) and math.isfinite(other)):
+        return None
+    leaf.flat[index] = (value + other) / 2
+    return leaf, index, value
 
 
 def _clock_cost(clock: Callable[[], float]) -> float:
