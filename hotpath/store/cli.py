@@ -102,7 +102,9 @@ def register(subparsers: Any) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
+    from rich.text import Text
 
     from hotpath import watch_report
 
@@ -118,17 +120,27 @@ def _status(args: argparse.Namespace) -> int:
         Console().print(f"nothing installed in {_home(args)}")
         return 0
     lost = [row for row in installs if row["kernel_missing"]]
-    table = Table(title=f"installed variants in {_home(args)}", title_justify="left")
-    for column in ("function", "signature", "variant", "speedup", "since", "calls checked", "watch cost"):
-        table.add_column(column)
-    for row in installs:
-        seen = row["watch"]
-        checked = f"{seen['checked']:,} of {seen['calls']:,}" if seen else "-"
-        share = f"{100 * seen.get('shadow_share', 0.0):.1f}%" if seen else "-"
-        variant = f"{row['name']} [red](kernel file missing: not installed)[/]" if row["kernel_missing"] else row["name"]
-        table.add_row(f"{row['module']}:{row['qualname']}", row["signature"], variant,
-                      f"{row['speedup']:.1f}x", _when(row["created"]), checked, share)
-    Console().print(table)
+    out = Console()
+    title = f"installed variants in {_home(args)}"
+    records = [_status_record(row) for row in installs]
+    table = Table(title=title, title_justify="left")
+    for column in _STATUS_COLUMNS:
+        # Names and signatures are pasted into `hotpath rollback`: never wrapped or cut.
+        table.add_column(column, no_wrap=True)
+    for record in records:
+        table.add_row(*record)
+    if Measurement.get(out, out.options.update_width(1 << 16), table).maximum <= out.width:
+        out.print(table)
+    else:  # too narrow (a pipe, a CI log): one block per install, the name alone on its line
+        out.print(Text(title, style="italic"), soft_wrap=True)
+        for name, *rest in records:
+            out.print(Text(name.plain, style="bold"), soft_wrap=True)
+            detail = Text("  ")
+            for label, cell in zip(_STATUS_COLUMNS[1:], rest):
+                detail.append(f"{label} ", style="dim")
+                detail.append_text(cell)
+                detail.append("  ")
+            out.print(detail, soft_wrap=True)
     if lost:
         # A warm start refuses these (audited) and runs the original: say so, and how to fix it.
         names = sorted({f"{row['module']}:{row['qualname']}" for row in lost})
@@ -137,6 +149,23 @@ def _status(args: argparse.Namespace) -> int:
                         f"Tune again to rebuild, or `hotpath rollback {names[0]}` to clear it.",
                         highlight=False, soft_wrap=True)
     return 0
+
+
+_STATUS_COLUMNS = ("function", "signature", "variant", "speedup", "since", "calls checked", "watch cost")
+
+
+def _status_record(row: dict[str, Any]) -> list[Any]:
+    """One install's cells for ``status``, as rich Text: signatures like ``[float64]`` are not markup."""
+    from rich.text import Text
+
+    seen = row["watch"]
+    variant = Text(row["name"])
+    if row["kernel_missing"]:
+        variant.append(" (kernel file missing: not installed)", style="red")
+    return [Text(f"{row['module']}:{row['qualname']}"), Text(row["signature"]), variant,
+            Text(f"{row['speedup']:.1f}x"), Text(_when(row["created"])),
+            Text(f"{seen['checked']:,} of {seen['calls']:,}" if seen else "-"),
+            Text(f"{100 * seen.get('shadow_share', 0.0):.1f}%" if seen else "-")]
 
 
 def _audit(args: argparse.Namespace) -> int:

@@ -75,11 +75,12 @@ class CliResult:
     stderr: str
 
 
-def run_gate_cli(*args: str | os.PathLike[str], cwd: Path | None = None) -> CliResult:
-    """``python -m hotpath.gate ARGS`` in a subprocess (what CI runs, tracebacks included)."""
+def run_gate_cli(*args: str | os.PathLike[str], cwd: Path | None = None, **env: str) -> CliResult:
+    """``python -m hotpath.gate ARGS`` in a subprocess (what CI runs, tracebacks included); its
+    output is a pipe, as in CI. ``env`` adds variables, e.g. ``COLUMNS="80"``."""
     proc = subprocess.run(
         [sys.executable, "-m", "hotpath.gate", *map(str, args)],
-        capture_output=True, text=True, env=subprocess_env(), cwd=cwd or ROOT, timeout=300,
+        capture_output=True, text=True, env=subprocess_env(**env), cwd=cwd or ROOT, timeout=300,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 

@@ -154,6 +154,24 @@ def test_bad_options_exit_2(args: tuple[str, ...], fragment: str, pyperf_files: 
     _assert_clean_error(run_gate_cli("gate", pyperf_files["base"], pyperf_files["same"], *args), fragment)
 
 
+@pytest.mark.parametrize("columns", ["80", "60"])
+def test_piped_output_keeps_whole_names_and_verdicts(tmp_path: Path, columns: str) -> None:
+    """At 80 or 60 columns, piped (issue 19 item 5): every name whole on one line, every verdict shown."""
+    long = "benchmarks/test_particles.py::test_pair_forces_with_cutoff[float64-4096]"
+    groups = [g for g in range(8) for _ in range(4)]
+    def doc(path: Path, slow: float) -> Path:
+        rows = [{"name": long, "samples": [slow * (1 + 0.001 * (i % 5)) for i in range(32)], "groups": groups},
+                {"name": "t[x]", "samples": [1e-3 * (1 + 0.001 * (i % 5)) for i in range(32)], "groups": groups}]
+        return write_hotpath_doc(path, rows)
+
+    result = run_gate_cli("gate", doc(tmp_path / "a.json", 1e-3), doc(tmp_path / "b.json", 2e-3), COLUMNS=columns)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert any(long in line for line in lines) and any("t[x]" in line for line in lines), result.stdout
+    assert "slower" in result.stdout and "unchanged" in result.stdout
+    assert all(len(line.rstrip()) <= int(columns) for line in lines if long not in line and "t[x]" not in line)
+
+
 def test_hotpath_command_registers_gate_and_measure() -> None:
     """The `hotpath` entry point (owned elsewhere) must expose both subcommands via register()."""
     import argparse

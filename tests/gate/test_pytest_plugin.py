@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gate_helpers import plugin_autoloads, run_pytest_benchmark, subprocess_env
 
 
@@ -82,3 +84,35 @@ def test_inert_without_options_and_without_pytest_benchmark(tmp_path: Path) -> N
     assert "--hotpath-gate" in helped.stdout
     needs = _plain_pytest(tmp_path, "-p", "no:benchmark", "--hotpath-save=x.json")
     assert needs.returncode == 4 and "need pytest-benchmark" in needs.stdout + needs.stderr
+
+
+LONG_ID_FILE = """
+import pytest
+
+@pytest.mark.parametrize("size", [2000])
+@pytest.mark.parametrize("variant", ["periodic-boundaries-with-cutoff"])
+def test_pair_forces_over_every_neighbour_pair(benchmark, size, variant):
+    benchmark(sum, range(size))
+"""
+
+
+def test_summary_at_60_columns_keeps_the_whole_id(tmp_path: Path) -> None:
+    """The plugin's table in a 60-column CI log (issue 19 item 5): the id whole, with its verdict."""
+    pytest.importorskip("pytest_benchmark", reason="pytest-benchmark is in the `test` extra")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "bench_long.py").write_text(LONG_ID_FILE)
+    baseline = tmp_path / "base.json"
+    runs = []
+    for option in (f"--hotpath-save={baseline}", f"--hotpath-gate={baseline}"):
+        cmd = [sys.executable, "-m", "pytest", "bench_long.py", "-q", "-p", "no:cacheprovider",
+               "--benchmark-min-rounds=20", "--benchmark-max-time=0.1", option]
+        if not plugin_autoloads():
+            cmd[3:3] = ["-p", "hotpath.gate.pytest_plugin"]
+        runs.append(subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                                   env=subprocess_env(COLUMNS="60")))
+    gated = runs[-1]
+    assert gated.returncode in (0, 1), gated.stdout + gated.stderr  # a verdict either way, not an error
+    name = "bench_long.py::test_pair_forces_over_every_neighbour_pair[periodic-boundaries-with-cutoff-2000]"
+    section = gated.stdout.split("hotpath gate", 1)[1]
+    assert any(name in line for line in section.splitlines()), gated.stdout
+    assert re.search(r"\b(slower|unchanged|faster)\b", section), gated.stdout

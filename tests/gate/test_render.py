@@ -69,3 +69,34 @@ def test_json(report) -> None:
                                                  (1.234e6, "instructions", "1.234 MIr"), (12, "byte", "12 byte")])
 def test_format_value(value: float, unit: str, text: str) -> None:
     assert format_value(value, unit) == text
+
+
+LONG = "benchmarks/test_particles.py::test_pair_forces_with_cutoff[float64-4096-periodic]"
+
+
+@pytest.fixture(scope="module")
+def long_report():
+    """A pytest-style parametrised id longer than 80 columns, slower, beside a short unchanged one."""
+    ok = "tests/b.py::test_ok[x]"
+    base = ResultSet("base.json", "hotpath.bench/1", {LONG: _bench(LONG, 1.0, 1), ok: _bench(ok, 1.0, 2)})
+    cur = ResultSet("cur.json", "hotpath.bench/1", {LONG: _bench(LONG, 1.4, 3), ok: _bench(ok, 1.0, 4)})
+    return run_gate(base, cur)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 200])
+def test_terminal_never_cuts_names_or_verdicts(long_report, width: int) -> None:
+    buf = io.StringIO()
+    terminal.render(long_report, Console(file=buf, width=width), verbose=True)
+    lines = buf.getvalue().splitlines()
+    # Whole, on one line (brackets are not taken for markup), with its verdict in the output.
+    assert any(LONG in line for line in lines) and any("tests/b.py::test_ok[x]" in line for line in lines)
+    assert "slower" in buf.getvalue() and "unchanged" in buf.getvalue() and "…+" in buf.getvalue()
+    # Only lines that carry a name may run past the width (a terminal wraps them; a log keeps them whole).
+    assert all(len(line.rstrip()) <= width for line in lines if LONG not in line and "test_ok" not in line)
+    assert not any(line.rstrip().endswith("…") for line in lines)  # nothing truncated by rich
+
+
+def test_terminal_keeps_the_full_table_when_it_fits(report) -> None:
+    buf = io.StringIO()
+    terminal.render(report, Console(file=buf, width=100))
+    assert "detects" in buf.getvalue() and "baseline" in buf.getvalue()
