@@ -127,13 +127,20 @@ SEQUENCES = [
     ("np.where(np.abs(x) > 1.0)[0]", (f64(30),)),
     ("np.nonzero(x * 0.0)[0]", (f64(10),)),  # nothing: an empty int array
     ("np.cumsum(x + 1.0)", (np.zeros(0),)),
+    # along an axis of an n-d expression: C-order loops, each element adds the previous one
+    ("np.cumsum(x * 2.0, axis=0)", (with_nan(f64(5, 6)),)),
+    ("np.cumprod(1.0 + 0.1 * x, axis=-1)", (f64(5, 6),)),
+    ("(x * x).cumsum(axis=1)", (f64(3, 4, 2),)),
+    ("np.cumsum(x, 0)", (np.arange(12, dtype=np.int32).reshape(3, 4),)),
+    ("np.cumsum(x * x, axis=1)", (f64(4, 5).astype(np.float32),)),
+    ("np.cumsum(x + 1.0, axis=0)", (np.zeros((0, 3)),)),
 ]
 
 
 @pytest.mark.parametrize("expression,args", SEQUENCES, ids=[e for e, _ in SEQUENCES])
 def test_running_sums_and_indices_equal_numpy(expression, args):
     result = check(f"def f(x):\n    return {expression}\n", *args)
-    assert "loop" in result.notes[0]
+    assert "cumsum" in result.notes[0] or "cumprod" in result.notes[0] or "nonzero" in result.notes[0]
 
 
 def test_reversed_cumsum_runs_backwards_without_copies():
@@ -186,6 +193,10 @@ def tails_and_steps(x, dt):
     return tail, walk, np.diff(x) / dt
 
 
+def wealth_paths(returns):
+    return np.cumprod(1.0 + returns, axis=0), np.cumsum(returns * returns, axis=1)
+
+
 def field_parts(amplitude, phase):
     field = amplitude * np.exp(1j * phase)
     return np.where(field.real > 0.0, field.imag, -field.imag)
@@ -213,6 +224,7 @@ NUMBA_CASES = [
     (nearest_and_extremes, [(f64(200, 3), f64(7, 3)), (with_nan(f64(20, 3)), f64(4, 3))]),
     (tails_and_steps, [(cancelling(2000, 3), 0.01), (np.zeros(1), 0.5), (np.array([-0.0, -0.0]), 1.0)]),
     (field_parts, [(np.abs(f64(300)), f64(300))]),
+    (wealth_paths, [(0.01 * f64(50, 7),), (cancelling(60, 4).reshape(6, 10),), (np.zeros((0, 3)),)]),
 ]
 
 

@@ -99,6 +99,7 @@ KERNELS: tuple[Kernel, ...] = (
     _kernel(patterns.field_intensity_vec, pattern_inputs.field_intensity_vec, "vectorized", "vectorized"),
     _kernel(patterns.mandelbrot_escape_vec, pattern_inputs.mandelbrot_escape_vec, "simulation", "vectorized"),
     _kernel(patterns.logistic_nll_vec, pattern_inputs.logistic_nll_vec, "reduction", "vectorized"),
+    _kernel(patterns.wealth_paths_vec, pattern_inputs.wealth_paths_vec, "tuple", "vectorized"),
 )
 
 _BY_NAME = {k.name: k for k in KERNELS}

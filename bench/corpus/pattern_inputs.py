@@ -85,3 +85,8 @@ def logistic_nll_vec(size):
     X = rng.standard_normal((n, d))
     w = 0.2 * rng.standard_normal(d)
     return X, w, np.where(rng.standard_normal(n) > 0.0, 1.0, -1.0)
+
+
+def wealth_paths_vec(size):
+    days, assets = _pick(size, (250, 20), (2_500, 1_000))
+    return (0.01 * _rng(412).standard_normal((days, assets)),)

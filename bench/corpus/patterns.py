@@ -80,3 +80,9 @@ def logistic_nll_vec(X, w, y):
     """Negative log-likelihood of a logistic regression with labels in {-1, 1} (BLAS inside)."""
     margin = y * (X @ w)
     return np.sum(np.log1p(np.exp(-margin)))
+
+
+def wealth_paths_vec(returns):
+    """Wealth path of every asset (column) from its daily returns, and the day each one peaked."""
+    wealth = np.cumprod(1.0 + returns, axis=0)
+    return wealth, np.argmax(wealth, axis=0)

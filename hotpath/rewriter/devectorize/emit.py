@@ -228,6 +228,37 @@ class Emitter:
         self.lines[start:] = [_substitute(line, {axis: loop}) for line in self.lines[start:]]
         self.sequential.append(loop)
 
+    def scan_along(self, kind: str, expr: ir.Expr, shape: Shape, position: int, name: str, dtype: np.dtype) -> None:
+        """``np.cumsum(expr, axis=position)`` (or ``cumprod``) into a new array ``name``.
+
+        The loops run in C order; each element adds its value to the previous one along the
+        axis (already stored), so every running sum is added in NumPy's order, one element
+        after another, while memory is walked contiguously whatever the axis.
+        """
+        self.check(expr)
+        loops = [a for a in shape if a is not None]
+        along = loops[position]
+        start = len(self.lines)
+        depth: list[list[str]] = [[] for _ in range(len(loops) + 1)]
+        value = self._value(expr, loops, depth, {})
+        self.lines += depth[0]
+        dims = ", ".join(self.extent(a) for a in loops)
+        self.lines.append(f"{name} = {self.empty}(({dims}), {self._dtype(dtype)})")
+        here = ", ".join(f"i_{a}" for a in loops)
+        before = ", ".join(f"i_{a} - 1" if a == along else f"i_{a}" for a in loops)
+        if kind == "cumprod":
+            first = "1"
+        else:
+            first = {"f": "-0.0", "c": "-0j"}.get(dtype.kind, "0")
+        previous = f"({name}[{before}] if i_{along} > 0 else {self._cast(first, dtype)})"
+        step = f"{previous} {'*' if kind == 'cumprod' else '+'} {value}"
+        loop_vars = {a: self.names.fresh("i") for a in loops}
+        self.lines += [_substitute(line, loop_vars) for line in self._loops(
+            loops, loop_vars, depth[1:], [f"{name}[{here}] = {self._cast(step, dtype) if str(dtype) in _NARROW else step}"])]
+        self._version(start)
+        # Each element reads the one before it along the axis: the nest stays serial.
+        self.sequential.append(loop_vars[loops[0]])
+
     def _version(self, start: int) -> None:
         """Two versions of the nest emitted from ``start`` when it reads through broadcast flags.
 

@@ -34,7 +34,7 @@ import logging
 import numpy as np
 
 from hotpath.rewriter.devectorize import ir
-from hotpath.rewriter.devectorize.build import Builder, Unsupported
+from hotpath.rewriter.devectorize.build import Builder, Built, Unsupported
 from hotpath.rewriter.devectorize.emit import Emitter, Names, NewArray, Region, ScalarStore, rename_loops
 from hotpath.rewriter.devectorize.oracle import Oracle, Unknown, is_array, standin
 from hotpath.rewriter.devectorize.substitute import substitute
@@ -464,11 +464,12 @@ class _Driver:
                 return self._region(store, combined, builder, emitter), builder
         return None, builder
 
-    def _sequence(self, value: ast.expr) -> tuple[str, ast.expr, bool, str] | None:
-        """(kind, operand, reversed, shift) of ``np.cumsum(E)``, ``E.cumprod()``,
+    def _sequence(self, value: ast.expr) -> tuple[str, ast.expr, bool, str, int | None] | None:
+        """(kind, operand, reversed, shift, axis) of ``np.cumsum(E)``, ``E.cumprod()``,
         ``np.cumsum(E[::-1])[::-1]``, ``np.nonzero(E)[0]``, ``np.where(E)[0]`` and
-        ``np.flatnonzero(E)`` of 1-d ``E``; the indices may be shifted by an integer
-        (``np.nonzero(E)[0] + 1``, which peak finding on ``a[1:-1]`` needs); else None."""
+        ``np.flatnonzero(E)`` of 1-d ``E``, and of ``np.cumsum(E, axis=k)`` of any ``E``; the
+        indices may be shifted by an integer (``np.nonzero(E)[0] + 1``, which peak finding on
+        ``a[1:-1]`` needs); else None."""
         if isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub)):
             found = self._sequence(value.left)
             if found is None or found[0] != "nonzero" or found[3] != "0":
@@ -482,12 +483,32 @@ class _Driver:
                     for n in ast.walk(value.right)):
                 return None  # an integer from parameters and constants only: it reads no array
             sign = "+" if isinstance(value.op, ast.Add) else "-"
-            return found[0], found[1], False, f"{sign} ({ast.unparse(value.right)})"
+            return found[0], found[1], False, f"{sign} ({ast.unparse(value.right)})", None
         found = self._plain_sequence(value)
-        return None if found is None else (*found, "0")
+        return None if found is None else (*found[:3], "0", found[3])
 
-    def _plain_sequence(self, value: ast.expr) -> tuple[str, ast.expr, bool] | None:
+    def _plain_sequence(self, value: ast.expr) -> tuple[str, ast.expr, bool, int | None] | None:
         reverse = False
+        axis: int | None = None
+        if isinstance(value, ast.Call) and len(value.keywords) == 1 and value.keywords[0].arg == "axis":
+            option = value.keywords[0].value
+            value = ast.Call(value.func, value.args, [])
+        elif (isinstance(value, ast.Call) and not value.keywords and self._numpy_call(value) in ("cumsum", "cumprod")
+              and len(value.args) == 2):
+            option, value = value.args[1], ast.Call(value.func, value.args[:1], [])
+        elif (isinstance(value, ast.Call) and not value.keywords and isinstance(value.func, ast.Attribute)
+              and value.func.attr in ("cumsum", "cumprod") and len(value.args) == 1
+              and self._numpy_call(value) is None):
+            option, value = value.args[0], ast.Call(value.func, [], [])
+        else:
+            option = None
+        if option is not None:
+            try:
+                axis = ast.literal_eval(option)
+            except ValueError:
+                return None
+            if not isinstance(axis, int) or isinstance(axis, bool):
+                return None
         if isinstance(value, ast.Subscript) and _reversal(value.slice):
             reverse, value = True, value.value
         if isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Constant) and value.slice.value == 0 \
@@ -495,7 +516,7 @@ class _Driver:
             call = value.value
             kind = self._numpy_call(call)
             if kind in ("nonzero", "where") and len(call.args) == 1 and not call.keywords:
-                return "nonzero", call.args[0], False
+                return "nonzero", call.args[0], False, None
             return None
         if not isinstance(value, ast.Call) or value.keywords:
             return None
@@ -511,11 +532,13 @@ class _Driver:
             return None  # a tuple of index arrays: only its first item is a 1-d result
         if kind == "flatnonzero":
             kind = "nonzero"
+        if axis is not None and kind == "nonzero":
+            return None
         if reverse:
             if kind == "nonzero" or not (isinstance(operand, ast.Subscript) and _reversal(operand.slice)):
                 return None
             operand = operand.value
-        return kind, operand, reverse
+        return kind, operand, reverse, axis
 
     def _numpy_call(self, call: ast.Call) -> str | None:
         func = call.func
@@ -526,12 +549,14 @@ class _Driver:
     def _scan(self, value: ast.expr, builder: Builder, emitter: Emitter, template: str,
               name: str | None) -> list[str] | None:
         """A running sum or product, or the nonzero indices, of a 1-d element-wise expression."""
-        kind, operand, reverse, shift = self._sequence(value)  # type: ignore[misc]
+        kind, operand, reverse, shift, along = self._sequence(value)  # type: ignore[misc]
         try:
             result = self.oracle.evaluate(value)
         except Unknown:
             raise Unsupported(f"{ast.unparse(value)} cannot be evaluated on stand-ins") from None
         built = builder.build(operand)
+        if along is not None and len(built.shape) > 1:
+            return self._scan_along(value, kind, built, along, result, builder, emitter, template, name)
         if len(built.shape) != 1 or built.shape[0] is None or not is_array(result) or result.ndim != 1:
             raise Unsupported("running sums and nonzero indices of 1-d operands only")
         if kind != "nonzero" and (result.dtype == np.float16 or result.dtype.kind not in "biufc"):
@@ -547,6 +572,25 @@ class _Driver:
             self.c_arrays = self.c_arrays | {name}
             self._allocated_c = self._allocated_c | {name}
         self.notes.append(f"{template.format(ast.unparse(value))}: 1-d {kind} loop")
+        self.sequential += emitter.sequential
+        return self._with_calls(builder, rename_loops(emitter.lines, self.names))
+
+    def _scan_along(self, value: ast.expr, kind: str, built: Built, along: int, result: Any, builder: Builder,
+                    emitter: Emitter, template: str, name: str | None) -> list[str] | None:
+        """``np.cumsum(E, axis=k)`` of an n-d element-wise ``E``: one nest in C order."""
+        rank = len(built.shape)
+        if (None in built.shape or not -rank <= along < rank or not is_array(result) or result.ndim != rank
+                or result.dtype == np.float16 or result.dtype.kind not in "biufc"):
+            raise Unsupported(f"{kind} along an axis of this operand")
+        expr, shape = builder.resolve(built.expr), builder.resolve_shape(built.shape)
+        out = self.names.fresh("out")
+        emitter.scan_along(kind, expr, shape, along % rank, out, result.dtype)  # type: ignore[arg-type]
+        emitter.lines.append(template.format(out))
+        self._last_tree, self._last_shape = expr, shape
+        if name is not None:
+            self.c_arrays = self.c_arrays | {name}
+            self._allocated_c = self._allocated_c | {name}
+        self.notes.append(f"{template.format(ast.unparse(value))}: {rank}-d {kind} nest")
         self.sequential += emitter.sequential
         return self._with_calls(builder, rename_loops(emitter.lines, self.names))
 
