@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from hotpath.cli_helpers import VERBOSE_AFTER, VERBOSE_HELP, Subcommands
+
 
 class _Version(argparse.Action):
     """``--version``: reads the version (package metadata) only when asked for it."""
@@ -43,8 +45,8 @@ def build_parser(only_run: bool = False) -> argparse.ArgumentParser:
         description="Find hot numeric Python, rewrite it, verify it, install the fastest correct variant.",
     )
     parser.add_argument("--version", action=_Version)
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    subparsers = Subcommands(parser.add_subparsers(dest="command", metavar="COMMAND"))
     if only_run:
         from hotpath.profiles import run_cli
 
@@ -79,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(only_run=command_of(argv) == "run")
     args = parser.parse_args(argv)
+    args.verbose += getattr(args, VERBOSE_AFTER, 0)  # commands read the one count, wherever -v was given
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.command is None:

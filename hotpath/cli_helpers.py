@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hotpath.statedir import StateDir
 
@@ -16,6 +16,36 @@ if TYPE_CHECKING:  # rich is imported by ``console()``: ``hotpath run`` hands ov
 
 #: The help text of every subcommand's ``--home`` option.
 HOME_HELP = "state folder (default: $HOTPATH_HOME or ./.hotpath)"
+#: The ``-v`` help of the command and of every subcommand.
+VERBOSE_HELP = "more log output (-vv for debug)"
+#: Where ``-v`` given after the subcommand counts, apart from the command's own, so that
+#: ``hotpath -v status -v`` is ``-vv`` (a subcommand's parser would overwrite, not add to, it).
+VERBOSE_AFTER = "verbose_after_command"
+
+
+class Subcommands:
+    """The subparsers of a command, as the commands' ``register`` functions see them: each
+    subcommand they add also takes ``-v`` after its name (``hotpath status -v``), and has a
+    description for ``--help`` (its one-line help as a sentence, unless it gives one)."""
+
+    def __init__(self, subparsers: Any) -> None:
+        self.subparsers = subparsers
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        summary = kwargs.get("help")
+        if kwargs.get("description") is None and summary:
+            kwargs["description"] = sentence(str(summary))
+        parser: argparse.ArgumentParser = self.subparsers.add_parser(name, **kwargs)
+        parser.add_argument("-v", "--verbose", action="count", default=0, dest=VERBOSE_AFTER, help=VERBOSE_HELP)
+        return parser
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.subparsers, name)
+
+
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter and a full stop."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def console(stderr: bool = False) -> Console:

@@ -8,22 +8,33 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from hotpath.cli_helpers import HOME_HELP, home
+from hotpath.cli_helpers import HOME_HELP, Subcommands, home
 
 
 def register(subparsers: Any) -> None:
     """Add ``explain`` and ``model`` to the ``hotpath`` command."""
     explain = subparsers.add_parser(
-        "explain", help="a function's features, the cost model's ranking with its predictions, and what the trials measured")
+        "explain", help="a function's features, the cost model's ranking with its predictions, and what the trials measured",
+        description="Shows, for a tuned function (module:function, as `hotpath status` lists it), the features the "
+                    "cost model reads from its source, the model's ranking of the candidates with the time each was "
+                    "predicted to take, and what the trials of its latest tuning run per signature measured.")
     explain.add_argument("function", help="module:function")
     explain.add_argument("--home", help=HOME_HELP)
     explain.add_argument("--all", action="store_true", help="every recorded tuning run, not only the latest per signature")
     explain.add_argument("--json", action="store_true", help="machine-readable output (schema hotpath.explain/1)")
     explain.set_defaults(func=_explain)
 
-    model = subparsers.add_parser("model", help="the cost model that orders and prunes candidates")
-    actions = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
-    train = actions.add_parser("train", help="fit on the default data and this state folder's history; report its quality")
+    model = subparsers.add_parser(
+        "model", help="the cost model that orders and prunes candidates",
+        description="The cost model (scikit-learn, the `model` extra) orders a tuning run's candidates and stops "
+                    "it when the rest are unlikely to beat the best so far; see docs/model.md.")
+    actions = Subcommands(model.add_subparsers(dest="model_command", metavar="ACTION", required=True))
+    train = actions.add_parser(
+        "train", help="fit on the default data and this state folder's history; report its quality",
+        description="Fits the cost model on the trials shipped with hotpath and this state folder's tuning "
+                    "history (or the data file given), and reports leave-one-function-out quality: how often the "
+                    "predicted chance of a correct candidate ranks right, and the error of the predicted speedup "
+                    "and cost.")
     from hotpath.model import train as training
 
     training.add_arguments(train)

@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
     report = subparsers.add_parser(
         "report", help="what was tried, what won, by how much; --html for a page with plots",
         description="Prints every recorded trial (function, signature, variant, verdict and reason, speedup with "
-                    "its 95%% interval, tune time) and, per tuning run, the inputs it verified on by rule, the "
+                    "its 95% interval, tune time) and, per tuning run, the inputs it verified on by rule, the "
                     "line coverage they reached and the guards its install carries. --html writes a self-contained page with plots: speedup per "
                     "function and backend, time per call before and after, and the install/rollback timeline.")
     report.add_argument("--html", metavar="FILE", help="write the HTML report here")
