@@ -204,3 +204,40 @@ def test_ctrl_c_while_profiling_ends_in_one_line_and_status_130(tmp_path: Path) 
     assert process.returncode == 130
     assert out == ""
     assert err.splitlines() == ["hotpath optimize: interrupted (Ctrl-C) while profiling; nothing was tuned"]
+
+
+@pytest.mark.slow
+@needs_scalene
+def test_optimize_replays_stdin_prints_the_output_once_and_skips_what_is_stored(tmp_path: Path) -> None:
+    write(tmp_path, "weigh.py", """
+        import sys
+
+        def weigh(xs):
+            total = 0.0
+            for x in xs:
+                for k in range(3000):
+                    total += x * k % 3
+            return total
+
+        numbers = [float(word) for word in sys.stdin.read().split()]
+        print("stdin", len(numbers), file=sys.stderr)  # once per run
+        print("weighed", weigh(numbers))
+    """)
+    numbers = "".join(f"{i}\n" for i in range(1, 301))
+    expected = "weighed 600000.0\n"
+    first = hotpath("optimize", "--json", "--timing-budget", "0.2", "weigh.py", cwd=tmp_path, stdin=numbers)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)  # standard output holds the summary alone
+    assert summary["schema"] == "hotpath.optimize/1" and summary["status"] == 0
+    assert [(f["function"], f["status"]) for f in summary["functions"]] == [("__main__:weigh", "installed")]
+    assert summary["installed"] == 1 and summary["run"] == "hotpath run weigh.py"
+    assert first.stderr.count("stdin 300") == 2  # the profiling run and the capture run both read it all
+    assert first.stderr.count(expected) == 1  # the program's output, shown once (on stderr with --json)
+
+    again = hotpath("optimize", "--timing-budget", "0.2", "weigh.py", cwd=tmp_path, stdin=numbers)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count(expected) == 1
+    assert "already stored: numba" in again.stdout and "--force tunes it again" in again.stdout
+
+    quiet = hotpath("optimize", "--quiet", "--functions", "weigh", "weigh.py", cwd=tmp_path, stdin=numbers)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, expected, "stdin 300\n")

@@ -57,6 +57,15 @@ def register(subparsers: Any) -> None:
     optimize.add_argument("--cluster", metavar="ADDRESS",
                           help="run the trials on a Dask cluster, e.g. tcp://host:8786 (needs hotpath[dask]; "
                                "see docs/cluster.md)")
+    optimize.add_argument("--force", action="store_true",
+                          help="tune signatures again that already have a stored winner for the function's "
+                               "current source (skipped otherwise, and said so)")
+    optimize.add_argument("--quiet", action="store_true",
+                          help="print only the program's own output and errors: no tables, no progress")
+    optimize.add_argument("--json", action="store_true",
+                          help="print a summary of what was tuned and installed as JSON (schema "
+                               "hotpath.optimize/1) instead of the tables; the program's own standard output "
+                               "then goes to standard error")
     _script_arguments(optimize)
     optimize.set_defaults(func=_optimize)
 
@@ -89,17 +98,18 @@ def _profile(args: argparse.Namespace) -> int:
     try:
         program = _program(args)
     except EntryError as exc:
-        console.print(f"[red]hotpath profile: {exc}", highlight=False)
+        console.print(f"[red]hotpath profile: {exc}", highlight=False, soft_wrap=True)
         return 2
     except SyntaxError as exc:
         return _syntax_error(exc)
     try:
         profile = scalene.profile(program, home / "profiles", program_stdout=sys.stderr if args.json else None)
     except scalene.ProfileError as exc:
-        console.print(f"[red]hotpath profile: {exc}", highlight=False)
+        console.print(f"[red]hotpath profile: {exc}", highlight=False, soft_wrap=True)
         return exc.status if isinstance(exc, scalene.ProgramFailed) else 1
     except scalene.Interrupted:
-        console.print("[yellow]hotpath profile: interrupted (Ctrl-C); no profile taken", highlight=False)
+        console.print("[yellow]hotpath profile: interrupted (Ctrl-C); no profile taken", highlight=False,
+                      soft_wrap=True)
         return 130
     profile = pick.annotate(profile)
     document = json.dumps(profile.to_json(), indent=1)
@@ -121,7 +131,7 @@ def _optimize(args: argparse.Namespace) -> int:
     try:
         program = _program(args)
     except EntryError as exc:
-        err.print(f"[red]hotpath optimize: {exc}", highlight=False)
+        err.print(f"[red]hotpath optimize: {exc}", highlight=False, soft_wrap=True)
         return 2
     except SyntaxError as exc:
         return _syntax_error(exc)
@@ -133,8 +143,13 @@ def _optimize(args: argparse.Namespace) -> int:
 def _optimize_program(args: argparse.Namespace, program: Program, home: Path, stdin: StdinReplay) -> int:
     from hotpath.profiles import optimize, pick, render, scalene
     from hotpath.profiles.session import Plan, Target
+    from hotpath.statedir import StateDir
 
-    out, err = _console(), _console(stderr=True)
+    err = _console(stderr=True)
+    quiet = args.quiet or args.json
+    out = _silent() if quiet else _console()  # the tables
+    info = _silent() if args.quiet else err  # progress and what is being done
+    program_stdout = sys.stderr if args.json else None  # stdout holds the JSON alone
     os.environ["HOTPATH_HOME"] = str(home)
     workdir = home / "profiles"
     if args.cluster:
@@ -144,8 +159,9 @@ def _optimize_program(args: argparse.Namespace, program: Program, home: Path, st
         try:  # before the program runs twice for nothing: a wrong address is found now
             DaskExecutor.connect(args.cluster).close()
         except ExecutorUnavailable as exc:
-            err.print(f"[red]hotpath optimize: {exc.reason}", highlight=False)
+            err.print(f"[red]hotpath optimize: {exc.reason}", highlight=False, soft_wrap=True)
             return 1
+    profiled = not args.functions
     if args.functions:
         functions = pick.named(None, str(program.main_file()),
                                [n.strip() for n in args.functions.split(",") if n.strip()])
@@ -154,17 +170,17 @@ def _optimize_program(args: argparse.Namespace, program: Program, home: Path, st
         missing = set(args.functions.split(",")) - {f.function for f in functions}
         if missing:
             err.print(f"[yellow]no module-level function named {', '.join(sorted(missing))} in {program.main_file()}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     else:
         try:
             with stdin.run() as program_stdin:
-                profile = pick.annotate(scalene.profile(program, workdir, stdin=program_stdin))
+                profile = pick.annotate(scalene.profile(program, workdir, program_stdout, stdin=program_stdin))
         except scalene.ProfileError as exc:
-            err.print(f"[red]hotpath optimize: {exc}", highlight=False)
+            err.print(f"[red]hotpath optimize: {exc}", highlight=False, soft_wrap=True)
             return exc.status if isinstance(exc, scalene.ProgramFailed) else 1
         except scalene.Interrupted:
             err.print("[yellow]hotpath optimize: interrupted (Ctrl-C) while profiling; nothing was tuned",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
             return 130
         (workdir / "hotpath-profile.json").write_text(json.dumps(profile.to_json(), indent=1))
         out.print(render.profile_table(profile, 10))
@@ -172,29 +188,96 @@ def _optimize_program(args: argparse.Namespace, program: Program, home: Path, st
     out.print(render.choices_table(chosen))
     targets = tuple(Target(str(Path(c.function.file).resolve()), c.function.function) for c in chosen if c.picked)
     if not targets:
-        err.print("[yellow]nothing worth trying: no rewritable function with enough Python time")
+        err.print("[yellow]nothing worth trying: no rewritable function with enough Python time", soft_wrap=True)
+        if args.json:
+            print(json.dumps(_summary(program, home, None, 0), indent=1))
         return 0
     plan = Plan(script=program.target, args=program.args, module=program.module, targets=targets,
                 capture_dir=str(home / "captures"),
                 samples=args.samples, max_bytes=int(args.max_capture_mb * (1 << 20)),
                 max_signatures=args.max_signatures, backends=tuple(b.strip() for b in args.backends.split(",")),
-                timing_budget_s=args.timing_budget, cluster=args.cluster)
-    err.print(f"capturing arguments of {', '.join(t.qualname for t in targets)} (running {program.label()} again)",
-              highlight=False)
-    with stdin.run() as program_stdin:
-        outcome = optimize.capture_and_tune(plan, workdir, err, args.verbose, stdin=program_stdin)
+                timing_budget_s=args.timing_budget, cluster=args.cluster, force=args.force)
+    info.print(f"capturing arguments of {', '.join(t.qualname for t in targets)} (running {program.label()}"
+               f"{' again, its output not shown twice' if profiled else ''})", highlight=False, soft_wrap=True)
+    # The program's output was shown by the profiling run: this run's is kept, and shown only if it fails.
+    capture_output = StateDir(home).tmp / f"capture-stdout-{os.getpid()}"
+    capture_output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with stdin.run() as program_stdin, capture_output.open("w+b") as kept:
+            outcome = optimize.capture_and_tune(plan, workdir, info, args.verbose,
+                                                program_stdout=kept if profiled else program_stdout,
+                                                stdin=program_stdin)
+            if outcome.script_status not in (0, None) or outcome.interrupted == "capture":
+                kept.seek(0)
+                _replay_output(kept.read(), sys.stderr if args.json else sys.stdout)
+    finally:
+        capture_output.unlink(missing_ok=True)
     if outcome.captured or outcome.skipped:
         out.print(render.summary_table(outcome.captured, outcome.skipped, outcome.tuned))
     if outcome.interrupted:
         err.print(f"[yellow]interrupted during {outcome.interrupted}: every tuning run that finished is stored "
-                  "(`hotpath status`, `hotpath report`); run `hotpath optimize` again for the rest")
-        return 130
-    if outcome.script_status != 0:
-        status = outcome.script_status if outcome.script_status is not None else outcome.status
-        err.print(f"[red]hotpath optimize: {program.label()} exited with status {status} during the capture run "
-                  "(its own output is above, unchanged); nothing was tuned", highlight=False)
-        return status if status > 0 else 1  # the program's own status, as python would have ended
-    winners = sum(1 for t in outcome.tuned if t.winner)
-    command = " ".join(["hotpath run", *map(shlex.quote, program.argv())])
-    out.print(f"{winners} winner(s) stored in {home}; run the program with them: [bold]{command}", highlight=False)
-    return 0
+                  "(`hotpath status`, `hotpath report`); run `hotpath optimize` again for the rest", soft_wrap=True)
+        status = 130
+    elif outcome.script_status != 0:
+        failed = outcome.script_status if outcome.script_status is not None else outcome.status
+        err.print(f"[red]hotpath optimize: {program.label()} exited with status {failed} during the capture run "
+                  "(its own output is above); nothing was tuned", highlight=False, soft_wrap=True)
+        status = failed if failed > 0 else 1  # the program's own status, as python would have ended
+    else:
+        status = 0
+        winners = sum(1 for t in outcome.tuned if t.winner)
+        command = " ".join(["hotpath run", *map(shlex.quote, program.argv())])
+        out.print(f"{winners} winner(s) stored in {home}; run the program with them: [bold]{command}",
+                  highlight=False, soft_wrap=True)
+    if args.json:
+        print(json.dumps(_summary(program, home, outcome, status), indent=1))
+    return status
+
+
+def _silent() -> Any:
+    """A console that prints nothing (``--quiet``, ``--json``)."""
+    import io
+
+    from rich.console import Console
+
+    return Console(file=io.StringIO())
+
+
+def _replay_output(data: bytes, stream: Any) -> None:
+    stream.flush()
+    if hasattr(stream, "buffer"):
+        stream.buffer.write(data)
+        stream.buffer.flush()
+    else:
+        stream.write(data.decode(errors="replace"))
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _summary(program: Program, home: Path, outcome: Any, status: int) -> dict[str, Any]:
+    """``hotpath optimize --json``: per captured (or skipped) signature, what happened to it."""
+    from hotpath.profiles.session import ALREADY_STORED
+
+    rows: list[dict[str, Any]] = []
+    if outcome is not None:
+        done = {(t.function, t.signature): t for t in outcome.tuned}
+        for c in outcome.captured:
+            t = done.get((c.function, c.signature))
+            row: dict[str, Any] = {"function": c.function, "signature": c.signature, "calls": c.calls}
+            if t is None:
+                row.update(status="not finished")
+            else:
+                row.update(status="installed" if t.winner else "not installed", winner=t.winner,
+                           speedup=_rounded(t.speedup), ci=[_rounded(t.ci_low), _rounded(t.ci_high)] if t.winner
+                           else None, reason=t.reason, tune_s=round(t.duration_s, 3))
+            rows.append(row)
+        for s in outcome.skipped:
+            rows.append({"function": s.function, "signature": s.signature or None,
+                         "status": ALREADY_STORED if s.reason.startswith(ALREADY_STORED) else "skipped",
+                         "reason": s.reason})
+    return {"schema": "hotpath.optimize/1", "program": program.argv(), "state_dir": str(home), "status": status,
+            "interrupted": outcome.interrupted if outcome is not None else None,
+            "installed": sum(1 for r in rows if r["status"] == "installed"), "functions": rows,
+            "run": " ".join(["hotpath run", *map(shlex.quote, program.argv())])}

@@ -31,6 +31,7 @@ from hotpath.statedir import StateDir
 log = logging.getLogger(__name__)
 
 CAPTURE_SCHEMA = "hotpath.capture/1"
+ALREADY_STORED = "already stored"  # how a skip for a stored winner begins (``hotpath optimize --json``)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Plan:
     timing_budget_s: float = 2.0
     cluster: str | None = None  # a Dask scheduler's address: trials run on its workers
     module: bool = False  # ``script`` is a module name, run as ``python -m`` runs it
+    force: bool = False  # tune signatures that already have a stored winner for the function's current source
 
     @property
     def program(self) -> Program:
@@ -122,7 +124,7 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: f
 
     from hotpath.profiles import programs
 
-    from hotpath import tuning
+    from hotpath import persist, tuning
     from hotpath.config import Config
     from hotpath.dispatch import Optimized
     from hotpath.errors import NotRewritable
@@ -133,6 +135,8 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: f
     from hotpath.signature import signature_of
 
     config = Config(backends=plan.backends, timing_budget_s=plan.timing_budget_s, background=False)
+    store = None if plan.force else persist.open_store(config)
+    stored_names: set[str] = set()
     jobs: list[tuple[str, Any, str, tuple[Any, ...], int, Path]] = []
     for name, per_signature in recorder.functions.items():
         fn = recorder.originals[name]
@@ -149,6 +153,11 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: f
                 reason = entry.skipped or (f"all {entry.too_large} sampled calls had arguments over the "
                                            f"{plan.max_bytes >> 20} MiB capture limit")
                 events.emit(stream, events.CaptureSkipped(name, entry.signature, reason))
+                continue
+            stored = _stored_winner(store, fn, entry.signature)
+            if stored is not None:
+                stored_names.add(name)
+                events.emit(stream, events.CaptureSkipped(name, entry.signature, stored))
                 continue
             data = entry.samples[0]
             path = _save(plan, name, fn, entry.signature, data)
@@ -194,6 +203,9 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: f
     # What `hotpath run` weighs each backend's load cost against (see programs).
     load = programs.measure_load(captures)
     functions = {name: programs.FunctionRun(sigs, backends.get(name), load.get(name)) for name, sigs in runs.items()}
+    previous = programs.read(config.resolved_state_dir(), str(plan.program.main_file())) if stored_names else None
+    if previous is not None:  # what was learnt about the functions skipped as stored still holds
+        functions = {**{n: previous.functions[n] for n in stored_names if n in previous.functions}, **functions}
     programs.write(config.resolved_state_dir(), programs.ProgramRun(str(plan.program.main_file()), total_s,
                                                                     functions, tuple(plan.args)))
 
@@ -218,6 +230,27 @@ class _Interrupt:
 def _raise_if_interrupted() -> None:
     if _Interrupt.requested:
         raise KeyboardInterrupt
+
+
+def _stored_winner(store: Any, fn: Any, signature: str) -> str | None:
+    """Why ``fn`` is not tuned again for ``signature``: its stored winner for the function's current
+    source (and globals) in this environment; ``None`` when there is none (or no store to ask)."""
+    from hotpath import persist
+
+    if store is None:
+        return None
+    identity = persist.identify(fn)
+    if identity is None:
+        return None
+    try:
+        winner = store.find_winner(identity.function_id, signature)
+    except Exception:  # an unreadable or tampered row: tune again rather than trust it
+        log.debug("looking up the stored winner of %s failed", fn.__qualname__, exc_info=True)
+        return None
+    if winner is None:
+        return None
+    return (f"{ALREADY_STORED}: {winner.candidate.name} {winner.speedup:.1f}x for this source "
+            "(--force tunes it again)")
 
 
 def _open_executor(address: str | None) -> Any:
