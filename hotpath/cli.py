@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hotpath.cli_helpers import VERBOSE_AFTER, VERBOSE_HELP, Subcommands
+from hotpath.errors import ConfigError
 
 
 class _Version(argparse.Action):
@@ -89,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
+    except ConfigError as exc:  # a bad [tool.hotpath] table: its file and key, in one line
+        print(f"hotpath {args.command}: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:
         from hotpath.store import StoreUnavailable  # not before: only commands that read the store need it
 

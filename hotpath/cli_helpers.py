@@ -9,13 +9,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hotpath.config import state_home
 from hotpath.statedir import StateDir
 
 if TYPE_CHECKING:  # rich is imported by ``console()``: ``hotpath run`` hands over without it
     from rich.console import Console
 
 #: The help text of every subcommand's ``--home`` option.
-HOME_HELP = "state folder (default: $HOTPATH_HOME or ./.hotpath)"
+HOME_HELP = "state folder (default: $HOTPATH_HOME, else state_dir in [tool.hotpath] of pyproject.toml, else ./.hotpath)"
 #: The ``-v`` help of the command and of every subcommand.
 VERBOSE_HELP = "more log output (-vv for debug)"
 #: Where ``-v`` given after the subcommand counts, apart from the command's own, so that
@@ -57,9 +58,10 @@ def console(stderr: bool = False) -> Console:
 
 
 def state_dir(args: argparse.Namespace) -> StateDir:
-    """The state folder a command works on: ``--home``, else ``$HOTPATH_HOME``, else ``./.hotpath``; resolved."""
+    """The state folder a command works on: ``--home``, else ``$HOTPATH_HOME``, else the project's
+    ``[tool.hotpath] state_dir``, else ``./.hotpath``; resolved."""
     home = getattr(args, "home", None)
-    return StateDir.locate(Path(home) if home else None).resolved()
+    return state_home(Path(home) if home else None).resolved()
 
 
 def home(args: argparse.Namespace) -> Path:

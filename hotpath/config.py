@@ -1,12 +1,24 @@
-"""User-facing settings, one frozen object passed from the API down to the runner."""
+"""User-facing settings, one frozen object passed from the API down to the runner.
+
+Where a setting comes from, strongest first: an argument (``Config(rtol=1e-6)``, a keyword of
+``optimize``/``tune``, a command-line option), a ``HOTPATH_*`` environment variable (the state
+folder, the LLM server), the ``[tool.hotpath]`` table of the project's ``pyproject.toml`` (the
+nearest one up from the current folder, as pytest and mypy find theirs), then the defaults below.
+docs/configuration.md lists every key.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
-from dataclasses import dataclass
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from hotpath.errors import ConfigError
 from hotpath.kernels.base import BACKENDS
@@ -21,17 +33,52 @@ from hotpath.statedir import StateDir
 #: a hot function on its original (built binaries are cached, so a second tune is free).
 DEFAULT_BACKENDS: tuple[str, ...] = ("numba", "cython", "torch", "cupy")
 
+#: Backends ``hotpath optimize`` tries when given no ``--backends`` (and the project's
+#: ``[tool.hotpath]`` table names none): Numba alone. The command tunes up to five functions times
+#: four signatures in one sitting, in the foreground, where a Cython build (~10 s a variant on
+#: two cores) would multiply its time; ``@hotpath.optimize`` and ``hotpath.tune`` tune one
+#: signature at a time (the decorator in the background), so they use :data:`DEFAULT_BACKENDS`.
+PROGRAM_BACKENDS: tuple[str, ...] = ("numba",)
+
+#: The file whose ``[tool.hotpath]`` table holds a project's settings.
+PROJECT_FILE = "pyproject.toml"
+#: A value of an option that may be ``None`` (``memory_limit_mb``, ``budget_s`` ...) that means
+#: ``None`` in that table: TOML has no null.
+NONE_IN_FILE = "none"
+#: Tables inside ``[tool.hotpath]`` that are not ``Config`` settings: ``[tool.hotpath.gate]`` is
+#: the gate's policy (docs/gate.md).
+OTHER_TABLES = ("gate",)
+#: Environment variables that outrank the table's key of the same setting.
+ENVIRONMENT = {"state_dir": "HOTPATH_HOME", "llm_url": "HOTPATH_LLM_URL", "llm_model": "HOTPATH_LLM_MODEL"}
+
 #: Below this relative tolerance, fastmath's reassociation could be noticed, so it is not tried.
 FASTMATH_MIN_RTOL = 1e-6
+
+
+def _from_project(name: str, default: Any) -> Callable[[], Any]:
+    """The default of field ``name``: the project's ``[tool.hotpath]`` value, else ``default``;
+    ``default`` also where an environment variable outranks the table (``Config`` reads it later)."""
+
+    def value() -> Any:
+        if name in ENVIRONMENT and os.environ.get(ENVIRONMENT[name], "").strip():
+            return default
+        return project_settings().values.get(name, default)
+
+    return value
 
 
 @dataclass(frozen=True)
 class Config:
     """How hotpath tunes and when it installs.
 
+    A field not given takes its value from the ``[tool.hotpath]`` table of the project's
+    ``pyproject.toml`` when it has one (docs/configuration.md), else the default named here.
+
     Attributes:
-        backends: compilers to try, in order (default :data:`DEFAULT_BACKENDS`; ``"pythran"``
-            is opt-in; a plug-in is named ``"package.module:OBJECT"``).
+        backends: compilers to try, in order (default :data:`DEFAULT_BACKENDS`: Numba, Cython,
+            torch, CuPy, each skipped at no cost where it is missing or cannot help; ``"pythran"``
+            is opt-in; a plug-in is named ``"package.module:OBJECT"``). ``hotpath optimize``
+            tries :data:`PROGRAM_BACKENDS` (Numba alone) unless given ``--backends``.
         rtol, atol: tolerance for floating-point results (``|a - b| <= atol + rtol * |b|``);
             integers, booleans, dtypes, shapes and exception types always compare exactly.
             ``rtol=None`` (default) is 1e-9, widened to 64 ulps for float32/float16 results.
@@ -73,57 +120,32 @@ class Config:
         llm_timeout_s: how long one request to that server may take.
     """
 
-    backends: tuple[str, ...] = DEFAULT_BACKENDS
-    rtol: float | None = None
-    atol: float = 0.0
-    fastmath: bool | None = None
-    hot_calls: int = 50
-    hot_seconds: float = 0.5
-    min_speedup: float = 1.0
-    timing_budget_s: float = 2.0
-    compile_timeout_s: float = 90.0
-    memory_limit_mb: int | None = 8192
-    edge_cases: bool = True
-    verify_rate: float = 0.01
-    watch_fraction: float = 0.02
-    background: bool = True
-    persist: bool = True
-    state_dir: Path | None = None
-    budget_s: float | None = None
-    cost_model: bool = True
-    proposers: tuple[str, ...] = ()
-    llm_url: str | None = None
-    llm_model: str | None = None
-    llm_timeout_s: float = 120.0
+    backends: tuple[str, ...] = field(default_factory=_from_project("backends", DEFAULT_BACKENDS))
+    rtol: float | None = field(default_factory=_from_project("rtol", None))
+    atol: float = field(default_factory=_from_project("atol", 0.0))
+    fastmath: bool | None = field(default_factory=_from_project("fastmath", None))
+    hot_calls: int = field(default_factory=_from_project("hot_calls", 50))
+    hot_seconds: float = field(default_factory=_from_project("hot_seconds", 0.5))
+    min_speedup: float = field(default_factory=_from_project("min_speedup", 1.0))
+    timing_budget_s: float = field(default_factory=_from_project("timing_budget_s", 2.0))
+    compile_timeout_s: float = field(default_factory=_from_project("compile_timeout_s", 90.0))
+    memory_limit_mb: int | None = field(default_factory=_from_project("memory_limit_mb", 8192))
+    edge_cases: bool = field(default_factory=_from_project("edge_cases", True))
+    verify_rate: float = field(default_factory=_from_project("verify_rate", 0.01))
+    watch_fraction: float = field(default_factory=_from_project("watch_fraction", 0.02))
+    background: bool = field(default_factory=_from_project("background", True))
+    persist: bool = field(default_factory=_from_project("persist", True))
+    state_dir: Path | None = field(default_factory=_from_project("state_dir", None))
+    budget_s: float | None = field(default_factory=_from_project("budget_s", None))
+    cost_model: bool = field(default_factory=_from_project("cost_model", True))
+    proposers: tuple[str, ...] = field(default_factory=_from_project("proposers", ()))
+    llm_url: str | None = field(default_factory=_from_project("llm_url", None))
+    llm_model: str | None = field(default_factory=_from_project("llm_model", None))
+    llm_timeout_s: float = field(default_factory=_from_project("llm_timeout_s", 120.0))
 
     def __post_init__(self) -> None:
-        if isinstance(self.backends, str):
-            object.__setattr__(self, "backends", (self.backends,))
-        else:
-            object.__setattr__(self, "backends", tuple(self.backends))
-        if not self.backends:
-            raise ConfigError("backends is empty: name at least one, e.g. backends=('numba',)")
-        for name in self.backends:
-            if name not in BACKENDS and ":" not in name:
-                raise ConfigError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}, "
-                                  "or a plug-in as 'package.module:OBJECT'")
-        object.__setattr__(self, "proposers", (self.proposers,) if isinstance(self.proposers, str)
-                           else tuple(self.proposers))
-        for name in self.proposers:
-            if ":" not in name:
-                raise ConfigError(f"a proposer plug-in is named 'package.module:OBJECT', got {name!r}")
-        for name in ("rtol", "atol", "hot_seconds", "timing_budget_s", "compile_timeout_s", "budget_s",
-                     "llm_timeout_s", "watch_fraction"):
-            if getattr(self, name) is not None and getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if self.hot_calls < 1:
-            raise ConfigError(f"hot_calls must be >= 1, got {self.hot_calls!r}")
-        if not 0.0 <= self.verify_rate <= 1.0:
-            raise ConfigError(f"verify_rate is a fraction in [0, 1], got {self.verify_rate!r}")
-        if self.min_speedup < 1.0:
-            raise ConfigError(f"min_speedup below 1 would install slower code, got {self.min_speedup!r}")
-        if self.state_dir is not None:
-            object.__setattr__(self, "state_dir", Path(self.state_dir))
+        for name in _FIELD_NAMES:
+            object.__setattr__(self, name, _checked(name, getattr(self, name)))
 
     @property
     def allows_fastmath(self) -> bool:
@@ -147,6 +169,178 @@ class Config:
         if unknown:
             raise ConfigError(f"unknown option(s) {sorted(unknown)}; see help(hotpath.Config)")
         return dataclasses.replace(self, **given)
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(Config))
+_NON_NEGATIVE = ("rtol", "atol", "hot_seconds", "timing_budget_s", "compile_timeout_s", "budget_s",
+                 "llm_timeout_s", "watch_fraction")
+
+
+def _checked(name: str, value: Any) -> Any:
+    """``value`` for the field ``name``, normalized (tuples, paths); ``ConfigError`` saying what to
+    pass when it cannot be used. One field at a time, so a file's key is named with its error."""
+    if name in ("backends", "proposers"):
+        value = (value,) if isinstance(value, str) else tuple(value)
+    if name == "backends":
+        if not value:
+            raise ConfigError("backends is empty: name at least one, e.g. backends=('numba',)")
+        for backend in value:
+            if backend not in BACKENDS and ":" not in backend:
+                raise ConfigError(f"unknown backend {backend!r}; known backends: {', '.join(BACKENDS)}, "
+                                  "or a plug-in as 'package.module:OBJECT'")
+    elif name == "proposers":
+        for proposer in value:
+            if ":" not in proposer:
+                raise ConfigError(f"a proposer plug-in is named 'package.module:OBJECT', got {proposer!r}")
+    elif name in _NON_NEGATIVE:
+        if value is not None and value < 0:
+            raise ConfigError(f"{name} must be >= 0, got {value!r}")
+    elif name == "hot_calls":
+        if value < 1:
+            raise ConfigError(f"hot_calls must be >= 1, got {value!r}")
+    elif name == "verify_rate":
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"verify_rate is a fraction in [0, 1], got {value!r}")
+    elif name == "min_speedup":
+        if value < 1.0:
+            raise ConfigError(f"min_speedup below 1 would install slower code, got {value!r}")
+    elif name == "state_dir" and value is not None:
+        value = Path(value)
+    return value
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """The ``[tool.hotpath]`` table of a project's ``pyproject.toml``, checked: ``values`` maps
+    ``Config`` field names to values (``state_dir`` resolved against the file's folder)."""
+
+    path: Path | None
+    values: Mapping[str, Any]
+
+
+_NO_PROJECT = ProjectSettings(None, {})
+#: Parsed tables by file, with the (mtime, size) they were read at: a Config is built often.
+_parsed: dict[Path, tuple[tuple[int, int], ProjectSettings]] = {}
+_parsed_lock = threading.Lock()
+
+
+def project_file(start: Path | None = None) -> Path | None:
+    """The project's ``pyproject.toml``: the nearest one in ``start`` (default: the current
+    folder) or above it, not above a repository's root (a folder holding ``.git`` or ``.hg``)."""
+    try:
+        folder = (start or Path.cwd()).resolve()
+    except OSError:  # the current folder was removed
+        return None
+    for candidate in (folder, *folder.parents):
+        if (candidate / PROJECT_FILE).is_file():
+            return candidate / PROJECT_FILE
+        if (candidate / ".git").exists() or (candidate / ".hg").exists():
+            return None
+    return None
+
+
+def project_settings(start: Path | None = None) -> ProjectSettings:
+    """The checked ``[tool.hotpath]`` table of the project around ``start`` (default: the current
+    folder); empty when there is no such file or table. ``ConfigError`` naming the file and the
+    key when the table has a key that is not a ``Config`` field or a value it cannot take."""
+    path = project_file(start)
+    if path is None:
+        return _NO_PROJECT
+    try:
+        status = path.stat()
+    except OSError:
+        return _NO_PROJECT
+    stamp = (status.st_mtime_ns, status.st_size)
+    with _parsed_lock:
+        cached = _parsed.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    settings = _read_project(path)
+    with _parsed_lock:
+        _parsed[path] = (stamp, settings)
+    return settings
+
+
+def _read_project(path: Path) -> ProjectSettings:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10 (as the gate's TOML policy files)
+        if "[tool.hotpath" in path.read_text(encoding="utf-8", errors="replace"):
+            warnings.warn(f"{path}: [tool.hotpath] is ignored: reading TOML needs Python 3.11+",
+                          RuntimeWarning, stacklevel=4)
+        return ProjectSettings(path, {})
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it as TOML ({exc}); hotpath reads its settings from the "
+                          "[tool.hotpath] table of this file") from None
+    table = document.get("tool", {}).get("hotpath", {}) if isinstance(document.get("tool"), dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: tool.hotpath must be a table ([tool.hotpath]), got {type(table).__name__}")
+    return ProjectSettings(path, {key: _file_value(path, key, value) for key, value in table.items()
+                                  if key not in OTHER_TABLES})
+
+
+def _file_value(path: Path, key: str, value: Any) -> Any:
+    """``value`` of ``key`` in ``path``'s table, as the ``Config`` field takes it; ``ConfigError``
+    naming the file and the key otherwise."""
+    where = f"{path}: [tool.hotpath] {key}"
+    hints = _field_types()
+    if key not in hints:
+        import difflib  # only for this error: not on every command's start
+
+        near = difflib.get_close_matches(key, hints, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ConfigError(f"{where}: no such option{hint} (the options are the fields of hotpath.Config, "
+                          "listed in docs/configuration.md)")
+    kind, optional = hints[key]
+    if optional and value == NONE_IN_FILE:
+        value = None
+    elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)  # `timing_budget_s = 1` is a number as much as 1.0
+    elif not _has_type(value, kind):
+        expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+                    Path: "a path (a string)", tuple: "a list of strings"}[kind]
+        none = f" or {NONE_IN_FILE!r}" if optional else ""
+        raise ConfigError(f"{where} = {value!r}: expected {expected}{none}")
+    if key == "state_dir" and value is not None:
+        value = path.parent / Path(value).expanduser()  # relative to the project, as the other tools do
+    try:
+        return _checked(key, value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _has_type(value: Any, kind: type) -> bool:
+    if kind is tuple:
+        return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is Path:
+        return isinstance(value, str)
+    return isinstance(value, kind)
+
+
+@functools.cache
+def _field_types() -> dict[str, tuple[type, bool]]:
+    """Each ``Config`` field's type as a file value takes it (``tuple[str, ...]`` is ``tuple``), and
+    whether it may be ``None``."""
+    types = {}
+    for name, hint in get_type_hints(Config).items():
+        members = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
+        kinds = [member for member in members if member is not type(None)]
+        types[name] = (get_origin(kinds[0]) or kinds[0], len(kinds) < len(members))
+    return types
+
+def state_home(explicit: str | os.PathLike[str] | None = None) -> StateDir:
+    """The state folder: ``explicit``, else ``$HOTPATH_HOME``, else ``state_dir`` in the project's
+    ``[tool.hotpath]`` table, else ``./.hotpath`` (as given, not resolved)."""
+    if explicit is None and not os.environ.get(ENVIRONMENT["state_dir"], "").strip():
+        explicit = project_settings().values.get("state_dir")
+    return StateDir.locate(explicit)
 
 
 def disabled_by_env() -> bool:
