@@ -14,11 +14,11 @@ import functools
 import os
 import threading
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
 from hotpath.errors import ConfigError
 from hotpath.kernels.base import BACKENDS
@@ -55,16 +55,23 @@ ENVIRONMENT = {"state_dir": "HOTPATH_HOME", "llm_url": "HOTPATH_LLM_URL", "llm_m
 FASTMATH_MIN_RTOL = 1e-6
 
 
-def _from_project(name: str, default: Any) -> Callable[[], Any]:
-    """The default of field ``name``: the project's ``[tool.hotpath]`` value, else ``default``;
-    ``default`` also where an environment variable outranks the table (``Config`` reads it later)."""
+T = TypeVar("T")
 
-    def value() -> Any:
-        if name in ENVIRONMENT and os.environ.get(ENVIRONMENT[name], "").strip():
-            return default
-        return project_settings().values.get(name, default)
 
-    return value
+class _Default:
+    """A field's default as the class declares it: ``Config.__post_init__`` puts the project's
+    ``[tool.hotpath]`` value in its place, or this one. A marker rather than a default factory per
+    field, so that a ``Config`` reads the project's file once, not once a field."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def _default(value: T) -> T:
+    return cast(T, _Default(value))
 
 
 @dataclass(frozen=True)
@@ -120,32 +127,39 @@ class Config:
         llm_timeout_s: how long one request to that server may take.
     """
 
-    backends: tuple[str, ...] = field(default_factory=_from_project("backends", DEFAULT_BACKENDS))
-    rtol: float | None = field(default_factory=_from_project("rtol", None))
-    atol: float = field(default_factory=_from_project("atol", 0.0))
-    fastmath: bool | None = field(default_factory=_from_project("fastmath", None))
-    hot_calls: int = field(default_factory=_from_project("hot_calls", 50))
-    hot_seconds: float = field(default_factory=_from_project("hot_seconds", 0.5))
-    min_speedup: float = field(default_factory=_from_project("min_speedup", 1.0))
-    timing_budget_s: float = field(default_factory=_from_project("timing_budget_s", 2.0))
-    compile_timeout_s: float = field(default_factory=_from_project("compile_timeout_s", 90.0))
-    memory_limit_mb: int | None = field(default_factory=_from_project("memory_limit_mb", 8192))
-    edge_cases: bool = field(default_factory=_from_project("edge_cases", True))
-    verify_rate: float = field(default_factory=_from_project("verify_rate", 0.01))
-    watch_fraction: float = field(default_factory=_from_project("watch_fraction", 0.02))
-    background: bool = field(default_factory=_from_project("background", True))
-    persist: bool = field(default_factory=_from_project("persist", True))
-    state_dir: Path | None = field(default_factory=_from_project("state_dir", None))
-    budget_s: float | None = field(default_factory=_from_project("budget_s", None))
-    cost_model: bool = field(default_factory=_from_project("cost_model", True))
-    proposers: tuple[str, ...] = field(default_factory=_from_project("proposers", ()))
-    llm_url: str | None = field(default_factory=_from_project("llm_url", None))
-    llm_model: str | None = field(default_factory=_from_project("llm_model", None))
-    llm_timeout_s: float = field(default_factory=_from_project("llm_timeout_s", 120.0))
+    backends: tuple[str, ...] = _default(DEFAULT_BACKENDS)
+    rtol: float | None = _default(None)
+    atol: float = _default(0.0)
+    fastmath: bool | None = _default(None)
+    hot_calls: int = _default(50)
+    hot_seconds: float = _default(0.5)
+    min_speedup: float = _default(1.0)
+    timing_budget_s: float = _default(2.0)
+    compile_timeout_s: float = _default(90.0)
+    memory_limit_mb: int | None = _default(8192)
+    edge_cases: bool = _default(True)
+    verify_rate: float = _default(0.01)
+    watch_fraction: float = _default(0.02)
+    background: bool = _default(True)
+    persist: bool = _default(True)
+    state_dir: Path | None = _default(None)
+    budget_s: float | None = _default(None)
+    cost_model: bool = _default(True)
+    proposers: tuple[str, ...] = _default(())
+    llm_url: str | None = _default(None)
+    llm_model: str | None = _default(None)
+    llm_timeout_s: float = _default(120.0)
 
     def __post_init__(self) -> None:
+        project: Mapping[str, Any] | None = None
         for name in _FIELD_NAMES:
-            object.__setattr__(self, name, _checked(name, getattr(self, name)))
+            value = getattr(self, name)
+            if isinstance(value, _Default):
+                if project is None:
+                    project = project_settings().values
+                outranked = name in ENVIRONMENT and os.environ.get(ENVIRONMENT[name], "").strip()
+                value = value.value if outranked else project.get(name, value.value)
+            object.__setattr__(self, name, _checked(name, value))
 
     @property
     def allows_fastmath(self) -> bool:
@@ -228,15 +242,19 @@ def project_file(start: Path | None = None) -> Path | None:
     """The project's ``pyproject.toml``: the nearest one in ``start`` (default: the current
     folder) or above it, not above a repository's root (a folder holding ``.git`` or ``.hg``)."""
     try:
-        folder = (start or Path.cwd()).resolve()
+        folder = os.path.abspath(start if start is not None else os.getcwd())
     except OSError:  # the current folder was removed
         return None
-    for candidate in (folder, *folder.parents):
-        if (candidate / PROJECT_FILE).is_file():
-            return candidate / PROJECT_FILE
-        if (candidate / ".git").exists() or (candidate / ".hg").exists():
+    while True:  # os.path, not pathlib: a Config looks this up each time it is built
+        candidate = os.path.join(folder, PROJECT_FILE)
+        if os.path.isfile(candidate):
+            return Path(candidate)
+        if os.path.exists(os.path.join(folder, ".git")) or os.path.exists(os.path.join(folder, ".hg")):
             return None
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
 def project_settings(start: Path | None = None) -> ProjectSettings:
