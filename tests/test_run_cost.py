@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,7 +64,7 @@ def _original(x: int) -> int:
 def test_deferred_loads_on_the_caller_once_the_budget_is_spent_and_then_calls_the_replacement() -> None:
     loads: list[int] = []
 
-    def load() -> object:
+    def load() -> Callable[..., Any]:
         loads.append(1)
         return lambda x: x + 100
 
@@ -84,7 +86,7 @@ def test_on_the_loader_thread_the_original_answers_until_the_replacement_is_read
         assert threading.get_ident() != caller  # off the caller's path
         seen.append(args)
 
-    def load() -> object:
+    def load() -> Callable[..., Any]:
         release.wait(30)
         return lambda x: x + 100
 
@@ -99,7 +101,7 @@ def test_on_the_loader_thread_the_original_answers_until_the_replacement_is_read
 
 
 def test_a_failed_load_leaves_the_original() -> None:
-    def load() -> object:
+    def load() -> Callable[..., Any]:
         raise ImportError("no backend here")
 
     fn = staged(_original, Stage(0.0), load)
@@ -121,9 +123,8 @@ def test_only_a_run_of_the_recorded_program_is_judged_by_the_record(tmp_path: Pa
     assert programs.nothing_to_load(tmp_path, str(script), ["250"]) is None  # another run: runscript weighs it
     script.write_text("print(2)\n")
     assert programs.nothing_to_load(tmp_path, str(script), ["25"]) is None  # an edited program: likewise
-    script = str(script)
-    programs.write(tmp_path, programs.ProgramRun(script, 1.0, _run(100, 0.02, 50.0, 0.8).functions, None))
-    assert programs.nothing_to_load(tmp_path, script, ["25"]) is None  # arguments not recorded
+    programs.write(tmp_path, programs.ProgramRun(str(script), 1.0, _run(100, 0.02, 50.0, 0.8).functions, None))
+    assert programs.nothing_to_load(tmp_path, str(script), ["25"]) is None  # arguments not recorded
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +139,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory, fast: hotpath.Config) -> tu
 
 
 @pytest.mark.slow
-def test_a_run_that_loads_no_winner_is_the_plain_program(stored) -> None:
+def test_a_run_that_loads_no_winner_is_the_plain_program(stored: tuple[hotpath.Config, np.ndarray]) -> None:
     config, _ = stored
     state = config.resolved_state_dir()
     name = "tests.sample_kernels:sum_squares"
@@ -159,7 +160,8 @@ def test_a_run_that_loads_no_winner_is_the_plain_program(stored) -> None:
 
 
 @pytest.mark.slow
-def test_the_real_winner_loads_on_the_loader_thread_and_then_answers(stored) -> None:
+def test_the_real_winner_loads_on_the_loader_thread_and_then_answers(
+        stored: tuple[hotpath.Config, np.ndarray]) -> None:
     from tests import sample_kernels
 
     config, a = stored
