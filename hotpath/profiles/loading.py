@@ -14,11 +14,12 @@ weighs them per backend, since the import is paid once:
   ``hotpath.optimize`` would.
 
 Nothing is imported before a function's first call, and only the backend of a winner that is
-being loaded. The load runs on the calling thread: on a loader thread (``HOTPATH_LOAD_THREAD=1``)
-the import and the original's Python share the GIL, so a loop kernel ran at half speed while the
-load took twice as long (``bench/results/run-overhead.md``: 7.1 s against 1.0 s for the plain
-program). A program whose hot functions spend their time in NumPy, which releases the GIL, can
-turn the loader thread on: the original then keeps answering while the winner loads.
+being loaded. The load runs on the calling thread. On a loader thread (``HOTPATH_LOAD_THREAD=1``)
+the import and the original's Python share the GIL: a loop kernel runs at about half speed while
+the load takes about twice as long, so the program gains nothing (``bench/results/run-overhead.md``:
+7.0 s on a loader thread, 6.5 s on the calling thread, for a program ``python`` ran in 2.2 s on a
+loaded machine). A program whose hot functions spend their time in NumPy, which releases the GIL,
+can turn it on: the original then keeps answering while the winner loads.
 """
 
 from __future__ import annotations
