@@ -1,7 +1,9 @@
 """The ``hotpath`` command.
 
 Each subcommand lives in the module that owns its role and registers itself here through a
-``register(subparsers)`` function, so this file stays a table of contents.
+``register(subparsers)`` function, so this file stays a table of contents. ``clean`` is the one
+exception: what it removes and why it refuses is ``hotpath.store.clean``; the few lines that ask
+and print are here.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from hotpath.cli_helpers import VERBOSE_AFTER, VERBOSE_HELP, Subcommands
+from hotpath.cli_helpers import HOME_HELP, VERBOSE_AFTER, VERBOSE_HELP, Subcommands, state_dir
 from hotpath.errors import ConfigError
 
 
@@ -75,7 +77,66 @@ def build_parser(only_run: bool = False) -> argparse.ArgumentParser:
     from hotpath.export import cli as export_cli
 
     export_cli.register(subparsers)
+    _register_clean(subparsers)
     return parser
+
+
+def _register_clean(subparsers: Subcommands) -> None:
+    clean = subparsers.add_parser(
+        "clean", help="empty the state folder: store, kernels, captures, profiles, model history, trial folders",
+        description="Removes what hotpath keeps in its state folder (--home, $HOTPATH_HOME, [tool.hotpath] "
+                    "state_dir or ./.hotpath): the store with its audit log, generated and built kernels, "
+                    "captured arguments, profiles, the cost model's history, watch files and trial folders. "
+                    "It lists them first and asks (or takes --yes). It refuses a folder holding anything "
+                    "hotpath does not write, and one a running hotpath process uses. Exit status: 0 removed "
+                    "or nothing to remove, 1 refused or not confirmed.")
+    clean.add_argument("--home", help=HOME_HELP)
+    clean.add_argument("--dry-run", action="store_true", help="list what would be removed; remove nothing")
+    clean.add_argument("--keep-store", action="store_true",
+                       help="keep the store, the kernels its winners load and the model's history (stored "
+                            "winners keep working); remove captures, profiles, watch files and trial folders")
+    clean.add_argument("-y", "--yes", action="store_true", help="remove without asking")
+    clean.set_defaults(func=_clean)
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from hotpath.store import clean
+
+    state = state_dir(args)
+    try:
+        cleaning = clean.plan(state, keep_store=args.keep_store)
+    except clean.CleanRefused as exc:
+        print(f"hotpath clean: {exc}", file=sys.stderr)
+        return 1
+    if not cleaning.remove:
+        print(f"nothing to remove in {state.root}")
+        return 0
+    print(f"{'would remove' if args.dry_run else 'to remove'} from {state.root}:")
+    for entry in cleaning.remove:
+        print(f"  {entry.path.name:<16} {_megabytes(entry.size):>10}  {entry.holds}")
+    for entry in cleaning.keep:
+        print(f"  {entry.path.name:<16} {'kept':>10}  {entry.holds}")
+    if args.dry_run:
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("hotpath clean: nothing removed: pass --yes to remove without a terminal to confirm on",
+                  file=sys.stderr)
+            return 1
+        if input(f"remove {_megabytes(cleaning.size)}? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 1
+    clean.remove(cleaning)
+    print(f"removed {len(cleaning.remove)} entries ({_megabytes(cleaning.size)}) from {state.root}")
+    return 0
+
+
+def _megabytes(size: int) -> str:
+    """``size`` bytes in the largest unit that keeps a digit before the point."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,7 +32,7 @@ def subcommands(capsys: pytest.CaptureFixture[str]) -> list[str]:
 
 def test_every_subcommand_describes_itself(capsys: pytest.CaptureFixture[str]) -> None:
     commands = subcommands(capsys)
-    assert {"status", "report", "explain", "model", "optimize", "run"} <= set(commands)
+    assert {"status", "report", "explain", "model", "optimize", "run", "clean"} <= set(commands)
     for words in [[name] for name in commands] + [["model", "train"]]:
         text = help_of(capsys, *words)
         paragraphs = text.split("\n\n")
