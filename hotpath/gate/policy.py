@@ -11,6 +11,7 @@ Policy file (JSON, or TOML on Python >= 3.11; in ``pyproject.toml`` under ``[too
       "threshold": 0.05,                  # practical threshold for times (5 %)
       "instructions_threshold": 0.01,     # ... for instruction counts (1 %)
       "confidence": 0.90,
+      "process_spread": 0.07,             # assumed between-process spread for single-process data
       "benchmarks": {
         "test_io_*": {"threshold": 0.15},
         "tests/bench.py::test_parse": {"allow": true, "reason": "validation added in #123"}
@@ -41,6 +42,11 @@ DEFAULT_TIME_QUANTILE = 0.10
 DEFAULT_REFERENCE_QUANTILE = 0.0
 DEFAULT_CLUSTER_WIDTH = 0.30
 DEFAULT_RESAMPLES = 2000
+#: How much the speed of identical code differs from one process to the next (SD of the log of a
+#: process's level), assumed where a side's data come from fewer than 3 processes and the
+#: bootstrap cannot see it: pytest-benchmark sessions, single pyperf runs. 7 % is the spread of
+#: the uncontended processes' levels in bench/gate_calibration (12,800 processes on the 2-vCPU VM).
+DEFAULT_PROCESS_SPREAD = 0.07
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class Policy:
     cluster_width: float = DEFAULT_CLUSTER_WIDTH
     resamples: int = DEFAULT_RESAMPLES
     seed: int = 0
+    process_spread: float = DEFAULT_PROCESS_SPREAD
     rules: tuple[Rule, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -81,6 +88,8 @@ class Policy:
         for label, q in (("time_quantile", self.time_quantile), ("reference_quantile", self.reference_quantile)):
             if not 0.0 <= q <= 1.0:
                 raise GateInputError(f"{label} must be between 0 and 1, got {q}")
+        if not 0.0 <= self.process_spread < 1.0:
+            raise GateInputError(f"process_spread must be a fraction like 0.07 (7 %), got {self.process_spread}")
         if self.resamples < 100:
             raise GateInputError(f"use at least 100 bootstrap resamples, got {self.resamples}")
 
@@ -128,7 +137,8 @@ class Policy:
             f"threshold {self.threshold:.0%} (instructions {self.instructions_threshold:.0%}), "
             f"confidence {self.confidence:.0%}, times: fast-cluster mean (width {self.cluster_width:.0%}) "
             f"of per-process p{round(self.time_quantile * 100)}, "
-            f"{self.resamples} bootstrap resamples of blocks of up to {BLOCK_PROCESSES} consecutive processes"
+            f"{self.resamples} bootstrap resamples of blocks of up to {BLOCK_PROCESSES} consecutive processes; "
+            f"data from under 3 processes a side: assumed process-to-process spread {self.process_spread:.0%}"
         )
 
 
@@ -167,7 +177,7 @@ def load_policy(path: str | os.PathLike[str], base: Policy | None = None) -> Pol
     if schema != POLICY_SCHEMA:
         raise GateInputError(f"policy file {path!r} declares schema {schema!r}; expected {POLICY_SCHEMA!r}")
     known = {"schema", "threshold", "instructions_threshold", "confidence", "time_quantile",
-             "reference_quantile", "cluster_width", "resamples", "seed", "benchmarks"}
+             "reference_quantile", "cluster_width", "resamples", "seed", "process_spread", "benchmarks"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise GateInputError(
@@ -175,7 +185,8 @@ def load_policy(path: str | os.PathLike[str], base: Policy | None = None) -> Pol
         )
     settings: dict[str, Any] = {}
     try:
-        for key in ("threshold", "instructions_threshold", "confidence", "time_quantile", "reference_quantile", "cluster_width"):
+        for key in ("threshold", "instructions_threshold", "confidence", "time_quantile", "reference_quantile",
+                    "cluster_width", "process_spread"):
             if key in data:
                 settings[key] = _fraction(data[key])
         for key in ("resamples", "seed"):

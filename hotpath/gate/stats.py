@@ -300,6 +300,11 @@ def min_detectable(threshold: float, se_log: float, confidence: float, power: fl
     return math.expm1(needed)
 
 
+def normal_quantile(p: float) -> float:
+    """The standard normal quantile at ``p`` (1.645 at 0.95)."""
+    return _z(p)
+
+
 def _z(p: float) -> float:
     """Standard normal quantile (Acklam's rational approximation; no SciPy needed)."""
     a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,

@@ -64,5 +64,5 @@ def test_one_process_inputs_are_judged_with_a_clear_warning(pyperf_script: Path,
     result = run_gate_cli("gate", base, slow, "--explain")
     assert result.returncode == 1, result.stdout + result.stderr  # 3x the work shows even in one process
     text = " ".join(result.stdout.split())  # the terminal wraps long reasons
-    assert "1/1 processes: only 1 on the baseline side" in text
+    assert "1/1 processes: single-process data" in text and "widened by an assumed 7%" in text
     assert "pyperf --processes" in text

@@ -47,7 +47,7 @@ def test_large_but_noisy_change_is_not_a_regression() -> None:
 @pytest.mark.parametrize("n_proc, expected, absent", [
     (32, "32/32 processes", "calibrated on"),
     (10, "10/10 processes (the defaults were calibrated on 32 a side", "only"),
-    (1, "1/1 processes: only 1 on the baseline side", "calibrated on 32 a side;"),
+    (1, "1/1 processes: single-process data", "calibrated on 32 a side;"),
 ])
 def test_reason_says_how_many_processes_backed_the_verdict(n_proc: int, expected: str, absent: str) -> None:
     c = compare_benchmark(_bench("a", seed=1, n_proc=n_proc), _bench("a", 1.3, seed=2, n_proc=n_proc), Policy())
@@ -79,11 +79,16 @@ def test_summary_only_rule() -> None:
     slow = compare_benchmark(summ(1.0), summ(1.3), Policy())
     assert slow.verdict is Verdict.SLOWER and slow.ci_low is None and slow.min_detectable is None
     assert "summary statistics only" in slow.reason
-    mixed = BenchmarkSamples("s", "s", summary=SummaryStats(1.2, 1.25, 1.5, 1.6, 3.0, 100))  # min moved 20 %, Q1 13 %...
+    mixed = BenchmarkSamples("s", "s", summary=SummaryStats(1.35, 1.4, 1.55, 1.6, 3.0, 100))  # min moved 35 %, Q1 27 %...
     assert compare_benchmark(summ(1.0), mixed, Policy()).verdict is Verdict.SLOWER
-    nearly = BenchmarkSamples("s", "s", summary=SummaryStats(1.2, 1.19, 1.3, 1.5, 3.0, 100))  # ...Q1 only 8 %
+    nearly = BenchmarkSamples("s", "s", summary=SummaryStats(1.35, 1.32, 1.55, 1.6, 3.0, 100))  # ...Q1 only 20 %
     assert compare_benchmark(summ(1.0), nearly, Policy()).verdict is Verdict.UNCHANGED
-    assert compare_benchmark(summ(1.0), summ(1.08), Policy()).verdict is Verdict.UNCHANGED  # < 2 x 5 %
+    # One session a side: a 15 % move of all three is what one process's offset can do (7 % spread)...
+    offset = compare_benchmark(summ(1.0), summ(1.15), Policy())
+    assert offset.verdict is Verdict.UNCHANGED and "single process" in offset.reason and "+25.9%" in offset.reason
+    # ...and only 2 x the 5 % threshold is asked for when no spread is assumed.
+    assert compare_benchmark(summ(1.0), summ(1.15), Policy(process_spread=0.0)).verdict is Verdict.SLOWER
+    assert compare_benchmark(summ(1.0), summ(1.08), Policy(process_spread=0.0)).verdict is Verdict.UNCHANGED
 
 
 def test_run_gate_report() -> None:
@@ -102,3 +107,41 @@ def test_run_gate_refuses_unmatched_or_mismatched() -> None:
         run_gate(_set(_bench("a")), _set(_bench("b")), Policy())
     with pytest.raises(GateInputError, match="measured in 's'.*'instructions'"):
         run_gate(_set(_bench("a")), _set(_bench("a", unit="instructions")), Policy())
+
+
+def _session(offset: float, seed: int, rounds: int = 200) -> BenchmarkSamples:
+    """One pytest-benchmark-like session: no process labels, a process offset, brief bursts."""
+    rng = np.random.default_rng(seed)
+    values = 1e-3 * offset * (1 + np.abs(rng.normal(0, 0.01, rounds)))
+    values[rng.random(rounds) < 0.05] *= 1.8  # a neighbour taking the core now and then
+    return BenchmarkSamples(name="t", unit="s", values=tuple(values))
+
+
+def test_single_process_data_is_said_in_every_verdict_and_judged_wider() -> None:
+    """Issue 19 item 11: identical code in two pytest sessions whose processes happen to differ
+    by 10 % was flagged; now the threshold accounts for the spread between processes."""
+    base, offset = _session(1.0, 1), _session(1.10, 2)
+    c = compare_benchmark(base, offset, Policy())
+    assert c.verdict is Verdict.UNCHANGED and c.threshold >= 0.258
+    assert "single-process data" in c.reason and "widened by an assumed 7%" in c.reason
+    assert c.ci_low < 1.0 < c.ci_high and c.min_detectable > 0.26
+    assert compare_benchmark(base, offset, Policy(process_spread=0.0)).verdict is Verdict.SLOWER  # the old rule
+    tripled = compare_benchmark(base, _session(3.0, 3), Policy())
+    assert tripled.verdict is Verdict.SLOWER and "single-process data" in tripled.reason
+    faster = compare_benchmark(base, _session(0.5, 4), Policy())
+    assert faster.verdict is Verdict.FASTER and "single-process data" in faster.reason
+    # Enough processes a side: the bootstrap sees their spread; nothing is assumed.
+    many = compare_benchmark(_bench("a", seed=1), _bench("a", 1.3, seed=2), Policy())
+    assert many.threshold == 0.05 and "single-process" not in many.reason
+
+
+def test_single_process_false_alarms_stay_rare() -> None:
+    """Identical code, one process a side, offsets drawn like the calibration VM's (7 %): the
+    widened rule flags about 1 pair in 100; without it about 1 in 3 (docs/gate.md)."""
+    rng = np.random.default_rng(11)
+    pairs = [(_session(np.exp(rng.normal(0, 0.07)), 2 * i), _session(np.exp(rng.normal(0, 0.07)), 2 * i + 1, 100))
+             for i in range(150)]
+    fast = Policy(resamples=300)
+    new = sum(compare_benchmark(b, c, fast).fails for b, c in pairs)
+    old = sum(compare_benchmark(b, c, Policy(resamples=300, process_spread=0.0)).fails for b, c in pairs)
+    assert new <= 5 and old >= 25, (new, old)

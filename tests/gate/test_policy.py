@@ -53,11 +53,11 @@ def test_parse_allow() -> None:
 def test_json_policy_file(tmp_path: Path) -> None:
     f = tmp_path / "policy.json"
     f.write_text(json.dumps({
-        "schema": "hotpath.gate-policy/1", "threshold": "8%", "confidence": 0.99,
+        "schema": "hotpath.gate-policy/1", "threshold": "8%", "confidence": 0.99, "process_spread": "2%",
         "benchmarks": {"slow_*": {"threshold": 0.25}, "legacy": {"allow": True, "reason": "rewrite pending"}},
     }))
     p = load_policy(f)
-    assert p.threshold == pytest.approx(0.08) and p.confidence == 0.99
+    assert p.threshold == pytest.approx(0.08) and p.confidence == 0.99 and p.process_spread == pytest.approx(0.02)
     assert p.threshold_for("slow_io", "s") == 0.25
     assert p.allowance("legacy") == "rewrite pending"
 
@@ -81,6 +81,7 @@ def test_toml_and_pyproject(tmp_path: Path) -> None:
         ('{"benchmarks": {"a": {"threshhold": 1}}}', "unknown key"),
         ('{"benchmarks": {"a": {"allow": "yes"}}}', "allow must be true or false"),
         ('{"confidence": 2}', "confidence must be between"),
+        ('{"process_spread": 1.5}', "process_spread must be a fraction"),
         ('{"schema": "other/1"}', "declares schema"),
         ("{not json", "not valid JSON"),
         ("[1]", "table/object"),

@@ -65,6 +65,18 @@ def test_merge_keeps_chunks_apart(pyperf_files: dict[str, Path], tmp_path: Path)
         expand_paths(str(tmp_path / "nothing-*.json"))
 
 
+def test_merged_sessions_without_process_labels_count_as_one_process_each() -> None:
+    """Two pytest-benchmark sessions are two processes, not twenty blocks passing for processes."""
+    from hotpath.gate import stats
+    from hotpath.gate.model import BenchmarkSamples, ResultSet
+    from hotpath.gate.readers import merge_results
+
+    sessions = [ResultSet(f"s{i}.json", "pytest-benchmark", {"t": BenchmarkSamples("t", "s", tuple([1e-3] * 40))})
+                for i in range(2)]
+    bench = merge_results(sessions).benchmarks["t"]
+    assert len(bench.values) == 80 and stats.process_count(bench.groups) == 2
+
+
 def test_merge_refuses_summary_only(pybench_files: dict[str, Path]) -> None:
     spec = f"{pybench_files['base_summary']},{pybench_files['base_summary']}"
     with pytest.raises(GateInputError, match="summary statistics"):

@@ -3,8 +3,10 @@
 On a shared machine the speed of the whole box drifts over seconds to minutes, so a baseline
 measured at one moment and a change measured at another differ by more than most regressions.
 Measuring both in alternating chunks (base, head, base, head, ...) exposes them to the same
-drift; each side's chunks are then merged here. Every file keeps its own process labels (or, for
-files without them, contiguous blocks) so the bootstrap still resamples whole chunks.
+drift; each side's chunks are then merged here. Every file keeps its own process labels so the
+bootstrap still resamples whole processes; a file without labels (pytest-benchmark) was one
+process, and becomes one group, so that two sessions count as two processes and not as twenty
+blocks that would pass for processes.
 """
 
 from __future__ import annotations
@@ -13,10 +15,6 @@ from collections.abc import Sequence
 
 from hotpath.gate.errors import GateInputError
 from hotpath.gate.model import BenchmarkSamples, ResultSet
-
-#: Matches hotpath.gate.stats.DEFAULT_BLOCKS (kept free of numpy so reading stays cheap).
-_BLOCKS_PER_FILE = 10
-
 
 def merge_results(sets: Sequence[ResultSet], role: str = "results") -> ResultSet:
     """One :class:`ResultSet` holding every sample of ``sets``, benchmark by benchmark."""
@@ -39,7 +37,7 @@ def merge_results(sets: Sequence[ResultSet], role: str = "results") -> ResultSet
                     f"{result.source!r}; merge only files measured the same way"
                 )
             units[name] = bench.unit
-            own = list(bench.groups) if bench.groups is not None else _blocks(len(bench.values))
+            own = list(bench.groups) if bench.groups is not None else [0] * len(bench.values)
             offset = next_group.get(name, 0)
             relabel = {g: offset + i for i, g in enumerate(dict.fromkeys(own))}
             values.setdefault(name, []).extend(bench.values)
@@ -56,7 +54,3 @@ def merge_results(sets: Sequence[ResultSet], role: str = "results") -> ResultSet
         benchmarks=merged,
     )
 
-
-def _blocks(n: int) -> list[int]:
-    count = max(1, min(_BLOCKS_PER_FILE, n // 4))
-    return [(i * count) // n for i in range(n)]
