@@ -193,6 +193,10 @@ def tails_and_steps(x, dt):
     return tail, walk, np.diff(x) / dt
 
 
+def exceedance_fractions(temperature, threshold):
+    return np.mean(temperature > threshold, axis=1), (temperature < -threshold).mean(axis=0), np.mean(temperature > 0)
+
+
 def wealth_paths(returns):
     return np.cumprod(1.0 + returns, axis=0), np.cumsum(returns * returns, axis=1)
 
@@ -224,6 +228,8 @@ NUMBA_CASES = [
     (nearest_and_extremes, [(f64(200, 3), f64(7, 3)), (with_nan(f64(20, 3)), f64(4, 3))]),
     (tails_and_steps, [(cancelling(2000, 3), 0.01), (np.zeros(1), 0.5), (np.array([-0.0, -0.0]), 1.0)]),
     (field_parts, [(np.abs(f64(300)), f64(300))]),
+    # booleans add up exactly in any order: no reassociation to wait for
+    (exceedance_fractions, [(f64(40, 300), 0.5), (np.asfortranarray(f64(30, 20)), 0.1), (np.zeros((0, 4)), 0.0)]),
     (wealth_paths, [(0.01 * f64(50, 7),), (cancelling(60, 4).reshape(6, 10),), (np.zeros((0, 3)),)]),
 ]
 

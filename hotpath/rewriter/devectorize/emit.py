@@ -331,7 +331,7 @@ class Emitter:
         """
         loops = [a for a in shape if a is not None]
         order = list(expr.axes) + loops
-        if (expr.kind in ("sum", "mean") and store.dtype.kind in "fc"
+        if (expr.kind in ("sum", "mean") and store.dtype.kind in "fc" and expr.operand.dtype != np.bool_  # type: ignore[union-attr]
                 and not all(r.name in self.c_arrays for r in ir.reads(expr.operand))):  # type: ignore[arg-type]
             # NumPy walks an F-ordered operand down its columns, pairwise: another order.
             self.reassociations.append(f"a {expr.kind} over leading axes of arrays not known to be C-ordered")
@@ -493,7 +493,10 @@ class Emitter:
                 memo[key] = whole
                 return whole
             pairwise = self._keeps_order(expr, level)
-        if expr.kind in ("sum", "mean") and expr.axes and (expr.dtype.kind in "fc" or expr.kind == "mean") and not pairwise:
+        # Booleans add up as 0.0 and 1.0: exact in any order (``np.mean(x > t, axis=1)``).
+        exact = expr.operand is not None and expr.operand.dtype == np.bool_
+        if (expr.kind in ("sum", "mean") and expr.axes and (expr.dtype.kind in "fc" or expr.kind == "mean")
+                and not pairwise and not exact):
             self.reassociations.append(f"a {expr.kind} of {expr.operand.dtype} over {len(expr.axes)} "  # type: ignore[union-attr]
                                        f"{'axis' if len(expr.axes) == 1 else 'axes'}"
                                        f"{' per outer index' if level else ''} added sequentially "
