@@ -4,7 +4,10 @@ Independent of the rest of hotpath. Reads pyperf, pytest-benchmark and ``hotpath
 files (:mod:`.readers`), decides per benchmark with a threshold plus a bootstrap significance
 test (:mod:`.decision`), and renders the verdicts for terminals, pull requests and CI
 (:mod:`.render`). ``hotpath gate`` and ``hotpath measure`` live in :mod:`.cli`; the pytest plugin
-in :mod:`.pytest_plugin`.
+in :mod:`.pytest_plugin`; the same judgement from Python is :func:`compare` (:mod:`.api`)::
+
+    from hotpath.gate import compare
+    report = compare("base.json", "head.json")   # a GateReport; report.exit_code is 0 or 1
 
 Importing this package is cheap: the numeric parts load on first use, because every ``hotpath``
 command imports the gate's CLI.
@@ -28,6 +31,7 @@ from hotpath.gate.model import (
 )
 
 if TYPE_CHECKING:
+    from hotpath.gate.api import compare
     from hotpath.gate.decision import compare_benchmark, run_gate
     from hotpath.gate.policy import Policy, Rule, load_policy
     from hotpath.gate.readers import load_results
@@ -35,10 +39,11 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_INPUT_ERROR", "EXIT_OK", "EXIT_REGRESSION", "BenchmarkSamples", "Comparison",
     "GateInputError", "GateReport", "Policy", "ResultSet", "Rule", "SummaryStats", "Verdict",
-    "compare_benchmark", "load_policy", "load_results", "run_gate",
+    "compare", "compare_benchmark", "load_policy", "load_results", "run_gate",
 ]
 
 _LAZY = {
+    "compare": "hotpath.gate.api",
     "compare_benchmark": "hotpath.gate.decision",
     "run_gate": "hotpath.gate.decision",
     "Policy": "hotpath.gate.policy",
