@@ -27,8 +27,9 @@ from hotpath.profiles.run_cli import script_arguments as _script_arguments
 
 def register(subparsers: Any) -> None:
     profile = subparsers.add_parser(
-        "profile", help="run a script under Scalene and rank its hot functions",
-        description="Runs SCRIPT under Scalene (CPU only), ranks functions by their share of the program's time, "
+        "profile", help="run a script (or -m module) under Scalene and rank its hot functions",
+        description="Runs SCRIPT (or -m MODULE, as python -m does) under Scalene (CPU only), ranks functions by "
+                    "their share of the program's time, "
                     "split into Python, native and system time, and says whether hotpath can rewrite each.")
     profile.add_argument("--json", action="store_true",
                          help="print the profile as JSON (schema hotpath.profile/1); the program's own standard "
@@ -40,9 +41,11 @@ def register(subparsers: Any) -> None:
 
     optimize = subparsers.add_parser(
         "optimize", help="profile a script, capture its hot functions' arguments, tune them, store the winners",
-        description="Profiles SCRIPT with Scalene, picks rewritable functions with a real share of Python time, "
-                    "runs the script again capturing their arguments, tunes each captured signature in the "
-                    "sandbox and stores the winners for `hotpath run`. Ctrl-C stops; finished runs are kept.")
+        description="Profiles SCRIPT (or -m MODULE, e.g. -m pytest tests/) with Scalene, picks rewritable functions "
+                    "of the program's own files with a real share of Python time, runs the program again capturing "
+                    "their arguments (standard input is replayed to it), tunes each captured signature in the "
+                    "sandbox and stores the winners for `hotpath run`. Signatures with a stored winner are skipped "
+                    "(--force). Ctrl-C stops; finished runs are kept.")
     optimize.add_argument("--functions", help="comma-separated function names to try, skipping the profile")
     optimize.add_argument("--min-python-share", type=float, default=0.02,
                           help="try functions with at least this fraction of the run in Python (default 0.02)")
