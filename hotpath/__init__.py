@@ -9,6 +9,9 @@ Public API::
     result.winner, result.reason, result.trials, result.optimized
 
 Set ``HOTPATH_DISABLE=1`` to run every function as its original.
+
+PYTEST_DONT_REWRITE: hotpath is a pytest plugin (the gate), and ``hotpath optimize -m pytest``
+has imported it before pytest starts; pytest need not (and then could not) rewrite it.
 """
 
 from __future__ import annotations
