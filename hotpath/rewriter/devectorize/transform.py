@@ -484,8 +484,8 @@ class _Driver:
                 return None  # an integer from parameters and constants only: it reads no array
             sign = "+" if isinstance(value.op, ast.Add) else "-"
             return found[0], found[1], False, f"{sign} ({ast.unparse(value.right)})", None
-        found = self._plain_sequence(value)
-        return None if found is None else (*found[:3], "0", found[3])
+        plain = self._plain_sequence(value)
+        return None if plain is None else (plain[0], plain[1], plain[2], "0", plain[3])
 
     def _plain_sequence(self, value: ast.expr) -> tuple[str, ast.expr, bool, int | None] | None:
         reverse = False
@@ -584,7 +584,7 @@ class _Driver:
             raise Unsupported(f"{kind} along an axis of this operand")
         expr, shape = builder.resolve(built.expr), builder.resolve_shape(built.shape)
         out = self.names.fresh("out")
-        emitter.scan_along(kind, expr, shape, along % rank, out, result.dtype)  # type: ignore[arg-type]
+        emitter.scan_along(kind, expr, shape, along % rank, out, result.dtype)
         emitter.lines.append(template.format(out))
         self._last_tree, self._last_shape = expr, shape
         if name is not None:
