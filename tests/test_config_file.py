@@ -123,3 +123,16 @@ def test_the_command_uses_the_table_and_reports_it_in_one_line(project: Path,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "[tool.hotpath] hot_calls" in err and str(project) in err
     assert not os.path.exists(project / ".hotpath")
+
+
+def test_optimize_takes_backends_and_timing_budget_from_the_project_file(tmp_path, monkeypatch):
+    from hotpath.cli import build_parser
+    from hotpath.profiles import cli as profiles_cli
+
+    (tmp_path / "pyproject.toml").write_text('[tool.hotpath]\nbackends = ["numba", "cython"]\ntiming_budget_s = 0.5\n')
+    monkeypatch.chdir(tmp_path)
+    parse = build_parser().parse_args
+    given = parse(["optimize", "--backends", "numba", "--timing-budget", "1", "prog.py"])
+    assert profiles_cli.backends_of(given) == ("numba",) and profiles_cli.timing_budget_of(given) == 1.0
+    default = parse(["optimize", "prog.py"])
+    assert profiles_cli.backends_of(default) == ("numba", "cython") and profiles_cli.timing_budget_of(default) == 0.5

@@ -54,9 +54,10 @@ def register(subparsers: Any) -> None:
     optimize.add_argument("--max-signatures", type=int, default=4, help="signatures per function (default 4)")
     optimize.add_argument("--max-capture-mb", type=float, default=64.0,
                           help="skip calls whose pickled arguments are larger (default 64)")
-    optimize.add_argument("--backends", default="numba", help="comma-separated backends (default numba)")
-    optimize.add_argument("--timing-budget", type=float, default=2.0,
-                          help="seconds spent timing each candidate (default 2)")
+    optimize.add_argument("--backends", help="comma-separated backends (default: [tool.hotpath] backends in "
+                                             "pyproject.toml, else numba)")
+    optimize.add_argument("--timing-budget", type=float,
+                          help="seconds spent timing each candidate (default: [tool.hotpath] timing_budget_s, else 2)")
     optimize.add_argument("--cluster", metavar="ADDRESS",
                           help="run the trials on a Dask cluster, e.g. tcp://host:8786 (needs hotpath[dask]; "
                                "see docs/cluster.md)")
@@ -198,8 +199,8 @@ def _optimize_program(args: argparse.Namespace, program: Program, home: Path, st
     plan = Plan(script=program.target, args=program.args, module=program.module, targets=targets,
                 capture_dir=str(home / "captures"),
                 samples=args.samples, max_bytes=int(args.max_capture_mb * (1 << 20)),
-                max_signatures=args.max_signatures, backends=tuple(b.strip() for b in args.backends.split(",")),
-                timing_budget_s=args.timing_budget, cluster=args.cluster, force=args.force)
+                max_signatures=args.max_signatures, backends=backends_of(args),
+                timing_budget_s=timing_budget_of(args), cluster=args.cluster, force=args.force)
     info.print(f"capturing arguments of {', '.join(t.qualname for t in targets)} (running {program.label()}"
                f"{' again, its output not shown twice' if profiled else ''})", highlight=False, soft_wrap=True)
     # The program's output was shown by the profiling run: this run's is kept, and shown only if it fails.
@@ -284,3 +285,22 @@ def _summary(program: Program, home: Path, outcome: Any, status: int) -> dict[st
             "interrupted": outcome.interrupted if outcome is not None else None,
             "installed": sum(1 for r in rows if r["status"] == "installed"), "functions": rows,
             "run": " ".join(["hotpath run", *map(shlex.quote, program.argv())])}
+
+
+def backends_of(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--backends``, else the project's ``[tool.hotpath]`` backends, else ``PROGRAM_BACKENDS``."""
+    from hotpath.config import PROGRAM_BACKENDS, project_settings
+
+    if args.backends:
+        return tuple(b.strip() for b in args.backends.split(",") if b.strip())
+    return tuple(project_settings().values.get("backends", PROGRAM_BACKENDS))
+
+
+def timing_budget_of(args: argparse.Namespace) -> float:
+    """``--timing-budget``, else the project's ``timing_budget_s``, else 2 s (a program's functions
+    are tuned in the foreground, one after another: longer than ``tune()``'s default is affordable)."""
+    from hotpath.config import project_settings
+
+    if args.timing_budget is not None:
+        return float(args.timing_budget)
+    return float(project_settings().values.get("timing_budget_s", 2.0))
