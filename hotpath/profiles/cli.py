@@ -20,6 +20,7 @@ from hotpath.cli_helpers import console as _console, home as _home
 from hotpath.profiles.entry import EntryError, Program
 
 if TYPE_CHECKING:
+    from hotpath.profiles.benchmarks import Rerun, Suite
     from hotpath.profiles.replay import StdinReplay
 from hotpath.profiles import run_cli
 from hotpath.profiles.run_cli import script_arguments as _script_arguments
@@ -70,6 +71,15 @@ def register(subparsers: Any) -> None:
                           help="print a summary of what was tuned and installed as JSON (schema "
                                "hotpath.optimize/1) instead of the tables; the program's own standard output "
                                "then goes to standard error")
+    optimize.add_argument("--benchmarks", metavar="COMMAND",
+                          help="a pytest-benchmark suite as the workload, e.g. 'pytest benchmarks/' (instead of "
+                               "SCRIPT or -m): it is profiled and captured like a program; after tuning it is run "
+                               "again with and without the winners, interleaved, and the gate's verdict is printed "
+                               "per benchmark. Exit status 1 when a benchmark is slower with the winners "
+                               "(docs/codebase.md)")
+    optimize.add_argument("--benchmark-rounds", type=int, default=3,
+                          help="with --benchmarks: runs of the suite on each side, alternating (default 3: "
+                               "from 3 processes a side the gate measures the process-to-process spread)")
     _script_arguments(optimize)
     optimize.set_defaults(func=_optimize)
 
@@ -131,20 +141,33 @@ def _optimize(args: argparse.Namespace) -> int:
     from hotpath.profiles.replay import StdinReplay
     from hotpath.statedir import StateDir
 
+    from hotpath.profiles import benchmarks
+
     err = _console(stderr=True)
+    suite = None
     try:
-        program = _program(args)
-    except EntryError as exc:
+        if args.benchmarks is not None:
+            if run_cli.program_argv(args):
+                raise EntryError("give the workload once: --benchmarks COMMAND, or SCRIPT / -m MODULE")
+            suite = benchmarks.parse_suite(args.benchmarks)
+            if args.benchmark_rounds < 1:
+                raise EntryError(f"--benchmark-rounds must be at least 1, got {args.benchmark_rounds}")
+            program = suite.program
+            program.check()
+        else:
+            program = _program(args)
+    except (EntryError, benchmarks.SuiteError) as exc:
         err.print(f"[red]hotpath optimize: {exc}", highlight=False, soft_wrap=True)
         return 2
     except SyntaxError as exc:
         return _syntax_error(exc)
     home = _home(args)
     with StdinReplay(StateDir(home).tmp) as stdin:  # the program runs twice: the second reads what the first did
-        return _optimize_program(args, program, home, stdin)
+        return _optimize_program(args, program, home, stdin, suite)
 
 
-def _optimize_program(args: argparse.Namespace, program: Program, home: Path, stdin: StdinReplay) -> int:
+def _optimize_program(args: argparse.Namespace, program: Program, home: Path, stdin: StdinReplay,
+                      suite: Suite | None = None) -> int:
     from hotpath.profiles import optimize, pick, render, scalene
     from hotpath.profiles.session import Plan, Target
     from hotpath.statedir import StateDir
@@ -233,9 +256,49 @@ def _optimize_program(args: argparse.Namespace, program: Program, home: Path, st
         command = " ".join(["hotpath run", *map(shlex.quote, program.argv())])
         out.print(f"{winners} winner(s) stored in {home}; run the program with them: [bold]{command}",
                   highlight=False, soft_wrap=True)
+    rerun = None
+    if suite is not None and status == 0:
+        status, rerun = _judge_suite(args, suite, home, outcome, out, info, err)
     if args.json:
-        print(json.dumps(_summary(program, home, outcome, status), indent=1))
+        summary = _summary(program, home, outcome, status)
+        if suite is not None:
+            from hotpath.profiles.benchmarks import verdicts_json
+
+            summary["benchmarks"] = verdicts_json(rerun) if rerun is not None else None
+        print(json.dumps(summary, indent=1))
     return status
+
+
+def _judge_suite(args: argparse.Namespace, suite: Suite, home: Path, outcome: Any, out: Any, info: Any,
+                 err: Any) -> tuple[int, Rerun | None]:
+    """``--benchmarks``: the suite again with and without the winners, and the gate's verdict per
+    benchmark. Status 0, 1 when a benchmark is slower with the winners or the comparison failed,
+    130 after Ctrl-C."""
+    from hotpath.profiles import benchmarks
+    from hotpath.profiles.session import ALREADY_STORED
+
+    stored = sum(1 for t in outcome.tuned if t.winner) + sum(
+        1 for s in outcome.skipped if s.reason.startswith(ALREADY_STORED))
+    if not stored:
+        info.print("no winner for the suite's functions: it runs as written, nothing to compare", soft_wrap=True)
+        return 0, None
+    try:
+        rerun = benchmarks.compare(suite, home, args.benchmark_rounds, home / "benchmarks",
+                                   announce=lambda line: info.print(line, highlight=False, soft_wrap=True))
+    except benchmarks.SuiteError as exc:
+        err.print(f"[red]hotpath optimize: {exc}", highlight=False, soft_wrap=True)
+        return 1, None
+    except KeyboardInterrupt:
+        err.print("[yellow]hotpath optimize: interrupted (Ctrl-C) while rerunning the benchmarks; the winners "
+                  "stay stored", soft_wrap=True)
+        return 130, None
+    for line in benchmarks.verdict_lines(rerun):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    if rerun.report.regressions:
+        names = ", ".join(c.name for c in rerun.report.regressions)
+        err.print(f"[red]hotpath optimize: slower with the winners: {names}; retire a winner with "
+                  "`hotpath rollback`", highlight=False, soft_wrap=True)
+    return rerun.report.exit_code, rerun
 
 
 def _silent() -> Any:

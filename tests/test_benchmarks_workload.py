@@ -1,0 +1,105 @@
+"""`hotpath optimize --benchmarks`: a pytest-benchmark suite as the workload, and the gate's
+verdict per benchmark on the rerun with and without the winners (hotpath.profiles.benchmarks)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hotpath.gate import compare
+from hotpath.profiles.benchmarks import SuiteError, parse_suite
+
+HOTPATH = [sys.executable, "-m", "hotpath.cli"]
+needs_tools = pytest.mark.skipif(
+    importlib.util.find_spec("scalene") is None or importlib.util.find_spec("pytest_benchmark") is None,
+    reason="needs Scalene and pytest-benchmark")
+
+
+def hotpath(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, HOTPATH_HOME=str(cwd / "state"), COLUMNS="200")
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([*HOTPATH, *args], capture_output=True, text=True, cwd=cwd, env=env, input="",
+                          timeout=timeout)
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+
+
+def test_the_suite_command_is_read_as_python_m_pytest() -> None:
+    for command in ("pytest benchmarks/ -k flux", "python -m pytest benchmarks/ -k flux", "-m pytest benchmarks/ -k flux"):
+        assert parse_suite(command).program.argv() == ["-m", "pytest", "benchmarks/", "-k", "flux"]
+    assert parse_suite("pytest b/").command(Path("/x/a.json"))[-1] == "--benchmark-json=/x/a.json"
+
+
+@pytest.mark.parametrize("command, says", [
+    ("pytest b/ --benchmark-disable", "drop --benchmark-disable"),
+    ("pytest b/ --benchmark-json=out.json", "drop --benchmark-json"),
+    ("bench_suite.py", "pyperf suites are not supported"),
+    ("-m mypkg.cli", "give a pytest-benchmark suite"),
+    ("pytest 'b/", "No closing quotation"),
+])
+def test_a_suite_that_cannot_be_compared_is_refused_in_one_line(command: str, says: str) -> None:
+    with pytest.raises(SuiteError, match=says) as raised:
+        parse_suite(command)
+    assert "\n" not in str(raised.value)
+
+
+def test_cli_refuses_a_suite_and_a_program_together(tmp_path: Path) -> None:
+    got = hotpath("optimize", "--benchmarks", "pytest b/", "-m", "pytest", "b/", cwd=tmp_path, timeout=60)
+    assert got.returncode == 2
+    assert got.stderr.strip() == "hotpath optimize: give the workload once: --benchmarks COMMAND, or SCRIPT / -m MODULE"
+
+
+@pytest.mark.slow
+@needs_tools
+def test_optimize_with_benchmarks_prints_a_verdict_per_benchmark(tmp_path: Path) -> None:
+    write(tmp_path, "wavepkg/__init__.py", "")
+    write(tmp_path, "wavepkg/kern.py", """
+        def smooth(u):
+            out = u.copy()
+            for i in range(1, u.shape[0] - 1):
+                out[i] = 0.25 * u[i - 1] + 0.5 * u[i] + 0.25 * u[i + 1]
+            return out
+
+        def energy(u):
+            total = 0.0
+            for i in range(u.shape[0]):
+                total += u[i] * u[i]
+            return total
+    """)
+    write(tmp_path, "benchmarks/test_kern.py", """
+        import numpy as np
+
+        from wavepkg.kern import energy, smooth
+
+        def test_smooth(benchmark):
+            benchmark(smooth, np.linspace(0.0, 1.0, 20_000))
+
+        def test_energy(benchmark):
+            benchmark(energy, np.linspace(0.0, 1.0, 20_000))
+    """)
+    suite = "pytest -q -p no:cacheprovider benchmarks/ --benchmark-max-time=0.2"
+    got = hotpath("optimize", "--timing-budget", "0.2", "--benchmark-rounds", "2", "--benchmarks", suite,
+                  cwd=tmp_path)
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "mypkg" not in got.stdout and "wavepkg.kern:smooth" in got.stdout
+    runs = tmp_path / "state" / "benchmarks"
+    plain = [runs / f"plain-{i}.json" for i in (1, 2)]
+    with_winners = [runs / f"hotpath-{i}.json" for i in (1, 2)]
+    report = compare(plain, with_winners)  # the files the rerun left: the gate's own judgement of them
+    assert {c.name for c in report.comparisons} == {"benchmarks/test_kern.py::test_smooth",
+                                                    "benchmarks/test_kern.py::test_energy"}
+    lines = [line.split() for line in got.stdout.splitlines()]
+    for c in report.comparisons:  # one line per benchmark, with the verdict the gate gives
+        assert [c.verdict.value, c.name] in [line[:2] for line in lines], got.stdout
+        assert c.verdict.value != "slower"
+    assert got.stdout.count("round 1/2") == 0 and got.stderr.count("round 1/2:") == 2  # plain, then hotpath run
