@@ -32,10 +32,12 @@ PAIRWISE = "hotpath.rewriter.devectorize.pairwise"
 #: Whole-array reductions ``keep_order`` can route to the pairwise helpers.
 _SUBSTITUTED = {"sum": "pairwise_sum", "mean": "pairwise_mean"}
 #: NumPy functions and methods that add floats in an order the compiled code does not reproduce.
-_REDUCING = {"sum", "mean", "nansum", "nanmean", "average", "var", "std", "nanvar", "nanstd", "cumsum",
+#: Not ``cumsum``: NumPy accumulates one term after another (``np.add.accumulate``), as Numba's
+#: and Pythran's do, so each partial sum is the same number.
+_REDUCING = {"sum", "mean", "nansum", "nanmean", "average", "var", "std", "nanvar", "nanstd",
              "nancumsum", "dot", "vdot", "inner", "matmul", "tensordot", "einsum", "trace", "norm",
              "trapz", "trapezoid", "cov", "corrcoef", "convolve", "correlate"}
-_METHODS = {"sum", "mean", "var", "std", "cumsum", "dot", "trace"}
+_METHODS = {"sum", "mean", "var", "std", "dot", "trace"}
 _INT_OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.BitAnd, ast.BitOr, ast.BitXor,
             ast.LShift, ast.RShift)
 #: Python 3.12's ``sum()`` of floats is compensated (Neumaier); compiled code adds plainly.

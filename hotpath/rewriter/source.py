@@ -365,6 +365,47 @@ def _inline_attributes(definition: ast.FunctionDef, namespace: dict[str, Any], r
     return inlined
 
 
+def _foldable(value: Any) -> bool:
+    """A module-level number a literal spells exactly: a finite Python ``int`` or ``float``
+    (not a NumPy scalar, whose dtype a literal would lose; not a bool, which reads as a flag)."""
+    if type(value) is int:
+        return abs(value) < 2**63  # a larger one stays a Python int in the original's arithmetic
+    return type(value) is float and np.isfinite(value)
+
+
+def _fold_constants(definition: ast.FunctionDef, namespace: dict[str, Any], names: set[str]) -> None:
+    """Replace each read of a global or closure number (``grav``, ``rho_0``, dozens of model
+    coefficients) with its value as a literal, in place.
+
+    A literal tells every later stage what a name cannot: that ``dt * drag`` is float arithmetic
+    (so no int-growth analysis refuses it), and which constants a compiler may fold. The global
+    stays among the references, so the variant's key changes and ``hotpath.frozen_globals``
+    watches it as before. A name the function also binds (a local, a comprehension variable) is
+    left alone: which scope a read resolves to is then not the AST's to say.
+    """
+    bound = {n.id for n in ast.walk(definition) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    bound |= {a.arg for a in ast.walk(definition) if isinstance(a, ast.arg)}
+    values = {name: namespace[name] for name in names - bound
+              if name in namespace and _foldable(namespace[name])}
+    if not values:
+        return
+
+    class Fold(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if not isinstance(node.ctx, ast.Load) or node.id not in values:
+                return node
+            value = values[node.id]
+            literal: ast.expr = ast.Constant(abs(value))
+            if value < 0 or (value == 0 and str(value).startswith("-")):  # -0.0 too
+                # As a unary minus, which ``ast.unparse`` parenthesizes where it binds differently
+                # (``c ** 2`` with c = -2.0 must stay (-2.0) ** 2).
+                literal = ast.UnaryOp(ast.USub(), literal)
+            return ast.copy_location(literal, node)
+
+    Fold().visit(definition)
+    ast.fix_missing_locations(definition)
+
+
 def extract(fn: Callable[..., Any], _seen: dict[str, FunctionSource] | None = None) -> FunctionSource:
     """Everything a backend needs to emit ``fn``; raises ``NotRewritable`` with the reason."""
     fn = check_supported(unwrap(fn))
@@ -382,6 +423,7 @@ def extract(fn: Callable[..., Any], _seen: dict[str, FunctionSource] | None = No
     _side_effects(fn, definition, namespace, names & set(namespace))
     roots = {name for name in names if name in namespace and _holds_state(namespace[name])}
     inlined = _inline_attributes(definition, namespace, roots, names)
+    _fold_constants(definition, namespace, names)
     source = ast.unparse(definition)
 
     refs: list[GlobalRef] = []

@@ -1,0 +1,110 @@
+"""Module-sized kernels: module-level constants and NumPy-style helpers, arrays updated in place.
+
+A reduced version of what ``bench/heldout/ocean.py`` measures: the kernel reads module-level
+float constants, calls a ``np.where`` helper and a tridiagonal solve along the last axis, and
+writes two argument arrays through slices.
+"""
+
+import ast
+
+import numpy as np
+import pytest
+
+import hotpath
+from hotpath.kernels.numba_backend import BACKEND
+from hotpath.rewriter.reduction_order import keep_order
+from hotpath.rewriter.source import extract
+from hotpath.runner.trials import OK_STATUSES
+
+dt_mix = 600.0
+drag = 1.2e-3
+kappa_floor = 1.0e-6
+offset = -2.0
+
+
+def floor_at(x, floor):
+    """``x`` where it exceeds ``floor``, else ``floor``."""
+    return np.where(x > floor, x, floor)
+
+
+def solve_columns(a, b, c, d):
+    """Thomas algorithm along the last axis."""
+    n = a.shape[-1]
+    cp = np.zeros_like(a)
+    dp = np.zeros_like(a)
+    cp[..., 0] = c[..., 0] / b[..., 0]
+    dp[..., 0] = d[..., 0] / b[..., 0]
+    for k in range(1, n):
+        denom = b[..., k] - a[..., k] * cp[..., k - 1]
+        cp[..., k] = c[..., k] / denom
+        dp[..., k] = (d[..., k] - a[..., k] * dp[..., k - 1]) / denom
+    x = np.zeros_like(a)
+    x[..., n - 1] = dp[..., n - 1]
+    for k in range(n - 2, -1, -1):
+        x[..., k] = dp[..., k] - cp[..., k] * x[..., k + 1]
+    return x
+
+
+def mix_columns(temp, kappa, dz, tau, taup1):
+    """Implicit vertical diffusion of ``temp[..., tau]`` into ``temp[..., taup1]``; ``kappa`` floored in place."""
+    kappa[...] = floor_at(kappa, kappa_floor)
+    depth = np.cumsum(dz)
+    a = np.zeros_like(kappa)
+    c = np.zeros_like(kappa)
+    a[:, :, 1:] = -dt_mix * kappa[:, :, :-1] / (dz[1:] * dz[:-1])
+    c[:, :, :-1] = -dt_mix * kappa[:, :, :-1] / (dz[:-1] * dz[:-1])
+    b = 1.0 - a - c + dt_mix * drag / depth[-1]
+    temp[:, :, :, taup1] = solve_columns(a, b, c, temp[:, :, :, tau]) + (offset ** 2) * 0.0
+    return kappa.sum()
+
+
+def _args():
+    rng = np.random.default_rng(18)
+    temp = 10.0 + rng.standard_normal((4, 3, 6, 2))
+    kappa = 1e-3 * rng.standard_normal((4, 3, 6))
+    dz = np.linspace(20.0, 5.0, 6)
+    return temp, kappa, dz, 0, 1
+
+
+def test_module_constants_are_folded_as_literals_in_the_function_and_its_helpers():
+    fs = extract(mix_columns)
+    tree = fs.tree
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert not names & {"dt_mix", "drag", "kappa_floor", "offset"}
+    assert "600.0 * 0.0012" in fs.source and "(-2.0) ** 2" in fs.source
+    assert {h.name for h in fs.helpers} == {"floor_at", "solve_columns"}
+    # still references, so a changed constant is noticed and changes the variant's key
+    assert {"dt_mix", "drag", "kappa_floor", "offset"} <= {r.name for r in fs.refs}
+
+
+def test_a_name_the_function_binds_itself_is_not_folded():
+    def shadows(x):
+        return [drag * v for drag in (1, 2) for v in x]
+
+    assert "drag * v" in extract(shadows).source
+
+
+def test_cumsum_is_not_a_reassociated_reduction():
+    tree = ast.parse("def f(x):\n    return np.cumsum(x) + x.cumsum()").body[0]
+    assert keep_order(tree, {"np": "numpy"}).reassociations == ()
+
+
+@pytest.mark.slow
+def test_a_module_kernel_gets_a_verified_numba_variant(fast, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOTPATH_HOME", str(tmp_path))
+    result = hotpath.tune(mix_columns, *_args(), config=fast)
+    # An index probe of ``taup1`` out of range writes past the array without bounds checks (the
+    # original raises IndexError), so the verified variant may be the plain one or its refinement.
+    verified = [t for t in result.trials if t.backend == "numba" and t.status in OK_STATUSES]
+    assert verified, "\n".join(f"{t.name}: {t.status} {t.reason[:300]}" for t in result.trials)
+    plain = verified[0]
+    assert plain.name in ("numba", "numba+boundscheck")
+    assert plain.cases_checked > 1  # the captured call and generated edge cases
+
+    expected_args, got_args = _args(), _args()
+    expected = mix_columns(*expected_args)
+    variant = BACKEND.load(plain.candidate)
+    got = variant(*got_args)
+    assert got == pytest.approx(expected, rel=1e-12)
+    for want, have in zip(expected_args[:2], got_args[:2]):
+        np.testing.assert_allclose(have, want, rtol=1e-12)
