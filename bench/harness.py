@@ -27,10 +27,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotpath.gate.model import BenchmarkSamples, ResultSet
 from hotpath.gate.readers import hotpath_json, load_results
+
+if TYPE_CHECKING:
+    from hotpath.runner.trials import Trial
 
 RESULTS = Path(__file__).parent / "results"
 SCHEMA = hotpath_json.SCHEMA
@@ -46,21 +49,27 @@ def status(trial: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def trial_row(trial: Any) -> dict[str, Any]:
-    """One trial as a JSON-ready dict: every field any bench table reads."""
-    timing = trial.timing
+def trial_row(trial: Trial) -> dict[str, Any]:
+    """One trial as a JSON-ready dict: every field any bench table reads.
+
+    A view of the trial's own record (``Trial.to_json``, without the candidate's source), in the
+    flat shape the results files have always had: milliseconds, the interval as ``ci``, the
+    reason's first line.
+    """
+    record = trial.to_json(candidate=False)
+    timing = record["timing"]
     return {
-        "backend": trial.backend,
-        "name": trial.name,
-        "status": status(trial),
-        "reason": trial.reason.splitlines()[0] if trial.reason else "",
-        "speedup": None if timing is None else timing.speedup,
-        "ci": None if timing is None else [timing.ci_low, timing.ci_high],
-        "original_ms": None if timing is None else timing.original_s * 1e3,
-        "candidate_ms": None if timing is None else timing.candidate_s * 1e3,
-        "parts": {} if timing is None else dict(timing.parts),
-        "compile_s": trial.compile_s,
-        "ran_on": trial.ran_on,
+        "backend": record["backend"],
+        "name": record["name"],
+        "status": record["status"],
+        "reason": record["reason"].splitlines()[0] if record["reason"] else "",
+        "speedup": None if timing is None else timing["speedup"],
+        "ci": None if timing is None else [timing["ci_low"], timing["ci_high"]],
+        "original_ms": None if timing is None else timing["original_s"] * 1e3,
+        "candidate_ms": None if timing is None else timing["candidate_s"] * 1e3,
+        "parts": {} if timing is None else dict(timing["parts"]),
+        "compile_s": record["compile_s"],
+        "ran_on": record["ran_on"],
     }
 
 

@@ -11,6 +11,8 @@ from bench import harness
 from hotpath.gate.decision import run_gate
 from hotpath.gate.errors import GateInputError
 from hotpath.gate.policy import Policy
+from hotpath.runner.timing import Timing
+from hotpath.runner.trials import Trial, TrialStatus
 
 
 def test_table_aligns_columns_as_asked() -> None:
@@ -29,12 +31,12 @@ def test_geomean() -> None:
     assert math.isnan(harness.geomean([]))
 
 
-def _trial(name: str, status: str, speedup: float | None) -> SimpleNamespace:
-    timing = None if speedup is None else SimpleNamespace(
-        speedup=speedup, ci_low=speedup * 0.9, ci_high=speedup * 1.1, original_s=2e-3, candidate_s=2e-3 / speedup,
-        parts=(("transfer_s", 1e-4),))
-    return SimpleNamespace(backend=name.split("+")[0], name=name, status=status, reason=f"{status}\nmore",
-                           timing=timing, compile_s=0.5, ran_on="local")
+def _trial(name: str, status: str, speedup: float | None) -> Trial:
+    timing = None if speedup is None else Timing(
+        original_s=2e-3, candidate_s=2e-3 / speedup, speedup=speedup, ci_low=speedup * 0.9, ci_high=speedup * 1.1,
+        confidence=0.95, pairs=6, loops=1, parts=(("transfer_s", 1e-4),))
+    return Trial(backend=name.split("+")[0], name=name, status=TrialStatus(status), reason=f"{status}\nmore",
+                 timing=timing, compile_s=0.5)
 
 
 def test_tune_row_reads_the_winner_and_every_trial() -> None:

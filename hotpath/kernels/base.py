@@ -9,7 +9,8 @@ in ``hotpath.kernels.BACKENDS``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import base64
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,6 +41,31 @@ BACKENDS: dict[str, str] = {
     "cupy": "hotpath.kernels.cupy_backend",
     "pythran": "hotpath.kernels.pythran_backend",
 }
+
+
+#: Versioned names of the JSON each record's ``to_json`` writes (its ``schema`` key). A reader
+#: refuses another version rather than guessing at fields whose meaning may have changed.
+CANDIDATE_SCHEMA = "hotpath.candidate/1"
+SKIPPED_SCHEMA = "hotpath.skipped/1"
+FAILURE_SCHEMA = "hotpath.failure/1"
+
+
+def expect_schema(data: Mapping[str, Any], schema: str) -> None:
+    """Raise ``ValueError`` unless ``data`` was written under ``schema`` (or names none: the
+    rows written before records carried one)."""
+    found = data.get("schema", schema)
+    if found != schema:
+        raise ValueError(f"schema {found!r}, expected {schema!r}")
+
+
+def pairs_to_json(items: Sequence[tuple[str, Any]]) -> list[list[Any]]:
+    """``(("parallel", True),)`` -> ``[["parallel", True]]``: options and parts as JSON keeps them."""
+    return [[key, list(value) if isinstance(value, tuple) else value] for key, value in items]
+
+
+def pairs_from_json(items: Sequence[Sequence[Any]]) -> tuple[tuple[str, Any], ...]:
+    """The inverse of ``pairs_to_json``: JSON lists become the tuples a frozen record holds."""
+    return tuple((str(key), tuple(value) if isinstance(value, list) else value) for key, value in items)
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,22 @@ class Candidate:
         """Content address: equal keys mean the same generated module."""
         return self.path.stem
 
+    def to_json(self) -> dict[str, Any]:
+        """Every field as plain JSON (``namespace`` in base64), under ``CANDIDATE_SCHEMA``."""
+        return {"schema": CANDIDATE_SCHEMA, "backend": self.backend, "name": self.name,
+                "options": pairs_to_json(self.options), "source": self.source, "entry": self.entry,
+                "path": str(self.path), "namespace": base64.b64encode(self.namespace).decode("ascii"),
+                "notes": list(self.notes), "adapters": list(self.adapters)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Candidate:
+        """The candidate ``to_json`` wrote; equal to the one it was written from."""
+        expect_schema(data, CANDIDATE_SCHEMA)
+        return cls(str(data["backend"]), str(data["name"]), pairs_from_json(data.get("options", ())),
+                   str(data["source"]), str(data["entry"]), Path(data["path"]),
+                   base64.b64decode(data["namespace"]), tuple(map(str, data.get("notes", ()))),
+                   tuple(map(str, data.get("adapters", ()))))
+
 
 @dataclass(frozen=True)
 class Skipped:
@@ -81,6 +123,16 @@ class Skipped:
     backend: str
     name: str
     reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON under ``SKIPPED_SCHEMA``."""
+        return {"schema": SKIPPED_SCHEMA, "backend": self.backend, "name": self.name, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Skipped:
+        """The record ``to_json`` wrote."""
+        expect_schema(data, SKIPPED_SCHEMA)
+        return cls(str(data["backend"]), str(data["name"]), str(data["reason"]))
 
 
 @dataclass(frozen=True)
@@ -102,6 +154,47 @@ class Failure:
     # Set when every input it disagreed on was a tiny one (``SIZE_CASES``) or a probe: calls with
     # an array axis shorter than this would have to go to the original.
     below_size: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON under ``FAILURE_SCHEMA``; each probe as ``{"path", "low", "high", "nan"}``
+        (``low``/``high`` may be infinite or, for a leaf that held only NaN, NaN: Python's
+        ``json`` writes ``Infinity`` and ``NaN``). Such a failure reads back field for field,
+        but not ``==``: NaN never equals NaN."""
+        def probes(items: tuple[Probe, ...]) -> list[dict[str, Any]]:
+            return [{"path": list(p.path), "low": p.low, "high": p.high, "nan": p.nan} for p in items]
+
+        return {"schema": FAILURE_SCHEMA, "kind": self.kind, "message": self.message, "case": self.case,
+                "original_raised": self.original_raised, "candidate_raised": self.candidate_raised,
+                "return_dtypes": self.return_dtypes, "failed_probes": probes(self.failed_probes),
+                "passed_probes": probes(self.passed_probes), "captured_probes": probes(self.captured_probes),
+                "below_size": self.below_size}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any],
+                  probe: Callable[[tuple[int, ...], float, float, bool], Probe] | None = None) -> Failure:
+        """The failure ``to_json`` wrote. Probes are ``hotpath.runner.inputs.Probe``, which this
+        foundation module cannot import: the caller passes it as ``probe`` (the runner's
+        ``Trial.from_json`` does); without it, a failure that carries probes is refused."""
+        expect_schema(data, FAILURE_SCHEMA)
+
+        def probes(key: str) -> tuple[Probe, ...]:
+            items = data.get(key) or ()
+            if not items:
+                return ()
+            if probe is None:
+                raise ValueError(f"the failure's {key} need a probe constructor to be read")
+            make = probe
+            return tuple(make(tuple(int(i) for i in p["path"]), float(p["low"]), float(p["high"]),
+                              bool(p.get("nan", False))) for p in items)
+
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return None if value is None else str(value)
+
+        below = data.get("below_size")
+        return cls(str(data["kind"]), str(data["message"]), text("case"), text("original_raised"),
+                   text("candidate_raised"), text("return_dtypes"), probes("failed_probes"),
+                   probes("passed_probes"), probes("captured_probes"), None if below is None else int(below))
 
 
 class Backend(Protocol):

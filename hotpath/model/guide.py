@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hotpath.config import Config
 from hotpath.kernels import Candidate, Skipped
@@ -101,11 +101,7 @@ def remember(config: Config, function: str, signature: Signature, guidance: Guid
     if not config.persist:
         return
     stopped = next((t.reason for t in trials if t.status == SKIPPED and t.reason.startswith("not tried:")), None)
-    rows: list[dict[str, Any]] = [
-        {"backend": t.backend, "name": t.name, "status": t.status, "speedup": t.speedup,
-         "wall_s": round(walls.get(t.name, 0.0), 3), "reason": t.reason.splitlines()[0][:300]}
-        for t in trials
-    ]
+    rows = [records.history_trial(t, walls.get(t.name, 0.0)) for t in trials]
     ranked = {p.name: p for p in guidance.predictions}
     ranked.update((name, p) for name, p in guidance.stop.predictions.items() if name not in ranked)
     ranking = tuple(p.to_json() for p in ranked.values())

@@ -21,14 +21,14 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-
-from hotpath.runner import trials as trial_statuses
-from hotpath.statedir import StateDir
 from typing import Any
 
 from hotpath.model.features import FunctionFeatures
+from hotpath.runner import trials as trial_statuses
+from hotpath.runner.trials import Trial
+from hotpath.statedir import StateDir
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,9 @@ class RunRecord:
     model: str  # which model ranked the candidates, or why none did
     ranking: tuple[dict[str, Any], ...]  # Prediction.to_json() in the order tried
     stopped: str | None  # why the search stopped before the end of the queue
-    trials: tuple[dict[str, Any], ...]  # backend, name, status, speedup, wall_s, reason
+    #: ``history_trial`` rows. Every row, old or new, has backend, name, status, speedup, wall_s
+    #: and reason; rows written since trials had a serializer are also ``Trial.to_json`` records.
+    trials: tuple[dict[str, Any], ...]
     duration_s: float
     created: float = field(default_factory=time.time)
 
@@ -102,6 +104,15 @@ class RunRecord:
         return [TrialRecord(group, self.features, str(t["backend"]), str(t["name"]), str(t["status"]),
                             t.get("speedup"), float(t.get("wall_s") or 0.0))
                 for t in self.trials if t.get("status") in TRIED_STATUSES]
+
+
+def history_trial(trial: Trial, wall_s: float) -> dict[str, Any]:
+    """``trial`` as a history row: its ``Trial.to_json`` record, kept brief (the reason's first
+    line, no candidate source or namespace, no failure detail: the store has the run in full and
+    a history line is read whole on every fit), plus what this file's readers have always read
+    flat: ``speedup`` and ``wall_s``, what trying it cost. ``Trial.from_json`` reads the row back."""
+    brief = replace(trial, reason=trial.reason.splitlines()[0][:300] if trial.reason else "", failure=None)
+    return {**brief.to_json(candidate=False), "speedup": trial.speedup, "wall_s": round(wall_s, 3)}
 
 
 def history_path(state_dir: Path) -> Path:

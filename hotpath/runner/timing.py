@@ -15,12 +15,13 @@ import copy
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from hotpath.kernels.base import expect_schema, pairs_from_json, pairs_to_json
 from hotpath.runner.outcome import Outcome, aliased_arguments, fresh_args, mutable_view, rescale, scalable_arrays
 
 #: The smallest number of pairs whose [min, max] already covers the median with >= 95%.
@@ -28,6 +29,8 @@ MIN_PAIRS = 6
 MAX_PAIRS = 200
 #: Samples shorter than this are dominated by timer and call overhead; loop instead.
 MIN_SAMPLE_S = 1e-3
+#: The ``schema`` key of ``Timing.to_json``.
+TIMING_SCHEMA = "hotpath.timing/1"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,23 @@ class Timing:
         """Significantly faster at the median, and faster on the mean: the install bar."""
         mean = self.speedup if self.mean_speedup is None else self.mean_speedup
         return self.ci_low > min_speedup and mean > min_speedup
+
+    def to_json(self) -> dict[str, Any]:
+        """Every field as plain JSON (``parts`` as ``[name, seconds]`` pairs), under ``TIMING_SCHEMA``."""
+        return {"schema": TIMING_SCHEMA, "original_s": self.original_s, "candidate_s": self.candidate_s,
+                "speedup": self.speedup, "ci_low": self.ci_low, "ci_high": self.ci_high,
+                "confidence": self.confidence, "pairs": self.pairs, "loops": self.loops,
+                "parts": pairs_to_json(self.parts), "mean_speedup": self.mean_speedup}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Timing:
+        """The timing ``to_json`` wrote; equal to the one it was written from."""
+        expect_schema(data, TIMING_SCHEMA)
+        mean = data.get("mean_speedup")
+        return cls(float(data["original_s"]), float(data["candidate_s"]), float(data["speedup"]),
+                   float(data["ci_low"]), float(data["ci_high"]), float(data["confidence"]), int(data["pairs"]),
+                   int(data["loops"]), tuple((k, float(v)) for k, v in pairs_from_json(data.get("parts", ()))),
+                   None if mean is None else float(mean))
 
     def __str__(self) -> str:
         text = f"{self.speedup:.2f}x [{self.ci_low:.2f}, {self.ci_high:.2f}]"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -23,16 +23,20 @@ from typing import Any
 
 from hotpath.config import Config
 from hotpath.kernels import Candidate, Failure, Skipped, get_backend
+from hotpath.kernels.base import expect_schema, pairs_from_json, pairs_to_json
 from hotpath.rewriter.source import FunctionSource
 from hotpath.runner import adapters, sandbox
 from hotpath.runner.compare import Tolerance
 from hotpath.runner.executors import Executor, JobResult, LocalExecutor, TrialJob
-from hotpath.runner.inputs import InputCase
+from hotpath.runner.inputs import InputCase, Probe
 from hotpath.runner.tasks import CandidateReport, CandidateTask, Check, ReferenceReport
 from hotpath.runner.timing import MIN_PAIRS, Timing
 from hotpath.runner.worker import CASE_LIMIT_FACTOR, CASE_LIMIT_S
 
 log = logging.getLogger(__name__)
+
+#: The ``schema`` key of ``Trial.to_json``.
+TRIAL_SCHEMA = "hotpath.trial/1"
 
 
 class TrialStatus(str, Enum):
@@ -84,6 +88,36 @@ class Trial:
     @property
     def speedup(self) -> float | None:
         return None if self.timing is None else self.timing.speedup
+
+    def to_json(self, candidate: bool = True) -> dict[str, Any]:
+        """Every field as plain JSON, under ``TRIAL_SCHEMA``; ``Trial.from_json`` gives back an
+        equal trial. The candidate, failure and timing are nested records with their own schema.
+
+        ``candidate=False`` leaves the candidate out (``null``): its generated source and pickled
+        namespace are most of the size, and a row that names the variant (``backend``, ``name``,
+        ``options``) needs neither. Such a row reads back with ``candidate=None``.
+        """
+        return {"schema": TRIAL_SCHEMA, "backend": self.backend, "name": self.name,
+                "status": TrialStatus(self.status).value, "reason": self.reason,
+                "options": pairs_to_json(self.options),
+                "candidate": self.candidate.to_json() if candidate and self.candidate is not None else None,
+                "timing": None if self.timing is None else self.timing.to_json(),
+                "compile_s": self.compile_s, "cases_checked": self.cases_checked,
+                "failure": None if self.failure is None else self.failure.to_json(), "ran_on": self.ran_on}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Trial:
+        """The trial ``to_json`` wrote (a ``ValueError`` for another schema version)."""
+        expect_schema(data, TRIAL_SCHEMA)
+        candidate, timing, failure = data.get("candidate"), data.get("timing"), data.get("failure")
+        compile_s = data.get("compile_s")
+        return cls(str(data["backend"]), str(data["name"]), TrialStatus(data["status"]), str(data["reason"]),
+                   pairs_from_json(data.get("options", ())),
+                   None if candidate is None else Candidate.from_json(candidate),
+                   None if timing is None else Timing.from_json(timing),
+                   None if compile_s is None else float(compile_s), int(data.get("cases_checked", 0)),
+                   None if failure is None else Failure.from_json(failure, Probe),
+                   str(data.get("ran_on", "local")))
 
 
 Observer = Callable[[str, "Trial | Candidate"], None]
