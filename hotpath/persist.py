@@ -21,7 +21,7 @@ from hotpath.kernels.artifacts import pickle_namespace
 from hotpath.rewriter.source import extract, injected_values
 from hotpath.runner import adapters
 from hotpath.integrity import ArtifactRefused, check_artifact, environment, function_key
-from hotpath.store import FunctionId, Store, StoreUnavailable, StoredWinner
+from hotpath.store import FunctionId, Store, StoreUnavailable, StoredWinner, names
 from hotpath.store.verification import Verification
 
 if TYPE_CHECKING:
@@ -49,14 +49,15 @@ class Identity:
 
 
 def identify(fn: Callable[..., Any]) -> Identity | None:
-    """``fn``'s identity now: module, qualified name, a hash of its source, its helpers' sources
-    and the values of the globals they read, and those globals. ``None`` for functions that are
+    """``fn``'s identity now: module (a script's own functions: the script's path, so that two
+    scripts' ``smooth`` are two functions), qualified name, a hash of its source, its helpers'
+    sources and the values of the globals they read, and those globals. ``None`` for functions that are
     not stored (not rewritable, a global that cannot be pickled or is too large to watch)."""
     try:
         fs = extract(fn)
         frozen = watch(fn, fs)  # whatever the error state: this is the store key, not a build
         key = function_key(fs.source_hash, pickle_namespace(injected_values(fs)))
-        return Identity(FunctionId(fs.module, fs.qualname, key), frozen)
+        return Identity(FunctionId(names.stored_module(fs.module, fs.filename), fs.qualname, key), frozen)
     except NotRewritable:
         return None
     except Exception:  # a global that cannot be pickled, say: such a function is not stored

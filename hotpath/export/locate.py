@@ -24,6 +24,7 @@ from typing import Any
 
 from hotpath.errors import HotpathError
 from hotpath.persist import identify
+from hotpath.store import names
 from hotpath.rewriter.source import FunctionSource, extract, unwrap
 
 _HEADER = re.compile(r"^# hotpath candidate .* for .* \(from (?P<path>.+)\)$")
@@ -58,7 +59,7 @@ def recorded_file(variant: Path) -> Path | None:
 
 def _module_at(module: str, path: Path) -> types.ModuleType:
     """``module``, imported from ``path`` (its file)."""
-    if module == "__main__":
+    if module == "__main__" or names.is_script(module):  # a script's own: its path names it
         name = f"__hotpath_export__.{re.sub(r'[^A-Za-z0-9_]', '_', path.stem)}"
         if name in sys.modules:
             return sys.modules[name]

@@ -24,6 +24,7 @@ from hotpath.export import runtime
 from hotpath.export.emit import Block, NotExported, block
 from hotpath.export.locate import Located, Stale, locate
 from hotpath.export.winners import Winner
+from hotpath.store import names
 
 
 class UnknownFunction(HotpathError):
@@ -85,7 +86,7 @@ def _vendored_path(located: Located, module: str, hotpath_module: str) -> tuple[
     """Where the copy of ``hotpath_module`` goes beside ``located``'s file, and its import path."""
     leaf = f"_exported_{hotpath_module.rsplit('.', 1)[1]}"
     package = module if located.path.name == "__init__.py" else module.rpartition(".")[0]
-    dotted = f"{package}.{leaf}" if package and module != "__main__" else leaf
+    dotted = f"{package}.{leaf}" if package and module != "__main__" and not names.is_script(module) else leaf
     return located.path.parent / f"{leaf}.py", dotted
 
 

@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
         description="Shows, for a tuned function (module:function, as `hotpath status` lists it), the features the "
                     "cost model reads from its source, the model's ranking of the candidates with the time each was "
                     "predicted to take, and what the trials of its latest tuning run per signature measured.")
-    explain.add_argument("function", help="module:function")
+    explain.add_argument("function", help="module:function (a script's own: path/to/script.py:function)")
     explain.add_argument("--home", help=HOME_HELP)
     explain.add_argument("--all", action="store_true", help="every recorded tuning run, not only the latest per signature")
     explain.add_argument("--json", action="store_true", help="machine-readable output (schema hotpath.explain/1)")
@@ -45,7 +45,7 @@ def _explain(args: argparse.Namespace) -> int:
     import sys
 
     from hotpath.model import explain
-    from hotpath.store import queries
+    from hotpath.store import names, queries
 
     known = _recorded_names(home(args))
     if ":" not in args.function:
@@ -54,9 +54,14 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"hotpath explain: expected module:function, got {args.function!r}{hint} "
               "(`hotpath status` lists the installed functions)", file=sys.stderr)
         return 2
+    try:
+        target = explain.recorded_name(args.function, known)
+    except names.AmbiguousName as exc:
+        print(f"hotpath explain: {exc}", file=sys.stderr)
+        return 2
     sys.path.insert(0, os.getcwd())  # like `python -m`: the user's modules are importable from here
-    data = explain.explain(args.function, home(args), args.all)
-    if not data["runs"] and "source_features_error" in data and args.function not in known:
+    data = explain.explain(target, home(args), args.all)
+    if not data["runs"] and "source_features_error" in data and target not in known:
         # Neither tuned here nor importable: a wrong name, not a function with nothing to show.
         near = queries.near_names(args.function, known)
         hint = f"did you mean {' or '.join(near)}? " if near else ""

@@ -10,7 +10,10 @@ its install carries. A function never tuned here is described by its source feat
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
+import re
+import sys
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ from typing import Any
 from hotpath.model import records
 from hotpath.model.features import FunctionFeatures
 from hotpath.model.records import RunRecord
-from hotpath.store import queries
+from hotpath.store import names, queries
 from hotpath.store.verification import Verification
 
 log = logging.getLogger(__name__)
@@ -26,9 +29,28 @@ log = logging.getLogger(__name__)
 EXPLAIN_SCHEMA = "hotpath.explain/1"
 
 
+def recorded_name(target: str, known: list[str]) -> str:
+    """The recorded function ``target`` names (a script's by its path, or the end of it, or as
+    ``__main__:name`` where one script defines it), else ``target`` itself. Raises
+    ``names.AmbiguousName`` for a name several scripts define."""
+    found = names.resolve(target, known)
+    return found[0] if found else target
+
+
 def _load(target: str) -> Any:
-    module_name, _, attribute = target.partition(":")
-    value: Any = importlib.import_module(module_name)
+    module_name, attribute = names.split(target)
+    value: Any
+    if names.is_script(module_name):
+        # Loaded under another name, so that its `if __name__ == "__main__":` block does not run.
+        spec = importlib.util.spec_from_file_location(
+            f"__hotpath_explain__.{re.sub(r'[^A-Za-z0-9_]', '_', module_name)}", module_name)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{module_name} cannot be loaded")
+        value = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = value  # dataclasses look their module up by name
+        spec.loader.exec_module(value)
+    else:
+        value = importlib.import_module(module_name)
     for part in attribute.split("."):
         value = getattr(value, part)
     return getattr(value, "original", value)
@@ -51,6 +73,30 @@ def _verified(state_dir: Path, target: str) -> list[tuple[str, float, Verificati
         return []
 
 
+def _legacy_runs(state_dir: Path, target: str) -> list[RunRecord]:
+    """Model history a hotpath that named every script's function ``__main__:name`` recorded for
+    ``target`` (a script's function): the runs whose nearest store record in time, of any script's
+    function of that name, is ``target``'s."""
+    qualname = names.split(target)[1]
+    legacy = list(records.runs_of(state_dir, f"{names.MAIN}:{qualname}"))
+    if not legacy:
+        return []
+    try:
+        store = queries.open_existing(state_dir)
+        stored = [] if store is None else [(function, signature, created) for function, signature, created
+                                           in queries.verifications(store) if names.split(function)[1] == qualname]
+    except Exception:
+        log.warning("the store in %s could not be read; explaining without it", state_dir, exc_info=True)
+        return []
+    mine = []
+    for run in legacy:
+        near = [(abs(created - run.created), function) for function, signature, created in stored
+                if signature == run.signature and abs(created - run.created) < 60.0]
+        if near and min(near)[1] == target:
+            mine.append(run)
+    return mine
+
+
 def _verification_of(recorded: list[tuple[str, float, Verification]], signature: str, created: float) -> dict[str, Any]:
     """The store's record nearest in time to the model's record of one run (written seconds apart)."""
     near = [(abs(when - created), v) for sig, when, v in recorded if sig == signature and abs(when - created) < 60.0]
@@ -63,11 +109,14 @@ def _verification_of(recorded: list[tuple[str, float, Verification]], signature:
 
 
 def explain(target: str, state_dir: Path, every: bool = False) -> dict[str, Any]:
-    """The explanation of ``module:function`` as a JSON-ready dict (schema ``hotpath.explain/1``).
+    """The explanation of ``module:function`` (a script's own: ``path/to/script.py:function``, as
+    ``recorded_name`` gives it) as a JSON-ready dict (schema ``hotpath.explain/1``).
 
     ``every``: all recorded runs, not only the latest per signature.
     """
     runs = list(records.runs_of(state_dir, target))
+    if not runs and names.is_script(names.split(target)[0]):
+        runs = _legacy_runs(state_dir, target)
     if not every:
         latest: dict[str, RunRecord] = {}
         for run in runs:

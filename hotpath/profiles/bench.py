@@ -1,7 +1,7 @@
 """``hotpath bench FUNCTION``: the original against its installed variant, timed by pyperf.
 
 FUNCTION is ``module:function`` as ``hotpath status`` shows it (a script's own functions are
-``__main__:name``), or a capture file. The arguments are the ones ``hotpath optimize``
+``path/to/script.py:name``, or ``__main__:name`` where one script defines it), or a capture file. The arguments are the ones ``hotpath optimize``
 captured. pyperf runs the timing in its own worker processes with calibrated loops and writes
 its usual JSON (``-o``), which ``python -m pyperf show`` and ``compare_to`` read.
 """
@@ -40,27 +40,38 @@ def register(subparsers: Any) -> None:
 
 
 def find_capture(home: Path, function: str) -> Path | None:
-    """The newest capture of ``module:function`` under the state folder, or the file itself."""
+    """The newest capture of ``module:function`` under the state folder, or the file itself.
+    Raises ``names.AmbiguousName`` for a name that several scripts' functions answer to."""
     given = Path(function)
     if given.suffix == ".pkl" and given.is_file():
         return given
     from hotpath.profiles.benchrun import load
+    from hotpath.store import names
 
-    found = []
+    captured: dict[Path, str] = {}
     for path in StateDir(home).captures.glob("*.pkl"):
         try:
             record = load(path)
         except Exception:
             continue
-        if f"{record['module']}:{record['qualname']}" == function:
-            found.append(path)
+        # Named as the store names it: a script's own function by the script's path.
+        module = names.stored_module(record["module"], record.get("file") or record.get("script"))
+        captured[path] = f"{module}:{record['qualname']}"
+    wanted = set(names.resolve(function, captured.values()))
+    found = [path for path, name in captured.items() if name in wanted]
     return max(found, key=lambda p: p.stat().st_mtime, default=None)
 
 
 def _bench(args: argparse.Namespace) -> int:
     console = cli_helpers.console()
     home = cli_helpers.home(args)
-    capture = find_capture(home, args.function)
+    from hotpath.store import names
+
+    try:
+        capture = find_capture(home, args.function)
+    except names.AmbiguousName as exc:
+        console.print(f"[red]hotpath bench: {exc}", highlight=False)
+        return 2
     if capture is None:
         console.print(f"[red]hotpath bench: no captured arguments for {args.function} in {StateDir(home).captures}; "
                       "run `hotpath optimize` on the program first", highlight=False)

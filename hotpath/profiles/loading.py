@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hotpath.profiles import programs
@@ -72,8 +73,12 @@ def load_plan(names: set[tuple[str, str]], run: programs.ProgramRun | None) -> d
         log.info("no record of this program from `hotpath optimize`: every stored winner is installed")
         return plan
     by_backend: dict[str, list[tuple[tuple[str, str], programs.FunctionRun]]] = {}
+    script = str(Path(run.script).resolve())
     for module, qualname in names:
-        recorded = run.functions.get(f"{module}:{qualname}")
+        # The store names the script's own functions by its path (hotpath.store.names, not imported:
+        # it costs the program's start), the record as its profile does: __main__:name.
+        recorded = run.functions.get(f"{module}:{qualname}") or \
+            (run.functions.get(f"__main__:{qualname}") if module == script else None)
         if recorded is not None and recorded.load_s is not None and recorded.backend is not None:
             by_backend.setdefault(recorded.backend, []).append(((module, qualname), recorded))
     for backend, members in sorted(by_backend.items()):

@@ -1,10 +1,11 @@
 """``python -m hotpath.profiles.runscript SCRIPT|-m MODULE [ARGS...]``: the program, with its stored winners.
 
 The functions that have an active stored winner in this environment (by module and qualified
-name; the script's own are ``__main__``) are wrapped with ``hotpath.optimize`` as they are
-defined. Each wrapped function's first call for a signature looks the winner up in the store
-under the function's *current* source hash, so an edited function simply finds none and runs
-as the original; guards, shadow verification and rollback work as for any decorated function.
+name; the script's own by the script's path, or ``__main__`` as an older hotpath stored them)
+are wrapped with ``hotpath.optimize`` as they are defined. Each wrapped function's first call
+for a signature looks the winner up in the store under the function's *current* source hash,
+so an edited function simply finds none and runs as the original; guards, shadow verification
+and rollback work as for any decorated function.
 Nothing is tuned here (``background=False``): that is what ``hotpath optimize`` is for.
 
 When each winner is loaded, and on which thread, is ``loading``'s decision: at once where it
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("stored winners for %d function(s): %s", len(plan), sorted(plan))
 
     def wrapper(module: str, filename: str, fn: Any) -> Any:
-        stage = plan.get((module, fn.__qualname__))
+        # A script's own functions are stored under its path; an older hotpath stored them as __main__.
+        own = str(Path(filename).resolve()) if module == "__main__" else module
+        stage = plan.get((own, fn.__qualname__)) or plan.get((module, fn.__qualname__))
         return fn if stage is None else loading.for_config(fn, stage, config)
 
     def wanted(name: str, file: str) -> bool:

@@ -285,8 +285,9 @@ def _functions_section(report: Report, runs: Sequence[ProgramRun]) -> tuple[str,
                      _cell(", ".join(f"{i.name} {i.signature}" for i in rolled) or "-",
                            "state-rolled" if rolled else "")])
     table = _table(("function", "file", "signatures", "live", "rolled back"), rows, "functions", sortable=True)
-    note = ('<p class="empty">A script\'s own functions (<code>__main__</code>) have a file where '
-            "<code>hotpath optimize</code> recorded it; a module's is looked up on <code>sys.path</code>.</p>")
+    note = ('<p class="empty">A script\'s own functions are named by the script\'s path (those an older '
+            "hotpath recorded as <code>__main__</code> have a file where <code>hotpath optimize</code> recorded "
+            "it); a module's is looked up on <code>sys.path</code>.</p>")
     return table + note, files
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hotpath.profiles import programs
 from hotpath.statedir import StateDir
-from hotpath.store import Store
+from hotpath.store import Store, names
 
 #: Characters the kernels folder's names keep (the rest become ``_``), as ``write_module`` names them.
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
@@ -63,13 +63,16 @@ def module_file(module: str, search: Iterable[str] | None = None) -> str | None:
 
 
 def function_file(function: str, runs: Sequence[programs.ProgramRun]) -> str | None:
-    """The script or module file ``function`` (``module:qualname``) was defined in, or None."""
+    """The script or module file ``function`` (``module:qualname``; a script's own function is
+    named by the script's path) was defined in, or None."""
+    module = names.split(function)[0]
+    if names.is_script(module):
+        return module
     for run in runs:
         if function in run.functions:
             if function.startswith("__main__:"):
                 return run.script
             break
-    module = function.split(":", 1)[0]
     return None if module == "__main__" else module_file(module)
 
 
@@ -104,7 +107,9 @@ def install_paths(store: Store) -> dict[tuple[str, str, float, str], str]:
 def kernel_file(state_dir: Path, function: str, variant: str, created: float) -> Path | None:
     """A variant's generated file in the kernels folder: the newest written by ``created`` (a file
     is rewritten only when its content changes, so an older one may be the run's)."""
-    module, _, qualname = function.partition(":")
+    module, qualname = names.split(function)
+    # Backends name the folder by the module the function ran in: a script's is __main__.
+    module = names.MAIN if names.is_script(module) else module
     found: list[Path] = []
     for owner in (f"{module}.{qualname}", qualname):
         folder = StateDir(state_dir).kernels / _slug(owner)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from hotpath.errors import HotpathError
 from hotpath.kernels.base import Candidate
 from hotpath.statedir import StateDir
-from hotpath.store import audit
+from hotpath.store import audit, names
 from hotpath.store.anchor import AnchorDamaged, AnchorFile
 from hotpath.store.db import Database, Transaction
 from hotpath.store.verification import Verification
@@ -80,7 +80,11 @@ def unavailable(path: Path, exc: BaseException) -> StoreUnavailable:
 
 @dataclass(frozen=True)
 class FunctionId:
-    """A function as the store knows it: where it lives and what its source (and globals) hash to."""
+    """A function as the store knows it: where it lives and what its source (and globals) hash to.
+
+    ``module`` is a module's name, or for a script's own function the script's resolved path
+    (``store/names.py``): scripts run as ``__main__`` do not share their functions' names.
+    """
 
     module: str
     qualname: str
@@ -89,6 +93,12 @@ class FunctionId:
     @property
     def name(self) -> str:
         return f"{self.module}:{self.qualname}"
+
+    @property
+    def modules(self) -> tuple[str, str]:
+        """The modules its rows may be under: a script's function may also have rows recorded
+        as ``__main__`` by an older hotpath, found by the same key (same source, same globals)."""
+        return self.module, names.MAIN if names.is_script(self.module) else self.module
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,14 @@ class Store:
                          (fn.module, fn.qualname, fn.key)).fetchone()
         return int(row["id"])
 
+    @staticmethod
+    def _twins(tx: Any, fn: FunctionId) -> list[int]:
+        """The rows an older hotpath recorded ``fn`` under as ``__main__`` (same key): retired with it."""
+        if fn.modules[1] == fn.module:
+            return []
+        return [int(r["id"]) for r in tx.execute("SELECT id FROM functions WHERE module=? AND qualname=? AND source_hash=?",
+                                                 (names.MAIN, fn.qualname, fn.key))]
+
     # --- tuning results -----------------------------------------------------------------
     def record_tuning(self, fn: FunctionId, signature: str, trials: tuple[Trial, ...],
                       winner: Trial | None, mutates: bool = False, binaries: tuple[Path, ...] = (),
@@ -257,9 +275,9 @@ class Store:
     def find_winner(self, fn: FunctionId, signature: str) -> StoredWinner | None:
         rows = self.db.read(
             "SELECT i.* FROM installs i JOIN functions f ON f.id = i.function_id"
-            " WHERE f.module=? AND f.qualname=? AND f.source_hash=? AND i.signature=? AND i.environment=?"
+            " WHERE f.module IN (?,?) AND f.qualname=? AND f.source_hash=? AND i.signature=? AND i.environment=?"
             " AND i.active=1 ORDER BY i.id DESC LIMIT 1",
-            (fn.module, fn.qualname, fn.key, signature, environment()))
+            (*fn.modules, fn.qualname, fn.key, signature, environment()))
         if not rows:
             return None
         r = rows[0]
@@ -285,7 +303,7 @@ class Store:
         """Retire the install and bar ``variant`` for this signature; audited."""
         with self.db.write() as tx:
             function_id = self._function_row(tx, fn)
-            retired = self._retire(tx, function_id, signature, None, reason)
+            retired = [i for row in (function_id, *self._twins(tx, fn)) for i in self._retire(tx, row, signature, None, reason)]
             tx.execute("INSERT OR REPLACE INTO barred (function_id, signature, name, reason, created)"
                        " VALUES (?,?,?,?,?)", (function_id, signature, variant, reason, time.time()))
             audit.append(tx, self.anchor, action, fn.name, signature,
@@ -295,15 +313,19 @@ class Store:
     def manual_rollback(self, function: str, signature: str | None = None) -> int | None:
         """``hotpath rollback module:function``: retire matching installs in every environment.
 
-        Returns how many were retired (audited, even when none was active), or ``None``, writing
+        ``function`` is a name as the store records it (``store/names.py`` resolves what a user
+        typed); a script's function takes with it rows an older hotpath recorded for the same
+        code as ``__main__``. Returns how many were retired (audited, even when none was active), or ``None``, writing
         nothing, when the store knows no such function (or no install of it with ``signature``).
         """
-        module, _, qualname = function.partition(":")
+        module, qualname = names.split(function)
         with self.db.write() as tx:
-            ids = [r["id"] for r in tx.execute("SELECT id FROM functions WHERE module=? AND qualname=?",
-                                               (module, qualname)).fetchall()]
-            if not ids:
+            rows = tx.execute("SELECT id, source_hash FROM functions WHERE module=? AND qualname=?",
+                              (module, qualname)).fetchall()
+            if not rows:
                 return None
+            ids = [r["id"] for r in rows] + [twin for r in rows
+                                             for twin in self._twins(tx, FunctionId(module, qualname, r["source_hash"]))]
             if signature is not None and not tx.execute(
                     f"SELECT 1 FROM installs WHERE signature = ? AND function_id IN ({','.join('?' * len(ids))})",
                     (signature, *ids)).fetchone():
@@ -316,8 +338,8 @@ class Store:
     def barred(self, fn: FunctionId, signature: str) -> set[str]:
         rows = self.db.read(
             "SELECT b.name FROM barred b JOIN functions f ON f.id = b.function_id"
-            " WHERE f.module=? AND f.qualname=? AND f.source_hash=? AND b.signature=?",
-            (fn.module, fn.qualname, fn.key, signature))
+            " WHERE f.module IN (?,?) AND f.qualname=? AND f.source_hash=? AND b.signature=?",
+            (*fn.modules, fn.qualname, fn.key, signature))
         return {r["name"] for r in rows}
 
     # --- reading ------------------------------------------------------------------------

@@ -94,8 +94,10 @@ def register(subparsers: Any) -> None:
     rollback = subparsers.add_parser(
         "rollback", parents=[common], help="retire a function's stored winners by hand",
         epilog="exit status: 0 rolled back (audited); 1 no such function (or signature) in the store, nothing "
-               "written; 2 not named as module:function; 3 the store cannot be opened or written")
-    rollback.add_argument("function", help="module:function, as `hotpath status` lists it")
+               "written; 2 not named as module:function, or named __main__:function where several scripts define "
+               "one (the line lists them); 3 the store cannot be opened or written")
+    rollback.add_argument("function", help="module:function, as `hotpath status` lists it (a script's own function: "
+                                           "path/to/script.py:function)")
     rollback.add_argument("--signature", help="only this signature, as `hotpath status` prints it")
     rollback.set_defaults(func=one_line_errors(_rollback))
 
@@ -226,14 +228,22 @@ def _rollback(args: argparse.Namespace) -> int:
         print(f"hotpath rollback: name the function as module:function (see `hotpath status`), got "
               f"{args.function!r}", file=sys.stderr)
         return 2
+    from hotpath.store import names, queries
+
     store = _store(args, read_only=False)
-    retired = store.manual_rollback(args.function, args.signature) if store is not None else None
+    try:
+        targets = names.resolve(args.function, queries.function_names(store)) if store is not None else []
+    except names.AmbiguousName as exc:  # rolling back both would undo a script nobody named
+        print(f"hotpath rollback: {exc}", file=sys.stderr)
+        return 2
+    counts = [n for n in (store.manual_rollback(target, args.signature) for target in targets) if n is not None]
+    retired = sum(counts) if counts else None
     if retired is None:  # nothing was written: a wrong name must not leave an audit entry behind
         what = f"no install of {args.function} with signature {args.signature}" if args.signature \
             else f"no function {args.function}"
         print(f"hotpath rollback: {what} is recorded in {_home(args)}; `hotpath status` lists the installed ones",
               file=sys.stderr)
         return 1
-    Console().print(f"rolled back {_count(retired, 'install')} of {args.function}; recorded in the audit log",
+    Console().print(f"rolled back {_count(retired, 'install')} of {' and '.join(targets)}; recorded in the audit log",
                     highlight=False)
     return 0
