@@ -21,7 +21,8 @@ from hotpath.config import Config, disabled_by_env
 from hotpath.errors import NotRewritable
 from hotpath.frozen_globals import FrozenGlobals, freeze
 from hotpath.kernels import Candidate, Skipped
-from hotpath.model.guide import Guidance, guide, remember
+from hotpath.model import helper as model_helper
+from hotpath.model.guide import Guidance, remember
 from hotpath.reasons import headline
 from hotpath.rewriter.proposers import propose_all
 from hotpath.rewriter.integers import holds_python_int, shift_counts, unbounded_growth
@@ -157,6 +158,7 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
                                        f"(pickling failed: {type(exc).__name__}: {exc})", started)
 
     cases = derive_cases(args, config.edge_cases, fs)
+    helper = model_helper.start(config)  # loads the cost model while the reference runs
     search_s = min(COVERAGE_SEARCH_S, 10 * config.timing_budget_s) if config.edge_cases else 0.0
     reference = sandbox.run(ReferenceTask(opt.original, tuple(cases), EDGE_CASE_LIMIT_S,
                                           tuple(part.qualname for part in fs.walk()), fs.params, search_s),
@@ -191,8 +193,9 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
     if counts:  # compiled shifts by a count outside 0..63 are undefined: the original answers those
         guard = adapters.shift_count_guard(counts)
         proposals = [replace(p, adapters=(*p.adapters, guard)) if isinstance(p, Candidate) else p for p in proposals]
-    # The cost model orders the candidates and decides, before each next one, whether it is worth it.
-    guidance = guide(fs, signature, args, reference.captured_s, proposals, config)
+    # The cost model orders the candidates and decides, before each next one, whether it is worth it;
+    # it lives in a helper process, where importing and fitting it takes no turns from the caller's threads.
+    guidance = model_helper.guide_elsewhere(helper, fs, signature, args, reference.captured_s, proposals, config)
     walls: dict[str, float] = {}
     try:
         with placement.opened(executor) as runner:
@@ -202,8 +205,9 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
                                      range_guards=growth is None))
     except executors.ExecutorUnavailable as exc:
         return _result(opt, signature, f"the trials could not be started: {exc.reason}", started,
-                       baseline_s=reference.captured_s, notes=reference.dropped, guidance=guidance,
+                       baseline_s=reference.captured_s, notes=reference.dropped, guidance=model_helper.settled(guidance),
                        coverage=coverage, inputs=inputs)
+    guidance = model_helper.settled(guidance)
     notes = reference.dropped
     sandbox_winner = next((t for t in trials if t.status == WON), None)
     # The sandbox is not the caller's process: the winner must hold here too before it is
