@@ -6,7 +6,9 @@ hotpath, ...: the machine's drift over the minutes this takes falls on both side
 in a fresh process writing pytest-benchmark JSON, and hands the two sides to the gate
 (``hotpath.gate.compare``), whose verdict per benchmark is the answer. One process per run and
 side, so with three rounds or more the gate gets real process-to-process spread; with two it
-uses its wider single-process rule (docs/gate.md).
+uses its wider single-process rule (docs/gate.md). The side with the winners runs as
+``hotpath run`` does, except that every winner is loaded at its first call (``suiterun`` says why:
+the benchmarks time calls, not the one-time load, which ``hotpath run`` weighs for whole programs).
 
 pyperf scripts are refused for now: their Runner starts its own worker processes with the bare
 interpreter, so the "with winners" side would time the originals.
@@ -111,9 +113,8 @@ def compare(suite: Suite, home: Path, rounds: int, folder: Path,
         for side in (PLAIN, WITH_WINNERS):
             path = folder / f"{side}-{index}.json"
             path.unlink(missing_ok=True)
-            prefix = [sys.executable] if side == PLAIN else [sys.executable, "-m", "hotpath.cli", "run", "--home",
-                                                             str(home)]
-            announce(f"round {index}/{rounds}: {'python' if side == PLAIN else 'hotpath run'} "
+            prefix = [sys.executable] if side == PLAIN else [sys.executable, "-m", "hotpath.profiles.suiterun"]
+            announce(f"round {index}/{rounds}: {'python' if side == PLAIN else 'with the winners:'} "
                      f"{suite.program.display()}")
             _run([*prefix, *suite.command(path)], path, env, f"the {side} run of round {index}")
             (plain if side == PLAIN else with_winners).append(path)

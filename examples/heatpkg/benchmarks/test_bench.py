@@ -25,6 +25,13 @@ def test_radial_profile(benchmark):
     assert result.shape == (8,)
 
 
+def test_autocorrelation(benchmark):
+    t = np.arange(4000)
+    series = np.sin(t / 40.0) + 0.1 * np.cos(t / 3.0)
+    acf = benchmark(stats.autocorrelation, series, 40)
+    assert acf[0] == 1.0
+
+
 def test_simulate(benchmark):
     u, fluxes = benchmark(simulate, 48, 10)
     assert np.isfinite(u).all() and len(fluxes) == 10

@@ -4,6 +4,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from heatpkg import stats, stencil
 
 
@@ -23,7 +25,9 @@ def report(u, fluxes, bins=8):
     """What the experiment writes out."""
     return {"summary": stats.summary(u), "hot_fraction": stats.hot_fraction(u, 0.5),
             "profile": [round(float(v), 6) for v in stats.radial_profile(u, bins)],
-            "final_flux": round(fluxes[-1], 6) if fluxes else None}
+            "final_flux": round(fluxes[-1], 6) if fluxes else None,
+            "flux_memory": [round(float(v), 6) for v in stats.autocorrelation(np.asarray(fluxes), min(5, len(fluxes) - 1))]
+            if len(fluxes) > 1 else []}
 
 
 def main(argv=None):

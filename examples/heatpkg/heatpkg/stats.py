@@ -29,3 +29,19 @@ def hot_fraction(u, threshold):
 def summary(u):
     """Mean, spread and extremes of the field."""
     return {"mean": float(u.mean()), "std": float(u.std()), "min": float(u.min()), "max": float(u.max())}
+
+
+def autocorrelation(series, max_lag):
+    """Normalised autocorrelation of a time series for lags 0..max_lag (how long the flux remembers)."""
+    n = series.shape[0]
+    mean = series.mean()
+    var = 0.0
+    for t in range(n):
+        var += (series[t] - mean) ** 2
+    acf = np.zeros(max_lag + 1)
+    for lag in range(max_lag + 1):
+        total = 0.0
+        for t in range(n - lag):
+            total += (series[t] - mean) * (series[t + lag] - mean)
+        acf[lag] = total / var if var > 0 else 0.0
+    return acf
