@@ -509,6 +509,72 @@ def compound(rate, years):
     return growth
 
 
+# -- devectorized NumPy patterns (masks into reductions, argmax, cumsum, nonzero, diff, complex) --
+def band_mean(values, lo, hi):
+    in_band = (values > lo) & (values < hi)
+    return values[in_band].mean()
+
+
+def valid_peak(signal, valid):
+    return signal[valid].max()
+
+
+def selected_total(flux, quality):
+    return flux[quality > 0.5].sum()
+
+
+def selected_count_total(counts, keep):
+    return counts[keep].sum()
+
+
+def flagged_fraction(x, threshold):
+    return np.count_nonzero(x > threshold) / x.size, np.any(np.isnan(x)), np.all(x >= 0.0)
+
+
+def brightest(image):
+    return np.argmax(image), np.argmin(image, axis=1)
+
+
+def strongest_channel(power):
+    return np.argmax(power * power, axis=0)
+
+
+def running_balance(deposits):
+    return np.cumsum(deposits * deposits)
+
+
+def tail_mass(p):
+    return np.cumsum(p[::-1])[::-1]
+
+
+def growth_paths(returns):
+    return np.cumprod(1.0 + returns, axis=1)
+
+
+def upward_crossings(x, level):
+    return np.nonzero((x[:-1] < level) & (x[1:] >= level))[0] + 1
+
+
+def active_cells(readings, threshold):
+    return np.flatnonzero(readings > threshold)
+
+
+def velocity(position, dt):
+    return np.diff(position) / dt
+
+
+def tick_changes(ticks):
+    return np.diff(ticks) * 2
+
+
+def power_spectrum(spectrum):
+    return (spectrum * np.conj(spectrum)).real
+
+
+def exceedance_rows(temperature, threshold):
+    return np.mean(temperature > threshold, axis=1)
+
+
 # -- later-argument helpers ------------------------------------------------------------------------
 def memmap_of(values: np.ndarray) -> np.memmap:
     """A fresh file-backed copy of ``values`` (files live in the process's temporary folder)."""
@@ -548,6 +614,18 @@ def weights(values: list[float]) -> Iterator[None]:
         yield
     finally:
         P.WEIGHTS[:] = old
+
+
+def quality_keeping_big_terms(n: int = 4000) -> np.ndarray:
+    """A quality score that drops every third element of ``cancelling(n)`` but keeps its large
+    terms: the selection's sum is exact only in NumPy's pairwise order of the compacted values."""
+    q = np.where(np.arange(n) % 3 == 0, 0.0, 1.0)
+    q[[1, n // 2 + 3, n // 3, n - 7]] = 1.0
+    return q
+
+
+def wave(n: int = 4000) -> np.ndarray:
+    return np.sin(np.linspace(0.0, 60.0, n))
 
 
 BIG = 2**62
@@ -798,4 +876,97 @@ KERNELS: tuple[Adversarial, ...] = (
     Adversarial("compound", compound, lambda: (np.int64(2), 10), (
         L("int64 wraps", lambda: (np.int64(2), 45)), L("negative", lambda: (np.int64(-5), 41)),
         L("zero years", lambda: (np.int64(7), 0))), ARG_TYPES),
+    # devectorized NumPy patterns: masks into reductions, argmax, cumsum, nonzero, diff, complex
+    Adversarial("band_mean", band_mean, lambda: (floats(), -0.5, 0.5), (
+        L("empty band: nan", lambda: (floats(), 2.0, 3.0)),
+        L("cancellation in the band", lambda: (cancelling(), -2e16, 2e16)),
+        L("nan bound", lambda: (floats(), math.nan, 0.5)),
+        L("single element", lambda: (floats(1), -1.0, 1.0)),
+        L("inf excluded by strict bounds",
+          lambda: (with_values(floats(), first=np.inf, last=-np.inf), -np.inf, np.inf))),
+        FLOAT),
+    Adversarial("valid_peak", valid_peak, lambda: (floats(), floats(seed=1) > 0.0), (
+        L("nothing valid: max raises", lambda: (floats(), np.zeros(4000, dtype=bool))),
+        L("nan first, selected", lambda: (with_values(floats(), first=np.nan), np.ones(4000, dtype=bool))),
+        L("nan last, selected", lambda: (with_values(floats(), last=np.nan), np.ones(4000, dtype=bool))),
+        L("nan middle, not selected", lambda: (with_values(floats(), middle=np.nan),
+                                               with_values(np.ones(4000, dtype=bool), middle=False))),
+        L("mask too short", lambda: (floats(), np.ones(3999, dtype=bool))),
+        L("-0.0 and 0.0", lambda: (with_values(np.zeros(4000), first=-0.0), np.ones(4000, dtype=bool)))), EXCEPTIONS),
+    Adversarial("selected_total", selected_total, lambda: (floats(), floats(seed=1, lo=0.0, hi=1.0)), (
+        L("cancellation, all selected", lambda: (cancelling(), np.ones(4000))),
+        L("cancellation, every third dropped", lambda: (cancelling(), quality_keeping_big_terms())),
+        L("nothing selected", lambda: (floats(), np.zeros(4000))),
+        L("nan quality", lambda: (floats(), np.full(4000, np.nan))),
+        L("inf and -inf selected", lambda: (with_values(floats(), first=np.inf, last=-np.inf), np.ones(4000)))), FLOAT),
+    Adversarial("selected_count_total", selected_count_total,
+                lambda: (ints(hi=1000).astype(np.int32), ints(seed=1) % 2 == 0), (
+        L("int32 near max: the sum needs 64 bits", lambda: (ints(lo=2**31 - 1000, hi=2**31).astype(np.int32),
+                                                             np.ones(4000, dtype=bool))),
+        L("int32 min", lambda: (np.full(4000, -2**31, dtype=np.int32), ints(seed=1) % 2 == 0)),
+        L("nothing kept", lambda: (ints(hi=1000).astype(np.int32), np.zeros(4000, dtype=bool))),
+        L("empty", lambda: (ints(0).astype(np.int32), np.zeros(0, dtype=bool)))), INTEGER),
+    Adversarial("flagged_fraction", flagged_fraction, lambda: (floats(), 0.5), (
+        L("empty: 0/0", lambda: (floats(0), 0.5)),
+        L("nan threshold", lambda: (floats(), math.nan)),
+        L("nan last", lambda: (with_values(floats(lo=0.0, hi=1.0), last=np.nan), 0.5)),
+        L("-0.0 is >= 0", lambda: (np.full(4000, -0.0), -1.0)),
+        L("inf threshold", lambda: (with_values(floats(), middle=np.inf), np.inf))), FLOAT),
+    Adversarial("brightest", brightest, lambda: (floats(4000).reshape(80, 50),), (
+        L("ties: the first wins", lambda: (np.round(floats(4000), 0).reshape(80, 50),)),
+        L("nan middle", lambda: (with_values(floats(4000), middle=np.nan).reshape(80, 50),)),
+        L("nan last, inf first", lambda: (with_values(floats(4000), first=np.inf, last=np.nan).reshape(80, 50),)),
+        L("-0.0 before 0.0", lambda: (with_values(np.zeros(4000), first=-0.0).reshape(80, 50),)),
+        L("empty rows: raises", lambda: (np.zeros((3, 0)),))), EXCEPTIONS),
+    Adversarial("strongest_channel", strongest_channel, lambda: (floats(8000).reshape(80, 100)[:, ::2],), (
+        L("Fortran-strided view", lambda: (np.asfortranarray(floats(8000).reshape(100, 80))[::2, :],)),
+        L("ties of +x and -x", lambda: (np.tile([-2.0, 2.0, 1.0, -1.0], 2000).reshape(80, 100)[:, ::2],)),
+        L("nan rows", lambda: (with_values(floats(8000), first=np.nan, last=np.nan).reshape(80, 100)[::-1, ::2],)),
+        L("one row with nan", lambda: (with_values(floats(100), middle=np.nan).reshape(1, 100)[:, ::2],))), LAYOUT),
+    Adversarial("running_balance", running_balance, lambda: (ints(lo=-300, hi=300).astype(np.int32),), (
+        L("squares wrap int32", lambda: (ints(lo=46341, hi=60000).astype(np.int32),)),
+        L("running sum beyond int32", lambda: (ints(lo=40000, hi=46340).astype(np.int32),)),
+        L("empty", lambda: (ints(0).astype(np.int32),)),
+        L("single", lambda: (np.array([-46341], dtype=np.int32),))), INTEGER),
+    Adversarial("tail_mass", tail_mass, lambda: (floats(lo=0.0, hi=1.0),), (
+        L("cancellation", lambda: (cancelling(),)),
+        L("nan middle", lambda: (with_values(floats(lo=0.0, hi=1.0), middle=np.nan),)),
+        L("inf last, -inf first", lambda: (with_values(floats(), first=-np.inf, last=np.inf),)),
+        L("single", lambda: (floats(1),)), L("empty", lambda: (floats(0),))), FLOAT),
+    Adversarial("growth_paths", growth_paths, lambda: (floats(4000, lo=-0.05, hi=0.05).reshape(40, 100),), (
+        L("total loss then inf", lambda: (with_values(floats(4000, lo=-0.05, hi=0.05), first=-1.0, middle=np.inf)
+                                          .reshape(40, 100),)),
+        L("overflow", lambda: (floats(4000, lo=1e10, hi=1e11).reshape(40, 100),)),
+        L("nan last", lambda: (with_values(floats(4000, lo=-0.05, hi=0.05), last=np.nan).reshape(40, 100),)),
+        L("no periods", lambda: (np.zeros((40, 0)),))), FLOAT),
+    Adversarial("upward_crossings", upward_crossings, lambda: (wave(), 0.0), (
+        L("empty", lambda: (floats(0), 0.0)), L("single", lambda: (floats(1), 0.0)),
+        L("nan level", lambda: (wave(), math.nan)),
+        L("nan samples", lambda: (with_values(wave(), first=np.nan, middle=np.nan, last=np.nan), 0.0)),
+        L("-0.0 meets 0.0", lambda: (np.tile([-1.0, -0.0, -1.0, 0.0], 1000), 0.0))), CONTROL),
+    Adversarial("active_cells", active_cells, lambda: (floats(8000)[::2], 0.9), (
+        L("reversed", lambda: (floats(4000)[::-1], 0.5)),
+        L("stride 3", lambda: (floats(12000)[1::3], 0.0)),
+        L("nan threshold", lambda: (floats(8000)[::2], math.nan)),
+        L("nan cells", lambda: (with_values(floats(8000), first=np.nan, last=np.nan)[::2], -2.0))), LAYOUT),
+    Adversarial("velocity", velocity, lambda: (np.cumsum(floats()), 0.01), (
+        L("empty", lambda: (floats(0), 0.01)), L("single", lambda: (floats(1), 0.01)),
+        L("dt zero", lambda: (np.cumsum(floats()), 0.0)),
+        L("inf - inf", lambda: (with_values(np.cumsum(floats()), first=np.inf, middle=np.inf), 0.01)),
+        L("-0.0 dt", lambda: (np.zeros(4000), -0.0))), FLOAT),
+    Adversarial("tick_changes", tick_changes, lambda: (np.cumsum(ints()),), (
+        L("differences wrap int64", lambda: (np.array([2**63 - 1, -2**63, 2**63 - 1, 0], dtype=np.int64),)),
+        L("doubling wraps", lambda: (np.array([0, 2**62, -2**62, 0], dtype=np.int64),)),
+        L("empty", lambda: (ints(0),)), L("single", lambda: (ints(1),))), INTEGER),
+    Adversarial("power_spectrum", power_spectrum, lambda: (floats() + 1j * floats(seed=1),), (
+        L("inf real part", lambda: (with_values(floats() + 1j * floats(seed=1), middle=complex(np.inf, 0.0)),)),
+        L("inf and nan parts", lambda: (with_values(floats() + 1j * floats(seed=1), first=complex(np.inf, np.inf),
+                                                    last=complex(1.0, np.nan)),)),
+        L("overflow", lambda: (floats(lo=1e200, hi=1e201) + 1j * floats(seed=1, lo=1e200, hi=1e201),)),
+        L("-0.0 parts", lambda: (np.full(4000, complex(-0.0, -0.0)),))), FLOAT),
+    Adversarial("exceedance_rows", exceedance_rows, lambda: (floats(4000).reshape(40, 100), 0.5), (
+        L("no columns: nan", lambda: (np.zeros((40, 0)), 0.5)),
+        L("nan readings", lambda: (with_values(floats(4000), first=np.nan, last=np.nan).reshape(40, 100), -2.0)),
+        L("nan threshold", lambda: (floats(4000).reshape(40, 100), math.nan)),
+        L("inf threshold", lambda: (np.full((40, 100), np.inf), np.inf))), FLOAT),
 )
