@@ -103,3 +103,14 @@ def test_optimize_with_benchmarks_prints_a_verdict_per_benchmark(tmp_path: Path)
         assert [c.verdict.value, c.name] in [line[:2] for line in lines], got.stdout
         assert c.verdict.value != "slower"
     assert got.stdout.count("round 1/2") == 0 and got.stderr.count("round 1/2:") == 2  # plain, then hotpath run
+
+
+def test_the_example_package_of_the_walkthrough_passes_its_tests_and_runs_its_benchmarks(tmp_path: Path) -> None:
+    # docs/codebase.md runs on examples/heatpkg: its tests and benchmarks must keep working.
+    folder = Path(__file__).resolve().parent.parent / "examples" / "heatpkg"
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)
+    got = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/", "benchmarks/",
+                          "--benchmark-disable", f"--benchmark-storage=file://{tmp_path}"], cwd=folder, capture_output=True, text=True, env=env, timeout=120)
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert "12 passed" in got.stdout  # 7 tests, 5 benchmarks
