@@ -99,8 +99,8 @@ class _BackgroundTuner:
 #: original without pause hold the GIL for a whole interval (5 ms by default) before handing it
 #: on, and the tuner waits that long after every read of a pipe, file or import, behind each of
 #: them: with 8 busy threads a 6 s tune took minutes. At 0.2 ms those waits shrink 25-fold; the
-#: callers switch more often while a tune runs, which cost them up to a tenth of their calls on a
-#: shared 2-core machine (bench/results/busy-callers.md), and only until the tune is done.
+#: callers switch more often, only until the tune is done, at a cost within the noise of a shared
+#: 2-core machine (bench/results/busy-callers.md).
 TUNING_SWITCH_INTERVAL_S = 0.0002
 
 
