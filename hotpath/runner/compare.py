@@ -78,6 +78,13 @@ def _is_scalar(value: object) -> bool:
     return isinstance(value, (np.generic, bool, int, float, complex))
 
 
+def _same_special(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Where the two hold the same value exactly, NaN equal to NaN, each part of a complex alike."""
+    if expected.dtype.kind == "c":
+        return _same_special(expected.real, actual.real) & _same_special(expected.imag, actual.imag)
+    return (expected == actual) | (np.isnan(expected) & np.isnan(actual))
+
+
 def _array_difference(expected: np.ndarray, actual: np.ndarray, tol: Tolerance, where: str) -> str | None:
     if expected.dtype != actual.dtype:
         return f"{where}: dtype {actual.dtype} instead of {expected.dtype}"
@@ -92,10 +99,11 @@ def _array_difference(expected: np.ndarray, actual: np.ndarray, tol: Tolerance, 
         with np.errstate(invalid="ignore", over="ignore"):
             close = np.isclose(actual, expected, rtol=tol.rtol_for(expected.dtype), atol=tol.atol_for(expected),
                                equal_nan=True)
-            # isclose treats inf == inf via equality, but its tolerance could admit inf vs a finite value
-            # only when the tolerance itself is inf; keep infinities exact regardless.
-            both_inf = np.isinf(expected) | np.isinf(actual)
-            close &= ~both_inf | (actual == expected)
+            # Infinities and NaNs are compared exactly, part by part for complex numbers: isclose
+            # calls any complex with a NaN part "NaN", so 1+nanj would pass for 2+nanj, and
+            # inf+nanj is not == itself.
+            special = np.isinf(expected) | np.isinf(actual) | np.isnan(expected) | np.isnan(actual)
+            close &= ~special | _same_special(expected, actual)
     elif kind in "biumMSUV":
         close = actual == expected
     else:  # object arrays: compare element by element
