@@ -97,7 +97,7 @@ class TestCompare:
     def test_complex_infinities_and_nans_compare_part_by_part(self):
         z = np.array([complex(np.inf, np.nan), complex(np.nan, 1.0), 1 + 2j])
         assert difference(z, z.copy(), STRICT) is None  # inf+nanj is not == itself
-        assert difference(np.array([1 + np.nan * 1j]), np.array([2 + np.nan * 1j]), STRICT) is not None
+        assert difference(np.array([complex(1, np.nan)]), np.array([complex(2, np.nan)]), STRICT) is not None
         assert difference(complex(np.inf, 0.0), complex(np.inf, 1.0), STRICT) is not None
 
     def test_nested_results_and_python_ints(self):
