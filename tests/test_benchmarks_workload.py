@@ -69,39 +69,34 @@ def test_optimize_with_benchmarks_prints_a_verdict_per_benchmark(tmp_path: Path)
             for i in range(1, u.shape[0] - 1):
                 out[i] = 0.25 * u[i - 1] + 0.5 * u[i] + 0.25 * u[i + 1]
             return out
-
-        def energy(u):
-            total = 0.0
-            for i in range(u.shape[0]):
-                total += u[i] * u[i]
-            return total
     """)
+    # Two benchmarks of the one kernel: a benchmark of a function left as written would be judged
+    # on noise alone (originals on both sides), and could read "slower" on a loaded machine.
     write(tmp_path, "benchmarks/test_kern.py", """
         import numpy as np
+        import pytest
 
-        from wavepkg.kern import energy, smooth
+        from wavepkg.kern import smooth
 
-        def test_smooth(benchmark):
-            benchmark(smooth, np.linspace(0.0, 1.0, 20_000))
-
-        def test_energy(benchmark):
-            benchmark(energy, np.linspace(0.0, 1.0, 20_000))
+        @pytest.mark.parametrize("n", [10_000, 20_000])
+        def test_smooth(benchmark, n):
+            benchmark(smooth, np.linspace(0.0, 1.0, n))
     """)
     suite = "pytest -q -p no:cacheprovider benchmarks/ --benchmark-max-time=0.2"
     got = hotpath("optimize", "--timing-budget", "0.2", "--benchmark-rounds", "2", "--benchmarks", suite,
                   cwd=tmp_path)
     assert got.returncode == 0, got.stdout + got.stderr
-    assert "mypkg" not in got.stdout and "wavepkg.kern:smooth" in got.stdout
+    assert "wavepkg.kern:smooth" in got.stdout
     runs = tmp_path / "state" / "benchmarks"
     plain = [runs / f"plain-{i}.json" for i in (1, 2)]
     with_winners = [runs / f"hotpath-{i}.json" for i in (1, 2)]
     report = compare(plain, with_winners)  # the files the rerun left: the gate's own judgement of them
-    assert {c.name for c in report.comparisons} == {"benchmarks/test_kern.py::test_smooth",
-                                                    "benchmarks/test_kern.py::test_energy"}
+    assert {c.name for c in report.comparisons} == {"benchmarks/test_kern.py::test_smooth[10000]",
+                                                    "benchmarks/test_kern.py::test_smooth[20000]"}
     lines = [line.split() for line in got.stdout.splitlines()]
     for c in report.comparisons:  # one line per benchmark, with the verdict the gate gives
         assert [c.verdict.value, c.name] in [line[:2] for line in lines], got.stdout
-        assert c.verdict.value != "slower"
+        assert c.verdict.value == "faster"
     assert got.stdout.count("round 1/2") == 0 and got.stderr.count("round 1/2:") == 2  # plain, then hotpath run
 
 
