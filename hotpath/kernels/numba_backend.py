@@ -38,7 +38,7 @@ from hotpath.rewriter.reduction_order import (
     skip_reason,
 )
 from hotpath.rewriter.devectorize.transform import devectorize
-from hotpath.rewriter.source import import_lines, injected_values, module_imports
+from hotpath.rewriter.source import import_lines, injected_values, inline_expressions, module_imports
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +144,19 @@ class NumbaBackend:
     def _fused(self, fs: FunctionSource, signature: Signature, namespace: bytes, kernels_dir: Path,
                integers: frozenset[str] = frozenset(), allowed: bool = False) -> list[Candidate | Skipped]:
         """``numba-fused`` and ``numba-fused-parallel``, when the devectorizer changed anything."""
+        # One-expression helpers (a where-limiter, an equation of state) become expressions of
+        # the function, so their arrays fuse into its loops instead of being allocated per call.
+        tree, inlined = inline_expressions(fs.tree, [helper.tree for helper in list(fs.walk())[1:]])
         try:
-            rewrite = devectorize(fs.tree, signature.args, module_imports(fs), allocator=ALLOCATOR,
+            rewrite = devectorize(tree, signature.args, module_imports(fs), allocator=ALLOCATOR,
                                   pairwise=PAIRWISE)
         except Exception as exc:  # a rewriter bug costs the fused candidates, not the others
             log.exception("devectorizing %s failed", fs.qualname)
             return [Skipped(self.name, "numba-fused", f"devectorizing failed: {type(exc).__name__}: {exc}")]
         if not rewrite.changed:
             return []
+        if inlined:
+            rewrite = replace(rewrite, notes=(*rewrite.notes, "inlined: " + ", ".join(dict.fromkeys(inlined))))
         order = self._order(fs, integers, rewrite.tree)
         reasons = rewrite.reassociations + order.reassociations
         if reasons and not allowed:
