@@ -56,7 +56,8 @@ def test_optimize_stores_winners_and_keeps_the_program_output(optimized) -> None
     expected = plain(script, "--size", "small").stdout
     assert expected in result.stdout  # the capture run printed exactly what the program prints
     names = {(r["module"], r["qualname"]) for r in Store.at(home).active_installs()}
-    assert {("__main__", "diffuse"), ("__main__", "drifter_energy")} <= names
+    # A script's own functions are stored under its path: another script's diffuse is another function.
+    assert {(str(script.resolve()), "diffuse"), (str(script.resolve()), "drifter_energy")} <= names
     assert "winner(s) stored" in result.stdout
     assert list((home / "captures").glob("*.pkl"))
 
@@ -84,11 +85,20 @@ def test_run_uses_the_winners_and_prints_exactly_the_same(optimized) -> None:
 
 
 @pytest.mark.slow
-def test_an_edited_function_gets_no_stored_winner(optimized, tmp_path: Path) -> None:
+def test_an_edited_function_gets_no_stored_winner(optimized) -> None:
+    from hotpath.profiles import programs
+
     script, home, _ = optimized
-    edited = tmp_path / "lake.py"
-    edited.write_text(script.read_text().replace("- 4.0 * u[i, j]", "- u[i, j] * 4.0"))
-    got = hotpath("-v", "run", str(edited), "--size", "small", home=home)
+    original = script.read_text()
+    record = programs.record_path(home, str(script))
+    kept = record.read_bytes()
+    record.unlink()  # no costs to weigh: every winner found is installed at its first call
+    try:  # edited where it was tuned: the script's path is part of each function's identity
+        script.write_text(original.replace("- 4.0 * u[i, j]", "- u[i, j] * 4.0"))
+        got = hotpath("-v", "run", str(script), "--size", "small", home=home)
+    finally:
+        script.write_text(original)
+        record.write_bytes(kept)
     assert got.returncode == 0
     assert got.stdout == plain(script, "--size", "small").stdout
     assert "diffuse (" not in got.stderr  # no warm start: its source hash has no stored winner
@@ -97,10 +107,10 @@ def test_an_edited_function_gets_no_stored_winner(optimized, tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_report_lists_the_trials(optimized) -> None:
-    _, home, _ = optimized
+    script, home, _ = optimized
     got = hotpath("report", home=home)
     assert got.returncode == 0
-    assert "__main__:diffuse" in got.stdout and "won" in got.stdout
+    assert f"{script.resolve()}:diffuse" in got.stdout and "won" in got.stdout
     data = json.loads(hotpath("report", "--json", home=home).stdout)
     assert data["schema"] == "hotpath.report/1"
     assert any(t["status"] == "won" for run in data["runs"] for t in run["trials"])
