@@ -3,7 +3,8 @@
 The function is emitted unchanged except for ``range`` -> ``prange`` on loops the parallel
 analysis cleared; plain-Python helpers it calls are emitted alongside as jitted functions, so
 a kernel split into helpers is compiled whole. Where the devectorizer turns NumPy expression
-statements into loop nests, two more variants use that rewritten body: ``numba-fused`` and
+statements into loop nests (after inlining one-expression helpers, so that a where-limiter's
+arrays fuse too), two more variants use that rewritten body: ``numba-fused`` and
 ``numba-fused-parallel`` (its outer loops ``prange`` where the same analysis allows, except
 inside the reductions the devectorizer runs row by row). The arrays those variants allocate
 come from ``hotpath.rewriter.devectorize.hugepages``: as NumPy's do, large ones sit on huge
