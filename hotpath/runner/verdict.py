@@ -191,4 +191,9 @@ def cast_outcome(outcome: Outcome, dtypes: str | None) -> Outcome:
     """``outcome`` with its return value cast to ``dtypes`` (an adapter's cast), if any."""
     if dtypes is None or outcome.raised:
         return outcome
-    return replace(outcome, returned=adapters.cast_value(outcome.returned, dtypes))
+    try:
+        returned = adapters.cast_value(outcome.returned, dtypes)
+    except Exception as exc:  # the installed cast raises it in the caller: an outcome, not a crash here
+        kind = type(exc)
+        return replace(outcome, returned=None, raised=f"{kind.__module__}.{kind.__qualname__}", message=str(exc))
+    return replace(outcome, returned=returned)
