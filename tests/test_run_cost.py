@@ -127,6 +127,18 @@ def test_only_a_run_of_the_recorded_program_is_judged_by_the_record(tmp_path: Pa
     assert programs.nothing_to_load(tmp_path, str(script), ["25"]) is None  # arguments not recorded
 
 
+def test_a_scripts_functions_are_matched_by_its_path_as_the_store_names_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "prog.py"
+    script.write_text("print(1)\n")
+    function = _run(25, 0.036, 1000.0, 1.5).functions["kern:smooth"]  # never pays for its load
+    programs.write(tmp_path, programs.ProgramRun(str(script), 1.0, {"__main__:smooth": function}, ("25",)))
+    for stored_as in (f"{script.resolve()}:smooth", "__main__:smooth"):  # today's stores, and older ones
+        monkeypatch.setattr(programs, "active_names", lambda state, name=stored_as: {name})
+        reason = programs.nothing_to_load(tmp_path, str(script), ["25"])
+        assert reason is not None and "not installing the numba winners" in reason, stored_as
+
+
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory, fast: hotpath.Config) -> tuple[hotpath.Config, np.ndarray]:
     """``sum_squares`` tuned with its winner stored in a state folder of its own."""

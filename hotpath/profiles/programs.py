@@ -194,7 +194,12 @@ def nothing_to_load(state_dir: Path, script: str, args: Sequence[str]) -> str | 
         return None
     if run.script_sha256 is None or run.script_sha256 != script_digest(script):
         return None  # the program changed since: its calls may not be the recorded ones
-    groups = backend_groups(run)
+    # The record names a script's functions __main__:name; the store, by the script's path (older
+    # stores by __main__:name too): each recorded function answers to both.
+    script_module = str(Path(script).resolve())
+    groups = {backend: [(alias, f) for name, f in members
+                        for alias in (name, script_module + name[len("__main__"):])[:1 + name.startswith("__main__:")]]
+              for backend, members in backend_groups(run).items()}
     weighed = {name for members in groups.values() for name, _ in members}
     active = active_names(state_dir)
     if active is None or not active <= weighed:
