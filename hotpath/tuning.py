@@ -216,7 +216,9 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
     won = loaded.trial if loaded is not None else None
     persist.record(config, function_id, signature, trials, won, reference.mutates,
                    _verification(inputs, coverage, won.candidate if won is not None else None))
-    remember(config, f"{fs.module}:{fs.qualname}", signature, guidance, trials, walls, time.perf_counter() - started)
+    named = function_id or opt.function_id  # the store's name (a script's by its path) even when not persisting
+    remember(config, named.name if named is not None else f"{fs.module}:{fs.qualname}", signature,
+             guidance, trials, walls, time.perf_counter() - started)
     if loaded is None:
         tried = [t for t in trials if t.status != "skipped"]
         if not tried:
