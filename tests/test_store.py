@@ -100,7 +100,10 @@ def _stored_source(project: Path) -> Path:
 
 def test_a_tampered_artifact_is_refused(tuned):
     source = _stored_source(tuned)
-    source.write_text(source.read_text().replace("s += a[i] * SCALE", "s += a[i] * SCALE + 1"))
+    text = source.read_text()
+    tampered = text.replace("s += a[i] *", "s += 1 + a[i] *")  # SCALE is folded into the source as its value
+    assert tampered != text
+    source.write_text(tampered)
     second = run(tuned, "warm")
     assert second["installed"] == [] and second["value"] == second["expected"]
     actions = audit_actions(tuned)
