@@ -8,6 +8,7 @@ must never be the reason a user's call fails.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, replace
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from hotpath.kernels.artifacts import pickle_namespace
 from hotpath.rewriter.source import extract, injected_values
 from hotpath.runner import adapters
 from hotpath.integrity import ArtifactRefused, check_artifact, environment, function_key
-from hotpath.store import FunctionId, Store, StoreUnavailable, StoredWinner, names
+from hotpath.store import FunctionId, Store, StoreUnavailable, StoreWarning, StoredWinner, names
 from hotpath.store.verification import Verification
 
 if TYPE_CHECKING:
@@ -72,8 +73,8 @@ def open_store(config: Config) -> Store | None:
         return Store.at(config.resolved_state_dir())
     except StoreUnavailable:
         return None  # Store.at warned once for this folder (StoreWarning)
-    except Exception:
-        log.exception("the hotpath store in %s cannot be opened; nothing will persist", config.resolved_state_dir())
+    except Exception as exc:
+        _trouble(f"the hotpath store in {config.resolved_state_dir()} cannot be opened; nothing will persist", exc)
         return None
 
 
@@ -93,8 +94,9 @@ def record(config: Config, fn: FunctionId | None, signature: Signature, trials: 
             winner, binaries = None, ()
     try:
         store.record_tuning(fn, str(signature), trials, winner, mutates, binaries, verification)
-    except Exception:
-        log.exception("recording the tuning of %s failed; the install holds for this process only", fn.name)
+    except Exception as exc:
+        _trouble(f"recording the tuning of {fn.name} in {store.state_dir} failed; the install holds for this process only",
+                 exc)
 
 
 def barred(config: Config, fn: FunctionId | None, signature: Signature) -> set[str]:
@@ -103,8 +105,8 @@ def barred(config: Config, fn: FunctionId | None, signature: Signature) -> set[s
         return set()
     try:
         return store.barred(fn, str(signature))
-    except Exception:
-        log.exception("reading barred variants of %s failed", fn.name)
+    except Exception as exc:
+        _trouble(f"reading barred variants of {fn.name} from {store.state_dir} failed", exc)
         return set()
 
 
@@ -205,8 +207,8 @@ def rolled_back(config: Config, fn: FunctionId | None, signature: Signature, var
         return
     try:
         store.rollback(fn, str(signature), variant, reason, evidence)
-    except Exception:
-        log.exception("recording the rollback of %s failed", fn.name)
+    except Exception as exc:
+        _trouble(f"recording the rollback of {fn.name} failed", exc)
 
 
 def invalidated(config: Config, fn: FunctionId | None, signature: Signature, variant: str, reason: str) -> None:
@@ -223,12 +225,29 @@ def manual_rollback(config: Config, fn: FunctionId | None) -> None:
         return
     try:
         store.manual_rollback(fn.name)
-    except Exception:
-        log.exception("recording the manual rollback of %s failed", fn.name)
+    except Exception as exc:
+        _trouble(f"recording the manual rollback of {fn.name} failed", exc)
 
 
 def _log_quietly(store: Store, action: str, fn: FunctionId, signature: Signature, detail: dict[str, Any]) -> None:
     try:
         store.log(action, fn, str(signature), detail)
-    except Exception:
-        log.exception("writing the audit entry failed")
+    except Exception as exc:
+        _trouble("writing the audit entry failed", exc)
+
+
+_reported: set[str] = set()
+
+
+def _trouble(what: str, exc: BaseException) -> None:
+    """A store failure in a running program: its results are unaffected, so one ``StoreWarning``
+    per kind of failure and process, naming the cause (``No space left on device``, ...) and
+    what to do; the traceback goes to the debug log."""
+    log.debug("%s", what, exc_info=exc)
+    cause = f"{type(exc).__name__}: {exc}"
+    key = what.split(" of ", 1)[0] + cause
+    if key in _reported:
+        return
+    _reported.add(key)
+    warnings.warn(f"{what} ({cause}); the program's results are unaffected. Free space or fix the folder's "
+                  f"permissions, or move the state elsewhere with HOTPATH_HOME", StoreWarning, stacklevel=3)

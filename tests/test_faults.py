@@ -197,6 +197,22 @@ def test_a_damaged_store_warns_once_and_the_program_goes_on(tmp_path):
         Store.at(home)
 
 
+def test_a_full_disk_while_recording_warns_once_naming_the_cause(fast, monkeypatch):
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Store, "record_tuning", full)
+    a = np.arange(2000.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for fn in (k.sum_squares, k.first_plus_total):
+            result = hotpath.tune(fn, a, config=fast)
+            assert result.optimized(a) == fn(a)  # the program's results are unaffected
+    store_warnings = [str(w.message) for w in caught if issubclass(w.category, StoreWarning)]
+    assert len(store_warnings) == 1, store_warnings
+    assert "No space left on device" in store_warnings[0] and "HOTPATH_HOME" in store_warnings[0]
+
+
 def test_cli_on_a_damaged_or_missing_store_prints_one_line(tmp_path):
     damaged = tmp_path / "damaged"
     damaged.mkdir()
