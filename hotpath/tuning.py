@@ -64,6 +64,10 @@ class Loaded:
     frozen: FrozenGlobals | None  # the globals it was built with, checked before its calls
 
 
+#: ``TuneResult.to_json``'s schema: a reader refuses another major version.
+TUNE_RESULT_SCHEMA = "hotpath.tune-result/1"
+
+
 @dataclass(frozen=True)
 class TuneResult:
     """What ``hotpath.tune`` did for one function and one argument signature."""
@@ -89,6 +93,22 @@ class TuneResult:
             if trial.status == WON:
                 return trial.speedup
         return None
+
+    def to_json(self) -> dict[str, Any]:
+        """The run as plain JSON, under ``TUNE_RESULT_SCHEMA``: the winner as its candidate record,
+        every trial (``Trial.to_json`` without the candidates' sources), the baseline, the inputs
+        and coverage. What only lives in this process (``optimized``, the loaded winner, the cost
+        model's guidance) is not in it."""
+        return {"schema": TUNE_RESULT_SCHEMA, "function": self.function,
+                "signature": None if self.signature is None else str(self.signature),
+                "winner": None if self.winner is None else self.winner.to_json(),
+                "speedup": self.speedup, "reason": self.reason,
+                "trials": [t.to_json(candidate=False) for t in self.trials],
+                "baseline_s": self.baseline_s, "duration_s": self.duration_s, "notes": list(self.notes),
+                "coverage": None if self.coverage is None else {"run": self.coverage.run, "total": self.coverage.total,
+                                                                 "found": self.coverage.found,
+                                                                 "search_s": self.coverage.search_s},
+                "inputs": [[rule, count] for rule, count in self.inputs]}
 
     def summary(self) -> str:
         """A plain-text table of the trials, for logs and terminals without rich."""

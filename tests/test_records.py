@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -148,3 +149,14 @@ def test_bench_rows_are_views_of_the_trial_record(tuned) -> None:
         if trial.timing is not None:
             assert trow["original_ms"] == trial.timing.original_s * 1e3
             assert trow["ci"] == [trial.timing.ci_low, trial.timing.ci_high]
+
+
+@pytest.mark.slow
+def test_a_tuning_run_is_one_json_record_of_its_parts(tuned) -> None:
+    data = _through_json(tuned.to_json())
+    assert data["schema"] == "hotpath.tune-result/1" and data["function"] == tuned.function
+    assert [Trial.from_json(t) for t in data["trials"]] == [replace(t, candidate=None) for t in tuned.trials] \
+        or any(_has_nan(t) for t in tuned.trials)
+    if tuned.winner is not None:
+        assert data["winner"]["name"] == tuned.winner.name and data["speedup"] == tuned.speedup
+    assert data["inputs"] == [list(pair) for pair in tuned.inputs] and data["baseline_s"] == tuned.baseline_s
