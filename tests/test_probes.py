@@ -101,6 +101,14 @@ def poisson_terms(lam, n):
     return total
 
 
+def valid_peak(signal, valid):
+    return signal[valid].max()
+
+
+def first_brightest(image):
+    return np.argmax(image)
+
+
 def _cases(fn, *args):
     return derive_cases(args, True, extract(fn))
 
@@ -196,6 +204,36 @@ class TestProbeCases:
         moments = {c.name: c for c in _cases(list_moments, [1, 2, 3], 2)}
         assert any(n.startswith("exponent/p/") and c.args[1] < 0 for n, c in moments.items())
         assert any(c.probe and c.probe.path == (0,) and c.probe.high > 2**64 for c in moments.values())
+
+    def test_boolean_masks_select_nothing_everything_and_mismatch_in_length(self):
+        signal, valid = self.x[:50].copy(), self.x[50:100] > 0.3
+        cases = {c.name: c for c in _cases(valid_peak, signal, valid)}
+        nothing, everything = cases["mask/valid/all-false"], cases["mask/valid/all-true"]
+        assert not nothing.args[1].any() and everything.args[1].all()
+        assert nothing.probe == probes.Probe((1,), 0.0, 0.0) and everything.probe == probes.Probe((1,), 1.0, 1.0)
+        shorter, longer = cases["mask/valid/shorter"], cases["mask/valid/longer"]
+        assert len(shorter.args[1]) == len(shorter.args[0]) - 1 and len(longer.args[1]) == len(longer.args[0]) + 1
+        assert shorter.probe is None and longer.probe is None  # a size, not a range: no guard routes it away
+        for case in cases.values():
+            assert signature_of(case.args) == signature_of((signal, valid)), case.name
+        with pytest.raises(IndexError):
+            valid_peak(*shorter.args)
+        # Derived masks (``signal > lo``) are not argument leaves; float leaves get no mask cases.
+        assert not any(n.startswith("mask/signal/") for n in cases)
+
+    def test_searches_and_sorts_get_ties_within_the_captured_range(self):
+        image = np.random.default_rng(7).uniform(-1.0, 1.0, (80, 50))
+        cases = {c.name: c for c in _cases(first_brightest, image)}
+        for label in ("levels", "few"):
+            tied = cases[f"ties/image/{label}"]
+            values = tied.args[0]
+            assert values.shape == image.shape and values.dtype == image.dtype
+            assert set(np.unique(values)) == {image.min(), image.max(), image.min() / 2 + image.max() / 2}
+            assert np.count_nonzero(values == values.max()) >= 3 and np.argmax(values) > 0
+            # Inside the captured range: a candidate that breaks ties otherwise gets no range guard.
+            assert (tied.probe.low, tied.probe.high) == (image.min(), image.max())
+        ints = {c.name: c for c in derive_cases(([5, 1, 9, 9, 3, 0, 7, 2],), True, extract(first_brightest))}
+        assert all(type(v) is int for v in ints["ties/image/levels"].args[0])
 
     def test_bool_flags_are_flipped(self):
         cases = _cases(standardize, self.x[:20].copy(), (0.5, 2.0), np.zeros(20), False)

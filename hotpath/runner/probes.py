@@ -5,7 +5,9 @@ once. The semantics a compiler changes sit elsewhere too: Python ints that grow 
 ``**``, ``<<``, ``*`` chains and sums; ``math.exp(710)`` raising where compiled code gives inf;
 ``math.log(0)``, ``x // 0``, negative integer exponents; sums whose order matters (terms of
 ±1e16 and 1); NaN at the first or last position of a comparison; out-of-range indices; a flag
-tuned with ``False``. This module reads the function's AST (and its helpers') to find which of
+tuned with ``False``; a boolean mask that selects nothing, everything, or does not match the
+array's length (NumPy raises, compiled code reads as far as the mask goes); ties in a max, an
+argmax or a sort (NumPy keeps the first, a vectorized search may not). This module reads the function's AST (and its helpers') to find which of
 those appear and which argument *leaves* (a scalar argument, a scalar inside a tuple, one array,
 one list of numbers) flow into them, then builds cases that change exactly one leaf each, in
 the captured call's signature, and labels each with a ``Probe`` (the leaf and the range of
@@ -64,6 +66,13 @@ _REDUCE_LIKE = {"sum", "dot", "vdot", "inner", "matmul", "mean", "cumsum", "prod
 _COMPARE_LIKE = {"max", "min", "maximum", "minimum", "argmax", "argmin", "sort", "argsort", "clip", "fmax",
                  "fmin", "nanmax", "nanmin", "where", "median", "percentile", "quantile", "searchsorted",
                  "isclose", "allclose", "sign", "sorted", "round", "floor", "ceil", "trunc", "int"}
+# Calls whose result depends on which of equal values comes first: a compiled search that scans
+# in another order (SIMD lanes, a fused loop that keeps the last) returns another index.
+_TIE_LIKE = {"max", "min", "amax", "amin", "argmax", "argmin", "nanmax", "nanmin", "nanargmax", "nanargmin",
+             "sort", "argsort", "sorted", "partition", "argpartition", "lexsort", "unique", "searchsorted",
+             "median", "nanmedian", "percentile", "quantile", "ptp", "maximum", "minimum"}
+# Calls that take a boolean array to select with, as ``x[mask]`` does.
+_MASK_LIKE = {"where", "extract", "compress", "place", "putmask", "copyto", "select"}
 _META_ATTRS = {"shape", "size", "ndim", "dtype", "itemsize", "nbytes", "flags"}
 
 
@@ -338,10 +347,17 @@ def _operands(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
             yield from (("overflow", a) for a in args)
         if name in _COMPARE_LIKE:
             yield from (("nan-position", a) for a in args)
+        if name in _TIE_LIKE:
+            yield from (("ties", a) for a in args)
+        if name in _MASK_LIKE:
+            yield from (("mask", a) for a in args)
+        # ``where=`` of a ufunc or reduction (``np.sum(x, where=ok)``) selects like a mask.
+        yield from (("mask", k.value) for k in node.keywords if k.arg == "where")
     elif isinstance(node, ast.Compare):
         yield "nan-position", node
     elif isinstance(node, ast.Subscript):
         yield "index", node.slice
+        yield "mask", node.slice  # a boolean array there selects: only bool leaves get its cases
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Invert, ast.Not)):
         yield "flag", node.operand
 
@@ -506,6 +522,60 @@ def _nan_at(leaf: Leaf, where: str) -> Any:
     return values.reshape(leaf.value.shape)
 
 
+def _tied(template: Any) -> dict[str, Any]:
+    """Values of ``template``'s shape and type (an array or a list of numbers) with ties, by label.
+
+    Only the template's own smallest, middle and largest values are used, so a failing case
+    overlaps the captured range and no value guard can claim to route it away: ties are not a
+    range. ``levels``: every value rounded to the nearest of the three where the data put it,
+    so each extreme repeats at many positions; ``few``: the middle value everywhere but the
+    extremes at three positions each, the first of them neither at the start nor in lane 0.
+    """
+    array = np.array(template)
+    flat = array.reshape(-1)
+    if flat.size < 3 or array.dtype.kind not in "iuf":
+        return {}
+    finite = flat[np.isfinite(flat)] if array.dtype.kind == "f" else flat
+    if finite.size == 0:
+        return {}
+    low, high = finite.min().item(), finite.max().item()
+    if not low < high:
+        return {}
+    middle = low / 2 + high / 2 if array.dtype.kind == "f" else (low + high) // 2
+    levels = np.array([low, middle, high], dtype=array.dtype)
+    with np.errstate(all="ignore"):
+        step = np.round((flat.astype(np.float64) - float(low)) / (float(high) - float(low)) * 2.0)
+    step = np.clip(np.nan_to_num(step, nan=1.0), 0, 2).astype(np.intp)
+    found = {"levels": levels[step]}
+    n = flat.size
+    if n >= 7:
+        few = np.full(n, levels[1], dtype=array.dtype)
+        few[[n // 3, n // 2, n - 1]] = levels[2]
+        few[[1, n // 3 + 1, n - 2]] = levels[0]
+        found["few"] = few
+    if type(template) is list:
+        kind = type(template[0])
+        return {label: [kind(v) for v in values.tolist()] for label, values in found.items()}
+    return {label: values.reshape(array.shape) for label, values in found.items()}
+
+
+def _resized_masks(mask: np.ndarray) -> dict[str, np.ndarray]:
+    """All-True masks one element shorter and longer (along the first axis) than ``mask``: NumPy
+    raises IndexError where the mask does not match what it selects from; compiled code reads
+    only as far as the mask goes, or past the array's end."""
+    n = mask.shape[0]
+    found = {"longer": np.ones((n + 1,) + mask.shape[1:], dtype=mask.dtype)}
+    if n >= 1:
+        found["shorter"] = np.ones((n - 1,) + mask.shape[1:], dtype=mask.dtype)
+    return found
+
+
+def _moderate(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``args`` shrunk to ``CANCELLATION_LENGTH`` where longer: long enough for vector lanes and
+    blocked loops to show, short enough to run every candidate on."""
+    return shrunk(args, CANCELLATION_LENGTH) or args
+
+
 def _array_size(leaf: Leaf) -> int:
     value = leaf.value
     return value.size if type(value) is np.ndarray else len(value) if type(value) is list else 1
@@ -573,6 +643,19 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
         if sequence and "nan-position" in rules and _array_size(leaf) >= 3:
             for where in ("first", "middle", "last"):
                 add("nan-position", small, _nan_at(leaf, where), where, made)
+        if type(leaf.value) is np.ndarray and kind == "b" and "mask" in rules:
+            # Selecting nothing (an empty max raises) and everything; then masks whose length
+            # does not match: a size changed, so no probe, and no guard can route them away.
+            add("mask", small, np.zeros(leaf.value.shape, dtype=bool), "all-false", made)
+            add("mask", small, np.ones(leaf.value.shape, dtype=bool), "all-true", made)
+            for label, mask in _resized_masks(leaf.value).items():
+                resized = with_leaf(small, leaf.path, mask)
+                if signature_of(resized) == signature:
+                    made.append(InputCase(f"mask/{leaf.name}/{label}", resized))
+        if type(leaf.value) in (np.ndarray, list) and "ties" in rules:
+            base = _moderate(args)
+            for label, values in _tied(at(base, leaf.path)).items():
+                add("ties", base, values, label, made)
         if type(leaf.value) is np.ndarray and kind in "iu" and "index" in rules and leaf.value.ndim == 1:
             empty = with_leaf(small, leaf.path, leaf.value[:0])
             if signature_of(empty) == signature:
