@@ -83,7 +83,7 @@ class Candidate:
     backend: str
     name: str  # e.g. "numba-parallel"; unique within one tuning run
     options: tuple[tuple[str, Any], ...]
-    source: str  # the complete generated module, as written to ``path``
+    source: str = field(repr=False)  # the complete generated module, as written to ``path`` (read it there)
     entry: str  # the function to call in that module
     path: Path
     namespace: bytes = field(repr=False)  # pickled values the module needs but cannot import
