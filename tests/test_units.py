@@ -192,3 +192,15 @@ def _uses_global(a):
     global COUNTER
     COUNTER += 1
     return a
+
+
+def test_timed_inputs_stay_in_the_captured_range_a_range_guard_admits():
+    from hotpath.runner.outcome import rescale, scaled_args
+
+    a = np.array([0.25, 0.5, 1.0, np.nan])
+    copied = np.empty_like(a)
+    rescale((copied,), (a,), 0.999)  # into another array
+    for got in (copied, scaled_args((a,), 0.999)[0]):  # and in place, as the reference run does
+        assert np.nanmin(got) >= 0.25 and np.nanmax(got) <= 1.0 and np.isnan(got[3])
+        assert not np.array_equal(got[:3], a[:3])  # values no earlier call saw
+    np.testing.assert_array_equal(copied, scaled_args((a,), 0.999)[0])  # the same inputs either way

@@ -213,7 +213,8 @@ def scaled_args(args: tuple[Any, ...], factor: float) -> tuple[Any, ...]:
 
 def rescale(target: tuple[Any, ...], source: tuple[Any, ...], factor: float) -> None:
     """Write ``source``'s scalable arrays times ``factor`` into ``target``'s matching arrays
-    (``target`` a copy of ``source`` with the same structure; it may be ``source`` itself)."""
+    (``target`` a copy of ``source`` with the same structure; it may be ``source`` itself), each
+    real float array kept within its own range of values in ``source``."""
     found_target: dict[int, Any] = {}
     found_source: dict[int, Any] = {}
     for t, s in zip(target, source):
@@ -221,7 +222,14 @@ def rescale(target: tuple[Any, ...], source: tuple[Any, ...], factor: float) -> 
         _arrays_in(s, found_source)
     for t, s in zip(found_target.values(), found_source.values()):
         if _scalable(t) and isinstance(s, np.ndarray) and t.shape == s.shape:
+            # Scaling towards zero moves the smallest positive (largest negative) value past the
+            # captured range, where a range guard sends the call to the original and the timing
+            # would be the original's: the scaled values are kept inside it (bounds read before
+            # scaling, since ``target`` may be ``source``).
+            bounds = (np.nanmin(s), np.nanmax(s)) if s.dtype.kind == "f" and s.size and not np.isnan(s).all() else None
             np.multiply(s, factor, out=t)
+            if bounds is not None:
+                np.clip(t, *bounds, out=t)
 
 
 def scalable_arrays(args: tuple[Any, ...]) -> list[np.ndarray]:

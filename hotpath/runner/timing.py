@@ -303,8 +303,9 @@ def timed_run(original: Callable[..., Any], candidate: Callable[..., Any], args:
 
 def fresh_factor(draw: random.Random) -> float:
     """A scale factor for fresh timed inputs: just below 1, so every float shrinks towards zero
-    and stays within the captured range of values (an index held as a float stays in bounds, a
-    positive value positive, a sorted array sorted) while differing in the last dozen bits."""
+    (and ``rescale`` clips it to the captured range of values: an index held as a float stays in
+    bounds, a positive value positive, a sorted array sorted, a range guard passed) while
+    differing in the last dozen bits."""
     return 1.0 - draw.uniform(2.0**-14, 2.0**-12)
 
 
