@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -132,6 +132,12 @@ class Snapshot:
         """The state now; take it before the candidate is imported."""
         return cls(_python_threads(), _children(), _attributes(WATCHED), _tracers(), _signals(),
                    _errstate(), np.geterrcall(), _rounding_mode(), _subnormals_kept())
+
+    def with_threads_now(self) -> Snapshot:
+        """This snapshot, taking the Python threads alive now as the process's own: for a built-in
+        backend's runtime, whose loading starts worker pools it keeps parked between calls
+        (torch.compile's compile workers), never for plug-in or language-model code."""
+        return replace(self, threads=self.threads | _python_threads())
 
     def changes(self) -> str | None:
         """What differs from the snapshot, in words, or ``None``. A thread the call started is

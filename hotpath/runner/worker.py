@@ -120,7 +120,7 @@ def _candidate(task: Any, send: Callable[[Any], None], ask: Callable[[], str], c
     The comparison with the original is the parent's (``hotpath.runner.verdict``): nothing the
     original computed is in this process, which the candidate shares.
     """
-    from hotpath.kernels import get_backend
+    from hotpath.kernels import BACKENDS, get_backend
     from hotpath.runner import adapters
     from hotpath.runner.conduct import Snapshot
     from hotpath.runner.outcome import run_case
@@ -150,6 +150,8 @@ def _candidate(task: Any, send: Callable[[Any], None], ask: Callable[[], str], c
             send(("compile-error", _trim(f"{type(exc).__name__}: {exc}".strip())))
             return
         compile_s = clock() - start
+        if task.candidate.backend in BACKENDS:  # hotpath's own generated code: its runtime's pools are allowed
+            before = before.with_threads_now()
         behaved("import")
         send(("compiled", compile_s))
         for case in task.cases:
