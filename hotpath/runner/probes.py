@@ -478,7 +478,7 @@ def _fits(value: Any, leaf: Leaf) -> bool:
         info = np.iinfo(dtype)
         return isinstance(value, int) and info.min <= value <= info.max
     if dtype.kind == "f":
-        return isinstance(value, float) and (not math.isfinite(value) or abs(value) <= np.finfo(dtype).max)
+        return isinstance(value, float) and (not math.isfinite(value) or abs(value) <= float(np.finfo(dtype).max))
     return dtype.kind == "b"
 
 
