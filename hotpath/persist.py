@@ -8,6 +8,7 @@ must never be the reason a user's call fails.
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from dataclasses import dataclass, replace
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from hotpath.kernels.artifacts import pickle_namespace
 from hotpath.rewriter.source import extract, injected_values
 from hotpath.runner import adapters
 from hotpath.integrity import ArtifactRefused, check_artifact, environment, function_key
-from hotpath.store import FunctionId, Store, StoreUnavailable, StoreWarning, StoredWinner, names
+from hotpath.store import FunctionId, Store, StoreUnavailable, StoreWarning, StoredWinner, audit, names
 from hotpath.store.verification import Verification
 
 if TYPE_CHECKING:
@@ -79,7 +80,8 @@ def open_store(config: Config) -> Store | None:
 
 
 def record(config: Config, fn: FunctionId | None, signature: Signature, trials: tuple[Trial, ...],
-           winner: Trial | None, mutates: bool, verification: Verification | None = None) -> None:
+           winner: Trial | None, mutates: bool, verification: Verification | None = None,
+           duration_s: float | None = None, baseline_s: float | None = None) -> None:
     store = open_store(config)
     if store is None or fn is None:
         return
@@ -93,7 +95,7 @@ def record(config: Config, fn: FunctionId | None, signature: Signature, trials: 
                         fn.name, signature, winner.candidate.name, ", ".join(missing))
             winner, binaries = None, ()
     try:
-        store.record_tuning(fn, str(signature), trials, winner, mutates, binaries, verification)
+        store.record_tuning(fn, str(signature), trials, winner, mutates, binaries, verification, duration_s, baseline_s)
     except Exception as exc:
         _trouble(f"recording the tuning of {fn.name} in {store.state_dir} failed; the install holds for this process only",
                  exc)
@@ -174,9 +176,7 @@ def warm_start(config: Config, identity: Identity | None, original: Callable[...
         variant = adapters.apply(candidate.adapters, loaded.variant, original)
         install = make_install(candidate, winner.speedup, variant, loaded.backend.invocation_errors(),
                                winner.mutates, "warm", identity.frozen)
-        store.log("warm-install", fn, str(signature), {"variant": winner.candidate.name,
-                                                       "install_id": winner.install_id,
-                                                       "speedup": winner.speedup, "environment": environment()})
+        audit_warm_install(store, fn, signature, winner)
         log.info("%s %s: warm start with stored %s", fn.name, signature, winner.candidate.name)
         return install
     except ArtifactRefused as exc:
@@ -186,6 +186,34 @@ def warm_start(config: Config, identity: Identity | None, original: Callable[...
         log.exception("%s %s: loading the stored winner failed; running the original", fn.name, signature)
         _log_quietly(store, "refusal", fn, signature, {"reason": f"{type(exc).__name__}: {exc}"})
     return None
+
+
+def running_program() -> str:
+    """The program this process runs, as the audit names it: its main script's resolved path
+    (``python -m mod``: the module's file), else ``sys.argv[0]``, else ``<interactive>``."""
+    main = sys.modules.get("__main__")
+    file = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv else None)
+    if not file:
+        return "<interactive>"
+    path = Path(file)
+    return str(path.resolve()) if path.is_file() else str(file)
+
+
+def audit_warm_install(store: Store, fn: FunctionId, signature: Signature, winner: StoredWinner) -> None:
+    """Audit a stored winner loaded into a running program: once per install and program.
+
+    Loading it changes the code that program runs, so the first load is logged (and is undone by
+    rolling the install back). Every later run of the same program loading the same install
+    changes nothing more: logging each one grew the log by a line per function per run and buried
+    the entries that matter. A new install (retuned, re-enabled after a rollback) is a new
+    install id, so it is logged again; so is another program, or another environment (installs
+    are kept per environment)."""
+    key = {"install_id": winner.install_id, "program": running_program()}
+    if audit.logged(store.db, "warm-install", fn.name, str(signature), key):
+        return  # the common case, read without taking the write lock
+    detail = {"variant": winner.candidate.name, "speedup": winner.speedup, "environment": environment(), **key}
+    with store.db.write() as tx:
+        audit.append_once(tx, store.anchor, "warm-install", fn.name, str(signature), detail, key)
 
 
 def _check_binaries(expected: tuple[Path, ...], recorded: tuple[tuple[Path, str], ...]) -> None:

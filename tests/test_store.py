@@ -78,10 +78,29 @@ def test_a_new_process_starts_with_the_stored_winner(tuned):
     second = run(tuned, "warm")
     assert second["installed"] == run(tuned, "warm")["installed"] != []
     assert second["value"] == second["expected"]
-    assert audit_actions(tuned).count("warm-install") == 2
+    assert audit_actions(tuned).count("warm-install") == 1  # once per install and program, not per run
     status = hotpath_cli(tuned, "status", "--json")
     (install,) = json.loads(status.stdout)["installs"]
     assert install["qualname"] == "weighted_sum" and install["speedup"] > 1
+
+
+def test_a_warm_install_is_audited_once_per_install_and_program(tuned):
+    """Every run of a program loads the stored winner; the audit says so the first time each
+    program loads that install (a second script in the folder is another program)."""
+    for _ in range(3):
+        run(tuned, "warm")
+    (tuned / "other.py").write_text(DRIVER)
+    env = {**os.environ, "HOTPATH_HOME": str(tuned / ".hotpath"), "PYTHONPATH": str(tuned)}
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "other.py", "warm"], cwd=tuned, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    entries = json.loads(hotpath_cli(tuned, "audit", "--json").stdout)
+    warm = [e["detail"] for e in entries if e["action"] == "warm-install"]
+    assert sorted(d["program"] for d in warm) == sorted(str((tuned / name).resolve()) for name in ("driver.py", "other.py"))
+    (install,) = {e["detail"]["install_id"] for e in entries if e["action"] == "install"}
+    assert {d["install_id"] for d in warm} == {install}
+    assert hotpath_cli(tuned, "audit", "--verify").returncode == 0
 
 
 def test_editing_the_source_or_a_global_invalidates(tuned):

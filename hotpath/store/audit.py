@@ -108,6 +108,32 @@ def append(tx: Transaction, anchor: AnchorFile, action: str, function: str, sign
     return int(cursor.lastrowid or 0)
 
 
+def _holds(stored: str, key: Mapping[str, Any]) -> bool:
+    detail = json.loads(stored)
+    wanted = json.loads(json.dumps(rounded(dict(key)), default=str))  # as ``append`` would have stored it
+    return all(detail.get(k) == v for k, v in wanted.items())
+
+
+_SAME_KIND = "SELECT detail FROM audit WHERE action = ? AND function = ? AND signature = ?"
+
+
+def logged(db: Database, action: str, function: str, signature: str, key: Mapping[str, Any]) -> bool:
+    """Whether the log holds an ``action`` entry for ``function`` and ``signature`` whose detail
+    has every item of ``key``: a read, so a writer can skip its transaction when it does."""
+    return any(_holds(r["detail"], key) for r in db.read(_SAME_KIND, (action, function, signature)))
+
+
+def append_once(tx: Transaction, anchor: AnchorFile, action: str, function: str, signature: str,
+                detail: dict[str, Any], key: Mapping[str, Any]) -> int | None:
+    """``append``, unless an ``action`` entry for ``function`` and ``signature`` with every item
+    of ``key`` in its detail is already there (checked inside ``tx``, so two processes never
+    both write it); the new entry's id, ``None`` when it was there."""
+    rows = tx.execute(_SAME_KIND, (action, function, signature)).fetchall()
+    if any(_holds(r["detail"], key) for r in rows):
+        return None
+    return append(tx, anchor, action, function, signature, detail)
+
+
 def head(tx: Transaction) -> tuple[int, str]:
     """The chain's entry count and newest hash, read inside ``tx``."""
     row = tx.execute("SELECT hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
