@@ -115,8 +115,9 @@ def tune(fn: Callable[..., Any], /, *args: Any, backends: tuple[str, ...] | str 
     ...) configure the run; ``executor`` says where the candidates' trials run: ``None`` (here,
     one at a time), a ``distributed.Client`` or a scheduler address such as
     ``"tcp://host:8786"`` (needs ``hotpath[dask]``; see docs/cluster.md). ``budget_s`` caps the
-    wall time spent on trials: the cost model tries the likely winners first and no new
-    candidate starts once it is spent. Every other keyword argument is passed to ``fn``.
+    run's wall time (default 60 s, ``float("inf")``: no cap; docs/configuration.md): the cost
+    model tries the likely winners first, no new candidate starts once it is spent, and a
+    running one is stopped when it runs out. Every other keyword argument is passed to ``fn``.
 
     A keyword that names both a ``Config`` field and a parameter of ``fn`` is ambiguous and
     raises ``ConfigError``: pass that argument to ``fn`` by position, or the option through

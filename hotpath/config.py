@@ -40,6 +40,12 @@ DEFAULT_BACKENDS: tuple[str, ...] = ("numba", "cython", "torch", "cupy")
 #: signature at a time (the decorator in the background), so they use :data:`DEFAULT_BACKENDS`.
 PROGRAM_BACKENDS: tuple[str, ...] = ("numba",)
 
+#: Wall-time budget of one tuning run (one function, one signature), the same for the decorator's
+#: background tuning, ``hotpath.tune`` and ``hotpath optimize``: about a minute on a two-core
+#: machine, spent on the cost model's likeliest winners first. ``budget_s=None`` (``"none"`` in
+#: ``pyproject.toml``; ``tune(..., budget_s=float("inf"))``) lifts it.
+DEFAULT_BUDGET_S = 60.0
+
 #: The file whose ``[tool.hotpath]`` table holds a project's settings.
 PROJECT_FILE = "pyproject.toml"
 #: A value of an option that may be ``None`` (``memory_limit_mb``, ``budget_s`` ...) that means
@@ -50,6 +56,10 @@ NONE_IN_FILE = "none"
 OTHER_TABLES = ("gate",)
 #: Environment variables that outrank the table's key of the same setting.
 ENVIRONMENT = {"state_dir": "HOTPATH_HOME", "llm_url": "HOTPATH_LLM_URL", "llm_model": "HOTPATH_LLM_MODEL"}
+#: Numeric settings a ``HOTPATH_*`` variable sets, written as in the table (a number or
+#: ``none``), outranking the table: ``HOTPATH_BUDGET_S=none`` lifts the tuning budget for a CI
+#: job or a test suite whose runs must try every candidate, in this process and its children.
+ENVIRONMENT_VALUES = {"budget_s": "HOTPATH_BUDGET_S"}
 
 #: Below this relative tolerance, fastmath's reassociation could be noticed, so it is not tried.
 FASTMATH_MIN_RTOL = 1e-6
@@ -113,9 +123,11 @@ class Config:
             with the stored winner (warm start).
         state_dir: where generated sources and built artifacts live; default ``$HOTPATH_HOME``
             or ``./.hotpath``.
-        budget_s: wall-time budget of one tuning run's trials: no new candidate is started once
-            it is spent (``None``: no limit). The cost model orders candidates so the likely
-            winners come first.
+        budget_s: wall-time budget of one tuning run (one signature), counted from its start
+            (default :data:`DEFAULT_BUDGET_S`, 60 s): no new candidate is started once it is
+            spent, and a candidate's trial is stopped when it runs out (a ``skipped`` trial that
+            says so); the best candidate verified and timed by then is installed. The cost model
+            orders candidates so the likely winners come first. ``None`` (or ``inf``): no limit.
         cost_model: let the cost model (scikit-learn, the ``model`` extra) order the candidates
             and stop when the rest are unlikely to beat the best so far; ``False`` tries every
             candidate in the rewriter's order.
@@ -143,7 +155,7 @@ class Config:
     background: bool = _default(True)
     persist: bool = _default(True)
     state_dir: Path | None = _default(None)
-    budget_s: float | None = _default(None)
+    budget_s: float | None = _default(DEFAULT_BUDGET_S)
     cost_model: bool = _default(True)
     proposers: tuple[str, ...] = _default(())
     llm_url: str | None = _default(None)
@@ -159,6 +171,8 @@ class Config:
                     project = project_settings().values
                 outranked = name in ENVIRONMENT and os.environ.get(ENVIRONMENT[name], "").strip()
                 value = value.value if outranked else project.get(name, value.value)
+                if os.environ.get(ENVIRONMENT_VALUES.get(name, ""), "").strip():
+                    value = _environment_value(name)
             object.__setattr__(self, name, _checked(name, value))
 
     @property
@@ -221,6 +235,22 @@ def _checked(name: str, value: Any) -> Any:
     elif name == "state_dir" and value is not None:
         value = Path(value)
     return value
+
+
+def _environment_value(name: str) -> float | None:
+    """The value of the numeric, optional field ``name`` that its ``HOTPATH_*`` variable gives."""
+    variable = ENVIRONMENT_VALUES[name]
+    text = os.environ[variable].strip()
+    if text.lower() == NONE_IN_FILE:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"${variable}={text!r}: expected a number or {NONE_IN_FILE!r}") from None
+    try:
+        return cast(float, _checked(name, value))
+    except ConfigError as exc:
+        raise ConfigError(f"${variable}: {exc}") from None
 
 
 @dataclass(frozen=True)

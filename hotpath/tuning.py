@@ -33,7 +33,7 @@ from hotpath.runner.confirm import confirm_winner
 from hotpath.runner.inputs import CAPTURED, rule_counts
 from hotpath.runner.probes import derive_cases
 from hotpath.runner.tasks import ReferenceReport, ReferenceTask
-from hotpath.runner.trials import FAILED, WON, Observer, StopCheck, Trial, speculate
+from hotpath.runner.trials import FAILED, NOT_FINISHED, NOT_TRIED, WON, Budget, Observer, StopCheck, Trial, speculate
 from hotpath.signature import Signature, signature_of
 from hotpath.store.verification import Verification
 
@@ -222,7 +222,7 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
             trials = tuple(speculate(opt.original, fs, guidance.proposals, cases, reference, config, kernels_dir,
                                      modules, _timed(observer, walls), executor=runner,
                                      stop=_never_raises(guidance.stop), barred=frozenset(barred),
-                                     range_guards=growth is None))
+                                     range_guards=growth is None, budget=Budget.of(config, started)))
     except executors.ExecutorUnavailable as exc:
         return _result(opt, signature, f"the trials could not be started: {exc.reason}", started,
                        baseline_s=reference.captured_s, notes=reference.dropped, guidance=model_helper.settled(guidance),
@@ -235,13 +235,18 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
     trials, loaded = confirm_winner(opt.original, trials, args, reference.mutates, config)
     won = loaded.trial if loaded is not None else None
     persist.record(config, function_id, signature, trials, won, reference.mutates,
-                   _verification(inputs, coverage, won.candidate if won is not None else None))
+                   _verification(inputs, coverage, won.candidate if won is not None else None),
+                   time.perf_counter() - started, reference.captured_s)
     named = function_id or opt.function_id  # the store's name (a script's by its path) even when not persisting
     remember(config, named.name if named is not None else f"{fs.module}:{fs.qualname}", signature,
              guidance, trials, walls, time.perf_counter() - started)
     if loaded is None:
         tried = [t for t in trials if t.status != "skipped"]
-        if not tried:
+        out_of_budget = [t for t in trials if t.reason.startswith((NOT_FINISHED, NOT_TRIED + " the tuning budget"))]
+        if not tried and out_of_budget:
+            reason = (f"the tuning budget of {config.budget_s:g} s ran out before any candidate finished: "
+                      + "; ".join(f"{t.name}: {t.reason}" for t in out_of_budget[:2]))
+        elif not tried:
             reason = "no candidate could be built: " + "; ".join(f"{t.name}: {t.reason}" for t in trials)
         elif all(t.status == FAILED for t in tried):  # none was ever compared: say why, not "disagreed"
             reason = "every candidate failed: " + "; ".join(f"{t.name}: {headline(t.reason)}" for t in tried)
@@ -252,6 +257,9 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
                       + next(t.reason for t in trials if t.name == sandbox_winner.name))
         else:
             reason = "no correct candidate was significantly faster than the original"
+        if tried and out_of_budget:
+            reason += (f" (the tuning budget of {config.budget_s:g} s ran out before {len(out_of_budget)} "
+                       f"more candidate{'s' if len(out_of_budget) > 1 else ''} finished)")
         return _result(opt, signature, reason, started, trials, reference.captured_s, notes, guidance,
                        coverage=coverage, inputs=inputs)
 

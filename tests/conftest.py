@@ -11,6 +11,10 @@ def state_dir(tmp_path_factory) -> Path:
     """One state folder per test session, so generated modules and Numba's cache are reused."""
     folder = tmp_path_factory.mktemp("hotpath-state")
     os.environ["HOTPATH_HOME"] = str(folder)
+    # Tests inspect every candidate's trial; on a loaded machine the default 60 s budget could
+    # stop a run early, and which candidates ran would depend on the load. Tests of the budget
+    # pass their own.
+    os.environ["HOTPATH_BUDGET_S"] = "none"
     return folder
 
 

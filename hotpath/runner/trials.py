@@ -14,6 +14,8 @@ can win.
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -120,6 +122,54 @@ class Trial:
                    str(data.get("ran_on", "local")))
 
 
+#: The likeliest winner (the first candidate started) may run this long whatever is left of the
+#: budget: a budget smaller than one trial would otherwise leave every run with nothing tried.
+FIRST_TRIAL_FLOOR_S = 30.0
+#: A candidate is not started with less than this left of the budget: a fresh sandbox alone takes
+#: a second to import NumPy, so it could only be stopped unfinished.
+MIN_TRIAL_S = 2.0
+#: Why a candidate never started: a prefix the model history reads as "the search stopped here".
+NOT_TRIED = "not tried:"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The wall-time budget of one tuning run (``Config.budget_s``), counted from its start.
+
+    No candidate is started once it is spent, and each one started gets a deadline of what is
+    left (the first candidate at least ``FIRST_TRIAL_FLOOR_S``), so one slow compile or one edge
+    input cannot run past it.
+    """
+
+    total_s: float
+    started: float  # on ``clock``
+    clock: Callable[[], float] = field(default=time.perf_counter, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, config: Config, started: float) -> Budget | None:
+        """The budget ``config`` sets for a run that began at ``started`` (perf_counter); None: unlimited."""
+        if config.budget_s is None or math.isinf(config.budget_s):
+            return None
+        return cls(config.budget_s, started)
+
+    def spent_s(self) -> float:
+        return self.clock() - self.started
+
+    def left_s(self) -> float:
+        return self.total_s - self.spent_s()
+
+    def not_tried(self) -> str:
+        """The reason of a candidate never started because the budget ran out."""
+        # The cost model's stop rule (``hotpath.model.search``) says it in the same words.
+        return f"{NOT_TRIED} the tuning budget of {self.total_s:g} s was spent ({self.spent_s():.1f} s)"
+
+    def stopped(self, after_s: float, where: str | None) -> str:
+        """The reason of a candidate stopped unfinished at the budget's deadline."""
+        on = f" (on input {where!r})" if where else ""
+        return (f"not finished: the tuning budget of {self.total_s:g} s ran out during its trial, "
+                f"which was stopped after {after_s:.1f} s{on}; not counted against it")
+
+
 Observer = Callable[[str, "Trial | Candidate"], None]
 #: Asked before each next candidate: (trials done so far, the queue) -> why to stop, or None.
 StopCheck = Callable[[Sequence[Trial], Sequence["Candidate | Skipped"]], "str | None"]
@@ -193,7 +243,8 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
               cases: Sequence[InputCase], reference: ReferenceReport, config: Config, kernels_dir: Path,
               user_modules: tuple[str, ...] = (), observer: Observer | None = None,
               executor: Executor | None = None, stop: StopCheck | None = None,
-              barred: frozenset[str] = frozenset(), range_guards: bool = True) -> list[Trial]:
+              barred: frozenset[str] = frozenset(), range_guards: bool = True,
+              budget: Budget | None = None) -> list[Trial]:
     """Try every proposal (and the refinements failures suggest); the winner is marked ``won``.
 
     ``executor`` runs the trials (default: one at a time, here); up to its ``slots`` are in
@@ -209,12 +260,19 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
     that name is skipped, so a variant that misbehaved cannot come back through a refinement.
     ``range_guards=False`` refuses refinements behind a value-range guard, for functions whose
     wrong values come from combinations of arguments that no per-argument range can exclude.
+
+    ``budget`` (``Budget.of(config, started)``) stops starting candidates once it is spent (each
+    not started is ``skipped`` with the reason) and gives each started trial a deadline of what
+    is left; a trial stopped at that deadline is ``skipped`` too, saying so, never ``failed``:
+    the candidate did nothing wrong, and must not be barred or learnt as a failure. The best
+    verified and timed candidate so far still wins.
     """
     runner = executor or LocalExecutor()
     queue: deque[tuple[tuple[int, ...], Candidate | Skipped]] = deque(
         ((index,), proposal) for index, proposal in enumerate(proposals))
     done: dict[tuple[int, ...], Trial] = {}
     running: dict[int, tuple[tuple[int, ...], Candidate]] = {}
+    cut: dict[int, tuple[float, float]] = {}  # ticket -> (submitted at, deadline given) for budget-cut trials
     kept = [c for c in cases if c.name in reference.outcomes]
     stopped: str | None = None
 
@@ -232,6 +290,11 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
             if isinstance(proposal, Candidate) and proposal.name in barred:
                 proposal = Skipped(proposal.backend, proposal.name,
                                    "barred for this signature: it was rolled back after misbehaving")
+            first = not running and not any(t.status in TRIED_STATUSES or t.reason.startswith(NOT_FINISHED)
+                                            for t in done.values())
+            if (budget is not None and stopped is None and isinstance(proposal, Candidate) and not first
+                    and budget.left_s() < MIN_TRIAL_S):
+                stopped = budget.not_tried()
             if stopped is not None and isinstance(proposal, Candidate):
                 finish(slot, Trial(proposal.backend, proposal.name, SKIPPED, stopped, proposal.options))
                 continue
@@ -240,12 +303,23 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
                 continue
             if observer:
                 observer("start", proposal)
-            running[runner.submit(_job(original, proposal, kept, reference, config, user_modules))] = (slot, proposal)
+            job = _job(original, proposal, kept, reference, config, user_modules)
+            allowed = None if budget is None else max(budget.left_s(), FIRST_TRIAL_FLOOR_S if first else 0.0)
+            if budget is not None and allowed is not None and allowed <= job.timeout_s:
+                job = replace(job, timeout_s=allowed)  # what is left of the budget, not the usual limit
+                ticket = runner.submit(job)
+                cut[ticket] = (budget.clock(), allowed)
+            else:
+                ticket = runner.submit(job)
+            running[ticket] = (slot, proposal)
         if not running:
             continue
         ticket, result = runner.next_done(list(running))
         slot, candidate = running.pop(ticket)
         trial = _trial(candidate, result, reference)
+        if budget is not None and ticket in cut:
+            submitted, allowed = cut.pop(ticket)
+            trial = _out_of_budget(trial, result, budget, budget.clock() - submitted, allowed)
         log.info("%s %s: %s (%s)", fs.qualname, trial.name, trial.status, trial.reason.splitlines()[0])
         if trial.failure is not None:
             refined = [c for c in _refinements(fs, candidate, trial.failure, kernels_dir)
@@ -254,6 +328,24 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
             queue.extendleft(reversed([(slot + (j,), c) for j, c in enumerate(refined)]))
         finish(slot, trial)
     return decide([done[slot] for slot in sorted(done)], config)
+
+
+#: The start of the reason of a trial stopped at the budget's deadline (``Budget.stopped``).
+NOT_FINISHED = "not finished:"
+
+
+def _out_of_budget(trial: Trial, result: JobResult, budget: Budget, ran_s: float, allowed_s: float) -> Trial:
+    """``trial`` as ``skipped`` when it was stopped by the budget's deadline, else unchanged.
+
+    A timeout well before the deadline was the candidate's own (the per-input limit): a failure.
+    """
+    report = result.report
+    if not (isinstance(report, sandbox.SandboxFailure) and report.kind == "timeout"):
+        return trial
+    if ran_s < allowed_s - 1.0:
+        return trial
+    return Trial(trial.backend, trial.name, SKIPPED, budget.stopped(ran_s, report.last_case), trial.options,
+                 trial.candidate, ran_on=trial.ran_on)
 
 
 def decide(trials: list[Trial], config: Config) -> list[Trial]:
