@@ -19,6 +19,7 @@ from hotpath.runner.trials import Trial
 from hotpath.statedir import StateDir
 from hotpath.store import FunctionId, Store
 from hotpath.store.audit import GENESIS, check
+from hotpath.store import db
 from hotpath.store.db import MIGRATIONS
 
 FN = FunctionId("physics", "pair_forces", "k" * 64)
@@ -61,6 +62,14 @@ def tamper(home: Path, *statements: str) -> None:
         db.execute(statement)
     db.commit()
     db.close()
+
+
+def tamper_read(home: Path, query: str) -> object:
+    connection = sqlite3.connect(StateDir(home).store_db)
+    try:
+        return connection.execute(query).fetchone()[0]
+    finally:
+        connection.close()
 
 
 def verify_fails(capsys, home: Path, *words: str) -> None:
@@ -148,11 +157,13 @@ def test_a_removed_anchor_fails_and_the_next_write_restarts_it_visibly(capsys, h
     assert status == 0 and "anchored from entry 5 on" in out
 
 
-def test_a_store_written_before_anchors_is_anchored_when_upgraded(tmp_path):
+def test_a_store_written_before_anchors_is_anchored_when_upgraded(tmp_path, monkeypatch):
     home = tmp_path / "old"
-    Store(home).log("install", FN, SIGNATURE, {"variant": "numba"})
+    with monkeypatch.context() as old_hotpath:  # a store as a hotpath at schema 3 wrote it
+        old_hotpath.setattr(db, "SCHEMA_VERSION", 3)
+        Store(home).log("install", FN, SIGNATURE, {"variant": "numba"})
     StateDir(home).audit_anchor.unlink()
-    tamper(home, "PRAGMA user_version = 3")
+    assert tamper_read(home, "PRAGMA user_version") == 3
     assert check(Store(home, read_only=True).db, Store(home, read_only=True).anchor).problem is not None
     upgraded = Store(home)  # a writer brings it to the current schema and starts the anchor
     result = upgraded.check_audit()

@@ -236,7 +236,7 @@ def test_a_version_1_store_is_migrated_and_its_installs_list_no_binaries(tmp_pat
     old.commit()
     old.close()
     db = Database(path)
-    assert db.read("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 4
+    assert db.read("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 5
     # No binary recorded: a warm start of a backend that loads one refuses it (persist._check_binaries).
     assert [r["binaries"] for r in db.read("SELECT binaries FROM installs")] == ["[]"]
     # Nor what it was verified on: its guards read as not recorded, not as none.

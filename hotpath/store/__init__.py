@@ -198,8 +198,12 @@ class Store:
     # --- tuning results -----------------------------------------------------------------
     def record_tuning(self, fn: FunctionId, signature: str, trials: tuple[Trial, ...],
                       winner: Trial | None, mutates: bool = False, binaries: tuple[Path, ...] = (),
-                      verification: Verification | None = None) -> int | None:
-        """Store every trial; if there is a winner, make it the active install (audited).
+                      verification: Verification | None = None, duration_s: float | None = None,
+                      baseline_s: float | None = None) -> int | None:
+        """Record one tuning run and every trial in it; if there is a winner, make it the active
+        install (audited). This row is the one record of the run: each trial is stored whole, as
+        ``Trial.to_json`` (``queries.run_trials`` reads them back), with the run's wall time
+        ``duration_s`` and the original's time ``baseline_s``.
 
         ``binaries`` are the built files the winner loads besides its source; each is
         checksummed with it (they must exist). ``verification``: the inputs the run verified on,
@@ -210,23 +214,21 @@ class Store:
         now = time.time()
         with self.db.write() as tx:
             function_id = self._function_row(tx, fn)
-            trial_ids: dict[str, int] = {}
-            for t in trials:
-                timing = t.timing
-                cursor = tx.execute(
-                    "INSERT INTO trials (function_id, signature, environment, backend, name, status, reason,"
-                    " speedup, ci_low, ci_high, original_s, candidate_s, compile_s, created)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (function_id, signature, env, t.backend, t.name, t.status, t.reason,
-                     timing.speedup if timing else None, timing.ci_low if timing else None,
-                     timing.ci_high if timing else None, timing.original_s if timing else None,
-                     timing.candidate_s if timing else None, t.compile_s, now))
-                trial_ids[t.name] = int(cursor.lastrowid or 0)
             run_id = int(tx.execute(
                 "INSERT INTO tuning_runs (function_id, signature, environment, created, inputs, lines_run,"
-                " lines_total) VALUES (?,?,?,?,?,?,?)",
+                " lines_total, duration_s, baseline_s) VALUES (?,?,?,?,?,?,?,?,?)",
                 (function_id, signature, env, now, json.dumps(verification.inputs), verification.lines_run,
-                 verification.lines_total)).lastrowid or 0)
+                 verification.lines_total, duration_s, baseline_s)).lastrowid or 0)
+            trial_ids: dict[str, int] = {}
+            for t in trials:
+                record = t.to_json()
+                cursor = tx.execute(
+                    "INSERT INTO trials (function_id, signature, environment, backend, name, status, reason,"
+                    " speedup, ci_low, ci_high, original_s, candidate_s, compile_s, created, run_id, record)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (function_id, signature, env, *_trial_columns(record), now, run_id,
+                     json.dumps(record, default=str)))
+                trial_ids[t.name] = int(cursor.lastrowid or 0)
             if winner is None or winner.candidate is None or winner.timing is None:
                 return None
             candidate = winner.candidate
@@ -375,6 +377,15 @@ class Store:
     def check_audit(self) -> audit.ChainCheck:
         """The audit log checked against its anchor and the installs table, with its head."""
         return audit.check(self.db, self.anchor)
+
+
+def _trial_columns(record: dict[str, Any]) -> tuple[Any, ...]:
+    """The flat columns of a trial row, read off its ``Trial.to_json`` record: a view of the
+    record for queries (and the form stores written before records were kept in)."""
+    timing = record.get("timing") or {}
+    return (record["backend"], record["name"], record["status"], record["reason"], timing.get("speedup"),
+            timing.get("ci_low"), timing.get("ci_high"), timing.get("original_s"), timing.get("candidate_s"),
+            record.get("compile_s"))
 
 
 def _sha(data: bytes) -> str:

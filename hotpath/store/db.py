@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     0: """
@@ -109,6 +109,17 @@ MIGRATIONS: dict[int, str] = {
     # store (``store/anchor.py``), started by ``Store`` in the upgrade transaction; an install
     # entry carries its row's digest and every retiring entry the ids it retired.
     3: "",
+    # The tuning run becomes the one record of itself: each trial keeps its whole record
+    # (``Trial.to_json``, read back with ``Trial.from_json``) and the run it belongs to, and the
+    # run keeps its wall time and the original's time. The flat trial columns stay as a view of
+    # the record, for queries and for stores written before; runs recorded before have NULL here.
+    4: """
+    ALTER TABLE trials ADD COLUMN record TEXT;
+    ALTER TABLE trials ADD COLUMN run_id INTEGER REFERENCES tuning_runs(id);
+    ALTER TABLE tuning_runs ADD COLUMN duration_s REAL;
+    ALTER TABLE tuning_runs ADD COLUMN baseline_s REAL;
+    CREATE INDEX trials_run ON trials (run_id);
+    """,
 }
 
 

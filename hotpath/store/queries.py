@@ -1,6 +1,8 @@
-"""Read-only queries over the store for reports: every trial, every install, the audit log.
+"""Read-only queries over the store for reports: every tuning run, trial, install, the audit log.
 
-Nothing here writes; the store's own module stays the only writer.
+Nothing here writes; the store's own module stays the only writer. A tuning run's row is the
+one record of it (``Store.record_tuning``): its trials read back whole with ``run_trials``; the
+flat ``TrialRow`` columns are a view of the same record, kept for tables and older stores.
 """
 
 from __future__ import annotations
@@ -9,12 +11,16 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotpath.statedir import StateDir
 
 from hotpath.store import Store
 from hotpath.store.audit import AuditEntry
 from hotpath.store.verification import Verification
+
+if TYPE_CHECKING:
+    from hotpath.runner.trials import Trial
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,19 @@ class TrialRow:
     candidate_s: float | None
     compile_s: float | None
     created: float  # the tuning run's record time; trials of one run share it
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One recorded tuning run of one function and signature (its trials: ``run_trials``)."""
+
+    id: int
+    function: str  # module:qualname
+    signature: str
+    created: float  # when it was recorded; its trials and its install carry the same time
+    duration_s: float | None  # its wall time, start to record; None: recorded by an older hotpath
+    baseline_s: float | None  # the original's time per call on the captured arguments
+    verification: Verification  # inputs by rule, coverage, the install's guards
 
 
 @dataclass(frozen=True)
@@ -71,8 +90,7 @@ def trials(store: Store) -> list[TrialRow]:
 
 
 def _recorded_verification(store: Store) -> bool:
-    # A store written by an older hotpath, opened read-only, is not migrated: it has no such columns.
-    return int(store.db.read("PRAGMA user_version")[0][0]) >= 3
+    return _schema(store) >= 3
 
 
 def _guards(text: str | None) -> tuple[str, ...] | None:
@@ -89,19 +107,45 @@ def installs(store: Store) -> list[InstallRow]:
             for r in rows]
 
 
+def _schema(store: Store) -> int:
+    # A store written by an older hotpath, opened read-only, is not migrated: it lacks newer columns.
+    return int(store.db.read("PRAGMA user_version")[0][0])
+
+
+def runs(store: Store) -> list[RunRow]:
+    """Every recorded tuning run, oldest first. Runs recorded before the store kept what they
+    verified on (schema 3) are absent; before it kept their times (schema 5) their times are None."""
+    if _schema(store) < 3:
+        return []
+    times = "r.duration_s, r.baseline_s" if _schema(store) >= 5 else "NULL AS duration_s, NULL AS baseline_s"
+    rows = store.db.read(
+        f"SELECT r.id, f.module, f.qualname, r.signature, r.created, {times}, r.inputs, r.lines_run, r.lines_total,"
+        " i.guards FROM tuning_runs r JOIN functions f ON f.id = r.function_id"
+        " LEFT JOIN installs i ON i.id = r.install_id ORDER BY r.created, r.id")
+    return [RunRow(int(r["id"]), f"{r['module']}:{r['qualname']}", r["signature"], float(r["created"]),
+                   r["duration_s"], r["baseline_s"],
+                   Verification(tuple((rule, int(n)) for rule, n in json.loads(r["inputs"])), r["lines_run"],
+                                r["lines_total"], _guards(r["guards"]) if r["guards"] is not None else ()))
+            for r in rows]
+
+
+def run_trials(store: Store, run_id: int) -> tuple[Trial, ...]:
+    """The trials of run ``run_id`` as they were recorded (``Trial.from_json`` of each stored
+    ``Trial.to_json``), in the order tried. Empty for a run recorded before trials were kept whole."""
+    if _schema(store) < 5:
+        return ()
+    # Imported here: only this reader needs the runner's record types, and the report's other
+    # queries need not load the runner (and NumPy with it) to draw a table.
+    from hotpath.runner.trials import Trial
+
+    rows = store.db.read("SELECT record FROM trials WHERE run_id = ? AND record IS NOT NULL ORDER BY id", (run_id,))
+    return tuple(Trial.from_json(json.loads(r["record"])) for r in rows)
+
+
 def verifications(store: Store) -> dict[tuple[str, str, float], Verification]:
     """What each recorded tuning run verified on and its install's guards, by (module:function,
     signature, created) as its trials carry them. Runs recorded by an older hotpath are absent."""
-    if not _recorded_verification(store):
-        return {}
-    rows = store.db.read(
-        "SELECT f.module, f.qualname, r.signature, r.created, r.inputs, r.lines_run, r.lines_total, i.guards"
-        " FROM tuning_runs r JOIN functions f ON f.id = r.function_id LEFT JOIN installs i ON i.id = r.install_id"
-        " ORDER BY r.created, r.id")
-    return {(f"{r['module']}:{r['qualname']}", r["signature"], float(r["created"])):
-            Verification(tuple((rule, int(n)) for rule, n in json.loads(r["inputs"])), r["lines_run"],
-                         r["lines_total"], _guards(r["guards"]) if r["guards"] is not None else ())
-            for r in rows}
+    return {(run.function, run.signature, run.created): run.verification for run in runs(store)}
 
 
 def function_names(store: Store) -> list[str]:
