@@ -2,12 +2,15 @@
 
 ``.hotpath/`` beside the user's project (or ``$HOTPATH_HOME``, or ``Config.state_dir``) holds::
 
-    store.db                 SQLite store: trials, installs, barred variants, the audit log
+    store.db                 SQLite store: tuning runs (each the one record of its run: its trials
+                             whole, its wall time), installs, barred variants, the audit log
     audit-anchor             the audit chain's head and entry count, one line per entry (append-only)
     kernels/                 generated variant sources and the modules built from them
     captures/                arguments captured by `hotpath optimize` (pickles)
-    profiles/                Scalene profiles, plans, program runs, tuning-runs.jsonl
-    model/history.jsonl      the cost model's training history from this folder's tuning runs
+    profiles/                Scalene profiles, plans, program runs (an older hotpath's
+                             tuning-runs.jsonl there is no longer read: run times are in the store)
+    model/history.jsonl      the cost model's training set from this folder's tuning runs: features,
+                             ranking, and per candidate the labels it learns (outcome, speedup, cost)
     watch/                   what the watch measured, one file per process (`hotpath status`)
     tmp/                     the sandbox's per-trial folders (hotpath-trial-PID-*), removed once
                              the process that made them is gone
@@ -63,11 +66,6 @@ class StateDir:
     @property
     def profiles(self) -> Path:
         return self.root / "profiles"
-
-    @property
-    def tuning_runs(self) -> Path:
-        """One JSON line per tuning run of `hotpath optimize`, for `hotpath report --history`."""
-        return self.profiles / "tuning-runs.jsonl"
 
     @property
     def model_history(self) -> Path:

@@ -7,11 +7,14 @@ Two sources, both plain JSON so any later hotpath (and any scikit-learn version)
   ``python -m bench.run_model build-data``;
 * this machine's own history: every guided tuning run appends one line to
   ``<state folder>/model/history.jsonl`` with the function's features, the model's ranking,
-  why the search stopped and what each trial measured. ``hotpath explain`` reads it too.
+  why the search stopped and, per candidate, the labels the model learns from (outcome,
+  speedup, cost). ``hotpath explain`` reads it too.
 
-A JSON-lines file beside the SQLite store, rather than new store tables, keeps the model's data
-out of the store's schema: the model may change what it records without a migration, and a
-store written by another hotpath version stays readable.
+The record of a tuning run is the store's (every trial whole, its times, its install); the
+history is the model's training set derived from the run, not a second record of it: a row
+holds no more of a trial than the model learns from. It is a JSON-lines file rather than store
+tables because the cost model sits below the store in the pipeline and cannot read it, and so
+the model may change what it learns from without a store migration.
 """
 
 from __future__ import annotations
@@ -21,13 +24,13 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hotpath.model.features import FunctionFeatures
 from hotpath.runner import trials as trial_statuses
-from hotpath.runner.trials import Trial
+from hotpath.runner.trials import Trial, TrialStatus
 from hotpath.statedir import StateDir
 
 log = logging.getLogger(__name__)
@@ -80,8 +83,8 @@ class RunRecord:
     model: str  # which model ranked the candidates, or why none did
     ranking: tuple[dict[str, Any], ...]  # Prediction.to_json() in the order tried
     stopped: str | None  # why the search stopped before the end of the queue
-    #: ``history_trial`` rows. Every row, old or new, has backend, name, status, speedup, wall_s
-    #: and reason; rows written since trials had a serializer are also ``Trial.to_json`` records.
+    #: ``history_trial`` rows: backend, name, status, speedup, wall_s and reason. Rows an earlier
+    #: hotpath wrote may also carry the rest of a ``Trial.to_json`` record; nothing reads it.
     trials: tuple[dict[str, Any], ...]
     duration_s: float
     created: float = field(default_factory=time.time)
@@ -107,12 +110,13 @@ class RunRecord:
 
 
 def history_trial(trial: Trial, wall_s: float) -> dict[str, Any]:
-    """``trial`` as a history row: its ``Trial.to_json`` record, kept brief (the reason's first
-    line, no candidate source or namespace, no failure detail: the store has the run in full and
-    a history line is read whole on every fit), plus what this file's readers have always read
-    flat: ``speedup`` and ``wall_s``, what trying it cost. ``Trial.from_json`` reads the row back."""
-    brief = replace(trial, reason=trial.reason.splitlines()[0][:300] if trial.reason else "", failure=None)
-    return {**brief.to_json(candidate=False), "speedup": trial.speedup, "wall_s": round(wall_s, 3)}
+    """``trial`` as a history row: the labels the model learns from (``status``, ``speedup``,
+    ``wall_s``: what trying it cost), named by ``backend`` and ``name``, with the reason's first
+    line for ``hotpath explain``. Not the trial's record: the store's tuning run holds that whole
+    (``Trial.to_json``), and the model, which sits below the store, keeps only its training set."""
+    return {"backend": trial.backend, "name": trial.name, "status": TrialStatus(trial.status).value,
+            "speedup": trial.speedup, "wall_s": round(wall_s, 3),
+            "reason": trial.reason.splitlines()[0][:300] if trial.reason else ""}
 
 
 def history_path(state_dir: Path) -> Path:

@@ -26,7 +26,6 @@ from typing import IO, Any
 from hotpath.profiles import bootstrap, events, hooks
 from hotpath.profiles.capture import CAPTURED_ATTR, Recorder
 from hotpath.profiles.entry import Program
-from hotpath.statedir import StateDir
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +109,6 @@ def _save(plan: Plan, name: str, fn: Any, signature: str, data: bytes) -> Path:
     return path
 
 
-def _log_run(state_dir: Path, name: str, signature: str, duration_s: float) -> None:
-    """One line per finished tuning run, so reports can show how long tuning took."""
-    path = StateDir(state_dir).tuning_runs
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"function": name, "signature": signature, "finished": time.time(), "duration_s": duration_s})
-    with path.open("a") as handle:
-        handle.write(line + "\n")
-
-
 def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: float = 0.0) -> None:
     import cloudpickle
 
@@ -185,7 +175,6 @@ def _tune_all(plan: Plan, recorder: Recorder, stream: IO[str] | None, total_s: f
                 events.emit(stream, events.CandidateDone(name, item.name, item.status, item.speedup))
 
         result = tuning.run(Optimized(fn, config), args, config, observe, executor=executor)
-        _log_run(config.resolved_state_dir(), name, signature, result.duration_s)
         runs.setdefault(name, {})[signature] = programs.SignatureRun(
             calls, result.baseline_s, result.speedup if result.winner is not None else None)
         if result.winner is not None:

@@ -5,9 +5,8 @@ and how fast, what each install was verified on, and what tuning cost the caller
 Every number comes from a record; what no record holds is named in ``not_recorded`` (and
 shown as "not recorded") rather than estimated. The sources:
 
-* the store (trials, installs, tuning runs, the audit log), through ``hotpath.report.model``;
-* the cost model's history (``model/history.jsonl``): each tuning run's wall time, appended as
-  it finishes, which dates the run's start;
+* the store (tuning runs with their wall time, trials, installs, the audit log), through
+  ``hotpath.report.model``: a run's wall time, recorded with it and its install, dates its start;
 * the watch's per-process files (``watch/``): the calls each install served.
 """
 
@@ -20,15 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotpath import watch_report
-from hotpath.model import records
 from hotpath.report.model import Report
+from hotpath.store.queries import InstallRow
 
 #: Trial verdicts of a candidate that did not hold: caught before it could be installed.
 CAUGHT = ("incorrect", "failed")
 #: Watch checks whose rollback hands the very call that met the fault to the original.
 ANSWERED_BY_ORIGINAL = ("shadow", "exception")
-#: How far (seconds) the history's record of a run may lie after the store's record of it.
-_HISTORY_GAP_S = 60.0
 
 NOT_HOT = ("when a signature became hot is not recorded, so cycle times start when tuning started "
            "(a background job's wait in the tuner's queue is not included)")
@@ -104,34 +101,17 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q / 100.0 * len(ordered)) - 1)]
 
 
-def _tuning_starts(state_dir: Path) -> dict[tuple[str, str], list[tuple[float, float]]]:
-    """(function, signature) -> [(history record time, run duration)] from the model history."""
-    found: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for run in records.read_runs(state_dir):
-        found.setdefault((run.function, run.signature), []).append((run.created, run.duration_s))
-    return found
-
-
-def _cycle_s(report: Report, starts: dict[tuple[str, str], list[tuple[float, float]]], function: str,
-             signature: str, installed: float) -> float | None:
-    """Installed minus tuning start. The history is written just after the store, with the run's
-    wall time since its start; runs of `hotpath optimize` also log their wall time on their own."""
-    near = [(created - installed, duration) for created, duration in starts.get((function, signature), ())
-            if 0.0 <= created - installed <= _HISTORY_GAP_S]
-    if near:
-        gap, duration = min(near)
-        return max(0.0, duration - gap)
-    run = next((r for r in report.runs if r.function == function and r.signature == signature
-                and r.created == installed), None)
+def _cycle_s(report: Report, install: InstallRow) -> float | None:
+    """Installed minus tuning start: the wall time of the run that made ``install``, which the
+    store recorded in the same transaction as the install (None for a run of an older hotpath)."""
+    run = report.run_of(install)
     return None if run is None else run.duration_s
 
 
-def _cycles(report: Report, state_dir: Path) -> tuple[tuple[Cycle, ...], list[float]]:
-    starts = _tuning_starts(state_dir)
+def _cycles(report: Report) -> tuple[tuple[Cycle, ...], list[float]]:
     per_function: dict[str, list[float | None]] = {}
     for install in report.installs:
-        per_function.setdefault(install.function, []).append(
-            _cycle_s(report, starts, install.function, install.signature, install.created))
+        per_function.setdefault(install.function, []).append(_cycle_s(report, install))
     cycles, every = [], []
     for function, values in per_function.items():
         timed = [v for v in values if v is not None]
@@ -188,7 +168,7 @@ def _coverage(report: Report) -> tuple[Coverage, ...]:
 def compute(report: Report) -> Health:
     """The health of the loop whose state folder ``report`` was loaded from."""
     state_dir = Path(report.state_dir)
-    cycles, every = _cycles(report, state_dir)
+    cycles, every = _cycles(report)
     trials = report.trials
     incorrect = sum(1 for t in trials if t.status == "incorrect")
     failed = sum(1 for t in trials if t.status == "failed")
@@ -204,7 +184,8 @@ def compute(report: Report) -> Health:
         notes.append("calls served by installs are not recorded (no watch file in the state folder and no "
                      "rollback recorded them): rollbacks per 1000 calls cannot be computed")
     if report.installs and not every:
-        notes.append("no install's tuning start is recorded (model history and optimize's log are empty)")
+        notes.append("no install's tuning start is recorded (its runs were recorded by a hotpath that did not "
+                     "keep their wall time)")
     return Health(
         cycles=cycles, cycle_median_s=statistics.median(every) if every else None,
         cycle_p95_s=percentile(every, 95),

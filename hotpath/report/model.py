@@ -5,16 +5,14 @@ Built once from the store (``load``) and handed to the terminal table and the HT
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from hotpath.store import queries
 from hotpath.store.audit import AuditEntry
-from hotpath.store.queries import InstallRow, TrialRow
+from hotpath.store.queries import InstallRow, RunRow, TrialRow
 from hotpath.store.verification import Verification
-from hotpath.statedir import StateDir
 
 
 TIMELINE_ACTIONS = ("install", "warm-install", "rollback", "manual-rollback", "refusal")
@@ -32,7 +30,7 @@ class TuningRun:
     signature: str
     created: float
     trials: tuple[TrialRow, ...]
-    duration_s: float | None  # known for runs made by `hotpath optimize`
+    duration_s: float | None  # its wall time, as the store recorded it; None for runs of an older hotpath
     verification: Verification = Verification()  # inputs by rule, coverage, the install's guards
 
     @property
@@ -78,27 +76,9 @@ class Report:
         return "rolled back by hand" if reason == MANUAL_REASON else ROLLED_BACK
 
 
-def _durations(state_dir: Path) -> list[dict[str, object]]:
-    path = StateDir(Path(state_dir)).tuning_runs
-    if not path.exists():
-        return []
-    found = []
-    for line in path.read_text().splitlines():
-        try:
-            found.append(json.loads(line))
-        except ValueError:
-            continue
-    return found
-
-
-def _duration_for(logged: list[dict[str, object]], function: str, signature: str, created: float) -> float | None:
-    best = None
-    for entry in logged:
-        if entry.get("function") == function and entry.get("signature") == signature:
-            gap = abs(float(entry.get("finished", 0.0)) - created)  # type: ignore[arg-type]
-            if gap < 10.0 and (best is None or gap < best[0]):
-                best = (gap, float(entry.get("duration_s", 0.0)))  # type: ignore[arg-type]
-    return None if best is None else best[1]
+def _times_and_verification(run: RunRow | None) -> tuple[float | None, Verification]:
+    # Runs recorded by an older hotpath have no row, or a row without their wall time.
+    return (None, Verification()) if run is None else (run.duration_s, run.verification)
 
 
 def load(state_dir: Path) -> Report | None:
@@ -109,9 +89,8 @@ def load(state_dir: Path) -> Report | None:
     grouped: dict[tuple[str, str, float], list[TrialRow]] = defaultdict(list)
     for t in queries.trials(store):
         grouped[(t.function, t.signature, t.created)].append(t)
-    logged = _durations(Path(state_dir))
-    verified = queries.verifications(store)
-    runs = tuple(TuningRun(f, s, c, tuple(ts), _duration_for(logged, f, s, c), verified.get((f, s, c), Verification()))
+    recorded = {(r.function, r.signature, r.created): r for r in queries.runs(store)}
+    runs = tuple(TuningRun(f, s, c, tuple(ts), *_times_and_verification(recorded.get((f, s, c))))
                  for (f, s, c), ts in grouped.items())
     events = tuple(e for e in queries.audit(store) if e.action in TIMELINE_ACTIONS)
     return Report(str(state_dir), runs, tuple(queries.installs(store)), events)
