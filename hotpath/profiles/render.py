@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from hotpath.profiles import events
+from hotpath.profiles import events, pick
 from hotpath.profiles.model import Profile
 from hotpath.profiles.pick import Choice
 
@@ -20,10 +20,15 @@ def _where(path: str) -> str:
         return path
 
 
-def profile_table(profile: Profile, top: int | None = None) -> Table:
-    """Functions by share of the program's time: Python/native/system split, rewritable or why not."""
+def profile_table(profile: Profile, top: int | None = None,
+                  min_python_share: float = pick.DEFAULT_MIN_PYTHON_SHARE) -> Table:
+    """Functions by share of the program's time: Python/native/system split, rewritable or why not;
+    the caption says which ones ``hotpath optimize`` tries, with this profile's noise band."""
+    band = pick.noise_band(profile, min_python_share)
     table = Table(title=f"hot functions of {profile.script} ({profile.profiler}, {profile.elapsed_s:.2f} s)",
-                  title_justify="left")
+                  title_justify="left", caption_justify="left",
+                  caption=f"`hotpath optimize` tries rewritable functions with at least {min_python_share:.1%} of "
+                          f"the time in Python, and one tuned before in {band.describe()}")
     table.add_column("#", justify="right")
     table.add_column("function", no_wrap=True)
     table.add_column("file:line", no_wrap=True)
@@ -41,6 +46,7 @@ def profile_table(profile: Profile, top: int | None = None) -> Table:
 
 
 def choices_table(choices: Sequence[Choice]) -> Table:
+    """Every profiled function with the decision about it and the reason (``pick.choose``)."""
     table = Table(title="functions to try", title_justify="left")
     table.add_column("function", no_wrap=True)
     table.add_column("python time", justify="right")
