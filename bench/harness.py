@@ -6,8 +6,8 @@ One place for each, so the scripts differ only in what they measure:
 * :func:`table`: a Markdown table; :func:`geomean`: the geometric mean (no winner = 1x is the
   caller's choice, made by what it passes);
 * :func:`parser`: the argparse block with the common options (kernel names, ``--size``,
-  ``--backends``, ``--timing-budget``, ``--out``, ``--repeats``, ``--json``), each script adding
-  its own on top;
+  ``--backends``, ``--timing-budget``, ``--budget``, ``--out``, ``--repeats``, ``--json``), each
+  script adding its own on top; :func:`tuning_line`: the median tuning time per function;
 * :func:`time_paired`: original and optimized callable timed in interleaved pairs on fresh
   copies of the arguments (what ``--json`` records and :mod:`bench.delivered` reports);
 * :func:`write_json` / :func:`read_json`: results in the ``hotpath.bench/1`` schema the gate
@@ -129,7 +129,7 @@ def machine(*extra: str) -> str:
 def parser(doc: str | None, *, names: str | None = "kernels to run (default: all)",
            size: str | None = None, sizes: Sequence[str] = (), backends: str | None = None,
            timing_budget: float | None = None, out: Path | None = None, repeats: int | None = None,
-           json_out: bool = True) -> argparse.ArgumentParser:
+           json_out: bool = True, budget: str | None = None) -> argparse.ArgumentParser:
     """The argparse block every script starts from; a ``None`` default leaves that option out.
 
     ``out`` is an output stem (``.md`` and the script's own ``.json`` are written next to it);
@@ -146,6 +146,10 @@ def parser(doc: str | None, *, names: str | None = "kernels to run (default: all
     if timing_budget is not None:
         p.add_argument("--timing-budget", type=float, default=timing_budget,
                        help="seconds of timing per candidate")
+    if budget is not None:
+        p.add_argument("--budget", default=budget, metavar="SECONDS",
+                       help="tuning budget of each kernel's run: seconds, 'none' (no limit) or 'default' "
+                            f"(hotpath's, Config.budget_s); default {budget!r}")
     if out is not None:
         p.add_argument("--out", type=Path, default=out, help="output stem (.md/.json)")
     if repeats is not None:
@@ -160,6 +164,30 @@ def parser(doc: str | None, *, names: str | None = "kernels to run (default: all
 def backends_of(text: str) -> tuple[str, ...]:
     """``"numba,cython"`` -> ``("numba", "cython")``."""
     return tuple(b.strip() for b in text.split(",") if b.strip())
+
+
+def budget_option(text: str) -> dict[str, Any]:
+    """``--budget`` as ``Config`` keywords: ``{}`` for hotpath's default, else ``budget_s``."""
+    text = text.strip().lower()
+    if text == "default":
+        return {}
+    return {"budget_s": None if text == "none" else float(text)}
+
+
+#: The start of the reason of a trial the tuning budget stopped or never started.
+BUDGET_REASONS = ("not tried: the tuning budget", "not finished: the tuning budget")
+
+
+def tuning_line(rows: Sequence[Mapping[str, Any]], budget_s: float | None) -> str:
+    """One summary line: the median and the longest tuning time per function, under what budget,
+    and how many runs the budget cut short (a kernel's row: ``tune_s`` and its ``trials``)."""
+    if not rows:
+        return "- tuning time per function: no kernels"
+    times = [r["tune_s"] for r in rows]
+    cut = sum(1 for r in rows if any(t["reason"].startswith(BUDGET_REASONS) for t in r["trials"]))
+    limit = "no budget" if budget_s is None else f"budget {budget_s:g} s per run"
+    return (f"- tuning time per function: median **{statistics.median(times):.1f} s**, longest "
+            f"{max(times):.1f} s ({limit}; {cut} of {len(rows)} runs stopped by it)")
 
 
 def select(kernels: Iterable[Any], names: Sequence[str] = (), style: str = "all") -> list[Any]:

@@ -3,6 +3,7 @@
     python -m bench.run_corpus                       # all kernels, bench size
     python -m bench.run_corpus --style loops --size small
     python -m bench.run_corpus sum_of_squares_loops  # a few by name
+    python -m bench.run_corpus --budget none         # no tuning budget (default: hotpath's, 60 s)
 
 Writes ``bench/results/corpus-<size>.md`` and ``.json`` (schema ``hotpath.corpus/1``); ``--json PATH``
 also times each kernel's installed callable against the original (``--repeats`` pairs) and
@@ -41,13 +42,15 @@ def run_kernel(kernel: corpus.Kernel, size: str, config: hotpath.Config,
     return row
 
 
-def markdown(rows: list[dict], size: str, wall_s: float) -> str:
+def markdown(rows: list[dict], size: str, wall_s: float, budget_s: float | None = None) -> str:
+    budget = "no tuning budget" if budget_s is None else f"tuning budget {budget_s:g} s per kernel"
     lines = [
         f"# Corpus results ({size} size)",
         "",
         f"Machine: {harness.machine(f'NumPy {np.__version__}', f'Numba {numba.__version__}')}. "
-        f"Wall time {wall_s / 60:.1f} min.",
-        "Speedup: median of paired original/variant ratios, [95% interval]; no winner counts as 1x.",
+        f"Wall time {wall_s / 60:.1f} min; {budget}.",
+        "Speedup: median of paired original/variant ratios, [95% interval]; no winner counts as 1x. "
+        "Tune s: the kernel's whole tuning run (reference, every trial, confirmation).",
         "",
     ]
     cells = []
@@ -70,17 +73,19 @@ def markdown(rows: list[dict], size: str, wall_s: float) -> str:
             label = style or "all"
             lines.append(f"- geometric-mean speedup, {label}: **{geomean([r['speedup'] for r in chosen]):.2f}x** "
                          f"over {len(chosen)} kernels ({wins} with a winner, the rest counted as 1x)")
+    lines.append(harness.tuning_line(rows, budget_s))
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = harness.parser(__doc__, size="bench", sizes=corpus.SIZES, timing_budget=1.0, repeats=21)
+    parser = harness.parser(__doc__, size="bench", sizes=corpus.SIZES, timing_budget=1.0, repeats=21,
+                            budget="default")
     parser.add_argument("--style", choices=("loops", "vectorized", "all"), default="all")
     parser.add_argument("--out", type=Path, default=None, help="output stem (default bench/results/corpus-SIZE)")
     options = parser.parse_args(argv)
 
     kernels = harness.select(corpus.KERNELS, options.names, options.style)
-    config = hotpath.Config(timing_budget_s=options.timing_budget)
+    config = hotpath.Config(timing_budget_s=options.timing_budget, **harness.budget_option(options.budget))
     harness.state_home("hotpath-bench-")
     rows: list[dict[str, Any]] = []
     bucket: list = []
@@ -93,11 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     stem = options.out or RESULTS / f"corpus-{options.size}"
     stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".md").write_text(markdown(rows, options.size, wall))
+    text = markdown(rows, options.size, wall, config.budget_s)
+    stem.with_suffix(".md").write_text(text)
     stem.with_suffix(".json").write_text(json.dumps(
-        {"schema": "hotpath.corpus/1", "size": options.size, "wall_s": wall, "kernels": rows}, indent=1))
+        {"schema": "hotpath.corpus/1", "size": options.size, "wall_s": wall, "budget_s": config.budget_s,
+         "kernels": rows}, indent=1))
     harness.finish(options, bucket, "bench.run_corpus")
-    print(markdown(rows, options.size, wall).split("\n\n")[-1])
+    print(text.split("\n\n")[-1])
     return 0
 
 

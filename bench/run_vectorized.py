@@ -4,6 +4,7 @@
     python -m bench.run_vectorized                 # bench size, writes bench/results/vectorized.md/.json
     python -m bench.run_vectorized --size small softmax_rows_vec
     python -m bench.run_vectorized --backends numba,pythran,torch --out bench/results/vectorized-torch
+    python -m bench.run_vectorized --budget default  # hotpath's tuning budget (default here: none)
 
 Every kernel is tuned with ``hotpath.tune`` (all candidates verified on the captured arguments
 and generated edge cases, then timed paired against the original). Per kernel the table shows
@@ -56,12 +57,15 @@ def _pythran_version() -> str:
     return pythran_version() or "not installed"
 
 
-def markdown(rows: list[dict], size: str, wall_s: float, load: tuple[float, float] | None = None) -> str:
+def markdown(rows: list[dict], size: str, wall_s: float, load: tuple[float, float] | None = None,
+             budget_s: float | None = None) -> str:
+    budget = ("no tuning budget: every variant tried" if budget_s is None else
+              f"tuning budget {budget_s:g} s per kernel: a variant it stopped is `skipped`")
     lines = [
         f"# Vectorized kernels: NumPy vs naive njit vs fused loops vs Pythran vs torch.compile ({size} size)",
         "",
         f"Machine: {harness.machine(f'NumPy {np.__version__}', f'Numba {numba.__version__}')}, "
-        f"Pythran {_pythran_version()}. Wall time {wall_s / 60:.1f} min.",
+        f"Pythran {_pythran_version()}. Wall time {wall_s / 60:.1f} min; {budget}.",
     ]
     if load is not None:
         lines.append(f"The machine was shared with other jobs while this ran (1-minute load average "
@@ -78,9 +82,10 @@ def markdown(rows: list[dict], size: str, wall_s: float, load: tuple[float, floa
         ci = f" [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]" if r["ci"] else ""
         baseline = f"{r['baseline_ms']:.2f}" if r["baseline_ms"] is not None else "-"
         cells.append((r["name"], baseline, *(family_cell(r, f) for f in FAMILIES),
-                      r["winner"] or "- (" + str(r["reason"]) + ")", f"{r['speedup']:.2f}x{ci}"))
-    lines += harness.table(("kernel", "NumPy ms", *HEADERS, "winner", "winner speedup [95% CI]"), cells,
-                           "lr" + "r" * len(HEADERS) + "lr")
+                      r["winner"] or "- (" + str(r["reason"]) + ")", f"{r['speedup']:.2f}x{ci}",
+                      f"{r['tune_s']:.1f}"))
+    lines += harness.table(("kernel", "NumPy ms", *HEADERS, "winner", "winner speedup [95% CI]", "tune s"), cells,
+                           "lr" + "r" * len(HEADERS) + "lrr")
     lines.append("")
     fused_wins = sum(1 for r in rows if r["winner"] and r["winner"].startswith("numba-fused"))
     pythran_wins = sum(1 for r in rows if r["winner"] and r["winner"].startswith("pythran"))
@@ -92,22 +97,25 @@ def markdown(rows: list[dict], size: str, wall_s: float, load: tuple[float, floa
     naive = [next((t["speedup"] for t in r["trials"] if t["name"] == "numba" and t["speedup"]), 1.0) for r in rows]
     lines.append(f"- for comparison, naive `njit` alone (plain `numba` candidate, not-timed counted as 1x): "
                  f"{geomean([max(v, 0.0) or 1.0 for v in naive]):.2f}x")
+    lines.append(harness.tuning_line(rows, budget_s))
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = harness.parser(__doc__, names="kernels to run (default: every vectorized kernel)", size="bench",
                             sizes=corpus.SIZES, timing_budget=1.0, out=RESULTS / "vectorized",
-                            backends="numba,pythran", repeats=21)
+                            backends="numba,pythran", repeats=21, budget="none")
     parser.add_argument("--compile-timeout", type=float, default=300.0, help="seconds one candidate may compile")
     options = parser.parse_args(argv)
     kernels = harness.select(corpus.by_style("vectorized"), options.names)
     # Pythran builds take 10-80 s here when other jobs share the two cores: more than the default
     # compile timeout allows for, and a timed-out build would be counted against Pythran.
-    # Every variant is timed (no cost-model pruning, where the model exists): the table compares them all.
+    # Every variant is timed (no cost-model pruning, where the model exists, and by default no
+    # tuning budget: ``--budget default`` is what a user gets): the table compares them all.
     every = {"cost_model": False} if "cost_model" in {f.name for f in dataclasses.fields(hotpath.Config)} else {}
     config = hotpath.Config(backends=harness.backends_of(options.backends), timing_budget_s=options.timing_budget,
-                            compile_timeout_s=options.compile_timeout, **every)
+                            compile_timeout_s=options.compile_timeout, **every,
+                            **harness.budget_option(options.budget))
     load_start = os.getloadavg()[0]
     harness.state_home("hotpath-bench-")
     rows: list[dict] = []
@@ -121,11 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     load = (load_start, os.getloadavg()[0])
     options.out.parent.mkdir(parents=True, exist_ok=True)
-    text = markdown(rows, options.size, wall, load)
+    text = markdown(rows, options.size, wall, load, config.budget_s)
     options.out.with_suffix(".md").write_text(text)
     options.out.with_suffix(".json").write_text(json.dumps(
         {"schema": "hotpath.vectorized/1", "size": options.size, "wall_s": wall, "load_average": load,
-         "backends": list(config.backends), "kernels": rows}, indent=1))
+         "backends": list(config.backends), "budget_s": config.budget_s, "kernels": rows}, indent=1))
     harness.finish(options, bucket, "bench.run_vectorized")
     print(text.split("\n\n")[-1])
     return 0

@@ -62,6 +62,18 @@ def test_parser_leaves_out_what_a_script_does_not_take(tmp_path) -> None:
         harness.parser("doc", size="small", sizes=("small",)).parse_args(["--size", "huge"])
 
 
+def test_budget_option_and_the_tuning_time_line() -> None:
+    options = harness.parser("doc", budget="default").parse_args([])
+    assert harness.budget_option(options.budget) == {}  # hotpath's own default
+    assert harness.budget_option("none") == {"budget_s": None} and harness.budget_option("45") == {"budget_s": 45.0}
+    stopped = {"reason": "not tried: the tuning budget of 60 s was spent (61.0 s)"}
+    rows = [{"tune_s": 12.0, "trials": [{"reason": "agreed"}]}, {"tune_s": 61.5, "trials": [stopped]},
+            {"tune_s": 30.0, "trials": []}]
+    assert harness.tuning_line(rows, 60.0) == ("- tuning time per function: median **30.0 s**, longest 61.5 s "
+                                               "(budget 60 s per run; 1 of 3 runs stopped by it)")
+    assert "no budget" in harness.tuning_line(rows, None)
+
+
 def test_paired_timing_interleaves_and_counts_each_call() -> None:
     calls = {"original": 0, "optimized": 0}
 
