@@ -79,6 +79,18 @@ def guide(fs: FunctionSource, signature: Signature, args: Sequence[object], base
     else:
         model, why = (load_model(config) if config.cost_model else
                       (None, "cost model turned off (cost_model=False): every candidate is tried in order"))
+    why, predictions, ordered, stop = rank_with(model, why, features, proposals, config, fs.qualname)
+    ranking = tuple(predictions[p.name] for p in ordered if isinstance(p, Candidate) and p.name in predictions)
+    return Guidance(features, why, ranking, tuple(ordered), stop)
+
+
+def rank_with(model: CostModel | None, why: str, features: FunctionFeatures, proposals: Sequence[Candidate | Skipped],
+         config: Config, function: str = "") -> tuple[str, dict[str, Prediction], list[Candidate | Skipped],
+                                                       search.StopRule]:
+    """Rank ``proposals`` with ``model`` (``None``: the rewriter's order): why (the model, its
+    absence, or how predicting failed), the predictions by candidate name, the proposals in the
+    order to try them, and the stop rule. The one ranking both ``guide`` and the cost model's
+    helper process (``hotpath.model.helper``) use, so the two always decide alike."""
     predictions: dict[str, Prediction] = {}
     ordered = list(proposals)
     if model is not None:
@@ -87,12 +99,12 @@ def guide(fs: FunctionSource, signature: Signature, args: Sequence[object], base
             for p in model.predict(features, [(c.backend, c.name) for c in candidates]):
                 predictions[p.name] = p
             ordered = search.order(proposals, predictions)
-        except Exception as exc:
-            log.exception("the cost model failed on %s", fs.qualname)
-            model, why, predictions = None, f"no cost model: predicting failed ({type(exc).__name__}: {exc})", {}
-    ranking = tuple(predictions[p.name] for p in ordered if isinstance(p, Candidate) and p.name in predictions)
+        except Exception as exc:  # a model bug costs the ranking, never the tune
+            log.exception("the cost model failed on %s", function or "a function")
+            model, why, predictions, ordered = (None, f"no cost model: predicting failed ({type(exc).__name__}: {exc})",
+                                                {}, list(proposals))
     stop = search.StopRule(model, features, dict(predictions), config.budget_s, config.min_speedup)
-    return Guidance(features, why, ranking, tuple(ordered), stop)
+    return why, predictions, ordered, stop
 
 
 def remember(config: Config, function: str, signature: Signature, guidance: Guidance,

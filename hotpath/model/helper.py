@@ -35,7 +35,7 @@ from hotpath.kernels import Candidate, Skipped
 from hotpath.model import search
 from hotpath.model.costmodel import Prediction
 from hotpath.model.features import FunctionFeatures, features_of
-from hotpath.model.guide import Guidance, guide, load_model
+from hotpath.model.guide import Guidance, guide, load_model, rank_with
 from hotpath.rewriter.source import FunctionSource
 from hotpath.signature import Signature
 
@@ -169,22 +169,11 @@ def settled(guidance: Guidance) -> Guidance:
 
 def rank(features: FunctionFeatures, proposals: Sequence[Candidate | Skipped],
          config: Config) -> tuple[str, dict[str, Prediction], list[int], search.StopRule]:
-    """What ``guide.guide`` decides, from features already computed: why (the model or its
-    absence), the predictions, the order as indices into ``proposals``, and the stop rule."""
+    """What ``guide.guide`` decides, from features already computed (``guide.rank_with``, the
+    same code): why, the predictions, the order as indices into ``proposals``, and the stop rule."""
     model, why = load_model(config)
-    predictions: dict[str, Prediction] = {}
-    ordered = list(proposals)
-    if model is not None:
-        try:
-            candidates = [p for p in proposals if isinstance(p, Candidate)]
-            for p in model.predict(features, [(c.backend, c.name) for c in candidates]):
-                predictions[p.name] = p
-            ordered = search.order(proposals, predictions)
-        except Exception as exc:
-            log.exception("the cost model failed")
-            model, why, predictions, ordered = None, f"no cost model: predicting failed ({type(exc).__name__}: {exc})", {}, list(proposals)
+    why, predictions, ordered, stop = rank_with(model, why, features, proposals, config)
     index = {id(p): i for i, p in enumerate(proposals)}
-    stop = search.StopRule(model, features, dict(predictions), config.budget_s, config.min_speedup)
     return why, predictions, [index[id(p)] for p in ordered], stop
 
 
