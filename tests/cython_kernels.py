@@ -30,3 +30,28 @@ def cyclic_difference(a, out):
 
 def scaled_copy(a):
     return np.asarray(a) * 2.0
+
+
+def largest_gain(a):
+    """Largest ratio of a later value to an earlier low; ``best`` is a Python float until a gain is
+    found, then NumPy's scalar (``a[i] / low``): the type returned depends on the data."""
+    low = a[0]
+    best = 0.0
+    for i in range(1, a.shape[0]):
+        if a[i] < low:
+            low = a[i]
+        else:
+            gain = (a[i] - low) / low
+            if gain > best:
+                best = gain
+    return best
+
+
+def bin_index(x, origin, step):
+    """Bin of each sample by ``int((x[i] - origin) / step)``; ``step`` is a Python object here, so
+    the division is Python's, on NumPy's scalar: a zero step gives inf (then OverflowError in
+    ``int``), never ZeroDivisionError."""
+    out = np.zeros(x.shape[0], dtype=np.int64)
+    for i in range(x.shape[0]):
+        out[i] = int((x[i] - origin) / step)
+    return out

@@ -7,6 +7,17 @@ array (slicing, methods, returning it) still sees the NumPy array. Locals whose 
 (``hotpath.kernels.cython_types``) settles get ``cdef`` declarations; the rest stay Python
 objects. ``math`` calls become C calls wrapped to raise exactly where Python's raise.
 
+A C double stands for two Python types: the original holds ``np.float64`` where the value came
+from an array element (or a NumPy call) and a Python float where it came from literals and float
+arguments (``cython_types`` infers each local's *origin*). They differ in what a caller sees:
+``np.float64(x) / 0.0`` is inf where ``x / 0.0`` raises, and the type of a returned scalar is part
+of the answer. So: a ``/`` whose original operand was NumPy's divides as IEEE (whatever the
+module's ``cdivision``); a C double that becomes an object (returned, passed to Python code,
+stored in an untyped local, combined with an object) is boxed as ``np.float64`` where the original
+had one; a local that holds either by path (``worst = 0.0`` ... ``worst = a[i] / a[j]``) carries a
+flag saying which; ``int()`` of a C double is Python's (a bare C cast where Cython stores it into
+a C integer would not raise for NaN or inf, and would wrap).
+
 Helpers the kernel calls are emitted in the same module as ``def`` functions with their own
 typed locals, so a call between them stays inside compiled code.
 """
@@ -18,12 +29,32 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hotpath.kernels.cython_types import (INDEX, NUMPY_FUNCTIONS, ArrayType, Scope, Env, infer,
-                                          iterated_array)
+from hotpath.kernels.cython_types import (DOUBLE, FLOAT, INDEX, NP, NUMPY_FUNCTIONS, TAGGED, ArrayType, Env,
+                                          Origin, Scope, combine_origins, infer, iterated_array)
 from hotpath.rewriter.source import FunctionSource, import_lines, module_imports
 from hotpath.signature import Signature
 
 ALIAS = "_mv_"
+#: ``numpy.float64``, bound in every module: a C double is boxed through it where the original
+#: holds a NumPy scalar.
+BOX = "_hp_float64"
+#: ``_hp_np_<name>``: for a double that holds a Python float on some paths and ``np.float64`` on
+#: others (``worst = 0.0`` ... ``worst = a[i] - a[j]``), whether it holds NumPy's now.
+FLAG = "_hp_np_"
+#: IEEE division of two C doubles, whatever the module's ``cdivision``: NumPy's scalar division
+#: (inf or NaN, no exception), for a ``/`` whose original operand was a NumPy scalar.
+IEEE_DIV = "_hp_ieee_div"
+_IEEE_DIV_SOURCE = (f"@cython.cdivision(True)\ncdef inline double {IEEE_DIV}(double a, double b) noexcept:\n"
+                    "    return a / b")
+#: ``int`` of a C double with Python's semantics (returns the Python int; the store converts it
+#: with Cython's overflow check, as NumPy's does).
+PY_INT = "_hp_int"
+_PY_INT_SOURCE = (f"cdef inline object {PY_INT}(double x):\n"
+                  "    if -9.2e18 < x < 9.2e18:  # false for NaN: int() raises below\n"
+                  "        return <int64_t>x  # truncation toward zero, as int()\n"
+                  "    return int(<object>x)")
+#: Builtins whose result is the same for ``np.float64`` and ``float`` arguments: no boxing needed.
+_TYPE_BLIND = frozenset({"int", "float", "bool", "len", "range"})
 STDINT = ("int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t")
 
 #: The C twin of each ``math`` function, and the Python exception it must raise (Cython source).
@@ -68,6 +99,8 @@ class _Rewrite(ast.NodeTransformer):
         self.math_used: set[str] = set()
         self.c_used: set[str] = set()
         self.counters: list[str] = []  # index variables of rewritten ``for v in array`` loops
+        self.ieee_division = False  # whether the module needs IEEE_DIV
+        self.python_int = False  # whether it needs PY_INT
 
     def visit_For(self, node: ast.For) -> ast.AST:
         array = iterated_array(node, self.scope.arrays)
@@ -85,6 +118,126 @@ class _Rewrite(ast.NodeTransformer):
         return ast.copy_location(ast.For(ast.Name(counter, ast.Store()),
                                          ast.Call(ast.Name("range", ast.Load()), [shape], []),
                                          [read, *node.body], node.orelse, lineno=0), node)
+
+    # --- boxing: where a C double becomes a Python object, it is the object the original had ---
+    # Decisions are taken on the original nodes before their children are rewritten (the rewrite
+    # changes nodes in place, and the rewritten ones name the memoryview aliases).
+
+    def boxing(self, original: ast.expr) -> Origin:
+        """How ``original`` must be boxed where it meets Python objects: ``NP`` (always as
+        ``np.float64``), tagged names (as ``np.float64`` when one of their flags is set), or
+        ``None`` (as Cython does: a C double of a Python float, or an origin not known)."""
+        if self.env.expr(original) != DOUBLE:
+            return None
+        origin = self.env.origin(original)
+        return origin if origin == NP or (isinstance(origin, frozenset) and origin) else None
+
+    def boxed(self, plan: Origin, rewritten: ast.expr) -> ast.expr:
+        if plan is None:
+            return rewritten
+        box = ast.Call(ast.Name(BOX, ast.Load()), [rewritten], [])
+        if isinstance(plan, frozenset):
+            return ast.IfExp(self.flag_test(plan), box, rewritten)
+        return box
+
+    def visit_boxed(self, original: ast.expr) -> ast.expr:
+        plan = self.boxing(original)
+        return self.boxed(plan, self.visit(original))
+
+    @staticmethod
+    def flag_test(names: frozenset[str]) -> ast.expr:
+        flags: list[ast.expr] = [ast.Name(FLAG + n, ast.Load()) for n in sorted(names)]
+        return flags[0] if len(flags) == 1 else ast.BoolOp(ast.Or(), flags)
+
+    def flag_value(self, origin: Origin) -> ast.expr:
+        if isinstance(origin, frozenset):
+            return self.flag_test(origin) if origin else ast.Constant(False)
+        return ast.Constant(origin == NP)
+
+    def is_c_target(self, target: ast.expr) -> bool:
+        """A C local, or an element stored through a memoryview: a C double stays a C double."""
+        if isinstance(target, ast.Name):
+            return target.id in self.scope.locals or target.id in self.scope.params
+        if isinstance(target, (ast.Tuple, ast.List)):
+            return all(self.is_c_target(e) for e in target.elts)
+        return isinstance(target, ast.Subscript) and self.env.element_array(target) is not None
+
+    def visit_Return(self, node: ast.Return) -> ast.AST:
+        if node.value is not None:
+            node.value = self.visit_boxed(node.value)
+        return node
+
+    def visit_Yield(self, node: ast.Yield) -> ast.AST:
+        if node.value is not None:
+            node.value = self.visit_boxed(node.value)
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        # A C double meeting a Python object computes in Python: with NumPy's scalar where the
+        # original had one (``np.float64(x) / 0.0`` is inf; ``x / 0.0`` raises).
+        left, right = self.env.expr(node.left), self.env.expr(node.right)
+        plan_left = self.boxing(node.left) if left == DOUBLE and right is None else None
+        plan_right = self.boxing(node.right) if right == DOUBLE and left is None else None
+        # A C division divides as the original did: NumPy's (IEEE) where an operand was NumPy's
+        # scalar, Python's (ZeroDivisionError, Cython's default) where both were Python's.
+        ieee: Origin = None
+        if isinstance(node.op, ast.Div) and self.env.expr(node) == DOUBLE:
+            ieee = self.env.origin(node)
+        node.left = self.boxed(plan_left, self.visit(node.left))
+        node.right = self.boxed(plan_right, self.visit(node.right))
+        if ieee == NP or (isinstance(ieee, frozenset) and ieee):
+            self.ieee_division = True
+            call = ast.Call(ast.Name(IEEE_DIV, ast.Load()), [node.left, node.right], [])
+            if isinstance(ieee, frozenset):
+                return ast.copy_location(ast.IfExp(self.flag_test(ieee), call, node), node)
+            return ast.copy_location(call, node)
+        return node
+
+    def visit_Tuple(self, node: ast.Tuple) -> ast.AST:
+        return self.box_elements(node)
+
+    def visit_List(self, node: ast.List) -> ast.AST:
+        return self.box_elements(node)
+
+    def box_elements(self, node: ast.Tuple | ast.List) -> ast.AST:
+        if not isinstance(node.ctx, ast.Load):
+            return self.generic_visit(node)
+        node.elts = [self.visit_boxed(e) for e in node.elts]
+        return node
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST | list[ast.stmt]:
+        tagged = [t.id for t in node.targets if isinstance(t, ast.Name) and self.scope.origins.get(t.id) == TAGGED]
+        flag = self.flag_value(self.env.origin(node.value)) if tagged else None
+        into_c = all(self.is_c_target(t) for t in node.targets)
+        if into_c and isinstance(node.value, (ast.Tuple, ast.List)):
+            node.value.elts = [self.visit(e) for e in node.value.elts]  # C to C: no boxing between
+        else:
+            # Stored as an object (an untyped local, a list, an attribute): the object the original stores.
+            node.value = self.visit(node.value) if into_c else self.visit_boxed(node.value)
+        node.targets = [self.visit(t) for t in node.targets]
+        if flag is None:
+            return node
+        return [node, *(ast.Assign([ast.Name(FLAG + name, ast.Store())], flag, lineno=0) for name in tagged)]
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST | list[ast.stmt]:
+        target = node.target
+        if isinstance(node.op, ast.Div) and self.is_c_target(target) and _pure(target):
+            # ``t /= v`` as ``t = t / v`` (the same for C scalars and elements, the target read
+            # once more), so that the division is the original's (see visit_BinOp).
+            load = ast.copy_location(_as_load(target), target)
+            division = ast.copy_location(ast.BinOp(load, ast.Div(), node.value), node)
+            return self.visit_Assign(ast.copy_location(ast.Assign([target], division, lineno=node.lineno), node))
+        flag = None
+        if isinstance(target, ast.Name) and self.scope.origins.get(target.id) == TAGGED:
+            flag = self.flag_value(combine_origins(self.env.origin(ast.Name(target.id, ast.Load())),
+                                                   self.env.origin(node.value)))
+        name = target.id if isinstance(target, ast.Name) else ""
+        into_c = self.is_c_target(target)
+        node.value = self.visit(node.value) if into_c else self.visit_boxed(node.value)
+        node.target = self.visit(target)
+        if flag is None:
+            return node
+        return [node, ast.Assign([ast.Name(FLAG + name, ast.Store())], flag, lineno=0)]
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
         return node  # a nested function is its own scope: left as written
@@ -112,6 +265,12 @@ class _Rewrite(ast.NodeTransformer):
             return ast.copy_location(ast.Subscript(
                 ast.Attribute(ast.Name(ALIAS + owner, ast.Load()), "shape", ast.Load()),
                 ast.Constant(0), ast.Load()), node)
+        if (isinstance(func, ast.Name) and func.id == "int" and len(node.args) == 1 and not node.keywords
+                and self.env.expr(node.args[0]) in (DOUBLE, FLOAT)):
+            # Cython turns int(<C double>) stored into a C integer into a bare C cast (no ValueError
+            # for NaN, no OverflowError for inf, wrapped where Python's int grows): Python's int.
+            self.python_int = True
+            return ast.copy_location(ast.Call(ast.Name(PY_INT, ast.Load()), [self.visit(node.args[0])], []), node)
         name = None
         if kind is not None:
             if isinstance(func, ast.Name) and func.id in self.scope.math_values:
@@ -126,10 +285,35 @@ class _Rewrite(ast.NodeTransformer):
                     # C function gives the same value, as a C double.
                     name = "_c_" + NUMPY_FUNCTIONS[func.attr]
                     self.c_used.add(NUMPY_FUNCTIONS[func.attr])
+        if kind is None and not self.type_blind(func):
+            # Passed to Python code (a helper, a method, print): the object the original passes.
+            node.func = self.visit(func)
+            node.args = [self.visit_boxed(a) for a in node.args]
+            node.keywords = [self.visit(k) for k in node.keywords]
+            return node
         node = self.generic_visit(node)  # type: ignore[assignment]
         if name is not None:
             node.func = ast.Name(name, ast.Load())
         return node
+
+    def type_blind(self, func: ast.expr) -> bool:
+        """Builtins and ``math`` functions that give the same for ``np.float64`` and ``float``."""
+        if isinstance(func, ast.Name):
+            return func.id in _TYPE_BLIND or func.id in self.scope.math_values
+        return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                and func.value.id in self.scope.math_modules)
+
+
+def _pure(target: ast.expr) -> bool:
+    """Reading ``target`` again has no effect: names, constants and arithmetic on them."""
+    return all(isinstance(n, (ast.Name, ast.Constant, ast.Subscript, ast.BinOp, ast.UnaryOp, ast.Tuple,
+                              ast.expr_context, ast.operator, ast.unaryop)) for n in ast.walk(target))
+
+
+def _as_load(target: ast.expr) -> ast.expr:
+    """A copy of the store target ``target`` that reads it."""
+    copied = ast.parse(ast.unparse(target), mode="eval").body
+    return copied
 
 
 def _insert_aliases(body: list[ast.stmt], allocated: Iterable[str]) -> list[ast.stmt]:
@@ -151,6 +335,8 @@ class EmittedFunction:
     math_used: frozenset[str]
     c_used: frozenset[str]
     typed: tuple[str, ...]  # notes: what got a C type
+    ieee_division: bool = False  # it calls IEEE_DIV
+    python_int: bool = False  # it calls PY_INT
 
 
 def _strip_annotations(fn: ast.FunctionDef) -> None:
@@ -195,12 +381,15 @@ def emit_function(fn: ast.FunctionDef, signature: Signature | None, math_modules
             lines.append(f"    cdef {array.declaration()} {ALIAS}{name}")
     for name, ctype in sorted({**scope.locals, **{c: INDEX for c in rewrite.counters}}.items()):
         lines.append(f"    cdef {ctype} {name}")
+    for name in sorted(n for n, o in scope.origins.items() if o == TAGGED):
+        lines.append(f"    cdef bint {FLAG}{name} = False")
     if not body:
         body = [ast.Pass()]
     lines += [_indent(ast.unparse(s)) for s in body]
     typed = tuple(f"{n}: {a.declaration()}" for n, a in scope.arrays.items()) + tuple(
         f"{n}: {t}" for n, t in sorted({**scope.params, **scope.locals}.items()))
-    return EmittedFunction("\n".join(lines), frozenset(rewrite.math_used), frozenset(rewrite.c_used), typed)
+    return EmittedFunction("\n".join(lines), frozenset(rewrite.math_used), frozenset(rewrite.c_used), typed,
+                           rewrite.ieee_division, rewrite.python_int)
 
 
 def _indent(text: str) -> str:
@@ -272,10 +461,15 @@ def emit_module(fs: FunctionSource, signature: Signature, directives: Directives
     if c_imports:
         lines.append(f"from libc.math cimport {', '.join(c_imports)}")
     lines += _imports(fs)
+    lines.append(f"from numpy import float64 as {BOX}")
     # Globals bound by value after import; declared here so that Cython knows them as globals.
     lines += [f"{name} = None" for name in injected]
     for name in math_used:
         lines += ["", "", _math_wrapper(name)]
+    if any(f.ieee_division for f in functions):
+        lines += ["", "", _IEEE_DIV_SOURCE]
+    if any(f.python_int for f in functions):
+        lines += ["", "", _PY_INT_SOURCE]
     for function in functions:
         lines += ["", "", function.source]
     notes = ("typed: " + (", ".join(main.typed) if main.typed else "nothing (every name stays a Python object)"),)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hotpath.signature import ArgSpec, Signature
 
@@ -38,6 +38,17 @@ INTEGER_CTYPES = frozenset({INDEX, "int64_t", "int32_t", "int16_t", "int8_t",
 FLOAT_CTYPES = (FLOAT, DOUBLE)  # narrow to wide
 COMPLEX_CTYPES = (CFLOAT, CDOUBLE)
 NUMERIC = INTEGER_CTYPES | set(FLOAT_CTYPES) | set(COMPLEX_CTYPES) | {INTLIT}
+
+#: Where a C value came from in the original: a Python scalar, a NumPy scalar, or either by path.
+#: A C double boxes as a Python float; where the original held ``np.float64`` the emitter boxes
+#: it as one (``x / 0.0`` gives inf with a warning for one, ZeroDivisionError for the other, and
+#: the type of a returned scalar is part of the answer).
+PY = "python"
+NP = "numpy"
+TAGGED = "tagged"
+#: An expression's origin: ``PY``, ``NP``, the tagged names it depends on (``NP`` if any of them
+#: holds a NumPy scalar, by path), or ``None`` when not known (the emitter leaves it as it was).
+Origin = str | frozenset[str] | None
 
 #: ``math`` functions with a C twin of the same value; the emitter wraps each so that it raises
 #: exactly where Python's does (``math.sqrt(-1)`` raises, C's returns NaN).
@@ -151,6 +162,9 @@ class Scope:
     math_modules: frozenset[str]  # names bound to the ``math`` module
     numpy_modules: frozenset[str]  # names bound to ``numpy``
     math_values: dict[str, str]  # names bound to a ``math`` function (``from math import sqrt``)
+    #: For C-typed locals: what the *original* holds there, ``PY`` (a Python scalar), ``NP`` (a
+    #: NumPy scalar) or ``TAGGED`` (either, by path: the emitter keeps a flag beside it).
+    origins: dict[str, str] = field(default_factory=dict)
 
 
 class Env:
@@ -160,6 +174,7 @@ class Env:
         self.scope = scope
         self.arrays = arrays
         self.types: dict[str, str | None] = dict(scope.params)
+        self.origins: dict[str, str | None] = dict(scope.origins)
 
     def expr(self, node: ast.expr) -> str | None:
         if isinstance(node, ast.Constant):
@@ -192,6 +207,38 @@ class Env:
             return self.subscript(node)
         if isinstance(node, ast.Call):
             return self.call(node)
+        return None
+
+    def origin(self, node: ast.expr) -> Origin:
+        """Whether the original holds a Python or a NumPy scalar where ``node`` is a C value."""
+        if isinstance(node, ast.Constant):
+            return PY if isinstance(node.value, (bool, int, float, complex)) else None
+        if isinstance(node, ast.Name):
+            if node.id in self.scope.params:
+                return PY  # a scalar parameter is typed only when it is a Python float
+            found = self.origins.get(node.id)
+            return frozenset({node.id}) if found == TAGGED else found
+        if isinstance(node, ast.Subscript):
+            if self.shape_of(node):
+                return PY
+            array = self.element_array(node)
+            # float32 and complex elements keep their own width in NumPy's arithmetic: not tracked.
+            return NP if array is not None and (array.ctype == DOUBLE or array.ctype in INTEGER_CTYPES) else None
+        if isinstance(node, ast.BinOp):
+            return combine_origins(self.origin(node.left), self.origin(node.right))
+        if isinstance(node, ast.UnaryOp):
+            return PY if isinstance(node.op, ast.Not) else self.origin(node.operand)
+        if isinstance(node, ast.IfExp):
+            body, orelse = self.origin(node.body), self.origin(node.orelse)
+            return body if body == orelse and isinstance(body, str) else None
+        if isinstance(node, ast.Call) and self.call(node) is not None:
+            func = node.func
+            if isinstance(func, ast.Name):
+                if func.id == "abs" and len(node.args) == 1:
+                    return self.origin(node.args[0])
+                return PY  # len, float, a math function: Python scalars
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                return NP if func.value.id in self.scope.numpy_modules else PY
         return None
 
     def element_array(self, node: ast.Subscript) -> ArrayType | None:
@@ -359,6 +406,82 @@ def _targets(node: ast.AST) -> list[tuple[ast.expr, ast.expr | None]]:
     return []
 
 
+def combine_origins(left: Origin, right: Origin) -> Origin:
+    """The origin of ``left op right``: NumPy's scalar wins (``np.float64 + 1.0`` is
+    ``np.float64``, and so is ``np.int64 * 0.5``); two Python scalars give a Python scalar."""
+    if left is None or right is None:
+        return None
+    if PENDING in (left, right):
+        return PENDING
+    if NP in (left, right):
+        return NP
+    tags = (left if isinstance(left, frozenset) else frozenset()) | (right if isinstance(right, frozenset) else frozenset())
+    return frozenset(tags) if tags else PY
+
+
+def _origins(env: Env, names: dict[str, str], assignments: dict[str, list[tuple[str, ast.AST]]],
+             simple: set[str]) -> dict[str, str]:
+    """Each C-typed local's origin: ``PY``, ``NP``, or ``TAGGED`` where both reach it by path (only
+    for doubles assigned by plain ``name = ...`` and ``name op= ...``, where the emitter can set a
+    flag beside it). Names left out are not known: the emitter boxes them as before."""
+    env.origins = {name: PENDING for name in names}
+
+    def found(name: str, kind: str, item: ast.AST) -> Origin:
+        if kind == "range":
+            return PY
+        if kind == "element":
+            array = iterated_array(item, env.arrays)
+            return NP if array is not None and (array.ctype == DOUBLE or array.ctype in INTEGER_CTYPES) else None
+        if kind == "value":
+            return env.origin(item) if isinstance(item, ast.expr) else None
+        if kind == "aug" and isinstance(item, ast.AugAssign):
+            return combine_origins(env.origin(ast.Name(name, ast.Load())), env.origin(item.value))
+        return None
+
+    def settle(name: str) -> str | None:
+        seen: set[str] = set()
+        for kind, item in assignments[name]:
+            origin = found(name, kind, item)
+            if origin is None:
+                return None
+            if origin == PENDING:
+                continue
+            seen |= {TAGGED} if isinstance(origin, frozenset) else {origin}
+        if not seen:
+            return PENDING
+        if len(seen) == 1 and TAGGED not in seen:
+            return seen.pop()
+        return TAGGED if names[name] == DOUBLE and name in simple else None
+
+    order = {PENDING: 0, PY: 1, NP: 1, TAGGED: 2, None: 3}
+    changed = True
+    while changed:  # each name only climbs PENDING -> PY/NP -> TAGGED -> unknown: this ends
+        changed = False
+        for name in sorted(names):
+            old, new = env.origins[name], settle(name)
+            if old in (PY, NP) and new in (PY, NP) and new != old:
+                new = TAGGED if names[name] == DOUBLE and name in simple else None
+            if new != old and order[new] >= order[old]:
+                env.origins[name], changed = new, True
+    return {name: o for name, o in env.origins.items() if o in (PY, NP, TAGGED)}
+
+
+def _simply_assigned(fn: ast.FunctionDef) -> set[str]:
+    """Names bound only by ``name = value`` (one target) and ``name op= value``."""
+    plain: set[int] = set()  # the target nodes of those statements
+    for node in _own_nodes(fn.body):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            plain.add(id(node.targets[0]))
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            plain.add(id(node.target))
+    simple: set[str] = set()
+    other: set[str] = set()
+    for node in _own_nodes(fn.body):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            (simple if id(node) in plain else other).add(node.id)
+    return simple - other
+
+
 def infer(fn: ast.FunctionDef, signature: Signature | None, math_modules: frozenset[str],
           numpy_modules: frozenset[str], math_values: dict[str, str]) -> Scope:
     """Types for ``fn``'s parameters (from ``signature``) and locals (from their assignments)."""
@@ -471,7 +594,8 @@ def infer(fn: ast.FunctionDef, signature: Signature | None, math_modules: frozen
     for name in candidates:
         if env.types[name] == INTLIT and all(_is_counter_step(kind, item) for kind, item in assignments[name]):
             final[name] = INDEX
-    return Scope(arrays, scalar_params, final, math_modules, numpy_modules, math_values)
+    origins = _origins(env, final, assignments, _simply_assigned(fn))
+    return Scope(arrays, scalar_params, final, math_modules, numpy_modules, math_values, origins)
 
 
 def _augmented(env: Env, name: str, node: ast.AugAssign) -> str | None:
