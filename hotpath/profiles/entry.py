@@ -11,9 +11,13 @@ from __future__ import annotations
 import importlib.machinery
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # hooks (ast, the import hook) is imported by ``run`` alone
+    from hotpath.profiles.hooks import Wrapper
 
 
 class EntryError(Exception):
@@ -65,6 +69,14 @@ class Program:
         """The folder whose files are the program's own: the script's, or for a module the current
         one (``python -m`` puts it first on ``sys.path``)."""
         return self.main_file().parent if not self.module else Path.cwd().resolve()
+
+    def run(self, wrapper: Wrapper | None = None, wanted: Callable[[str, str], bool] | None = None) -> int:
+        """Run the program in this process as ``python`` would run it, with the functions ``wrapper``
+        replaces in the modules ``wanted`` accepts; its exit status, 130 after Ctrl-C
+        (``hooks.run_program``)."""
+        from hotpath.profiles import hooks
+
+        return hooks.run_program(self.target, self.args, self.module, wrapper, wanted)
 
     def check(self) -> None:
         """``EntryError`` when the program cannot be found; ``SyntaxError`` when its main file does not compile."""

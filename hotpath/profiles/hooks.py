@@ -17,14 +17,16 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import importlib.abc
 import importlib.machinery
+import os
 import sys
 import traceback
 import types
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:  # not at run time: importlib.abc brings importlib.resources, tempfile, shutil ... into
+    import importlib.abc  # every plain `hotpath run`; the import system takes any loader or finder object
 
 WRAP_NAME = "__hotpath_wrap__"
 
@@ -64,15 +66,18 @@ class _AddWrapCalls(ast.NodeTransformer):
         return node
 
 
-def compile_script(path: Path) -> types.CodeType:
+def compile_script(path: str | os.PathLike[str]) -> types.CodeType:
     """The script's code with a wrap call after each module-level ``def``."""
-    source = path.read_bytes()
+    with open(path, "rb") as file:
+        source = file.read()
     tree = ast.parse(source, filename=str(path))
     tree = _AddWrapCalls().visit(tree)
     return compile(tree, str(path), "exec", dont_inherit=True)
 
 
-class _WrappingLoader(importlib.abc.Loader):
+class _WrappingLoader:
+    """``inner`` with ``wrapper`` applied to the module it has run (an ``importlib.abc.Loader``)."""
+
     def __init__(self, inner: importlib.abc.Loader, wrapper: Wrapper) -> None:
         self._inner = inner
         self._wrapper = wrapper
@@ -88,8 +93,9 @@ class _WrappingLoader(importlib.abc.Loader):
         return getattr(self._inner, name)
 
 
-class ImportHook(importlib.abc.MetaPathFinder):
-    """Wraps functions of modules whose file ``wanted(name, file)`` accepts, as they load."""
+class ImportHook:
+    """Wraps functions of modules whose file ``wanted(name, file)`` accepts, as they load (a
+    ``sys.meta_path`` finder)."""
 
     def __init__(self, wanted: Callable[[str, str], bool], wrapper: Wrapper) -> None:
         self._wanted = wanted
@@ -100,15 +106,15 @@ class ImportHook(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.origin is None or spec.loader is None or not spec.origin.endswith(".py"):
             return None
-        if not self._wanted(fullname, str(Path(spec.origin).resolve())):
+        if not self._wanted(fullname, os.path.realpath(spec.origin)):
             return None
-        spec.loader = _WrappingLoader(spec.loader, self._wrapper)
+        spec.loader = cast("importlib.abc.Loader", _WrappingLoader(spec.loader, self._wrapper))
         return spec
 
 
 def wrap_module(module: types.ModuleType, wrapper: Wrapper) -> None:
     """Replace the module's own top-level functions with what ``wrapper`` makes of them."""
-    filename = str(Path(getattr(module, "__file__", "") or "").resolve())
+    filename = os.path.realpath(getattr(module, "__file__", "") or "")
     for name, value in list(vars(module).items()):
         if isinstance(value, types.FunctionType) and value.__module__ == module.__name__:
             replacement = wrapper(module.__name__, filename, value)
@@ -124,13 +130,29 @@ def run_script(path: str, argv: Sequence[str], wrapper: Wrapper | None,
     A syntax error or an exception from the script is printed the way Python prints it (the
     frames of this runner left out) and gives status 1; ``KeyboardInterrupt`` propagates.
     """
-    script = Path(path).resolve()
+    script = os.path.realpath(path)  # os.path, not pathlib: `hotpath run` runs a plain script through here
     if sys.path:
-        sys.path[0] = str(script.parent)  # as `python script.py` sets it
+        sys.path[0] = os.path.dirname(script)  # as `python script.py` sets it
     else:
-        sys.path.append(str(script.parent))
+        sys.path.append(os.path.dirname(script))
     with _hooked(wrapper, wanted_module):
-        return _run_main(script, str(path), None, [str(path), *argv], wrapper)
+        # __file__ absolute, sys.argv[0] as given: as Python (3.9+) sets them
+        return _run_main(script, os.path.abspath(path), None, [str(path), *argv], wrapper)
+
+
+def run_program(target: str, argv: Sequence[str], module: bool = False, wrapper: Wrapper | None = None,
+                wanted_module: Callable[[str, str], bool] | None = None) -> int:
+    """``run_module(target, ...)`` or ``run_script(target, ...)``, and Ctrl-C as every program command
+    reports it: one line, ``KeyboardInterrupt``, and status 130, as a shell reports a program the
+    signal ended, without the frames of whatever ran it."""
+    try:
+        if module:
+            return run_module(target, argv, wrapper, wanted_module)
+        return run_script(target, argv, wrapper, wanted_module)
+    except KeyboardInterrupt:
+        sys.stdout.flush()
+        print("KeyboardInterrupt", file=sys.stderr)
+        return 130
 
 
 def run_module(name: str, argv: Sequence[str], wrapper: Wrapper | None,
@@ -139,7 +161,6 @@ def run_module(name: str, argv: Sequence[str], wrapper: Wrapper | None,
     current folder first on ``sys.path``, ``sys.argv[0]`` the module's file, ``__spec__`` and
     ``__package__`` set so relative imports work); the rest as ``run_script``."""
     import importlib.util
-    import os
 
     cwd = os.getcwd()
     if sys.path:
@@ -158,7 +179,7 @@ def run_module(name: str, argv: Sequence[str], wrapper: Wrapper | None,
         if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
             print(f"{sys.executable}: No module named {name}", file=sys.stderr)
             return 1
-        return _run_main(Path(spec.origin).resolve(), spec.origin, spec, [spec.origin, *argv], wrapper)
+        return _run_main(os.path.realpath(spec.origin), spec.origin, spec, [spec.origin, *argv], wrapper)
 
 
 @contextlib.contextmanager
@@ -174,12 +195,15 @@ def _hooked(wrapper: Wrapper | None, wanted_module: Callable[[str, str], bool] |
             sys.meta_path.remove(hook)
 
 
-def _run_main(script: Path, file: str, spec: importlib.machinery.ModuleSpec | None, argv: list[str],
+def _run_main(script: str, file: str, spec: importlib.machinery.ModuleSpec | None, argv: list[str],
               wrapper: Wrapper | None) -> int:
-    filename = str(script)
+    filename = script
     try:
-        code = compile_script(script) if wrapper is not None else \
-            compile(script.read_bytes(), filename, "exec", dont_inherit=True)
+        if wrapper is not None:
+            code = compile_script(script)
+        else:
+            with open(script, "rb") as source:
+                code = compile(source.read(), filename, "exec", dont_inherit=True)
     except SyntaxError as exc:  # as python shows it: the error alone, no frames
         traceback.print_exception(type(exc), exc, None)
         return 1

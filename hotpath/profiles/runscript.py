@@ -19,13 +19,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-
-from hotpath.statedir import StateDir
 from typing import Any
 
-from hotpath.profiles import bootstrap, hooks, loading, programs
+from hotpath.profiles import bootstrap, loading, programs
 from hotpath.profiles.entry import EntryError, Program
 from hotpath.profiles.loading import load_plan
+from hotpath.statedir import StateDir
 
 log = logging.getLogger("hotpath.profiles.runscript")  # not __name__: run with -m, that is __main__
 
@@ -72,14 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     def wanted(name: str, file: str) -> bool:
         return name in modules
 
-    try:
-        if program.module:
-            return hooks.run_module(program.target, program.args, wrapper, wanted)
-        return hooks.run_script(program.target, program.args, wrapper, wanted)
-    except KeyboardInterrupt:  # as python ends on Ctrl-C, less the frames of this runner
-        sys.stdout.flush()
-        print("KeyboardInterrupt", file=sys.stderr)
-        return 130
+    return program.run(wrapper, wanted)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import Any
 
-from hotpath.profiles import bootstrap, hooks, loading
+from hotpath.profiles import bootstrap, loading
 from hotpath.profiles.entry import EntryError, Program
 from hotpath.profiles.loading import load_plan
 from hotpath.profiles.runscript import installed_names
@@ -54,14 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     def wanted(name: str, file: str) -> bool:
         return name in modules
 
-    try:
-        if program.module:
-            return hooks.run_module(program.target, program.args, wrapper, wanted)
-        return hooks.run_script(program.target, program.args, wrapper, wanted)
-    except KeyboardInterrupt:
-        sys.stdout.flush()
-        print("KeyboardInterrupt", file=sys.stderr)
-        return 130
+    return program.run(wrapper, wanted)
 
 
 if __name__ == "__main__":
