@@ -8,29 +8,14 @@ and print are here.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
-from hotpath.cli_helpers import HOME_HELP, VERBOSE_AFTER, VERBOSE_HELP, Subcommands, state_dir
-from hotpath.errors import ConfigError
+if TYPE_CHECKING:  # imported where used: `hotpath run` usually hands over before any of them is needed
+    import argparse
 
-
-class _Version(argparse.Action):
-    """``--version``: reads the version (package metadata) only when asked for it."""
-
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help="show the version and exit", **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
-        from hotpath.version import VERSION
-
-        sys.stdout.write(f"hotpath {VERSION}\n")  # standard output, as argparse's own version action
-        parser.exit()
+    from hotpath.cli_helpers import Subcommands
 
 
 def command_of(argv: Sequence[str]) -> str | None:
@@ -43,11 +28,15 @@ def build_parser(only_run: bool = False) -> argparse.ArgumentParser:
     """The ``hotpath`` parser with every subcommand; with ``only_run``, with ``run`` alone: it
     imports none of the other commands' modules (rich, the store, the gate ...), so the program
     ``hotpath run`` starts is not kept waiting for them."""
+    import argparse
+
+    from hotpath.cli_helpers import VERBOSE_HELP, Subcommands, VersionAction
+
     parser = argparse.ArgumentParser(
         prog="hotpath",
         description="Find hot numeric Python, rewrite it, verify it, install the fastest correct variant.",
     )
-    parser.add_argument("--version", action=_Version)
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     subparsers = Subcommands(parser.add_subparsers(dest="command", metavar="COMMAND"))
     if only_run:
@@ -82,6 +71,8 @@ def build_parser(only_run: bool = False) -> argparse.ArgumentParser:
 
 
 def _register_clean(subparsers: Subcommands) -> None:
+    from hotpath.cli_helpers import HOME_HELP
+
     clean = subparsers.add_parser(
         "clean", help="empty the state folder: store, kernels, captures, profiles, model history, trial folders",
         description="Removes what hotpath keeps in its state folder (--home, $HOTPATH_HOME, [tool.hotpath] "
@@ -100,6 +91,7 @@ def _register_clean(subparsers: Subcommands) -> None:
 
 
 def _clean(args: argparse.Namespace) -> int:
+    from hotpath.cli_helpers import state_dir
     from hotpath.store import clean
 
     state = state_dir(args)
@@ -140,7 +132,19 @@ def _megabytes(size: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``hotpath`` command with ``argv`` (default: this process's arguments); its exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if command_of(argv) == "run":
+        from hotpath.profiles import run_cli
+
+        status = run_cli.run_settled(argv)  # the common case, decided before any parser is built
+        if status is not None:
+            return status
+    import logging
+
+    from hotpath.cli_helpers import VERBOSE_AFTER
+    from hotpath.errors import ConfigError
+
     parser = build_parser(only_run=command_of(argv) == "run")
     args = parser.parse_args(argv)
     args.verbose += getattr(args, VERBOSE_AFTER, 0)  # commands read the one count, wherever -v was given

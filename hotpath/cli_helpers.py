@@ -6,6 +6,7 @@ A leaf below every command module, so that commands never import each other's he
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,21 @@ VERBOSE_HELP = "more log output (-vv for debug)"
 #: Where ``-v`` given after the subcommand counts, apart from the command's own, so that
 #: ``hotpath -v status -v`` is ``-vv`` (a subcommand's parser would overwrite, not add to, it).
 VERBOSE_AFTER = "verbose_after_command"
+
+
+class VersionAction(argparse.Action):
+    """``--version``: reads the version (package metadata) only when asked for it."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the version and exit", **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from hotpath.version import VERSION
+
+        sys.stdout.write(f"hotpath {VERSION}\n")  # standard output, as argparse's own version action
+        parser.exit()
 
 
 class Subcommands:

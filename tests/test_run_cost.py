@@ -12,7 +12,7 @@ import pytest
 
 import hotpath
 from hotpath import persist, watch
-from hotpath.profiles import loading, programs
+from hotpath.profiles import costcheck, loading, programs
 from hotpath.profiles.loading import Stage, load_plan, staged
 
 SIG = "(array(float64, 1d, C),)"
@@ -134,7 +134,7 @@ def test_a_scripts_functions_are_matched_by_its_path_as_the_store_names_them(
     function = _run(25, 0.036, 1000.0, 1.5).functions["kern:smooth"]  # never pays for its load
     programs.write(tmp_path, programs.ProgramRun(str(script), 1.0, {"__main__:smooth": function}, ("25",)))
     for stored_as in (f"{script.resolve()}:smooth", "__main__:smooth"):  # today's stores, and older ones
-        monkeypatch.setattr(programs, "active_names", lambda state, name=stored_as: {name})
+        monkeypatch.setattr(costcheck, "active_names", lambda state, name=stored_as: {name})
         reason = programs.nothing_to_load(tmp_path, str(script), ["25"])
         assert reason is not None and "not installing the numba winners" in reason, stored_as
 

@@ -19,38 +19,24 @@ smaller inputs may be judged too generously.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from hotpath.statedir import StateDir
+from hotpath.profiles import costcheck
+# The cost check itself, and the arithmetic the records here share with it, are ``costcheck``'s:
+# ``hotpath run`` asks it before importing this module (dataclasses, pathlib).
+from hotpath.profiles.costcheck import (PROBATION_CALLS, SCHEMA, active_names, nothing_to_load, script_digest,
+                                        shadowed_calls, signature_saving)
+
+__all__ = ["PROBATION_CALLS", "SCHEMA", "FunctionRun", "ProgramRun", "SignatureRun", "active_names", "backend_groups",
+           "measure_load", "nothing_to_load", "read", "record_path", "script_digest", "shadowed_calls", "write"]
 
 log = logging.getLogger(__name__)
-
-SCHEMA = "hotpath.program/1"
-#: ``hotpath.watch.PROBATION_CALLS`` (a test keeps them equal): not imported, since that module
-#: brings NumPy and the runner into ``hotpath run``'s start-up.
-PROBATION_CALLS = 16
-
-
-def shadowed_calls(calls: int, probation: int = PROBATION_CALLS) -> int:
-    """How many of ``calls`` calls to a fresh install also run the original: every call of the
-    probation, then one sample per period, the period doubling from 2 (``hotpath.watch``; its
-    ceiling and the jitter are left out, which counts fewer samples, never more than the watch
-    will take, so the saving is not understated by this)."""
-    checked = min(calls, probation)
-    at, period = probation, 2
-    while at + period <= calls:
-        at += period
-        checked += 1
-        period *= 2
-    return checked
 
 
 @dataclass(frozen=True)
@@ -76,8 +62,7 @@ class FunctionRun:
         alone save the original's time, and every call pays the variant's
         (``(calls - shadowed) x original - calls x original / speedup``; negative for a function
         called little more than its probation)."""
-        return sum((s.calls - shadowed_calls(s.calls)) * s.original_s - s.calls * s.original_s / s.speedup
-                   for s in self.signatures.values() if s.original_s is not None and s.speedup)
+        return sum(signature_saving(s.calls, s.original_s, s.speedup) for s in self.signatures.values())
 
     @property
     def original_total_s(self) -> float:
@@ -113,8 +98,7 @@ class ProgramRun:
 
 def record_path(state_dir: Path, script: str) -> Path:
     """Where the record of ``script`` (by its resolved path) lives."""
-    digest = hashlib.sha256(str(Path(script).resolve()).encode()).hexdigest()[:12]
-    return StateDir(state_dir).profiles / f"program-{digest}.json"
+    return Path(costcheck.record_path(state_dir, script))
 
 
 def read(state_dir: Path, script: str) -> ProgramRun | None:
@@ -126,14 +110,6 @@ def read(state_dir: Path, script: str) -> ProgramRun | None:
         return ProgramRun.from_json(path.read_text())
     except Exception:
         log.warning("the program record %s cannot be read; stored winners are installed without a cost check", path)
-        return None
-
-
-def script_digest(script: str) -> str | None:
-    """SHA-256 of the script's text, ``None`` when it cannot be read."""
-    try:
-        return hashlib.sha256(Path(script).read_bytes()).hexdigest()
-    except OSError:
         return None
 
 
@@ -155,69 +131,6 @@ def backend_groups(run: ProgramRun, names: set[str] | None = None) -> dict[str, 
         if (names is None or name in names) and function.backend is not None and function.load_s is not None:
             groups.setdefault(function.backend, []).append((name, function))
     return groups
-
-
-def active_names(state_dir: Path) -> set[str] | None:
-    """``module:qualname`` of every active install in the store, for any environment (a superset
-    of what ``hotpath run`` installs here); ``None`` when it cannot be read. A read-only query with
-    ``sqlite3`` alone: ``hotpath.store`` and its imports cost ``hotpath run``'s front more than
-    this whole check."""
-    import sqlite3
-
-    db = StateDir(state_dir).store_db
-    if not db.is_file():
-        return set()
-    try:
-        connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            rows = connection.execute("SELECT f.module, f.qualname FROM installs i JOIN functions f"
-                                      " ON f.id = i.function_id WHERE i.active = 1").fetchall()
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        log.debug("the store %s cannot be read here", db, exc_info=True)
-        return None
-    return {f"{module}:{qualname}" for module, qualname in rows}
-
-
-def nothing_to_load(state_dir: Path, script: str, args: Sequence[str]) -> str | None:
-    """Why ``hotpath run SCRIPT ARGS`` would load no stored winner at all, or ``None``.
-
-    True of a run of the script as it was recorded (same text, same arguments) where every active
-    winner in the store has a recorded cost, and every backend's winners save less than loading
-    them costs (so they would only ever be loaded after that much time in the originals, which a
-    run like the recorded one never spends). Such a run is the plain program, and ``hotpath run``
-    can hand over to ``python`` without its own start-up.
-    """
-    run = read(state_dir, script)
-    if run is None or run.args is None or tuple(run.args) != tuple(args):
-        return None
-    if run.script_sha256 is None or run.script_sha256 != script_digest(script):
-        return None  # the program changed since: its calls may not be the recorded ones
-    # The record names a script's functions __main__:name; the store, by the script's path (older
-    # stores by __main__:name too): each recorded function answers to both.
-    script_module = str(Path(script).resolve())
-    groups = {backend: [(alias, f) for name, f in members
-                        for alias in (name, script_module + name[len("__main__"):])[:1 + name.startswith("__main__:")]]
-              for backend, members in backend_groups(run).items()}
-    weighed = {name for members in groups.values() for name, _ in members}
-    active = active_names(state_dir)
-    if active is None or not active <= weighed:
-        return None  # a winner the record has no cost for would be installed at once
-    if not active:
-        return f"no active stored winner in {state_dir}"
-    reasons = []
-    for backend, members in groups.items():
-        members = [(name, f) for name, f in members if name in active]
-        if not members:
-            continue
-        saving = sum(f.saving_s for _, f in members)
-        cost = sum(f.load_s or 0.0 for _, f in members)
-        if saving > cost or any(f.original_total_s >= cost for _, f in members):
-            return None
-        reasons.append(f"not installing the {backend} winners of {', '.join(n for n, _ in members)}: expected saving "
-                       f"{saving:.3f} s over a {run.total_s:.2f} s run <= {cost:.3f} s to load them")
-    return "; ".join(reasons) if reasons else None
 
 
 def measure_load(captures: dict[str, Path], repeats: int = 3, timeout_s: float = 120.0) -> dict[str, float]:
