@@ -151,6 +151,22 @@ def test_torch_variant_keeps_in_place_writes_and_numpy_scalars(tmp_path):
     assert value == pytest.approx(total_energy(np.linspace(0, 1, 100)), rel=1e-12)
 
 
+def test_torch_variant_compiles_one_graph_for_every_length(tmp_path):
+    """Verification calls a variant on inputs of other lengths than the captured ones: each new
+    length must not cost a compile (a static graph recompiles on the second length seen)."""
+    pytest.importorskip("torch")
+    from torch._dynamo.utils import counters
+
+    signature = signature_of((np.ones(50), np.ones(50)))
+    chain = TORCH.load(TORCH.propose(extract(expression_chain), signature, hotpath.Config(), tmp_path)[0])
+    before = counters["stats"]["unique_graphs"]
+    rng = np.random.default_rng(0)
+    for n in (50, 2, 3, 1000):  # 0 and 1 are specialized by torch whatever it is told
+        x, y = rng.random(n), rng.random(n)
+        np.testing.assert_allclose(chain(x, y), expression_chain(x, y), rtol=1e-12)
+    assert counters["stats"]["unique_graphs"] - before == 1
+
+
 # ---- CuPy sources, emitted without a device ---------------------------------------------------
 
 

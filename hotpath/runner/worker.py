@@ -161,6 +161,11 @@ def _candidate(task: Any, send: Callable[[Any], None], ask: Callable[[], str], c
                 actual = run_case(variant, case.args, clock)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+            if getattr(backend, "compiles_on_call", False) and task.candidate.backend in BACKENDS:
+                # An input of a new length compiles a new graph, whose compile may be the first to
+                # start the compiler's worker pool (the first graph may have come from its disk
+                # cache): those threads are the runtime's, as after ``prepare``.
+                before = before.with_threads_now()
             behaved(case.name)
             send(("case", case.name, actual))
         send(("verified",))
