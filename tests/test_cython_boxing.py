@@ -112,3 +112,17 @@ def test_division_of_numpy_scalar_by_python_zero_is_numpy_s(cython_only):
                 k.bin_index(x, -3.0, step)
             with pytest.raises(OverflowError):
                 result.optimized(x, -3.0, step)
+
+
+def test_an_accumulator_of_elements_is_a_c_double():
+    # acc += a[i] is read before the loop variable i is typed; that must not make acc an object
+    def inner(a, b):
+        acc = 0.0
+        for i in range(a.shape[0]):
+            acc += a[i] * b[i]
+        return acc
+
+    a = np.zeros(3)
+    scope = infer(tree(inner), signature_of((a, a)), frozenset(), NUMPY, {})
+    assert scope.locals["acc"] == "double" and scope.origins["acc"] == TAGGED
+    assert f"return {BOX}(acc) if {FLAG}acc else acc" in emitted(inner, a, a)  # 0.0 for an empty a, as Python's

@@ -263,6 +263,14 @@ class Env:
         if self.shape_of(node):
             return INDEX
         array = self.element_array(node)
+        if array is None and isinstance(node.value, ast.Name) and node.value.id in self.arrays:
+            # An index not typed yet (the loop variable, during the optimistic pass) must not
+            # make the element an object for good: ``acc += a[i]`` is read before ``i`` is typed.
+            index = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            types = [self.expr(i) for i in index]
+            if len(index) == self.arrays[node.value.id].ndim and PENDING in types \
+                    and all(t == PENDING or _is_int(t) for t in types):
+                return PENDING
         return array.ctype if array is not None else None
 
     def call(self, node: ast.Call) -> str | None:
