@@ -139,6 +139,19 @@ def test_a_scripts_functions_are_matched_by_its_path_as_the_store_names_them(
         assert reason is not None and "not installing the numba winners" in reason, stored_as
 
 
+def test_a_run_like_the_recorded_one_loads_nothing_even_where_it_spends_the_load_cost_in_the_original(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = tmp_path / "prog.py"
+    script.write_text("print(1)\n")
+    # 25 calls x 36 ms: 0.9 s in the original, more than the 0.5 s load; 0.25 s saved, less than it
+    function = _run(25, 0.036, 1000.0, 0.5).functions["kern:smooth"]
+    assert function.original_total_s > 0.5 > function.saving_s
+    programs.write(tmp_path, programs.ProgramRun(str(script), 1.0, {"kern:smooth": function}, ("25",)))
+    monkeypatch.setattr(costcheck, "active_names", lambda state: {"kern:smooth"})
+    reason = programs.nothing_to_load(tmp_path, str(script), ["25"])
+    assert reason is not None and "not installing the numba winners of kern:smooth" in reason
+
+
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory, fast: hotpath.Config) -> tuple[hotpath.Config, np.ndarray]:
     """``sum_squares`` tuned with its winner stored in a state folder of its own."""

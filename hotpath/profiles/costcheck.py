@@ -96,10 +96,12 @@ def nothing_to_load(state_dir: str | os.PathLike[str], script: str, args: Sequen
     """Why ``hotpath run SCRIPT ARGS`` would load no stored winner at all, or ``None``.
 
     True of a run of the script as it was recorded (same text, same arguments) where every active
-    winner in the store has a recorded cost, and every backend's winners save less than loading
-    them costs (so they would only ever be loaded after that much time in the originals, which a
-    run like the recorded one never spends). Such a run is the plain program, and ``hotpath run``
-    can run it as ``python`` would, without its own start-up. A record that cannot be read, or
+    winner in the store has a recorded cost, and every backend's winners save less over that run
+    than loading them costs. Such a run is the plain program, and ``hotpath run`` runs it as
+    ``python`` would, without its own start-up. Even where the recorded run spent more time in the
+    originals than the load costs: ``loading``'s rule for a run of unknown length (load once that
+    much time has been spent in them) would then load mid-run and pay the whole cost for what is
+    left of a run the record says it does not repay (measured: 2.5x ``python``'s time). A record that cannot be read, or
     not as a record, gives ``None``: the full path reads it again and says why.
     """
     try:
@@ -137,7 +139,7 @@ def nothing_to_load(state_dir: str | os.PathLike[str], script: str, args: Sequen
             continue
         saving = sum(_saving(f) for _, f in members)
         cost = sum(f["load_s"] for _, f in members)
-        if saving > cost or any(_original_total(f) >= cost for _, f in members):
+        if saving > cost:
             return None
         reasons.append(f"not installing the {backend} winners of {', '.join(n for n, _ in members)}: expected saving "
                        f"{saving:.3f} s over a {record['total_s']:.2f} s run <= {cost:.3f} s to load them")
@@ -148,6 +150,3 @@ def _saving(function: Mapping[str, Any]) -> float:
     return sum(signature_saving(s["calls"], s.get("original_s"), s.get("speedup"))
                for s in function["signatures"].values())
 
-
-def _original_total(function: Mapping[str, Any]) -> float:
-    return sum(s["calls"] * s["original_s"] for s in function["signatures"].values() if s.get("original_s") is not None)
