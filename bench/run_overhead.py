@@ -10,14 +10,21 @@ Then, each a fresh process, alternated ``--runs`` times after one warm-up round,
 compared byte for byte:
 
 * ``python prog.py``: the plain program;
-* ``hotpath run prog.py``: what a user types (hands over to ``python`` where the record says no
-  winner pays for its loading over a run with these arguments);
+* ``hotpath run prog.py``: what a user types, through the ``hotpath`` console script (where the
+  record says no winner pays for its loading over a run with these arguments, it runs the script
+  in its own process, as ``python`` would);
 * ``runscript, deferred``: the wrapping path itself (``python -m hotpath.profiles.runscript``), the
   winner deferred until its load cost has been spent in the original;
 * ``runscript, winner pays``: the record edited to say the winner pays for its loading: loaded
   on the first call, before it returns;
 * ``runscript, loader thread``: the same with ``HOTPATH_LOAD_THREAD=1``: loaded on a loader thread
   from the first call while the original answers.
+
+Besides wall time, each run's CPU time (user and system, the process and its children), which
+moves far less with the machine's load, and the CPU time the process had used when the program's
+first line ran (the program writes it to standard error): the start-up alone, python's or
+hotpath's. ``PYTHONDONTWRITEBYTECODE`` is dropped from the runs' environment, so hotpath's
+modules start from cached bytecode, as an installed package's do.
 
 Writes ``bench/results/run-overhead.md`` and ``.json``.
 """
@@ -55,6 +62,9 @@ KERNEL = textwrap.dedent("""\
     """)
 PROGRAM = textwrap.dedent("""\
     import sys
+    import time
+
+    print(f"start-up CPU {time.process_time():.6f}", file=sys.stderr)
 
     import numpy as np
 
@@ -70,14 +80,22 @@ PROGRAM = textwrap.dedent("""\
     """)
 
 
-def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
-    """Wall time, CPU time (user + system, the process and its children) and standard output."""
+def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float, str]:
+    """Wall time, CPU time (user + system, the process and its children), the CPU time used before
+    the program's first line, and standard output."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, check=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, done.stdout
+    startup = float(done.stderr.split("start-up CPU ", 1)[1].split()[0])
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, startup, done.stdout
+
+
+def hotpath_command() -> list[str]:
+    """The ``hotpath`` console script beside this interpreter (what a user types), else ``-m hotpath.cli``."""
+    script = Path(sys.executable).parent / "hotpath"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "hotpath.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     (folder / "prog.py").write_text(PROGRAM)
     home = folder / "state"
     steps = str(args.steps)
-    hotpath = [sys.executable, "-m", "hotpath.cli"]
+    hotpath = hotpath_command()
     env = dict(os.environ, HOTPATH_HOME=str(home))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # cached bytecode, as an installed package has
     start = time.perf_counter()
     tuned = subprocess.run([*hotpath, "optimize", "prog.py", steps], env=env, cwd=folder, capture_output=True, text=True)
     if tuned.returncode != 0:
@@ -119,10 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     times: dict[str, list[float]] = {name: [] for name in commands}
     cpu: dict[str, list[float]] = {name: [] for name in commands}
+    startup: dict[str, list[float]] = {name: [] for name in commands}
     expected = None
-    for round_ in range(args.runs + 1):  # the first round warms caches and is not counted
+    for round_ in range(args.runs + 1):  # the first round warms caches (and writes bytecode): not counted
         for name, (cmd, state, extra) in commands.items():
-            elapsed, used, output = timed(cmd, dict(env, HOTPATH_HOME=str(state), **extra), folder)
+            elapsed, used, before, output = timed(cmd, dict(env, HOTPATH_HOME=str(state), **extra), folder)
             if expected is None:
                 expected = output
             if output != expected:
@@ -131,40 +151,54 @@ def main(argv: list[str] | None = None) -> int:
             if round_:
                 times[name].append(elapsed)
                 cpu[name].append(used)
+                startup[name].append(before)
+    load_after = os.getloadavg()[0]  # what else ran: the load average at both ends, in the header
     medians = {name: statistics.median(values) for name, values in times.items()}
     plain = medians["python prog.py"]
     function = next(iter(record["functions"].values()))
-    result = {"steps": args.steps, "runs": args.runs, "seconds": times, "median_s": medians,
-              "ratio_to_python": {name: m / plain for name, m in medians.items()}, "optimize_s": optimize_s,
-              "recorded": record, "identical_output": True, "machine": harness.machine()}
-    harness.RESULTS.mkdir(exist_ok=True)
-    (harness.RESULTS / "run-overhead.json").write_text(json.dumps(result, indent=1) + "\n")
     # Each run against the plain run of its own round: load on a shared machine drifts between rounds.
     paired = {name: statistics.median(t / p for t, p in zip(values, times["python prog.py"]))
               for name, values in times.items()}
     cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
-    result.update(paired_ratio_to_python=paired, cpu_s=cpu, median_cpu_s=cpu_medians)
+    startup_medians = {name: statistics.median(values) for name, values in startup.items()}
+    result = {"steps": args.steps, "runs": args.runs, "seconds": times, "median_s": medians,
+              "ratio_to_python": {name: m / plain for name, m in medians.items()},
+              "paired_ratio_to_python": paired, "cpu_s": cpu, "median_cpu_s": cpu_medians,
+              "startup_cpu_s": startup, "median_startup_cpu_s": startup_medians,
+              "load_average": [load_before, load_after], "optimize_s": optimize_s,
+              "recorded": record, "identical_output": True, "machine": harness.machine()}
+    harness.RESULTS.mkdir(exist_ok=True)
+    (harness.RESULTS / "run-overhead.json").write_text(json.dumps(result, indent=1) + "\n")
     rows = [(f"`{name}`", f"{medians[name]:.3f} s", f"{medians[name] / plain:.2f}x", f"{paired[name]:.2f}x",
-             f"{cpu_medians[name]:.3f} s", ", ".join(f"{t:.2f}" for t in times[name])) for name in commands]
+             f"{cpu_medians[name]:.3f} s", f"{startup_medians[name] * 1e3:.0f} ms",
+             ", ".join(f"{t:.2f}" for t in times[name])) for name in commands]
     signature = next(iter(function["signatures"].values()))
+    original_total = signature["calls"] * signature["original_s"]
+    deferred_note = (f"the recorded run spent {original_total:.2f} s in it, more than the load cost; loaded where a run "
+                     "spends that much" if original_total >= function["load_s"] else "never loaded in so short a run")
     run = programs.ProgramRun.from_json(json.dumps(record))
     saving = sum(f.saving_s for f in run.functions.values())
     lines = ["# `hotpath run` on a short program against `python`", "",
              f"`python -m bench.run_overhead --steps {args.steps} --runs {args.runs}` ({result['machine']}, "
-             f"load average {load_before:.1f} at the start: a machine shared with other jobs); wall time per fresh "
-             f"process, median of {args.runs} alternating runs after a warm-up round; every output identical.", "",
+             f"load average {load_before:.1f} at the start and {load_after:.1f} at the end: a machine shared with "
+             f"other jobs); wall time per fresh process, median of {args.runs} alternating runs after a warm-up "
+             "round; every output identical.", "",
              *harness.table(("command", "median", "median / python's", "median of per-round ratios",
-                             "median CPU time", "runs"), rows, "lrrrrl"), "",
+                             "median CPU time", "CPU before the program's first line", "runs"), rows, "lrrrrrl"), "",
              "CPU time (user and system, the process and its children) moves far less with the machine's load "
-             "than wall time does.", "",
+             "than wall time does; the CPU time used before the program's first line is the start-up alone "
+             "(python's, or the `hotpath` command's and then python's).", "",
              f"`hotpath optimize` ({optimize_s:.0f} s, once) recorded {signature['calls']} calls of "
              f"`{next(iter(record['functions']))}` at {signature['original_s'] * 1e3:.1f} ms each, its winner at "
              f"{signature['speedup']:.0f}x, and a load cost of {function['load_s']:.3f} s (two fresh interpreters, "
              f"median of 3 pairs); the expected saving, counting the {programs.shadowed_calls(signature['calls'])} "
              f"shadow-verified calls of a warm install, is {saving:.3f} s, so `hotpath run` with the recorded "
-             "arguments loads nothing and hands over to `python`.", "",
-             "The rows below it are the wrapping path with the same record (the winner deferred: never loaded in "
-             "so short a run) and with a record edited to say the winner pays: loaded on the first call, then "
+             "arguments loads nothing: it decides that with the standard library alone (the record as JSON, one "
+             "read-only SQLite query) and runs the script in its own process, as `python` would.", "",
+             "The rows below it are the wrapping path (`python -m hotpath.profiles.runscript`, what `hotpath run` "
+             "does for a run the record does not settle) with the same record (the winner deferred until its "
+             f"load cost has been spent in the original: {deferred_note}) and with a record edited to say the "
+             "winner pays: loaded on the first call, then "
              "with `HOTPATH_LOAD_THREAD=1` on a loader thread. What loading costs the program is the difference "
              "to `python`; the loader thread does not hide it from a loop kernel, whose Python holds the GIL "
              "the import needs."]

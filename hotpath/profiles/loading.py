@@ -17,7 +17,7 @@ Nothing is imported before a function's first call, and only the backend of a wi
 being loaded. The load runs on the calling thread. On a loader thread (``HOTPATH_LOAD_THREAD=1``)
 the import and the original's Python share the GIL: a loop kernel runs at about half speed while
 the load takes about twice as long, so the program gains nothing (``bench/results/run-overhead.md``:
-7.0 s on a loader thread, 6.5 s on the calling thread, for a program ``python`` ran in 2.2 s on a
+3.1 s on a loader thread, 2.8 s on the calling thread, for a program ``python`` ran in 1.1 s on a
 loaded machine). A program whose hot functions spend their time in NumPy, which releases the GIL,
 can turn it on: the original then keeps answering while the winner loads.
 """
