@@ -20,6 +20,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, TypeVar, Union, cast, get_args, get_origin, get_type_hints
 
+from hotpath import projectfile
 from hotpath.errors import ConfigError
 from hotpath.kernels.base import BACKENDS
 from hotpath.statedir import StateDir
@@ -46,8 +47,6 @@ PROGRAM_BACKENDS: tuple[str, ...] = ("numba",)
 #: ``pyproject.toml``; ``tune(..., budget_s=float("inf"))``) lifts it.
 DEFAULT_BUDGET_S = 60.0
 
-#: The file whose ``[tool.hotpath]`` table holds a project's settings.
-PROJECT_FILE = "pyproject.toml"
 #: A value of an option that may be ``None`` (``memory_limit_mb``, ``budget_s`` ...) that means
 #: ``None`` in that table: TOML has no null.
 NONE_IN_FILE = "none"
@@ -271,20 +270,8 @@ _parsed_lock = threading.Lock()
 def project_file(start: Path | None = None) -> Path | None:
     """The project's ``pyproject.toml``: the nearest one in ``start`` (default: the current
     folder) or above it, not above a repository's root (a folder holding ``.git`` or ``.hg``)."""
-    try:
-        folder = os.path.abspath(start if start is not None else os.getcwd())
-    except OSError:  # the current folder was removed
-        return None
-    while True:  # os.path, not pathlib: a Config looks this up each time it is built
-        candidate = os.path.join(folder, PROJECT_FILE)
-        if os.path.isfile(candidate):
-            return Path(candidate)
-        if os.path.exists(os.path.join(folder, ".git")) or os.path.exists(os.path.join(folder, ".hg")):
-            return None
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return None
-        folder = parent
+    found = projectfile.find(start)
+    return Path(found) if found is not None else None
 
 
 def project_settings(start: Path | None = None) -> ProjectSettings:

@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hotpath"
 #: them) that make it up. The longest matching prefix decides a module's stage.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("hotpath.errors", "hotpath.reasons", "hotpath.version", "hotpath.statedir", "hotpath.vocabulary",
-                    "hotpath.signature", "hotpath.kernels.base", "hotpath.config", "hotpath.integrity",
+                    "hotpath.signature", "hotpath.kernels.base", "hotpath.projectfile", "hotpath.config", "hotpath.integrity",
                     "hotpath.fastpath")),
     ("analysis", ("hotpath.rewriter.supported", "hotpath.rewriter.source", "hotpath.rewriter.parallel", "hotpath.rewriter.reduction_order",
                   "hotpath.rewriter.devectorize", "hotpath.frozen_globals")),

@@ -97,7 +97,6 @@ def test_a_project_that_sets_the_state_folder_is_read_by_config(
     monkeypatch.delenv(run_cli.HOME_ENV, raising=False)
     (program.parent / ".git").mkdir()
     (program.parent / "pyproject.toml").write_text('[project]\nname = "app"\n')
-    assert run_cli.project_file() == str(config.project_file())
     assert run_cli.settled_state_dir(None) == str((program.parent / ".hotpath").resolve())
     (program.parent / "pyproject.toml").write_text('[tool.hotpath]\nstate_dir = "cache/hp"\n')
     assert run_cli.settled_state_dir(None) == str(config.state_home(None).resolved().root)

@@ -68,14 +68,13 @@ def script_digest(script: str | os.PathLike[str]) -> str | None:
         return None
 
 
-def active_names(state_dir: str | os.PathLike[str]) -> set[str] | None:
-    """``module:qualname`` of every active install in the store, for any environment (a superset
-    of what ``hotpath run`` installs here); ``None`` when it cannot be read. A read-only query with
-    ``sqlite3`` alone: ``hotpath.store`` and its imports cost ``hotpath run``'s start more than
-    this whole check."""
+def store_rows(state_dir: str | os.PathLike[str], query: str) -> list[tuple[Any, ...]] | None:
+    """The rows ``query`` reads from the store in ``state_dir``, opened read-only with ``sqlite3``
+    alone (``hotpath.store`` and its imports cost ``hotpath run``'s start more than this whole
+    check): empty where there is no store, ``None`` where it cannot be read."""
     db = os.path.join(state_dir, STORE_DB)
     if not os.path.isfile(db):
-        return set()
+        return []
     import sqlite3
 
     path = os.fsencode(os.path.realpath(db))
@@ -83,13 +82,19 @@ def active_names(state_dir: str | os.PathLike[str]) -> set[str] | None:
     try:
         connection = sqlite3.connect(f"{uri}?mode=ro", uri=True)
         try:
-            rows = connection.execute("SELECT f.module, f.qualname FROM installs i JOIN functions f"
-                                      " ON f.id = i.function_id WHERE i.active = 1").fetchall()
+            return connection.execute(query).fetchall()
         finally:
             connection.close()
     except sqlite3.Error:
         return None
-    return {f"{module}:{qualname}" for module, qualname in rows}
+
+
+def active_names(state_dir: str | os.PathLike[str]) -> set[str] | None:
+    """``module:qualname`` of every active install in the store, for any environment (a superset
+    of what ``hotpath run`` installs here); ``None`` when it cannot be read."""
+    rows = store_rows(state_dir, "SELECT f.module, f.qualname FROM installs i JOIN functions f"
+                                 " ON f.id = i.function_id WHERE i.active = 1")
+    return None if rows is None else {f"{module}:{qualname}" for module, qualname in rows}
 
 
 def nothing_to_load(state_dir: str | os.PathLike[str], script: str, args: Sequence[str]) -> str | None:

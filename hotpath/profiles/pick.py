@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import logging
 import math
-import sqlite3
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotpath.profiles import costcheck
 from hotpath.profiles.model import FunctionProfile, Profile
 from hotpath.profiles.rewritable import check
 
@@ -71,19 +71,11 @@ def noise_band(profile: Profile, threshold: float) -> Band:
 def tuned_before(state_dir: Path) -> frozenset[tuple[str, str]]:
     """``(module, qualname)`` of every function the store in ``state_dir`` has trials for (a
     script's functions under the script's path); empty when there is no store or it cannot be
-    read. A read-only query with ``sqlite3`` alone, like ``programs.active_names``."""
-    db = state_dir / "store.db"
-    if not db.is_file():
-        return frozenset()
-    try:
-        connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            rows = connection.execute("SELECT DISTINCT f.module, f.qualname FROM trials t"
-                                      " JOIN functions f ON f.id = t.function_id").fetchall()
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        log.debug("the store %s cannot be read to find the functions tuned before", db, exc_info=True)
+    read."""
+    rows = costcheck.store_rows(state_dir, "SELECT DISTINCT f.module, f.qualname FROM trials t"
+                                           " JOIN functions f ON f.id = t.function_id")
+    if rows is None:
+        log.debug("the store in %s cannot be read to find the functions tuned before", state_dir)
         return frozenset()
     return frozenset((str(module), str(qualname)) for module, qualname in rows)
 

@@ -22,6 +22,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from hotpath import projectfile
+
 if TYPE_CHECKING:
     import argparse
 
@@ -119,7 +121,7 @@ def settled_state_dir(home: str | None) -> str | None:
         return os.path.realpath(home)
     if os.environ.get(HOME_ENV, "").strip():
         return os.path.realpath(os.environ[HOME_ENV])
-    project = project_file()
+    project = projectfile.find()
     if project is not None:
         try:
             with open(project, "rb") as file:
@@ -134,25 +136,6 @@ def settled_state_dir(home: str | None) -> str | None:
             except Exception:  # a bad [tool.hotpath] table: the parser's path prints the one line
                 return None
     return os.path.realpath(DEFAULT_STATE)
-
-
-def project_file() -> str | None:
-    """``hotpath.config.project_file()`` with ``os.path`` alone (a test keeps them equal): the
-    nearest ``pyproject.toml`` in the current folder or above, not above a repository's root."""
-    try:
-        folder = os.path.abspath(os.getcwd())
-    except OSError:
-        return None
-    while True:
-        candidate = os.path.join(folder, "pyproject.toml")
-        if os.path.isfile(candidate):
-            return candidate
-        if os.path.exists(os.path.join(folder, ".git")) or os.path.exists(os.path.join(folder, ".hg")):
-            return None
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            return None
-        folder = parent
 
 
 def run_script(args: argparse.Namespace) -> int:
