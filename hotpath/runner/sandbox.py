@@ -186,7 +186,7 @@ def _listen(process: subprocess.Popen[bytes], reading: int, deadline: float, con
             return result, False, None
         for data in frames.feed(chunk):
             try:
-                message = pickle.loads(data) if conversation is None else channel.load_untrusted(data, user_modules)
+                message = channel.load(data) if conversation is None else channel.load_untrusted(data, user_modules)
             except Exception as exc:  # noqa: BLE001 — whatever the candidate sent, it is refused
                 return None, False, f"the worker sent something that is not plain data: {type(exc).__name__}: {exc}"
             if not isinstance(message, tuple) or not message:

@@ -287,8 +287,16 @@ def main(argv: list[str]) -> int:
     try:
         send(("result", *result))
     except Exception as exc:  # a result that cannot be pickled is the candidate's failure
-        send(("result", "error", f"the result could not be sent back: {exc}"))
+        send(("result", "error", f"the result could not be sent back: {unsent_reason(exc)}"))
     return 0
+
+
+def unsent_reason(exc: Exception) -> str:
+    """Why a result could not be sent, never empty: ``repr`` names the exception's type even
+    where its message is empty (a ``MemoryError`` has none)."""
+    if isinstance(exc, MemoryError):
+        return f"{exc!r}: it does not fit in the sandbox's memory limit (Config.memory_limit_mb)"
+    return repr(exc)
 
 
 if __name__ == "__main__":
