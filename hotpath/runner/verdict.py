@@ -11,7 +11,10 @@ guard can be built; a result that differs only in its scalar type is cast from t
 Timing is judged here too: the outputs of a few timed calls, on inputs the original's reference
 run computed and the candidate never saw verified, must agree (else it answered from a cache or
 skipped work when timed), and the worker's clock must agree with the parent's on how long the
-timing took.
+timing took. The two spans are of the same work: the parent's runs from its reply ``TIME`` to
+the worker's small ``("timed", seconds)`` message, sent the moment the timing ends and before
+the checked outcomes, whose pickling and transfer (copies of the inputs: on a large input,
+seconds) the worker's clock does not see.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ from hotpath.runner.tasks import CandidateReport, CandidateTask, Check
 
 #: Replies to a worker waiting after the last input.
 TIME, STOP = "time", "stop"
-#: The timing may take this much longer seen from the parent than by the worker's own clock
-#: (messages, pickling), as a fraction and in seconds; past it, the worker's clock ran slow.
-CLOCK_SLACK = (0.5, 0.05)
+#: The timing may take this much longer seen from the parent than by the worker's own clock,
+#: as a fraction and in seconds; past it, the worker's clock ran slow. The parent's span holds
+#: two one-line messages besides the worker's, and the waits of both processes for a core (on a
+#: loaded machine) and of the parent's thread for the GIL (tuning beside the user's program).
+CLOCK_SLACK = (0.5, 0.25)
 
 
 @dataclass
@@ -53,6 +58,7 @@ class Verdict:
     passed: list[Probe] = field(default_factory=list)
     tiny: list[int] = field(default_factory=list)  # the sizes of the SIZE_CASES it disagreed on
     timing_began: float | None = None
+    clock_checked: bool = False  # the worker's clock agreed with the parent's on the timing's span
 
     def hear(self, message: tuple[Any, ...]) -> str | None:
         """Take one message from the worker; the reply to send it, if it waits for one."""
@@ -67,8 +73,10 @@ class Verdict:
             self._end(Failure("conduct", f"misbehaved on input {message[1]!r}: {message[2]}", str(message[1])))
         elif kind == "verified":
             return self._verified()
+        elif kind == "timed":
+            self._timed(float(message[1]))
         elif kind == "timing":
-            self._timing(message[1], message[2], float(message[3]))
+            self._timing(message[1], message[2])
         else:
             self._end(Failure("error", f"the worker sent an unknown message {kind!r}"))
         return STOP if self.report is not None else None
@@ -130,15 +138,23 @@ class Verdict:
             return TIME
         return STOP
 
-    def _timing(self, timing: Any, checked: Any, wall_s: float) -> None:
-        if self.timing_began is None:
+    def _timed(self, wall_s: float) -> None:
+        if self.timing_began is None or self.clock_checked:
             self._end(Failure("error", "the worker timed the candidate without being asked to"))
             return
         outside = time.monotonic() - self.timing_began
-        slack, extra = CLOCK_SLACK
-        if wall_s < (1 - slack) * outside - extra:
+        if not clock_agrees(wall_s, outside):
             self._end(Failure("conduct", f"its timing took {outside:.3f} s seen from outside but {wall_s:.3f} s by "
                                          "the worker's clock: the clock was tampered with", "timing"))
+            return
+        self.clock_checked = True
+
+    def _timing(self, timing: Any, checked: Any) -> None:
+        if self.timing_began is None:
+            self._end(Failure("error", "the worker timed the candidate without being asked to"))
+            return
+        if not self.clock_checked:
+            self._end(Failure("conduct", "the worker sent its timing without its clock's span of it", "timing"))
             return
         expected = dict(self.check.timed)
         if len(checked) < len(expected):
@@ -156,6 +172,13 @@ class Verdict:
                                               "when timed)", "timing"))
                 return
         self._end(None, timing)
+
+
+def clock_agrees(inside_s: float, outside_s: float) -> bool:
+    """Whether a worker whose clock says the timing took ``inside_s`` may be believed when the
+    parent saw it take ``outside_s`` (``CLOCK_SLACK``). A NaN is not believed."""
+    slack, extra = CLOCK_SLACK
+    return inside_s >= (1 - slack) * outside_s - extra
 
 
 def mismatch(case: str, expected: Outcome, actual: Outcome, found: str, tolerance: Tolerance) -> Failure:
