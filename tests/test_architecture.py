@@ -23,7 +23,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("hotpath.errors", "hotpath.reasons", "hotpath.version", "hotpath.statedir", "hotpath.vocabulary",
                     "hotpath.signature", "hotpath.kernels.base", "hotpath.projectfile", "hotpath.config", "hotpath.integrity",
                     "hotpath.fastpath")),
-    ("analysis", ("hotpath.rewriter.supported", "hotpath.rewriter.source", "hotpath.rewriter.parallel", "hotpath.rewriter.reduction_order",
+    ("analysis", ("hotpath.rewriter.supported", "hotpath.rewriter.source", "hotpath.rewriter.inline", "hotpath.rewriter.parallel", "hotpath.rewriter.reduction_order",
                   "hotpath.rewriter.devectorize", "hotpath.frozen_globals")),
     ("backends", ("hotpath.kernels",)),
     ("proposing", ("hotpath.rewriter",)),

@@ -3,8 +3,8 @@
 The function is emitted unchanged except for ``range`` -> ``prange`` on loops the parallel
 analysis cleared; plain-Python helpers it calls are emitted alongside as jitted functions, so
 a kernel split into helpers is compiled whole. Where the devectorizer turns NumPy expression
-statements into loop nests (after inlining one-expression helpers, so that a where-limiter's
-arrays fuse too), two more variants use that rewritten body: ``numba-fused`` and
+statements into loop nests (after inlining small helpers, so that a where-limiter's arrays
+fuse too), two more variants use that rewritten body: ``numba-fused`` and
 ``numba-fused-parallel`` (its outer loops ``prange`` where the same analysis allows, except
 inside the reductions the devectorizer runs row by row). The arrays those variants allocate
 come from ``hotpath.rewriter.devectorize.hugepages``: as NumPy's do, large ones sit on huge
@@ -39,7 +39,8 @@ from hotpath.rewriter.reduction_order import (
     skip_reason,
 )
 from hotpath.rewriter.devectorize.transform import devectorize
-from hotpath.rewriter.source import import_lines, injected_values, inline_expressions, module_imports
+from hotpath.rewriter.inline import inline_helpers
+from hotpath.rewriter.source import import_lines, injected_values, module_imports
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +146,9 @@ class NumbaBackend:
     def _fused(self, fs: FunctionSource, signature: Signature, namespace: bytes, kernels_dir: Path,
                integers: frozenset[str] = frozenset(), allowed: bool = False) -> list[Candidate | Skipped]:
         """``numba-fused`` and ``numba-fused-parallel``, when the devectorizer changed anything."""
-        # One-expression helpers (a where-limiter, an equation of state) become expressions of
-        # the function, so their arrays fuse into its loops instead of being allocated per call.
-        tree, inlined = inline_expressions(fs.tree, [helper.tree for helper in list(fs.walk())[1:]])
+        # Small helpers (a where-limiter, an equation of state) become statements and expressions
+        # of the function, so their arrays fuse into its loops instead of being allocated per call.
+        tree, inlined = inline_helpers(fs.tree, [helper.tree for helper in list(fs.walk())[1:]])
         try:
             rewrite = devectorize(tree, signature.args, module_imports(fs), allocator=ALLOCATOR,
                                   pairwise=PAIRWISE)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import dis
 import hashlib
 import inspect
@@ -32,7 +31,7 @@ import random
 import sysconfig
 import textwrap
 import types
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -520,115 +519,5 @@ def conflicts(fs: FunctionSource) -> list[str]:
     return clashes
 
 
-# --- inlining one-expression helpers ---------------------------------------------------------
-#
-# Inline one-expression helpers into the function that calls them, for the rewrites that fuse.
-#
-# Scientific modules wrap a NumPy expression in a helper (``limit(x, floor)`` returning
-# ``np.where(x > floor, x, floor)``, a flux limiter, an equation of state) and call it on whole
-# arrays. Compiled as a separate function, such a helper allocates its result and the caller's
-# next expression reads it again; inlined, it is one more expression of the caller that the
-# devectorizer can fuse into the caller's loops.
-#
-# Only what inlining provably does not change is inlined: a helper whose body is one ``return``
-# of an expression (a docstring aside) with plain positional parameters, each used at least once,
-# no lambda or comprehension; called with positional arguments that are names, numbers, or
-# attributes and subscripts of those (evaluating such an argument more than once reads the same
-# value or view again, and using each parameter evaluates each argument at least once, so an
-# ``IndexError`` the call would raise is still raised); and whose other names the caller does not
-# bind itself.
-
-#: How many rounds of ``inline_expressions``: a helper's helpers are inlined in the next round.
-INLINE_DEPTH = 3
-
-
-def _expression_body(fn: ast.FunctionDef) -> ast.expr | None:
-    """The returned expression of a one-``return`` helper with plain parameters, else None."""
-    body = fn.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
-        body = body[1:]
-    args = fn.args
-    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
-        return None
-    if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
-        return None
-    value = body[0].value
-    if any(isinstance(n, (ast.Lambda, ast.comprehension, ast.NamedExpr, ast.Await, ast.Yield)) for n in ast.walk(value)):
-        return None
-    used = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
-    if not all(a.arg in used for a in args.args):
-        return None
-    return value
-
-
-def _simple(node: ast.expr) -> bool:
-    """A name, a number, or attributes and subscripts of those with such indices and slices."""
-    if isinstance(node, (ast.Name, ast.Constant)):
-        return True
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        return isinstance(node.operand, ast.Constant)
-    if isinstance(node, ast.Attribute):
-        return _simple(node.value)
-    if isinstance(node, ast.Subscript):
-        return _simple(node.value) and _simple_index(node.slice)
-    return False
-
-
-def _simple_index(node: ast.expr) -> bool:
-    if isinstance(node, ast.Tuple):
-        return all(_simple_index(e) for e in node.elts)
-    if isinstance(node, ast.Slice):
-        return all(p is None or _simple(p) for p in (node.lower, node.upper, node.step))
-    return _simple(node)
-
-
-class _Inline(ast.NodeTransformer):
-    def __init__(self, helpers: dict[str, ast.FunctionDef], bound: set[str]) -> None:
-        self.helpers = helpers
-        self.bound = bound
-        self.inlined: list[str] = []
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        self.generic_visit(node)
-        if not isinstance(node.func, ast.Name) or node.func.id not in self.helpers or node.keywords:
-            return node
-        helper = self.helpers[node.func.id]
-        value = _expression_body(helper)
-        params = [a.arg for a in helper.args.args]
-        if value is None or len(node.args) != len(params) or not all(_simple(a) for a in node.args) \
-                or any(isinstance(a, ast.Starred) for a in node.args):
-            return node
-        free = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} - set(params)
-        if free & self.bound:  # the helper's global would read the caller's local of that name
-            return node
-        bindings = dict(zip(params, node.args))
-
-        class Substitute(ast.NodeTransformer):
-            def visit_Name(self, name: ast.Name) -> ast.AST:
-                return copy.deepcopy(bindings[name.id]) if name.id in bindings else name
-
-        self.inlined.append(helper.name)
-        return ast.copy_location(Substitute().visit(copy.deepcopy(value)), node)
-
-
-def inline_expressions(fn: ast.FunctionDef, helpers: Iterable[ast.FunctionDef]) -> tuple[ast.FunctionDef, tuple[str, ...]]:
-    """``fn`` (a copy) with calls of one-expression ``helpers`` replaced by their expression, and
-    the names of the helpers inlined (once per call site)."""
-    table = {h.name: h for h in helpers}
-    tree = copy.deepcopy(fn)
-    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    bound |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
-    done: list[str] = []
-    for _ in range(INLINE_DEPTH):
-        inliner = _Inline(table, bound)
-        tree = inliner.visit(tree)
-        if not inliner.inlined:
-            break
-        done += inliner.inlined
-    ast.fix_missing_locations(tree)
-    return tree, tuple(done)
-
-
 __all__ = ["FunctionSource", "GlobalRef", "SideEffects", "extract", "injected_values", "module_imports", "import_line",
-           "import_lines", "conflicts", "unwrap", "inline_expressions"]
+           "import_lines", "conflicts", "unwrap"]
