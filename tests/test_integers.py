@@ -91,3 +91,22 @@ def test_shift_counts_are_found_and_guarded_to_what_compiled_code_defines(fast):
         assert got == want and type(got) is type(want), (s, got, want)
     # Nothing was caught by the watch (which would have rolled the variant back): the guard did it.
     assert result.winner is None or result.optimized.installed
+
+
+def relax_steps(x, steps):
+    """A time loop whose count is a Python int: range(-2**64) is empty in Python, an
+    OverflowError in compiled code."""
+    for _ in range(steps):
+        x = 0.5 * x + 0.25
+    return x
+
+
+def test_a_range_guard_one_candidate_needed_is_given_to_the_rest_up_front(fast):
+    result = hotpath.tune(relax_steps, np.linspace(0.0, 1.0, 4000), 20, config=fast)
+    first = result.trials[0]
+    assert first.status == "incorrect" and "range/" in first.reason, result.summary()
+    later = [t for t in result.trials[1:] if t.status != "skipped" and t.name.split("+")[0] != first.name]
+    assert later, result.summary()
+    for trial in later:  # none of them spent a trial on the values the first one failed on
+        assert trial.name.endswith("+range-guard") and trial.status != "incorrect", result.summary()
+    assert result.optimized(np.ones(3), -(2**64)).tolist() == [1.0, 1.0, 1.0]

@@ -309,6 +309,20 @@ def refine(candidate: Candidate, failure: Failure) -> Candidate | None:
                    adapters=(*present, *(adapter for adapter, _ in added)))
 
 
+def range_guard_added(before: Candidate, after: Candidate) -> str | None:
+    """The range guard ``after`` (a refinement of ``before``) carries that ``before`` did not."""
+    return next((a for a in after.adapters if a.startswith(RANGE) and a not in before.adapters), None)
+
+
+def with_range_guard(candidate: Candidate, guard: str) -> Candidate:
+    """``candidate`` behind ``guard``, a range guard a sibling's refinement needed: the values it
+    excludes are the function's (a ``range`` bound or a product past int64 fails in every
+    compiled backend), so a candidate given it up front spares the trial that would find them."""
+    if _has(candidate.adapters, RANGE):
+        return candidate
+    return replace(candidate, name=candidate.name + "+range-guard", adapters=(*candidate.adapters, guard))
+
+
 def _has(adapters: tuple[str, ...], prefix: str) -> bool:
     return any(a.startswith(prefix) for a in adapters)
 

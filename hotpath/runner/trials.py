@@ -261,6 +261,10 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
     ``range_guards=False`` refuses refinements behind a value-range guard, for functions whose
     wrong values come from combinations of arguments that no per-argument range can exclude.
 
+    A range guard one candidate's refinement needed is given up front to every proposal started
+    after it (``adapters.with_range_guard``): the values it excludes fail in every compiled
+    backend alike, and each would otherwise spend a trial finding them.
+
     ``budget`` (``Budget.of(config, started)``) stops starting candidates once it is spent (each
     not started is ``skipped`` with the reason) and gives each started trial a deadline of what
     is left; a trial stopped at that deadline is ``skipped`` too, saying so, never ``failed``:
@@ -275,6 +279,7 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
     cut: dict[int, tuple[float, float]] = {}  # ticket -> (submitted at, deadline given) for budget-cut trials
     kept = [c for c in cases if c.name in reference.outcomes]
     stopped: str | None = None
+    learned_guard: str | None = None  # the first range guard a refinement needed, for the rest
 
     def finish(slot: tuple[int, ...], trial: Trial) -> None:
         done[slot] = trial
@@ -287,6 +292,8 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
             if stop is not None and stopped is None and isinstance(queue[0][1], Candidate):
                 stopped = stop([done[s] for s in sorted(done)], [p for _, p in queue])
             slot, proposal = queue.popleft()
+            if isinstance(proposal, Candidate) and learned_guard is not None and len(slot) == 1:
+                proposal = adapters.with_range_guard(proposal, learned_guard)
             if isinstance(proposal, Candidate) and proposal.name in barred:
                 proposal = Skipped(proposal.backend, proposal.name,
                                    "barred for this signature: it was rolled back after misbehaving")
@@ -324,6 +331,8 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
         if trial.failure is not None:
             refined = [c for c in _refinements(fs, candidate, trial.failure, kernels_dir)
                        if range_guards or _range_guards(c) <= _range_guards(candidate)]
+            if range_guards and learned_guard is None:
+                learned_guard = next((g for c in refined if (g := adapters.range_guard_added(candidate, c))), None)
             # Ahead of the rest of the queue, as a sequential run would try them next.
             queue.extendleft(reversed([(slot + (j,), c) for j, c in enumerate(refined)]))
         finish(slot, trial)
