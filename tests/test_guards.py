@@ -7,6 +7,7 @@ import pytest
 
 from hotpath.runner import adapters
 from hotpath.runner.compare import Tolerance, difference
+from hotpath.kernels.base import Failure
 from hotpath.runner.inputs import Probe
 
 
@@ -154,3 +155,21 @@ def test_a_loop_sum_is_installed_with_the_original_scalar_types(fast):
     for later in (a[:100].copy(), a[:1].copy(), a[:0].copy(), np.full(5, 1e200)):
         got, want = result.optimized(later), k.sum_squares(later)
         assert type(got) is type(want) and difference(want, got, Tolerance(None, 0.0)) is None
+
+
+def test_a_sibling_gets_the_adapters_a_refinement_needed_of_kinds_it_lacks():
+    from pathlib import Path
+
+    from hotpath.kernels.base import Candidate
+
+    plain = Candidate("numba", "numba-fused", (), "", "f", Path("f.py"), b"")
+    refined = adapters.refine(plain, Failure("mismatch", "return value: float instead of numpy.float64", "captured",
+                                             return_dtypes="float64", below_size=1))
+    learned = adapters.added_by(plain, refined)
+    assert refined.name == "numba-fused+cast-return+min-size" and len(learned) == 2
+    sibling = Candidate("numba", "numba-fused-parallel", (), "", "f", Path("f.py"), b"")
+    given = adapters.with_learned(sibling, learned)
+    assert given.name == "numba-fused-parallel+cast-return+min-size" and given.adapters == learned
+    guarded = Candidate("numba", "numba", (), "", "f", Path("f.py"), b"", adapters=("min-size:3",))
+    assert adapters.with_learned(guarded, learned).adapters == ("min-size:3", learned[0])  # its own size kept
+    assert adapters.with_learned(sibling, ()) is sibling

@@ -102,11 +102,12 @@ def relax_steps(x, steps):
 
 
 def test_a_range_guard_one_candidate_needed_is_given_to_the_rest_up_front(fast):
+    fast = fast.replace(backends=("numba", "cython"))
     result = hotpath.tune(relax_steps, np.linspace(0.0, 1.0, 4000), 20, config=fast)
     first = result.trials[0]
     assert first.status == "incorrect" and "range/" in first.reason, result.summary()
     later = [t for t in result.trials[1:] if t.status != "skipped" and t.name.split("+")[0] != first.name]
     assert later, result.summary()
     for trial in later:  # none of them spent a trial on the values the first one failed on
-        assert trial.name.endswith("+range-guard") and trial.status != "incorrect", result.summary()
+        assert "+range-guard" in trial.name and trial.status != "incorrect", result.summary()
     assert result.optimized(np.ones(3), -(2**64)).tolist() == [1.0, 1.0, 1.0]

@@ -294,33 +294,50 @@ def refine(candidate: Candidate, failure: Failure) -> Candidate | None:
     the worker verified past the inputs that only a cast or a guard would fix.
     """
     present = candidate.adapters
-    added: list[tuple[str, str]] = []
+    added: list[str] = []
     if failure.return_dtypes and not _has(present, CAST_RETURN):
-        added.append((CAST_RETURN + failure.return_dtypes, "+cast-return"))
+        added.append(CAST_RETURN + failure.return_dtypes)
     if failure.case in NON_FINITE_CASES and FINITE not in present:
-        added.append((FINITE, "+finite-guard"))
+        added.append(FINITE)
     if (guard := _range_refinement(failure)) and guard not in present:
-        added.append((guard, "+range-guard"))
+        added.append(guard)
     if failure.below_size is not None and not _has(present, MIN_SIZE):
-        added.append((f"{MIN_SIZE}{failure.below_size}", "+min-size"))
+        added.append(f"{MIN_SIZE}{failure.below_size}")
     if not added:
         return None
-    return replace(candidate, name=candidate.name + "".join(label for _, label in added),
-                   adapters=(*present, *(adapter for adapter, _ in added)))
+    return _with(candidate, added)
 
 
-def range_guard_added(before: Candidate, after: Candidate) -> str | None:
-    """The range guard ``after`` (a refinement of ``before``) carries that ``before`` did not."""
-    return next((a for a in after.adapters if a.startswith(RANGE) and a not in before.adapters), None)
+def _label(adapter: str) -> str:
+    """What ``adapter`` adds to a candidate's name."""
+    for prefix, label in ((CAST_RETURN, "+cast-return"), (FINITE, "+finite-guard"), (RANGE, "+range-guard"),
+                          (MIN_SIZE, "+min-size"), (DISTINCT_ARRAYS, "+distinct-arrays")):
+        if adapter.startswith(prefix):
+            return label
+    return "+" + adapter
 
 
-def with_range_guard(candidate: Candidate, guard: str) -> Candidate:
-    """``candidate`` behind ``guard``, a range guard a sibling's refinement needed: the values it
-    excludes are the function's (a ``range`` bound or a product past int64 fails in every
-    compiled backend), so a candidate given it up front spares the trial that would find them."""
-    if _has(candidate.adapters, RANGE):
-        return candidate
-    return replace(candidate, name=candidate.name + "+range-guard", adapters=(*candidate.adapters, guard))
+def _with(candidate: Candidate, added: list[str]) -> Candidate:
+    return replace(candidate, name=candidate.name + "".join(_label(a) for a in added),
+                   adapters=(*candidate.adapters, *added))
+
+
+def added_by(before: Candidate, after: Candidate) -> tuple[str, ...]:
+    """The adapters ``after`` (a refinement of ``before``) carries that ``before`` did not."""
+    return tuple(a for a in after.adapters if a not in before.adapters)
+
+
+def with_learned(candidate: Candidate, learned: tuple[str, ...]) -> Candidate:
+    """``candidate`` with the adapters a sibling's refinement needed, of kinds it has none of.
+
+    What they route away is the function's behaviour or the backend's, not one variant's: a
+    range guard's values (``range(-2**64)``, products past int64) fail in every compiled
+    backend, a Numba variant returns a Python float wherever its sibling did. Given up front,
+    they spare the trial each candidate would spend finding them again.
+    """
+    present = {_label(a) for a in candidate.adapters}
+    added = [a for a in learned if _label(a) not in present]
+    return _with(candidate, added) if added else candidate
 
 
 def _has(adapters: tuple[str, ...], prefix: str) -> bool:

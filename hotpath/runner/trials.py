@@ -261,9 +261,9 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
     ``range_guards=False`` refuses refinements behind a value-range guard, for functions whose
     wrong values come from combinations of arguments that no per-argument range can exclude.
 
-    A range guard one candidate's refinement needed is given up front to every proposal started
-    after it (``adapters.with_range_guard``): the values it excludes fail in every compiled
-    backend alike, and each would otherwise spend a trial finding them.
+    The adapters a candidate's first refinement needed are given up front to the proposals of
+    its backend started after it, and its range guard to every backend's
+    (``adapters.with_learned``): each would otherwise spend a trial finding them again.
 
     ``budget`` (``Budget.of(config, started)``) stops starting candidates once it is spent (each
     not started is ``skipped`` with the reason) and gives each started trial a deadline of what
@@ -279,7 +279,7 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
     cut: dict[int, tuple[float, float]] = {}  # ticket -> (submitted at, deadline given) for budget-cut trials
     kept = [c for c in cases if c.name in reference.outcomes]
     stopped: str | None = None
-    learned_guard: str | None = None  # the first range guard a refinement needed, for the rest
+    learned: dict[str, tuple[str, ...]] = {}  # backend -> adapters its refinements needed first
 
     def finish(slot: tuple[int, ...], trial: Trial) -> None:
         done[slot] = trial
@@ -292,8 +292,8 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
             if stop is not None and stopped is None and isinstance(queue[0][1], Candidate):
                 stopped = stop([done[s] for s in sorted(done)], [p for _, p in queue])
             slot, proposal = queue.popleft()
-            if isinstance(proposal, Candidate) and learned_guard is not None and len(slot) == 1:
-                proposal = adapters.with_range_guard(proposal, learned_guard)
+            if isinstance(proposal, Candidate) and len(slot) == 1:
+                proposal = adapters.with_learned(proposal, _learned_for(proposal.backend, learned))
             if isinstance(proposal, Candidate) and proposal.name in barred:
                 proposal = Skipped(proposal.backend, proposal.name,
                                    "barred for this signature: it was rolled back after misbehaving")
@@ -331,12 +331,20 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
         if trial.failure is not None:
             refined = [c for c in _refinements(fs, candidate, trial.failure, kernels_dir)
                        if range_guards or _range_guards(c) <= _range_guards(candidate)]
-            if range_guards and learned_guard is None:
-                learned_guard = next((g for c in refined if (g := adapters.range_guard_added(candidate, c))), None)
+            added = next((a for c in refined if (a := adapters.added_by(candidate, c))), ())
+            if added and candidate.backend not in learned:
+                learned[candidate.backend] = added
             # Ahead of the rest of the queue, as a sequential run would try them next.
             queue.extendleft(reversed([(slot + (j,), c) for j, c in enumerate(refined)]))
         finish(slot, trial)
     return decide([done[slot] for slot in sorted(done)], config)
+
+
+def _learned_for(backend: str, learned: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """What ``backend``'s next proposal starts with: its siblings' adapters, others' range guards."""
+    own = learned.get(backend, ())
+    others = tuple(a for b, added in learned.items() if b != backend for a in added if a.startswith(adapters.RANGE))
+    return own + others[:1]
 
 
 #: The start of the reason of a trial stopped at the budget's deadline (``Budget.stopped``).
