@@ -33,6 +33,10 @@ _SCALAR_UFUNCS = {"/": "divide", "//": "floor_divide", "%": "remainder", "**": "
 _REDUCTION_NAMES = {"max": "maximum", "min": "minimum"}
 
 
+#: NumPy's pairwise-summation block (``pairwise.BLOCK``, which imports Numba; this module must not).
+NUMPY_BLOCK = 128
+
+
 class Names:
     """Fresh local names that clash with nothing in the function."""
 
@@ -692,9 +696,9 @@ class Emitter:
 
         A run of an array is summed where it lies (a row view); a computed run shorter than 8 is
         added one element after another, which is NumPy's order for it (its pairwise sum starts
-        blocks at 8); a longer one is filled into a buffer, as NumPy's temporary holds it, and
-        summed pairwise. The buffer is allocated per run: inside a parallel loop each thread
-        needs its own.
+        blocks at 8); a longer one is computed one of NumPy's blocks at a time into a buffer and
+        summed pairwise from the block sums. The buffers are allocated per run: inside a parallel
+        loop each thread needs its own.
         """
         axis, dtype = expr.axes[0], expr.dtype
         extent = self.extent(axis)
@@ -713,12 +717,30 @@ class Emitter:
         if expr.kind == "mean":
             mean = f"{self.np}.divide({acc}, {extent})"
             out.append(f"    {acc} = {mean if dtype == np.float64 else self._cast(mean, dtype)}")
+        # Longer: block by block into a buffer of NumPy's block size, each block summed as NumPy
+        # sums it, the block sums added up NumPy's tree (see ``pairwise``): the run is never
+        # stored whole.
+        lengths, sums, start, base, block, length, offset = (
+            self.names.fresh(n) for n in ("lens", "sums", "start", "base", "j", "m", "q"))
+        dtype_name = self._dtype(expr.operand.dtype)  # type: ignore[union-attr]
         out.append("else:")
-        out.append(f"    {run} = {self.empty}(({extent},), {self._dtype(expr.operand.dtype)})")  # type: ignore[union-attr]
-        out.append(f"    for i_{axis} in range({extent}):")
-        out += ["        " + line for line in body]
-        out.append(f"        {run}[i_{axis}] = {value}")
-        out.append(f"    {acc} = {function}({run})")
+        out.append(f"    {lengths} = {self.pairwise}.leaf_lengths({extent})")
+        out.append(f"    {sums} = {self.empty}(({lengths}.shape[0],), {dtype_name})")
+        out.append(f"    {run} = {self.empty}(({NUMPY_BLOCK},), {dtype_name})")
+        out.append(f"    {start} = 0")
+        out.append(f"    for {block} in range({lengths}.shape[0]):")
+        out.append(f"        {length} = {lengths}[{block}]")
+        # max(): an index LLVM can prove non-negative spares every read Numba's negative-index
+        # fix-up, which halves this loop's speed.
+        out.append(f"        {base} = max({start}, 0)")
+        out.append(f"        for {offset} in range({length}):")
+        out.append(f"            i_{axis} = {base} + {offset}")
+        out += ["            " + line for line in body]
+        out.append(f"            {run}[{offset}] = {value}")
+        out.append(f"        {sums}[{block}] = {self.pairwise}.leaf_sum({run}, {length})")
+        out.append(f"        {start} += {length}")
+        out.append(f"    {acc} = {function}_of_leaves({extent}, {sums})")
+        self.sequential.append(block)  # a block of 128 is far too small to share among threads
 
     def _row_view(self, operand: ir.Expr, axis: int) -> str | None:
         """``a[i, j, :]`` when ``operand`` reads a whole run of an array along ``axis``, its last."""

@@ -103,6 +103,78 @@ def _tree(a, start, n):  # type: ignore[no-untyped-def]
 _tree_jit = njit(cache=True)(_tree)
 
 
+# A sum of a computed run (``np.sum((a - b) ** 2)``) need not be stored whole to be added in
+# NumPy's order: the split tree depends on the length alone, and its leaves are consecutive
+# blocks. The generated loop fills one block at a time into a small buffer (``leaf_lengths``
+# says how long each is), sums it as NumPy's leaf does (``leaf_sum``), and the block sums are
+# added up the same tree (``pairwise_sum_of_leaves``): one pass, the temporary in L1.
+
+
+def _leaf_lengths(n):  # type: ignore[no-untyped-def]
+    """The lengths of the blocks NumPy's pairwise sum of ``n >= 1`` elements adds, left to right."""
+    out = np.empty(n // 64 + 2, np.intp)
+    if n <= BLOCK:
+        out[0] = n
+        return out[:1]
+    pending = np.empty(_STACK, np.intp)
+    tasks, count = 1, 0
+    pending[0] = n
+    while tasks:
+        tasks -= 1
+        m = pending[tasks]
+        if m <= BLOCK:
+            out[count] = m
+            count += 1
+            continue
+        half = m // 2
+        half -= half % 8
+        pending[tasks], pending[tasks + 1] = m - half, half  # the left half on top: it comes first
+        tasks += 2
+    return out[:count]
+
+
+leaf_lengths = njit(cache=True)(_leaf_lengths)
+
+
+@njit(cache=True)
+def leaf_sum(buffer, n):  # type: ignore[no-untyped-def]
+    """NumPy's sum of a block: ``buffer[:n]``, ``1 <= n <= BLOCK``."""
+    return _leaf_jit(buffer, 0, n)
+
+
+def _combine(n, sums):  # type: ignore[no-untyped-def]
+    """The pairwise sum of ``n`` elements whose blocks (``leaf_lengths(n)``) summed to ``sums``."""
+    if n <= BLOCK:
+        return sums[0]
+    kinds = np.empty(_STACK, np.int8)
+    lengths = np.empty(_STACK, np.intp)
+    values = np.empty(_STACK, sums.dtype)
+    tasks, top, leaf = 1, 0, 0
+    kinds[0], lengths[0] = 0, n
+    while tasks:
+        tasks -= 1
+        if kinds[tasks] == 1:
+            top -= 1
+            values[top - 1] = values[top - 1] + values[top]
+            continue
+        m = lengths[tasks]
+        if m <= BLOCK:
+            values[top] = sums[leaf]
+            leaf += 1
+            top += 1
+            continue
+        half = m // 2
+        half -= half % 8
+        kinds[tasks] = 1
+        kinds[tasks + 1], lengths[tasks + 1] = 0, m - half
+        kinds[tasks + 2], lengths[tasks + 2] = 0, half
+        tasks += 3
+    return values[0]
+
+
+_combine_jit = njit(cache=True)(_combine)
+
+
 def _flat(a):  # type: ignore[no-untyped-def]
     """``a`` as the 1-d run NumPy's iterator sums, or a typing error where that is not reproduced."""
     if a.ndim == 1:
@@ -159,6 +231,35 @@ def _sum_impl(a):  # type: ignore[no-untyped-def]
     return impl
 
 
+def pairwise_sum_of_leaves(n: int, sums: np.ndarray) -> object:
+    """What ``pairwise_sum`` returns for ``n >= 1`` elements whose blocks summed to ``sums``."""
+    return sums.dtype.type(0.0) + _combine(n, sums)
+
+
+def pairwise_mean_of_leaves(n: int, sums: np.ndarray) -> object:
+    """What ``pairwise_mean`` returns for ``n >= 1`` elements whose blocks summed to ``sums``."""
+    kind = sums.dtype.type
+    return kind((kind(0.0) + _combine(n, sums)) / kind(n))
+
+
+@overload(pairwise_sum_of_leaves)
+def _sum_of_leaves_impl(n, sums):  # type: ignore[no-untyped-def]
+    kind = _float_kind(sums) if isinstance(sums, types.Array) else None
+    if kind is None:
+        return None
+    zero = kind(0.0)  # type: ignore[misc]
+    return lambda n, sums: zero + _combine_jit(n, sums)
+
+
+@overload(pairwise_mean_of_leaves)
+def _mean_of_leaves_impl(n, sums):  # type: ignore[no-untyped-def]
+    kind = _float_kind(sums) if isinstance(sums, types.Array) else None
+    if kind is None:
+        return None
+    zero = kind(0.0)  # type: ignore[misc]
+    return lambda n, sums: kind((zero + _combine_jit(n, sums)) / kind(n))
+
+
 @overload(pairwise_mean)
 def _mean_impl(a):  # type: ignore[no-untyped-def]
     if not isinstance(a, types.Array):
@@ -200,4 +301,5 @@ def _mean_impl(a):  # type: ignore[no-untyped-def]
     return impl
 
 
-__all__ = ["BLOCK", "BUFFER", "pairwise_mean", "pairwise_sum"]
+__all__ = ["BLOCK", "BUFFER", "leaf_lengths", "leaf_sum", "pairwise_mean", "pairwise_mean_of_leaves", "pairwise_sum",
+           "pairwise_sum_of_leaves"]
