@@ -247,7 +247,7 @@ def _sum_of_leaves_impl(n, sums):  # type: ignore[no-untyped-def]
     kind = _float_kind(sums) if isinstance(sums, types.Array) else None
     if kind is None:
         return None
-    zero = kind(0.0)  # type: ignore[misc]
+    zero = kind(0.0)
     return lambda n, sums: zero + _combine_jit(n, sums)
 
 
@@ -256,7 +256,7 @@ def _mean_of_leaves_impl(n, sums):  # type: ignore[no-untyped-def]
     kind = _float_kind(sums) if isinstance(sums, types.Array) else None
     if kind is None:
         return None
-    zero = kind(0.0)  # type: ignore[misc]
+    zero = kind(0.0)
     return lambda n, sums: kind((zero + _combine_jit(n, sums)) / kind(n))
 
 
