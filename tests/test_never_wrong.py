@@ -38,6 +38,29 @@ def test_index_error_on_empty_input_needs_bounds_checks(fast):
         result.optimized(a[:0].copy())
 
 
+def smooth_with_fixed_ends(u):
+    """Slices for the interior, ``u[0]`` and ``u[-1]`` for the ends: IndexError when empty."""
+    out = np.empty_like(u)
+    out[1:-1] = 0.25 * u[:-2] + 0.5 * u[1:-1] + 0.25 * u[2:]
+    out[0] = u[0]
+    out[-1] = u[-1]
+    return out
+
+
+def test_the_bounds_checks_one_numba_variant_needed_are_built_into_the_next_ones(fast):
+    u = np.random.default_rng(6).random(200_000)
+    result = hotpath.tune(smooth_with_fixed_ends, u, config=fast)
+    at, first = next((i, t) for i, t in enumerate(result.trials) if "IndexError" in t.reason)
+    assert first.status == "incorrect" and "+" not in first.name, result.summary()
+    later = [t for t in result.trials[at + 1:] if t.status != "skipped" and t.name.split("+")[0] != first.name]
+    assert later, result.summary()
+    for trial in later:  # built with bounds checks up front: none failed on the empty input first
+        assert "+boundscheck" in trial.name and trial.status != "incorrect", result.summary()
+    with pytest.raises(IndexError):
+        result.optimized(u[:0].copy())
+    _calls_agree(result, smooth_with_fixed_ends, [(u,), (u[:1].copy(),), (u[:2].copy(),)])
+
+
 def test_raised_exceptions_must_match(fast):
     a = np.random.default_rng(5).random(100_000)
     result = hotpath.tune(k.checked_mean, a, config=fast)

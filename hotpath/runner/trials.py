@@ -227,12 +227,21 @@ def _trial(candidate: Candidate, result: JobResult, reference: ReferenceReport) 
 
 def _refinements(fs: FunctionSource, candidate: Candidate, failure: Failure, kernels_dir: Path) -> list[Candidate]:
     """Stricter candidates worth a trial after ``failure``: the backend's own, or an adapter."""
-    refined = get_backend(candidate.backend).refine(fs, candidate, failure, kernels_dir)
+    refined = _backend_refinement(fs, candidate, failure, kernels_dir)
     if refined is not None:
-        cast = (adapters.CAST_RETURN + failure.return_dtypes,) if failure.return_dtypes else ()
-        return [replace(refined, adapters=tuple(dict.fromkeys(candidate.adapters + cast)))]
+        return [refined]
     adapted = adapters.refine(candidate, failure)
     return [adapted] if adapted is not None else []
+
+
+def _backend_refinement(fs: FunctionSource, candidate: Candidate, failure: Failure,
+                        kernels_dir: Path) -> Candidate | None:
+    """The backend's own stricter build for ``failure`` (bounds checks, NumPy's error model ...)."""
+    refined = get_backend(candidate.backend).refine(fs, candidate, failure, kernels_dir)
+    if refined is None:
+        return None
+    cast = (adapters.CAST_RETURN + failure.return_dtypes,) if failure.return_dtypes else ()
+    return replace(refined, adapters=tuple(dict.fromkeys(candidate.adapters + cast)))
 
 
 def _range_guards(candidate: Candidate) -> int:
@@ -261,9 +270,11 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
     ``range_guards=False`` refuses refinements behind a value-range guard, for functions whose
     wrong values come from combinations of arguments that no per-argument range can exclude.
 
-    The adapters a candidate's first refinement needed are given up front to the proposals of
-    its backend started after it, and its range guard to every backend's
-    (``adapters.with_learned``): each would otherwise spend a trial finding them again.
+    What a candidate's first refinement needed is given up front to the proposals of its
+    backend started after it: the backend's own stricter build (``+boundscheck`` where the
+    original raised IndexError, NumPy's error model) and the adapters, and its range guard to
+    every backend's (``adapters.with_learned``): each would otherwise spend a trial finding them
+    again.
 
     ``budget`` (``Budget.of(config, started)``) stops starting candidates once it is spent (each
     not started is ``skipped`` with the reason) and gives each started trial a deadline of what
@@ -280,6 +291,7 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
     kept = [c for c in cases if c.name in reference.outcomes]
     stopped: str | None = None
     learned: dict[str, tuple[str, ...]] = {}  # backend -> adapters its refinements needed first
+    learned_builds: dict[str, Failure] = {}  # backend -> the failure its own refinement answered first
 
     def finish(slot: tuple[int, ...], trial: Trial) -> None:
         done[slot] = trial
@@ -293,6 +305,9 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
                 stopped = stop([done[s] for s in sorted(done)], [p for _, p in queue])
             slot, proposal = queue.popleft()
             if isinstance(proposal, Candidate) and len(slot) == 1:
+                if proposal.backend in learned_builds:
+                    proposal = _backend_refinement(fs, proposal, learned_builds[proposal.backend],
+                                                   kernels_dir) or proposal
                 proposal = adapters.with_learned(proposal, _learned_for(proposal.backend, learned))
             if isinstance(proposal, Candidate) and proposal.name in barred:
                 proposal = Skipped(proposal.backend, proposal.name,
@@ -334,6 +349,9 @@ def speculate(original: Callable[..., Any], fs: FunctionSource, proposals: Seque
             added = next((a for c in refined if (a := adapters.added_by(candidate, c))), ())
             if added and candidate.backend not in learned:
                 learned[candidate.backend] = added
+            if len(slot) == 1 and candidate.backend not in learned_builds and refined \
+                    and refined[0].options != candidate.options:
+                learned_builds[candidate.backend] = trial.failure
             # Ahead of the rest of the queue, as a sequential run would try them next.
             queue.extendleft(reversed([(slot + (j,), c) for j, c in enumerate(refined)]))
         finish(slot, trial)
