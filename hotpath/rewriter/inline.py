@@ -18,8 +18,8 @@ that nothing else in the caller reads.
   the helper's assignments run, as statements inserted before that statement. That evaluates
   them before the rest of the statement, which changes nothing only when nothing in the
   statement or the helpers changes an array: so this is done only when every call in them is a
-  helper's, a builtin's, a module function's without ``out=``, or a method that returns a new
-  value (``.sum()``, ``.copy()``, ``.reshape()`` ...).
+  helper's, a pure builtin's, a module function's without ``out=``, or an array method that
+  returns a new value (``hotpath.vocabulary``).
 - Elsewhere only a one-``return`` helper whose arguments are names, numbers, or attributes and
   subscripts of those is inlined, as an expression: evaluating such an argument again reads the
   same value or view, and every parameter must be used, so an ``IndexError`` the call would raise
@@ -36,6 +36,8 @@ import copy
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from hotpath import vocabulary
 
 #: How many rounds of inlining: a helper's helpers are inlined in the next round.
 INLINE_DEPTH = 3
@@ -117,15 +119,6 @@ def _uses_every_parameter(body: HelperBody) -> bool:
     return all(p in used for p in body.params)
 
 
-#: Builtins and array methods that change no argument: a statement calling only these (and
-#: module functions without ``out=``) may have its helpers' arguments evaluated first.
-PURE_BUILTINS = frozenset({"abs", "min", "max", "len", "float", "int", "round", "range", "sum", "pow",
-                           "divmod", "bool", "complex"})
-PURE_METHODS = frozenset({"sum", "mean", "max", "min", "prod", "std", "var", "any", "all", "copy",
-                          "reshape", "astype", "transpose", "ravel", "flatten", "dot", "cumsum",
-                          "cumprod", "argmax", "argmin", "conj", "conjugate", "item", "squeeze"})
-
-
 def _changes_nothing(tree: ast.AST, helpers: dict[str, HelperBody], bound: set[str]) -> bool:
     """Whether every call in ``tree`` is one that changes no array (see the module docstring)."""
     for node in ast.walk(tree):
@@ -135,7 +128,7 @@ def _changes_nothing(tree: ast.AST, helpers: dict[str, HelperBody], bound: set[s
         if isinstance(func, ast.Name):
             if func.id in helpers and func.id not in bound:
                 continue
-            if func.id in PURE_BUILTINS and func.id not in bound:
+            if func.id in vocabulary.PURE_BUILTINS and func.id not in bound:
                 continue
             return False
         if not isinstance(func, ast.Attribute) or any(k.arg == "out" for k in node.keywords):
@@ -143,7 +136,7 @@ def _changes_nothing(tree: ast.AST, helpers: dict[str, HelperBody], bound: set[s
         base = func.value
         if isinstance(base, ast.Name) and base.id not in bound:
             continue  # a module's function (a method changing a global is refused at extraction)
-        if func.attr not in PURE_METHODS:
+        if func.attr not in vocabulary.ARRAY_METHODS:
             return False
     return True
 
