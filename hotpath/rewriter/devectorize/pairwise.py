@@ -143,7 +143,11 @@ def leaf_sum(buffer, n):  # type: ignore[no-untyped-def]
 
 
 def _combine(n, sums):  # type: ignore[no-untyped-def]
-    """The pairwise sum of ``n`` elements whose blocks (``leaf_lengths(n)``) summed to ``sums``."""
+    """The pairwise sum of ``n`` elements whose blocks (``leaf_lengths(n)``) summed to ``sums``.
+
+    ``_tree``'s walk with the leaves read from ``sums``. ``_tree`` keeps its own rather than
+    summing every block first and calling this: that costs a whole stored array's sum 5-20%.
+    """
     if n <= BLOCK:
         return sums[0]
     kinds = np.empty(_STACK, np.int8)
