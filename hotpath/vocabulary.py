@@ -21,6 +21,11 @@ MUTATING_METHODS = frozenset({
     "add", "discard",
 })
 
+#: NumPy functions that write into an array they are given (besides any ``out=``).
+MUTATING_FUNCTIONS = frozenset({
+    "copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis", "shuffle", "at",
+})
+
 #: NumPy array methods that return a new value and leave the array as it was.
 ARRAY_METHODS = frozenset({
     "sum", "mean", "max", "min", "prod", "std", "var", "any", "all", "copy",

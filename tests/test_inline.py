@@ -71,6 +71,11 @@ def mutates_first(a):
     return clip_inplace(a).sum() + where(a * 2.0 > 1.0, 1.0, 0.0).sum()
 
 
+def copied_first_plus(a, b):
+    # np.copyto returns None; adding it would raise, so only its place in the order matters here.
+    return [np.copyto(a, b), where(a * 2.0 > 1.0, a, 0.0)][1]
+
+
 def sorted_first(a):
     return a.sort() or where(a * 2.0 > 1.0, a, 0.0)
 
@@ -112,13 +117,14 @@ def test_only_expression_helpers_with_simple_arguments_inline_under_a_condition(
     np.testing.assert_array_equal(inlined(x, False), conditional(x, False))
 
 
-@pytest.mark.parametrize("fn", [mutates_first, sorted_first])
+@pytest.mark.parametrize("fn", [mutates_first, sorted_first, copied_first_plus])
 def test_nothing_is_evaluated_early_in_a_statement_that_changes_an_array(fn):
     inlined, names, source = _inlined(fn)
     assert "where_mask" not in source and "where(a * 2.0 > 1.0" in source, source
     a, b = np.linspace(-2.0, 2.0, 9), np.linspace(-2.0, 2.0, 9)
-    result = inlined(a)
-    expected = fn(b)
+    extra = (np.linspace(0.0, 1.0, 9),) if fn is copied_first_plus else ()
+    result = inlined(a, *extra)
+    expected = fn(b, *extra)
     np.testing.assert_array_equal(result, expected)
 
 

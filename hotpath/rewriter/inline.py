@@ -18,8 +18,8 @@ that nothing else in the caller reads.
   the helper's assignments run, as statements inserted before that statement. That evaluates
   them before the rest of the statement, which changes nothing only when nothing in the
   statement or the helpers changes an array: so this is done only when every call in them is a
-  helper's, a pure builtin's, a module function's without ``out=``, or an array method that
-  returns a new value (``hotpath.vocabulary``).
+  helper's, a pure builtin's, a module function's that writes nothing (no ``out=``, not
+  ``np.copyto`` ...), or an array method that returns a new value (``hotpath.vocabulary``).
 - Elsewhere only a one-``return`` helper whose arguments are names, numbers, or attributes and
   subscripts of those is inlined, as an expression: evaluating such an argument again reads the
   same value or view, and every parameter must be used, so an ``IndexError`` the call would raise
@@ -131,7 +131,8 @@ def _changes_nothing(tree: ast.AST, helpers: dict[str, HelperBody], bound: set[s
             if func.id in vocabulary.PURE_BUILTINS and func.id not in bound:
                 continue
             return False
-        if not isinstance(func, ast.Attribute) or any(k.arg == "out" for k in node.keywords):
+        if not isinstance(func, ast.Attribute) or any(k.arg == "out" for k in node.keywords) \
+                or func.attr in vocabulary.MUTATING_FUNCTIONS:
             return False
         base = func.value
         if isinstance(base, ast.Name) and base.id not in bound:
