@@ -27,7 +27,8 @@ from hotpath.kernels.base import CAST_RETURN, DISTINCT_ARRAYS, FINITE, MIN_SIZE,
 from hotpath.runner.adapters import describe, parse_ranges
 
 #: hotpath modules a generated variant may import, copied beside the patched module instead.
-VENDORED = ("hotpath.rewriter.devectorize.pairwise", "hotpath.rewriter.devectorize.hugepages")
+VENDORED = ("hotpath.rewriter.devectorize.pairwise", "hotpath.rewriter.devectorize.hugepages",
+            "hotpath.rewriter.devectorize.vmath")
 
 
 class NotExported(Exception):

@@ -4,7 +4,7 @@ Per file: each exported function's definition is replaced by its block (``hotpat
 the imports the blocks need and the guard checks they call (copied from
 ``hotpath.export.runtime``) go below the module's last import before the first replaced function;
 the hotpath modules a fused variant calls (NumPy's pairwise summation order, huge-page
-allocation) are copied beside the module as new files. Paths in the diff are relative to a root
+allocation, vectorizable exp and log) are copied beside the module as new files. Paths in the diff are relative to a root
 (``a/`` and ``b/`` prefixes), so ``git apply`` or ``patch -p1`` applies it from there.
 """
 

@@ -62,6 +62,9 @@ PAIRWISE_ALIAS = "_hotpath_pairwise"
 #: because it imports Numba and only the generated modules need it.
 ALLOCATOR = "hotpath.rewriter.devectorize.hugepages"
 
+#: Where fused float loops take ``exp`` and ``log`` that LLVM vectorizes (named, for the same reason).
+VECTOR_MATH = "hotpath.rewriter.devectorize.vmath"
+
 
 def _decorator(options: dict[str, Any], parallel_allowed: bool = True) -> str:
     args = ["cache=True"]
@@ -151,7 +154,7 @@ class NumbaBackend:
         tree, inlined = inline_helpers(fs.tree, [helper.tree for helper in list(fs.walk())[1:]])
         try:
             rewrite = devectorize(tree, signature.args, module_imports(fs), allocator=ALLOCATOR,
-                                  pairwise=PAIRWISE)
+                                  pairwise=PAIRWISE, vmath=VECTOR_MATH)
         except Exception as exc:  # a rewriter bug costs the fused candidates, not the others
             log.exception("devectorizing %s failed", fs.qualname)
             return [Skipped(self.name, "numba-fused", f"devectorizing failed: {type(exc).__name__}: {exc}")]
@@ -249,7 +252,7 @@ class NumbaBackend:
         main = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == fs.name)
         main.decorator_list = []
         imports = tuple((a.asname or a.name, a.name) for node in module.body if isinstance(node, ast.Import)
-                        for a in node.names if a.name in ("numpy", ALLOCATOR, PAIRWISE))
+                        for a in node.names if a.name in ("numpy", ALLOCATOR, PAIRWISE, VECTOR_MATH))
         return self._candidate(fs, candidate.name + suffix, {**options, **change},
                                pickle_namespace(injected_values(fs)), kernels_dir, main, candidate.notes,
                                imports, placed=True)

@@ -7,8 +7,9 @@ for which statements, ``substitute`` for cheap locals read by several statements
 for how dtypes follow NumPy exactly). The loops are plain Python over ``range``, so any
 loop compiler can take them; the Numba variants pass ``allocator`` so that the arrays the loops
 fill are allocated as NumPy allocates them (``hugepages``), and pass ``pairwise`` so that whole
-and row-wise float sums are added in NumPy's pairwise order (``pairwise``); float sums the
-loops add in another order are listed in ``Rewrite.reassociations``. Pythran needs no such rewrite: it
+and row-wise float sums are added in NumPy's pairwise order (``pairwise``), and pass ``vmath`` so
+that float ``exp`` and ``log`` are computed in a form LLVM vectorizes, as NumPy's are; float sums
+the loops add in another order are listed in ``Rewrite.reassociations``. Pythran needs no such rewrite: it
 fuses NumPy expressions itself (``hotpath.kernels.pythran_backend``).
 """
 

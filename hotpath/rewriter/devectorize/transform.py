@@ -70,7 +70,7 @@ class Rewrite:
 
 
 def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, str],
-                allocator: str | None = None, pairwise: str | None = None) -> Rewrite:
+                allocator: str | None = None, pairwise: str | None = None, vmath: str | None = None) -> Rewrite:
     """``fn`` with its NumPy expression statements turned into loop nests where the rules allow.
 
     ``args`` are the ``ArgSpec``s of the observed signature (dtype, ndim of each array);
@@ -79,7 +79,8 @@ def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, 
     the arrays the function allocates (see ``hugepages``: how Numba code allocates like NumPy).
     ``pairwise`` names a module with NumPy's summation order (``pairwise``, Numba only): whole
     1-d float sums and means call it; without it, and for the sums it cannot take, the
-    ``Rewrite`` lists them as reassociations.
+    ``Rewrite`` lists them as reassociations. ``vmath`` names a module with ``exp`` and ``log``
+    that LLVM vectorizes (``vmath``, Numba only): float loops call it instead of ``np.exp``.
     """
     fn = copy.deepcopy(fn)
     if len(args) != len(fn.args.args):
@@ -108,11 +109,15 @@ def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, 
         driver.allocator = driver.names.fresh("_alloc")
     if pairwise is not None:
         driver.pairwise = driver.names.fresh("_pw")
+    if vmath is not None:
+        driver.vmath = driver.names.fresh("_vm")
     fn.body = driver.block(fn.body)
     if driver.allocator is not None and driver.allocated:
         imports += ((driver.allocator, allocator),)  # type: ignore[operator]
     if driver.pairwise is not None and any(f"{driver.pairwise}." in line for line in map(ast.unparse, fn.body)):
         imports += ((driver.pairwise, pairwise),)  # type: ignore[operator]
+    if driver.vmath is not None and any(f"{driver.vmath}." in line for line in map(ast.unparse, fn.body)):
+        imports += ((driver.vmath, vmath),)  # type: ignore[operator]
     return Rewrite(fn, tuple(driver.notes), driver.writes_arguments, imports if driver.notes else (),
                    tuple(driver.sequential), tuple(dict.fromkeys(driver.reassociations)))
 
@@ -153,6 +158,7 @@ class _Driver:
         self.allocated = False  # whether the rewritten function calls it
         self.sequential: list[str] = []  # see ``Rewrite.sequential``
         self.pairwise: str | None = None  # alias of the summation-order module, when there is one
+        self.vmath: str | None = None  # alias of the vectorizable exp/log module, when there is one
         #: Arrays known to be C-ordered: parameters the signature shows so, and locals the nests
         #: allocate (rebinding a name any other way drops it).
         self.c_arrays: frozenset[str] = frozenset()
@@ -391,7 +397,7 @@ class _Driver:
         return isinstance(node, ast.Name) and is_array(self.oracle.values.get(node.id))
 
     def _emitter(self, builder: Builder) -> Emitter:
-        return Emitter(builder, self.names, self.numpy, self._empty(), self.pairwise, self.c_arrays)
+        return Emitter(builder, self.names, self.numpy, self._empty(), self.pairwise, self.c_arrays, self.vmath)
 
     # -- one statement -------------------------------------------------------------------------
     def _rewrite(self, stmt: ast.stmt, pending: Mapping[str, ast.Assign]) -> tuple[list[str] | None, set[str]]:

@@ -1,0 +1,137 @@
+"""Vectorizable ``exp`` and ``log`` for fused loops: NumPy's values, special values exactly.
+
+The functions are compiled by real Numba inside a loop, as the fused variants call them, and
+compared with NumPy over random bit patterns (every exponent), the ranges where results overflow
+or turn subnormal, and every special value. The fused rewrite must call them, keep calling them
+after a refinement, and stay verified end to end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hotpath
+from hotpath.kernels import Candidate, get_backend
+from hotpath.kernels.base import Failure
+from hotpath.rewriter.devectorize.emit import VECTOR_MATH
+from hotpath.rewriter.source import extract
+from hotpath.signature import signature_of
+
+numba = pytest.importorskip("numba")
+vmath = pytest.importorskip("hotpath.rewriter.devectorize.vmath")
+
+RNG = np.random.default_rng(11)
+SPECIALS = np.array([np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 5e-324, -5e-324, 1e-310,
+                     2.2250738585072014e-308, 1.7976931348623157e308, -1.7976931348623157e308,
+                     709.782712893384, 709.7827128933841, 709.7827128933839, -745.1332191019411,
+                     -745.1332191019412, -708.3964185322641, np.sqrt(2.0), np.nextafter(np.sqrt(2.0), 2.0),
+                     np.nextafter(np.sqrt(2.0), 0.0), np.nextafter(1.0, 0.0), np.nextafter(1.0, 2.0)])
+
+
+@numba.njit
+def _apply_exp(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = vmath.exp(x[i])
+    return out
+
+
+@numba.njit
+def _apply_log(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = vmath.log(x[i])
+    return out
+
+
+@numba.njit
+def _apply_exp32(x):
+    out = np.empty_like(x)
+    for i in range(x.size):
+        out[i] = np.float32(vmath.exp(x[i]))  # as the emitter spells a float32 call
+    return out
+
+
+def inputs() -> np.ndarray:
+    bits = RNG.integers(0, 2**63, 200_000, dtype=np.int64).view(np.float64)  # every exponent
+    return np.concatenate([bits, -bits, RNG.uniform(-750.0, 712.0, 100_000), RNG.standard_normal(100_000),
+                           RNG.uniform(1 - 1e-6, 1 + 1e-6, 10_000), SPECIALS])
+
+
+def assert_within_an_ulp(expected: np.ndarray, actual: np.ndarray) -> None:
+    special = ~np.isfinite(expected) | ~np.isfinite(actual) | (expected == 0) | (actual == 0)
+    np.testing.assert_array_equal(actual[special], expected[special])  # NaN, +-inf, +-0 exactly
+    normal = ~special & (np.abs(expected) >= np.finfo(np.float64).tiny)
+    ulps = np.abs(actual[normal] - expected[normal]) / np.spacing(np.abs(expected[normal]))
+    assert ulps.max() <= 1.0
+    # Subnormal results carry fewer bits; they still round to within the verifier's tolerance.
+    np.testing.assert_allclose(actual[~special], expected[~special], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name", ["exp", "log"])
+def test_matches_numpy_within_an_ulp_and_special_values_exactly(name):
+    assert VECTOR_MATH == vmath.FUNCTIONS  # the emitter's list is this module's (it cannot import it)
+    x = inputs()
+    with np.errstate(all="ignore"):
+        expected = getattr(np, name)(x)
+    actual = (_apply_exp if name == "exp" else _apply_log)(x)
+    assert_within_an_ulp(expected, actual)
+
+
+def test_float32_computed_in_float64_rounds_within_numpys_own_error():
+    x = np.concatenate([RNG.uniform(-104.0, 89.0, 100_000), [np.nan, np.inf, -np.inf, 0.0, 88.72, 88.73]])
+    x = x.astype(np.float32)
+    with np.errstate(all="ignore"):
+        expected = np.exp(x)
+    actual = _apply_exp32(x)
+    assert actual.dtype == np.float32
+    finite = np.isfinite(expected) & (expected > np.finfo(np.float32).tiny)
+    np.testing.assert_array_equal(actual[~np.isfinite(expected)], expected[~np.isfinite(expected)])
+    assert (np.abs(actual[finite] - expected[finite]) / np.spacing(expected[finite])).max() <= 4
+
+
+def test_the_loop_calls_no_c_library_function():
+    """The point of the module: nothing left in the loop that LLVM must keep scalar."""
+    x = np.ones(4)
+    for kernel in (_apply_exp, _apply_log):
+        kernel(x)
+        llvm = kernel.inspect_llvm(kernel.signatures[0])
+        assert "@exp(" not in llvm and "@log(" not in llvm and "llvm.exp" not in llvm and "llvm.log" not in llvm
+
+
+def log_sum_exp(a):
+    m = a.max(axis=1)
+    return m + np.log(np.sum(np.exp(a - m[:, None]), axis=1))
+
+
+def test_fused_variant_calls_it_and_agrees_on_nan_and_inf_rows(fast):
+    a = RNG.standard_normal((300, 40)) * 20.0
+    result = hotpath.tune(log_sum_exp, a, config=fast)
+    fused = next(t for t in result.trials if t.name.startswith("numba-fused") and t.correct)
+    assert f"{VECTOR_MATH[0]}(" in fused.candidate.source and "hotpath.rewriter.devectorize.vmath" in fused.candidate.source
+    later = RNG.standard_normal((6, 40)) * 300.0  # exp of the shifted values underflows to 0
+    later[1, 3], later[2, 0], later[3, 39], later[4, :] = np.nan, np.inf, -np.inf, -np.inf
+    variant = get_backend("numba").load(fused.candidate)
+    with np.errstate(all="ignore"):
+        expected = log_sum_exp(later)
+        actual = variant(later)
+    np.testing.assert_allclose(actual, expected, rtol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
+
+
+def exp_of_first(x):
+    return np.exp(x - x[0])
+
+
+def test_a_refined_fused_candidate_still_imports_it(tmp_path):
+    backend = get_backend("numba")
+    x = RNG.standard_normal(50)
+    found = backend.propose(extract(exp_of_first), signature_of((x,)), hotpath.Config(), tmp_path)
+    fused = next(c for c in found if isinstance(c, Candidate) and c.name == "numba-fused")
+    assert "vmath" in fused.source
+    refined = backend.refine(extract(exp_of_first), fused, Failure("mismatch", "x", "empty", "IndexError"), tmp_path)
+    assert refined is not None and "vmath" in refined.source
+    np.testing.assert_allclose(backend.load(refined)(x), exp_of_first(x), rtol=1e-12)
+    with pytest.raises(IndexError):
+        backend.load(refined)(np.zeros(0))
