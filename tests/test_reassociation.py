@@ -81,12 +81,12 @@ def test_pairwise_helpers_follow_numpys_walk_over_layouts(helpers):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_a_run_summed_block_by_block_is_numpys_sum_of_it_stored(dtype):
     """What a fused ``np.sum(expr)`` does: NumPy's blocks filled one at a time, never the run."""
-    from hotpath.rewriter.devectorize.pairwise import (BLOCK, leaf_lengths, leaf_sum, pairwise_mean_of_leaves,
-                                                       pairwise_sum_of_leaves)
+    from hotpath.rewriter.devectorize.pairwise import (BLOCK, combine_program, leaf_lengths, leaf_sum,
+                                                       pairwise_mean_of_leaves, pairwise_sum_of_leaves)
 
     @numba.njit
     def blockwise(x):
-        lengths = leaf_lengths(x.shape[0])
+        lengths, program = leaf_lengths(x.shape[0]), combine_program(x.shape[0])
         sums = np.empty(lengths.shape[0], x.dtype)
         block = np.empty(BLOCK, x.dtype)
         start = 0
@@ -95,7 +95,8 @@ def test_a_run_summed_block_by_block_is_numpys_sum_of_it_stored(dtype):
                 block[q] = x[start + q] * x[start + q] - x[start + q]
             sums[j] = leaf_sum(block, lengths[j])
             start += lengths[j]
-        return pairwise_sum_of_leaves(x.shape[0], sums), pairwise_mean_of_leaves(x.shape[0], sums), start
+        total = pairwise_sum_of_leaves(program, sums.copy())  # it overwrites the block sums
+        return total, pairwise_mean_of_leaves(x.shape[0], program, sums), start
 
     rng = np.random.default_rng(3)
     for n in [8, 9, 127, 128, 129, 255, 256, 257, 1000, 1001, 4097, 65_537, 100_003]:

@@ -528,7 +528,7 @@ class Emitter:
         kind, dtype = expr.kind, expr.dtype
         nan_seen: str | None = None
         if pairwise:
-            self._pairwise_run(expr, acc, value, out, inner_depth[level + 1])
+            self._pairwise_run(expr, acc, value, out, inner_depth[level + 1], depth[0])
             memo[key] = acc
             return acc
         if kind in ("sum", "prod", "mean"):
@@ -726,14 +726,16 @@ class Emitter:
             r.name in self.c_arrays and isinstance(r.index[-1], ir.AxisIndex) and r.index[-1].axis == axis
             for r in along)
 
-    def _pairwise_run(self, expr: ir.Reduce, acc: str, value: str, out: list[str], body: list[str]) -> None:
+    def _pairwise_run(self, expr: ir.Reduce, acc: str, value: str, out: list[str], body: list[str],
+                      before: list[str]) -> None:
         """``acc`` = the sum (mean) of ``value`` along ``expr``'s axis, in NumPy's order.
 
         A run of an array is summed where it lies (a row view); a computed run shorter than 8 is
         added one element after another, which is NumPy's order for it (its pairwise sum starts
         blocks at 8); a longer one is computed one of NumPy's blocks at a time into a buffer and
-        summed pairwise from the block sums. The buffers are allocated per run: inside a parallel
-        loop each thread needs its own.
+        summed pairwise from the block sums. The blocks' lengths and how their sums add up depend
+        on the run's length alone: computed once, in ``before`` (ahead of the statement's loops).
+        The buffer is allocated per run: inside a parallel loop each thread needs its own.
         """
         axis, dtype = expr.axes[0], expr.dtype
         extent = self.extent(axis)
@@ -743,6 +745,11 @@ class Emitter:
             out.append(f"{acc} = {function}({view})")
             return
         run = self.names.fresh("t")
+        lengths, program, start, base, block, length, offset = (
+            self.names.fresh(n) for n in ("lens", "prog", "start", "base", "j", "m", "q"))
+        # First: ``before`` is ``out`` itself for a reduction outside any loop.
+        before.append(f"{lengths} = {self.pairwise}.leaf_lengths({extent})")
+        before.append(f"{program} = {self.pairwise}.combine_program({extent})")
         zero = "0.0" if dtype == np.float64 else self._cast("0.0", dtype)
         out.append(f"if {extent} < 8:")
         out.append(f"    {acc} = {zero}")
@@ -752,16 +759,12 @@ class Emitter:
         if expr.kind == "mean":
             mean = f"{self.np}.divide({acc}, {extent})"
             out.append(f"    {acc} = {mean if dtype == np.float64 else self._cast(mean, dtype)}")
-        # Longer: block by block into a buffer of NumPy's block size, each block summed as NumPy
-        # sums it, the block sums added up NumPy's tree (see ``pairwise``): the run is never
-        # stored whole.
-        lengths, sums, start, base, block, length, offset = (
-            self.names.fresh(n) for n in ("lens", "sums", "start", "base", "j", "m", "q"))
+        # Longer: block by block into the buffer's first NUMPY_BLOCK slots, each block summed as
+        # NumPy sums it into the slots after them, the block sums added up NumPy's tree (see
+        # ``pairwise``): the run is never stored whole.
         dtype_name = self._dtype(expr.operand.dtype)  # type: ignore[union-attr]
         out.append("else:")
-        out.append(f"    {lengths} = {self.pairwise}.leaf_lengths({extent})")
-        out.append(f"    {sums} = {self.empty}(({lengths}.shape[0],), {dtype_name})")
-        out.append(f"    {run} = {self.empty}(({NUMPY_BLOCK},), {dtype_name})")
+        out.append(f"    {run} = {self.empty}(({NUMPY_BLOCK} + {lengths}.shape[0],), {dtype_name})")
         out.append(f"    {start} = 0")
         out.append(f"    for {block} in range({lengths}.shape[0]):")
         out.append(f"        {length} = {lengths}[{block}]")
@@ -772,9 +775,11 @@ class Emitter:
         out.append(f"            i_{axis} = {base} + {offset}")
         out += ["            " + line for line in body]
         out.append(f"            {run}[{offset}] = {value}")
-        out.append(f"        {sums}[{block}] = {self.pairwise}.leaf_sum({run}, {length})")
+        out.append(f"        {run}[{NUMPY_BLOCK} + {block}] = {self.pairwise}.leaf_sum({run}, {length})")
         out.append(f"        {start} += {length}")
-        out.append(f"    {acc} = {function}_of_leaves({extent}, {sums})")
+        sums = f"{run}[{NUMPY_BLOCK}:]"
+        out.append(f"    {acc} = {function}_of_leaves({program}, {sums})" if expr.kind == "sum"
+                   else f"    {acc} = {function}_of_leaves({extent}, {program}, {sums})")
         self.sequential.append(block)  # a block of 128 is far too small to share among threads
 
     def _row_view(self, operand: ir.Expr, axis: int) -> str | None:

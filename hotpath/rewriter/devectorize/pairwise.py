@@ -107,7 +107,9 @@ _tree_jit = njit(cache=True)(_tree)
 # NumPy's order: the split tree depends on the length alone, and its leaves are consecutive
 # blocks. The generated loop fills one block at a time into a small buffer (``leaf_lengths``
 # says how long each is), sums it as NumPy's leaf does (``leaf_sum``), and the block sums are
-# added up the same tree (``pairwise_sum_of_leaves``): one pass, the temporary in L1.
+# added up the same tree (``combine_program``, ``pairwise_sum_of_leaves``): one pass, the
+# temporary in L1. The lengths and the tree depend on the run's length alone, so a loop over
+# rows computes them once; each row allocates one buffer for its block and its block sums.
 
 
 def _leaf_lengths(n):  # type: ignore[no-untyped-def]
@@ -142,41 +144,56 @@ def leaf_sum(buffer, n):  # type: ignore[no-untyped-def]
     return _leaf_jit(buffer, 0, n)
 
 
-def _combine(n, sums):  # type: ignore[no-untyped-def]
-    """The pairwise sum of ``n`` elements whose blocks (``leaf_lengths(n)``) summed to ``sums``.
+def _combine_program(n):  # type: ignore[no-untyped-def]
+    """How the block sums of ``n >= 1`` elements are added: NumPy's split tree in postfix order.
 
-    ``_tree``'s walk with the leaves read from ``sums``. ``_tree`` keeps its own rather than
-    summing every block first and calling this: that costs a whole stored array's sum 5-20%.
+    ``0`` takes the next block sum, ``1`` adds the two values on top. ``_tree``'s walk, recorded
+    once per length so that each row's addition (``_run_program``) allocates nothing; ``_tree``
+    keeps its own walk rather than summing every block first: that costs a stored array's sum
+    5-20%.
     """
+    program = np.empty(2 * (n // 64) + 4, np.int8)  # at most n // 64 + 2 blocks, one addition fewer
     if n <= BLOCK:
-        return sums[0]
-    kinds = np.empty(_STACK, np.int8)
-    lengths = np.empty(_STACK, np.intp)
-    values = np.empty(_STACK, sums.dtype)
-    tasks, top, leaf = 1, 0, 0
-    kinds[0], lengths[0] = 0, n
+        program[0] = 0
+        return program[:1]
+    pending = np.empty(_STACK, np.intp)  # a length to split, or -1: add
+    tasks, count = 1, 0
+    pending[0] = n
     while tasks:
         tasks -= 1
-        if kinds[tasks] == 1:
-            top -= 1
-            values[top - 1] = values[top - 1] + values[top]
-            continue
-        m = lengths[tasks]
-        if m <= BLOCK:
-            values[top] = sums[leaf]
-            leaf += 1
-            top += 1
+        m = pending[tasks]
+        if m < 0 or m <= BLOCK:
+            program[count] = 1 if m < 0 else 0
+            count += 1
             continue
         half = m // 2
         half -= half % 8
-        kinds[tasks] = 1
-        kinds[tasks + 1], lengths[tasks + 1] = 0, m - half
-        kinds[tasks + 2], lengths[tasks + 2] = 0, half
+        pending[tasks], pending[tasks + 1], pending[tasks + 2] = -1, m - half, half
         tasks += 3
-    return values[0]
+    return program[:count]
 
 
-_combine_jit = njit(cache=True)(_combine)
+combine_program = njit(cache=True)(_combine_program)
+
+
+def _run_program(program, sums):  # type: ignore[no-untyped-def]
+    """The sum ``program`` (``combine_program``) makes of the block sums ``sums``, which it overwrites.
+
+    The value stack lives in ``sums`` itself: it never holds more values than blocks taken so far.
+    """
+    top, leaf = 0, 0
+    for op in program:
+        if op == 0:
+            sums[top] = sums[leaf]
+            top += 1
+            leaf += 1
+        else:
+            top -= 1
+            sums[top - 1] = sums[top - 1] + sums[top]
+    return sums[0]
+
+
+_run_program_jit = njit(cache=True)(_run_program)
 
 
 def _flat(a):  # type: ignore[no-untyped-def]
@@ -235,33 +252,34 @@ def _sum_impl(a):  # type: ignore[no-untyped-def]
     return impl
 
 
-def pairwise_sum_of_leaves(n: int, sums: np.ndarray) -> object:
-    """What ``pairwise_sum`` returns for ``n >= 1`` elements whose blocks summed to ``sums``."""
-    return sums.dtype.type(0.0) + _combine(n, sums)
+def pairwise_sum_of_leaves(program: np.ndarray, sums: np.ndarray) -> object:
+    """What ``pairwise_sum`` returns for the elements whose blocks summed to ``sums`` (overwritten);
+    ``program`` is ``combine_program`` of their number."""
+    return sums.dtype.type(0.0) + _run_program(program, sums)
 
 
-def pairwise_mean_of_leaves(n: int, sums: np.ndarray) -> object:
+def pairwise_mean_of_leaves(n: int, program: np.ndarray, sums: np.ndarray) -> object:
     """What ``pairwise_mean`` returns for ``n >= 1`` elements whose blocks summed to ``sums``."""
     kind = sums.dtype.type
-    return kind((kind(0.0) + _combine(n, sums)) / kind(n))
+    return kind((kind(0.0) + _run_program(program, sums)) / kind(n))
 
 
 @overload(pairwise_sum_of_leaves)
-def _sum_of_leaves_impl(n, sums):  # type: ignore[no-untyped-def]
+def _sum_of_leaves_impl(program, sums):  # type: ignore[no-untyped-def]
     kind = _float_kind(sums) if isinstance(sums, types.Array) else None
     if kind is None:
         return None
     zero = kind(0.0)
-    return lambda n, sums: zero + _combine_jit(n, sums)
+    return lambda program, sums: zero + _run_program_jit(program, sums)
 
 
 @overload(pairwise_mean_of_leaves)
-def _mean_of_leaves_impl(n, sums):  # type: ignore[no-untyped-def]
+def _mean_of_leaves_impl(n, program, sums):  # type: ignore[no-untyped-def]
     kind = _float_kind(sums) if isinstance(sums, types.Array) else None
     if kind is None:
         return None
     zero = kind(0.0)
-    return lambda n, sums: kind((zero + _combine_jit(n, sums)) / kind(n))
+    return lambda n, program, sums: kind((zero + _run_program_jit(program, sums)) / kind(n))
 
 
 @overload(pairwise_mean)
@@ -305,5 +323,5 @@ def _mean_impl(a):  # type: ignore[no-untyped-def]
     return impl
 
 
-__all__ = ["BLOCK", "BUFFER", "leaf_lengths", "leaf_sum", "pairwise_mean", "pairwise_mean_of_leaves", "pairwise_sum",
-           "pairwise_sum_of_leaves"]
+__all__ = ["BLOCK", "BUFFER", "combine_program", "leaf_lengths", "leaf_sum", "pairwise_mean",
+           "pairwise_mean_of_leaves", "pairwise_sum", "pairwise_sum_of_leaves"]
