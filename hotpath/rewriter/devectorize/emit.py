@@ -37,7 +37,7 @@ _REDUCTION_NAMES = {"max": "maximum", "min": "minimum"}
 NUMPY_BLOCK = 128
 #: Ufuncs ``vmath`` computes in a form LLVM vectorizes, and its function for each
 #: (``vmath.FUNCTIONS``; that module imports Numba, this one must not).
-VECTOR_MATH = {"exp": "exp", "log": "log", "hypot": "hypot", "absolute": "cabs"}
+VECTOR_MATH = {"exp": "exp", "log": "log", "expm1": "expm1", "log1p": "log1p", "hypot": "hypot", "absolute": "cabs"}
 
 
 class Names:

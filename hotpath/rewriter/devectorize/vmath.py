@@ -1,30 +1,32 @@
-"""``exp`` and ``log`` that LLVM can vectorize, for the loops the devectorizer emits (Numba only).
+"""Elementary functions LLVM can vectorize, for the loops the devectorizer emits (Numba only).
 
-NumPy computes ``np.exp`` and ``np.log`` of a float array with SIMD code (AVX2/AVX-512), about
-1 ns an element here. A Numba loop calls the C library's scalar ``exp`` once per element, which
-LLVM cannot vectorize (pip's llvmlite has no vector math library): about 3.3 ns. So a fused loop
-bound by ``exp`` lost to the NumPy original it was fusing (softmax, log-sum-exp, Gaussian kernels
-ran at 0.45-0.85x). These functions are straight-line arithmetic and bit moves with selects, no
-calls and no branches, so LLVM inlines and vectorizes them in the caller's loop: 1.0 ns for
-``exp`` and 0.9 ns for ``log`` per element in a Numba loop, within 1 ulp of NumPy's results (as the
-C library's are), with NumPy's results for every special value (NaN, +-inf, +-0, negative
-arguments, subnormal arguments and results, overflow to inf). ``hypot`` (and ``np.abs`` of a
-complex number, which NumPy computes with SIMD code) is within 2 ulp: 0.7 ns where the C
-library's ``hypot`` takes 15 ns.
+NumPy computes ``exp``, ``log``, ``expm1``, ``log1p`` and the absolute value of complex numbers
+with SIMD code (AVX2/AVX-512), about 1 ns an element here. A Numba loop calls the C library's
+scalar function once per element, which LLVM cannot vectorize (pip's llvmlite has no vector math
+library): 3-15 ns. So a fused loop bound by them lost to the NumPy original it was fusing
+(softmax, log-sum-exp, Gaussian kernels ran at 0.45-0.85x, a complex chain around ``np.abs`` at
+0.48x). These functions are straight-line arithmetic and bit moves with selects, no calls and no
+branches, so LLVM inlines and vectorizes them in the caller's loop (about 1 ns), and they return
+NumPy's results for every special value (NaN, +-inf, +-0, negative arguments, subnormal arguments
+and results, overflow). Their distance from NumPy's results, over random bit patterns:
 
-- ``exp``: ``x = k ln2 + r`` with ``|r| <= ln2 / 2`` (Cody-Waite: ``ln2`` in two parts, so ``r``
-  is exact), ``exp(r)`` by its Taylor polynomial to degree 13 (truncation below 1e-17), and
-  ``2**k`` applied in two factors, each built from its exponent bits, so that results near
-  overflow and subnormal results round once, like the correctly scaled value.
-- ``log``: fdlibm's ``__ieee754_log``: ``x = 2**e m`` with ``m`` in ``[sqrt(2)/2, sqrt(2))``,
-  ``log(m) = f - f**2/2 + s (f**2/2 + R(s**2))`` with ``s = f / (2 + f)``; subnormal ``x`` are
-  scaled by ``2**52`` first.
+- ``exp`` (1 ulp): ``x = k ln2 + r`` with ``|r| <= ln2 / 2`` (Cody-Waite: ``ln2`` in two parts,
+  so ``r`` is exact), ``exp(r)`` by its Taylor polynomial to degree 13 (truncation below 1e-17),
+  ``2**k`` applied in two factors built from their exponent bits, so that results near overflow
+  and subnormal results round once.
+- ``log`` (1 ulp): fdlibm's ``__ieee754_log``: ``x = 2**e m`` with ``m`` in
+  ``[sqrt(2)/2, sqrt(2))``, ``log(m) = f - f**2/2 + s (f**2/2 + R(s**2))`` with
+  ``s = f / (2 + f)``; subnormal ``x`` scaled by ``2**52`` first.
+- ``expm1`` (4 ulp): the Taylor polynomial where ``exp(x) - 1`` would cancel, ``exp(x) - 1``
+  outside. ``log1p`` (1 ulp): ``log(1 + x)`` corrected by what rounding ``1 + x`` lost.
+- ``hypot`` and ``cabs`` (2 ulp): the larger part times ``sqrt(1 + (smaller / larger)**2)``.
 
-float32 callers convert to float64 and back (the emitter adds the cast), one rounding from a
-result within 1 ulp of float64: within NumPy's own float32 error. The functions are compiled
-with NumPy's error model: Python's would raise ZeroDivisionError, a branch that stops LLVM from
-vectorizing the loop. Like ``pairwise``, this module imports Numba and only generated modules
-import it.
+The C library is within 1 ulp of NumPy too; the verifier's tolerance is 1e-9 relative. float32
+callers convert to float64 and back (the emitter adds the cast): one rounding, within NumPy's
+own float32 error. The functions are compiled with NumPy's error model: Python's would raise
+ZeroDivisionError, a branch that stops LLVM from vectorizing the loop; for the same reason a
+value is computed before a conditional expression chooses it, never inside one. Like
+``pairwise``, this module imports Numba and only generated modules import it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from numba.core.extending import intrinsic
 
 #: The NumPy ufuncs this module computes (their NumPy names), and the function computing each.
 #: ``absolute`` is of a complex number: float absolute values are no call.
-FUNCTIONS = {"exp": "exp", "log": "log", "hypot": "hypot", "absolute": "cabs"}
+FUNCTIONS = {"exp": "exp", "log": "log", "expm1": "expm1", "log1p": "log1p", "hypot": "hypot", "absolute": "cabs"}
 
 _LOG2E = 1.4426950408889634
 # ln 2 in two parts: k * _LN2_HI is exact for |k| < 2**11, so x - k ln 2 loses nothing.
@@ -56,6 +58,9 @@ _LG5 = 1.818357216161805012e-01
 _LG6 = 1.531383769920937332e-01
 _LG7 = 1.479819860511658591e-01
 _SMALLEST_NORMAL = 2.2250738585072014e-308
+# expm1: its Taylor polynomial (degree 14: truncation below 3e-19 relative) where exp(x) - 1
+# would cancel; outside, exp(x) - 1 cancels at most 2 bits.
+_EXPM1_TAYLOR = 0.34657359027997264  # ln(2) / 2
 _TWO_52 = 4503599627370496.0
 _MANTISSA = 0xFFFFFFFFFFFFF
 _SQRT2_MANTISSA = 0x6A09E667F3BCD  # the mantissa bits of sqrt(2)
@@ -111,6 +116,30 @@ def log(x):  # type: ignore[no-untyped-def]
     y = y if x < math.inf else x
     y = y if x != 0.0 else -math.inf
     return y if x >= 0.0 else math.nan
+
+
+@njit(cache=True, error_model="numpy")
+def expm1(x):  # type: ignore[no-untyped-def]
+    """``np.expm1`` of a float64, within 4 ulp, vectorizable (``-0.0`` stays ``-0.0``)."""
+    x = float(x)
+    taylor = x * (1.0 + x * (1 / 2 + x * (1 / 6 + x * (1 / 24 + x * (1 / 120 + x * (1 / 720 + x * (
+        1 / 5040 + x * (1 / 40320 + x * (1 / 362880 + x * (1 / 3628800 + x * (1 / 39916800 + x * (
+            1 / 479001600 + x * (1 / 6227020800 + x * (1 / 87178291200))))))))))))))
+    # Both computed, then selected: a call inside a conditional expression is a branch.
+    direct = exp(x) - 1.0
+    return taylor if abs(x) < _EXPM1_TAYLOR else direct  # NaN: exp's NaN
+
+
+@njit(cache=True, error_model="numpy")
+def log1p(x):  # type: ignore[no-untyped-def]
+    """``np.log1p`` of a float64, within 2 ulp, vectorizable: ``log(1 + x)`` corrected by what
+    rounding ``1 + x`` lost (Goldberg)."""
+    x = float(x)
+    u = 1.0 + x
+    y = log(u) - ((u - 1.0) - x) / u
+    y = y if u != 1.0 else x  # |x| below half an ulp of 1 (and -0.0, which stays -0.0)
+    y = y if u != 0.0 else -math.inf
+    return y if x != math.inf else x
 
 
 @njit(cache=True, error_model="numpy")
