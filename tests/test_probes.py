@@ -15,7 +15,7 @@ import pytest
 import hotpath
 from hotpath.rewriter.source import extract
 from hotpath.runner import explore, probes
-from hotpath.runner.inputs import CAPTURED, InputCase, rule_counts
+from hotpath.runner.inputs import CAPTURED, SMALL_CASE_BYTES, InputCase, rule_counts
 from hotpath.runner.probes import derive_cases
 from hotpath.runner.outcome import run_case
 from hotpath.signature import signature_of
@@ -109,6 +109,10 @@ def first_brightest(image):
     return np.argmax(image)
 
 
+def logistic_margin(w, X, y):
+    return np.sum(np.log1p(np.exp(-y * (X @ w))))
+
+
 def _cases(fn, *args):
     return derive_cases(args, True, extract(fn))
 
@@ -161,6 +165,25 @@ class TestProbeCases:
         paths = {c.probe.path for c in probed}
         assert {(0,), (1, 0), (1, 1), (3,)} <= paths  # scalars inside the tuple and the flag too
         assert (2,) not in paths  # ``out`` is only written: its values are never probed
+
+    def test_cases_of_large_arguments_with_a_short_axis_stay_small(self):
+        """(n, 10) features and n labels: one short axis must not keep every case n long.
+
+        Shrinking every axis alike stops at the short one; each case was then a full copy, and
+        76 of them for a 160 MB matrix did not fit in the sandbox (the original crashed there)."""
+        n = SMALL_CASE_BYTES // 4  # the labels alone are twice as large as a small case may be
+        w, X, y = np.ones(10), np.random.default_rng(2).random((n, 10)), np.zeros(n)
+        cases = _cases(logistic_margin, w, X, y)
+        sizes = {c.name: c.args[1].shape for c in cases}
+        assert sizes["size-7"] == (7, 10) and sizes["empty"] == (0, 10) and sizes["length-1"] == (1, 10)
+        assert all(c.args[2].shape == (c.args[1].shape[0],) for c in cases)  # rows and labels alike
+        shared = {id(X), id(y), id(w)}
+        copied = sum(a.nbytes for c in cases for a in c.args if isinstance(a, np.ndarray) and id(a) not in shared)
+        assert copied < 4 * X.nbytes  # only the probes that change X itself at its captured size
+        for case in cases:
+            assert signature_of(case.args) == signature_of((w, X, y)), case.name
+            if case.probe is not None and case.args[1].shape == X.shape and case.probe.path != (1,):
+                assert case.args[1] is X  # an unchanged argument is shared, not copied
 
     def test_generic_value_cases_that_change_one_leaf_carry_probes(self):
         cases = {c.name: c for c in _cases(soft_total, self.x, 1.5)}

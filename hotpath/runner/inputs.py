@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from hotpath.rewriter.source import FunctionSource
 
 CAPTURED = "captured"
+#: A shrunk case holding more array bytes than this is shrunk along its long axes only.
+SMALL_CASE_BYTES = 1 << 20
+#: Axes at most this long may be a fixed dimension (coordinates, features, channels).
+LONG_AXIS = 64
 #: Cases that only shrink the captured arguments: every value in them is a captured one.
 SHAPE_CASES = frozenset({CAPTURED, "empty", "length-1", "size-2", "size-7"})
 #: The generated cases that only shrink the arrays, by the length of their shortest axis. A
@@ -152,17 +156,37 @@ def _map_arrays(args: tuple[Any, ...], change: Callable[[np.ndarray], np.ndarray
 
 def shrunk(args: tuple[Any, ...], target: int) -> tuple[Any, ...] | None:
     """``args`` with every array axis and every list of numbers shortened alike so the shortest is
-    ``target`` long, or None."""
+    ``target`` long, or None.
+
+    Where that leaves the arguments large, because a short axis (3 coordinates, 10 features)
+    limits how far the others can shrink, only the axes longer than ``LONG_AXIS`` are shortened,
+    alike, so the shortest of them is ``target`` long: a (2000000, 10) matrix and its 2000000
+    labels become (7, 10) and 7 instead of (1999997, 7) and 1999997. Each generated case is a
+    copy, and dozens of copies of the captured arrays did not fit in the sandbox's memory.
+    """
     arrays, lists = _arrays(args), _number_lists(args)
     if not arrays and not lists:
         return None
-    shortest = min([min(a.shape) for a in arrays] + [len(v) for v in lists])
-    delta = shortest - target
-    if delta <= 0:
-        return None
-    shorter = _map_arrays(args, lambda a: a[tuple(slice(0, n - delta) for n in a.shape)])
-    return tuple(list(new[:len(new) - delta]) if any(old is v for v in lists) else new
+    lengths = [n for a in arrays for n in a.shape] + [len(v) for v in lists]
+    delta = min(lengths) - target
+    alike = _shortened(args, lists, lambda n: n - delta) if delta > 0 else None
+    if alike is not None and _nbytes(alike) <= SMALL_CASE_BYTES:
+        return alike
+    long = [n for n in lengths if n > max(LONG_AXIS, target)]
+    if not long:
+        return alike
+    cut = min(long) - target
+    return _shortened(args, lists, lambda n: n - cut if n > max(LONG_AXIS, target) else n)
+
+
+def _shortened(args: tuple[Any, ...], lists: list[list[Any]], length: Callable[[int], int]) -> tuple[Any, ...]:
+    shorter = _map_arrays(args, lambda a: a[tuple(slice(0, length(n)) for n in a.shape)])
+    return tuple(list(new[:length(len(new))]) if any(old is v for v in lists) else new
                  for old, new in zip(args, shorter))
+
+
+def _nbytes(args: tuple[Any, ...]) -> int:
+    return sum(a.nbytes for a in _arrays(args))
 
 
 def _with_values(args: tuple[Any, ...], kinds: str, poke: Callable[[np.ndarray], None]) -> tuple[Any, ...] | None:

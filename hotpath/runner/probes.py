@@ -137,10 +137,12 @@ def leaves(args: tuple[Any, ...], params: tuple[str, ...] = ()) -> list[Leaf]:
 
 
 def with_leaf(args: tuple[Any, ...], path: LeafPath, new: Any) -> tuple[Any, ...]:
-    """A fresh copy of ``args`` with the leaf at ``path`` replaced by ``new``.
+    """``args`` with the leaf at ``path`` replaced by ``new``.
 
     An array replacement takes the old array's layout and write flag; an array passed twice
-    stays one array (aliasing preserved); everything else is copied as it was.
+    stays one array (aliasing preserved). The other arrays are shared, not copied: every call
+    runs on a fresh copy of its case (``outcome.run_case``), and a probe of a 16-element vector
+    beside a 160 MB matrix must not hold a second matrix. Everything else is copied as it was.
     """
     target = at(args, path)
     if type(target) is np.ndarray:
@@ -156,7 +158,7 @@ def with_leaf(args: tuple[Any, ...], path: LeafPath, new: Any) -> tuple[Any, ...
             return tuple(rebuild(here + (i,), item) for i, item in enumerate(value))
         if kind is np.ndarray:
             if id(value) not in arrays:
-                arrays[id(value)] = new if value is target else like_layout(value, value)
+                arrays[id(value)] = new if value is target else value
             return arrays[id(value)]
         return copy.deepcopy(value, memo)
 
