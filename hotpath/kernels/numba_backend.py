@@ -229,6 +229,16 @@ class NumbaBackend:
         lines += import_lines({**module_imports(fs), **dict(imports)})
         for source in helpers:
             lines += ["", "", _decorator(options, parallel_allowed=False), source]
+        if options.get("fused"):
+            # A module-sized kernel's hundreds of nests compile in far less time as several
+            # functions (see hotpath.rewriter.devectorize.outline); small ones are left whole.
+            from hotpath.rewriter.devectorize.outline import outline
+
+            taken = {*module_imports(fs), *dict(imports), *injected, *(part.name for part in fs.walk())}
+            outlined = outline(main, taken)
+            for nest in outlined.helpers:
+                lines += ["", "", _decorator(options), ast.unparse(nest)]
+            main = outlined.main
         lines += ["", "", _decorator(options), ast.unparse(main), ""]
         return "\n".join(lines)
 
@@ -251,6 +261,19 @@ class NumbaBackend:
         module = ast.parse(candidate.source)
         main = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == fs.name)
         main.decorator_list = []
+        # An outlined candidate's nests go back into the calls to them (their parameters and
+        # returned locals are main's own names), and _emit outlines the whole function again.
+        own = {part.name for part in fs.walk()}
+        nests = {n.name: n.body for n in module.body if isinstance(n, ast.FunctionDef) and n.name not in own}
+        body: list[ast.stmt] = []
+        for stmt in main.body:
+            call = stmt.value if isinstance(stmt, (ast.Assign, ast.Expr)) else None
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in nests:
+                nest = nests[call.func.id]
+                body += nest[:-1] if isinstance(stmt, ast.Assign) else nest  # less its return
+            else:
+                body.append(stmt)
+        main.body = body
         imports = tuple((a.asname or a.name, a.name) for node in module.body if isinstance(node, ast.Import)
                         for a in node.names if a.name in ("numpy", ALLOCATOR, PAIRWISE, VECTOR_MATH))
         return self._candidate(fs, candidate.name + suffix, {**options, **change},
