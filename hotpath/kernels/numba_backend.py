@@ -8,7 +8,11 @@ fuse too), two more variants use that rewritten body: ``numba-fused`` and
 ``numba-fused-parallel`` (its outer loops ``prange`` where the same analysis allows, except
 inside the reductions the devectorizer runs row by row). The arrays those variants allocate
 come from ``hotpath.rewriter.devectorize.hugepages``: as NumPy's do, large ones sit on huge
-pages, which spares the loops a page fault per 4 KiB of fresh output.
+pages, which spares the loops a page fault per 4 KiB of fresh output; their float ``exp``,
+``log``, ``expm1``, ``log1p``, ``hypot`` and complex ``abs`` come from
+``hotpath.rewriter.devectorize.vmath``, which LLVM vectorizes as NumPy's SIMD loops are. A fused
+body of hundreds of loop nests (a module-sized kernel) is cut into several jitted functions
+(``hotpath.rewriter.devectorize.outline``): Numba's compile time grows faster than a function.
 
 Summation order: Numba sums an array sequentially where NumPy sums pairwise, so every variant
 calls ``hotpath.rewriter.devectorize.pairwise`` for whole-array float sums and means (NumPy's
@@ -31,6 +35,7 @@ from hotpath.kernels.artifacts import load_module, pickle_namespace, write_modul
 from hotpath.kernels import numba_threads
 from hotpath.kernels.base import DISTINCT_ARRAYS, Availability, Candidate, Failure, Skipped
 from hotpath.rewriter import parallel
+from hotpath.rewriter.devectorize.outline import outline
 from hotpath.rewriter.reduction_order import (
     PAIRWISE,
     integer_names,
@@ -232,8 +237,6 @@ class NumbaBackend:
         if options.get("fused"):
             # A module-sized kernel's hundreds of nests compile in far less time as several
             # functions (see hotpath.rewriter.devectorize.outline); small ones are left whole.
-            from hotpath.rewriter.devectorize.outline import outline
-
             taken = {*module_imports(fs), *dict(imports), *injected, *(part.name for part in fs.walk())}
             outlined = outline(main, taken)
             for nest in outlined.helpers:
