@@ -191,3 +191,24 @@ def test_a_refined_fused_candidate_still_imports_it(tmp_path):
     np.testing.assert_allclose(backend.load(refined)(x), exp_of_first(x), rtol=1e-12)
     with pytest.raises(IndexError):
         backend.load(refined)(np.zeros(0))
+
+
+@pytest.mark.parametrize("body,vectorized", [
+    ("return np.log(x[1:] / x[:-1])", True),  # a map: vectorized, vmath's
+    ("return np.exp(x - x.max()).sum()", True),  # the sum's blocks are filled by a loop of their own
+    ("return np.cumsum(np.log(x[1:] / x[:-1]))", False),  # a scan: each step waits for the last
+    ("return np.max(np.exp(x))", False),  # a running max
+    ("return np.argmax(np.log1p(x))", False),
+    ("return np.exp(x[x > 0.5]).sum()", False),  # a compaction
+])
+def test_vmath_only_where_the_loop_can_be_vectorized(body, vectorized):
+    """Scalar, vmath's functions are slower than the C library's (a cumsum of logs ran at 0.5x)."""
+    import ast
+
+    from hotpath.rewriter.devectorize.transform import devectorize
+
+    tree = ast.parse(f"def f(x):\n    {body}\n").body[0]
+    rewrite = devectorize(tree, signature_of((np.ones(50),)).args, {"np": "numpy"},
+                          pairwise="hotpath.rewriter.devectorize.pairwise", vmath="hotpath.rewriter.devectorize.vmath")
+    assert rewrite.changed
+    assert ("_vm" in ast.unparse(rewrite.tree)) == vectorized, ast.unparse(rewrite.tree)

@@ -105,6 +105,7 @@ class Emitter:
         self.pairwise = pairwise
         #: Alias of ``vmath`` (vectorizable exp and log), when the backend can call it.
         self.vmath = vmath
+        self._scalar_loops = 0  # > 0 while emitting the values of a loop that stays scalar
         #: Arrays known to be C-ordered: NumPy sums their columns row after row, as the loops do.
         self.c_arrays = c_arrays
         #: Float sums the nest adds in another order than NumPy would (see ``reduction_order``).
@@ -204,7 +205,7 @@ class Emitter:
         extent = self.extent(axis)
         start = len(self.lines)
         depth: list[list[str]] = [[], []]
-        value = self._value(expr, [axis], depth, {})
+        value = self._scalar_value(expr, [axis], depth, {})
         self.lines += depth[0]
         steps = f"{extent} - 1, -1, -1" if reverse else extent
         if kind == "nonzero":
@@ -250,7 +251,8 @@ class Emitter:
         along = loops[position]
         start = len(self.lines)
         depth: list[list[str]] = [[] for _ in range(len(loops) + 1)]
-        value = self._value(expr, loops, depth, {})
+        # Along the innermost loop each element waits for the one before it: a scalar loop.
+        value = (self._scalar_value if along == loops[-1] else self._value)(expr, loops, depth, {})
         self.lines += depth[0]
         dims = ", ".join(self.extent(a) for a in loops)
         self.lines.append(f"{name} = {self.empty}(({dims}), {self._dtype(dtype)})")
@@ -440,8 +442,20 @@ class Emitter:
             text = self._cast(text, expr.dtype)
         return text
 
+    def _scalar_value(self, expr: ir.Expr, loops: list[int], depth: list[list[str]],
+                      memo: dict[tuple[ir.Expr, tuple[int, ...]], str]) -> str:
+        """``_value`` for a loop LLVM keeps scalar (a running sum, a scan, a search, a compaction):
+        ``vmath``'s functions pay off vectorized, one element at a time the C library's are faster
+        (exp 9 ns against 3.4 ns)."""
+        self._scalar_loops += 1
+        try:
+            return self._value(expr, loops, depth, memo)
+        finally:
+            self._scalar_loops -= 1
+
     def _vector_math(self, call: ir.Call, kids: tuple[ir.Expr, ...]) -> bool:
-        if self.vmath is None or call.func not in VECTOR_MATH or call.dtype not in (np.float64, np.float32):
+        if (self.vmath is None or self._scalar_loops or call.func not in VECTOR_MATH
+                or call.dtype not in (np.float64, np.float32)):
             return False
         if call.func == "absolute":  # of a complex number of the same precision
             return len(kids) == 1 and kids[0].dtype == np.result_type(call.dtype, np.complex64)
@@ -525,7 +539,9 @@ class Emitter:
                                        "(NumPy: pairwise)")
         inner_loops = loops[:level] + list(expr.axes)
         inner_depth = depth[:level + 1] + [[] for _ in expr.axes]
-        value = self._value(expr.operand, inner_loops, inner_depth, memo)  # type: ignore[arg-type]
+        # NumPy's order fills blocks in a loop of its own; any other reduction accumulates as it goes.
+        emit = self._value if pairwise else self._scalar_value
+        value = emit(expr.operand, inner_loops, inner_depth, memo)  # type: ignore[arg-type]
         acc = self.names.fresh("acc")
         out = depth[level]
         kind, dtype = expr.kind, expr.dtype
@@ -610,7 +626,7 @@ class Emitter:
         assert operand is not None
         inner_loops = loops[:level] + list(expr.axes)
         inner_depth = depth[:level + 1] + [[] for _ in expr.axes]
-        value = self._value(operand, inner_loops, inner_depth, memo)
+        value = self._scalar_value(operand, inner_loops, inner_depth, memo)
         acc, index, item = self.names.fresh("acc"), self.names.fresh("idx"), self.names.fresh("v")
         out = depth[level]
         out.append(f"{acc} = {self._identity(expr.kind[3:], operand.dtype)}")
@@ -647,9 +663,9 @@ class Emitter:
         kind, dtype = expr.kind, expr.dtype
         inner_loops = loops[:level] + list(expr.axes)
         inner_depth = depth[:level + 1] + [[] for _ in expr.axes]
-        gate = self._value(mask, inner_loops, inner_depth, memo)
+        gate = self._scalar_value(mask, inner_loops, inner_depth, memo)
         selected: list[str] = []
-        value = self._value(operand, inner_loops, inner_depth, memo)
+        value = self._scalar_value(operand, inner_loops, inner_depth, memo)
         out = depth[level]
         acc, count = self.names.fresh("acc"), self.names.fresh("cnt")
         nan_seen: str | None = None
