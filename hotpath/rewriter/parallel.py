@@ -188,21 +188,43 @@ class _Events(ast.NodeVisitor):
         self.events.append((node.id, "write" if isinstance(node.ctx, ast.Store) else "read"))
 
 
-def _float_reductions(reductions: dict[str, str], body: ast.Module, fn: ast.FunctionDef,
+@dataclass(frozen=True)
+class _FunctionFacts:
+    """What every loop's verdict asks of the whole function, gathered in one walk per analysis: once
+    per loop, a module-sized fused function (200 loops) spent seconds of its proposing here."""
+
+    aliases: frozenset[str]  # names rebound from other names, subscripts or attributes
+    range_targets: frozenset[str]  # see _range_targets
+    assigned: dict[str, tuple[ast.Assign, ...]]  # the plain assignments of each name
+
+    @classmethod
+    def of(cls, fn: ast.FunctionDef) -> _FunctionFacts:
+        aliases: set[str] = set()
+        assigned: dict[str, list[ast.Assign]] = {}
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    if isinstance(t, ast.Name):
+                        assigned.setdefault(t.id, []).append(node)
+                        if isinstance(node.value, (ast.Name, ast.Subscript, ast.Attribute)):
+                            aliases.add(t.id)
+        return cls(frozenset(aliases), _range_targets(fn), {k: tuple(v) for k, v in assigned.items()})
+
+
+def _float_reductions(reductions: dict[str, str], body: ast.Module, facts: _FunctionFacts,
                       integers: frozenset[str]) -> tuple[str, ...]:
     """Sum and product reductions not shown to be integers: every update adds an integer
     expression, and every assignment of the accumulator elsewhere is one."""
     from hotpath.rewriter.reduction_order import integral
 
-    names = integers | _range_targets(fn)
+    names = integers | facts.range_targets
     out = []
     for name in reductions:
         updates = [st for st in ast.walk(body) if isinstance(st, (ast.AugAssign, ast.Assign)) and _reduction_name(st) == name]
         if all(isinstance(st, ast.Assign) and isinstance(st.value, ast.Call) for st in updates):
             continue  # min/max: the same value in any order
         operands = [st.value if isinstance(st, ast.AugAssign) else st.value.right for st in updates]  # type: ignore[attr-defined]
-        starts = [node.value for node in ast.walk(fn) if isinstance(node, ast.Assign) and node not in updates
-                  and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)]
+        starts = [node.value for node in facts.assigned.get(name, ()) if node not in updates]
         if not starts or not all(integral(e, names) for e in operands + starts):
             out.append(name)
     return tuple(sorted(out))
@@ -217,7 +239,7 @@ def _range_targets(fn: ast.FunctionDef) -> frozenset[str]:
     return frozenset(t for t, count in loops.items() if stores[t] == count)
 
 
-def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt],
+def _loop_verdict(loop: ast.For, facts: _FunctionFacts, after: list[ast.stmt],
                   integers: frozenset[str] = frozenset()) -> LoopVerdict:
     def no(reason: str) -> LoopVerdict:
         return LoopVerdict(header, False, reason)
@@ -232,12 +254,7 @@ def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt],
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             return no("assigns to an attribute")
     # Names rebound from other names alias arrays; writes through an alias are not analysable.
-    aliases = {
-        t.id
-        for node in ast.walk(fn)
-        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Name, ast.Subscript, ast.Attribute))
-        for t in node.targets if isinstance(t, ast.Name)
-    }
+    aliases = facts.aliases
     reductions: dict[str, str] = {}
     for stmt in ast.walk(body):
         if isinstance(stmt, (ast.AugAssign, ast.Assign)):
@@ -339,17 +356,17 @@ def _loop_verdict(loop: ast.For, fn: ast.FunctionDef, after: list[ast.stmt],
             if shared:
                 return no(f"passes {', '.join(shared)} to {ast.unparse(func)}(), which might write to it")
     return LoopVerdict(header, True, "no loop-carried dependency",
-                       _float_reductions(reductions, body, fn, integers))
+                       _float_reductions(reductions, body, facts, integers))
 
 
-def _walk_loops(stmts: list[ast.stmt], fn: ast.FunctionDef, after: list[ast.stmt],
+def _walk_loops(stmts: list[ast.stmt], facts: _FunctionFacts, after: list[ast.stmt],
                 verdicts: list[tuple[ast.For, LoopVerdict]], integers: frozenset[str],
                 reassociate: bool) -> None:
     for position, stmt in enumerate(stmts):
         rest = stmts[position + 1:] + after
         if is_range_loop(stmt):
             assert isinstance(stmt, ast.For)
-            verdict = _loop_verdict(stmt, fn, rest, integers)
+            verdict = _loop_verdict(stmt, facts, rest, integers)
             if verdict.parallel and verdict.reassociates and not reassociate:
                 names = ", ".join(repr(n) for n in verdict.reassociates)
                 verdict = LoopVerdict(verdict.loop, False, f"a parallel reduction of {names} would "
@@ -358,11 +375,11 @@ def _walk_loops(stmts: list[ast.stmt], fn: ast.FunctionDef, after: list[ast.stmt
             verdicts.append((stmt, verdict))
             if not verdict.parallel:
                 # An outer sequential loop (time steps, say) may still hold a parallel inner one.
-                _walk_loops(stmt.body, fn, rest, verdicts, integers, reassociate)
+                _walk_loops(stmt.body, facts, rest, verdicts, integers, reassociate)
         elif isinstance(stmt, (ast.If, ast.For, ast.While, ast.With)):
             for block in (stmt.body, getattr(stmt, "orelse", [])):
                 # Code after the block, and the block's own later iterations, count as "after".
-                _walk_loops(block, fn, rest + (block if isinstance(stmt, (ast.For, ast.While)) else []),
+                _walk_loops(block, facts, rest + (block if isinstance(stmt, (ast.For, ast.While)) else []),
                             verdicts, integers, reassociate)
 
 
@@ -376,7 +393,7 @@ def analyse(fn: ast.FunctionDef, integers: frozenset[str] = frozenset(),
     parallel reduction might add floats stays serial (its verdict says why).
     """
     verdicts: list[tuple[ast.For, LoopVerdict]] = []
-    _walk_loops(fn.body, fn, [], verdicts, integers, reassociate)
+    _walk_loops(fn.body, _FunctionFacts.of(fn), [], verdicts, integers, reassociate)
     return verdicts
 
 
