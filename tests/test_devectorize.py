@@ -569,3 +569,18 @@ def test_loop_invariant_scalars_are_computed_once_before_the_loops():
     # NumPy divides the scalars before any array work: it raises even when x is empty.
     check(source, x, 0.1, 2.0, 0.0)
     check(source, np.empty((0, 5)), 0.1, 2.0, 0.0)
+
+
+def test_integer_indices_of_statements_left_to_numpy_are_checked_before_they_run():
+    """Numba checks no bounds: a kept statement writing ``b[:, k]`` past the axis corrupted the heap
+    (the fused vertical_mixing_step on a length-1 time axis) where NumPy raises IndexError."""
+    source = ("def f(a, b, k, t):\n"
+              "    b[:, k] = np.cumsum(a[:, t], axis=0)\n"
+              "    c = a[0, t + 5] if t > 10 else 0.0\n"  # conditional: never checked ahead
+              "    return b, c\n")
+    _, fused, result = rewrite(source, f64(4, 2), f64(4, 2), 1, 0)
+    text = ast.unparse(result.tree)
+    assert "if not -b.shape[1] <= k < b.shape[1]:" in text and "if not -a.shape[1] <= t < a.shape[1]:" in text
+    assert "t + 5" not in text.split("b[:, k] =")[0]
+    for k, t in [(1, 0), (2, 0), (-3, 0), (0, 2), (-2, -2)]:
+        check(source, f64(4, 2), f64(4, 2), k, t, changed=result.changed)

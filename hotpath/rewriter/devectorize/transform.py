@@ -180,7 +180,8 @@ class _Driver:
                 for other, definition in pending.items():
                     if other not in used:
                         out += self._standalone(definition)
-                out += self._parse(lines) if lines is not None else [self._allocations(stmt)]
+                out += self._parse(lines) if lines is not None else [*self._index_checks(stmt),
+                                                                      self._allocations(stmt)]
                 pending = {}
                 self._update(stmt)
                 continue
@@ -370,6 +371,39 @@ class _Driver:
             return None
         self.allocated = True
         return f"{self.allocator}.empty"
+
+    def _index_checks(self, stmt: ast.stmt) -> list[ast.stmt]:
+        """NumPy's IndexError for an integer index out of range, ahead of a statement left as NumPy
+        code: Numba checks no bounds, so ``a[:, :, k] = ...`` with ``k`` past the axis wrote outside
+        ``a`` (a heap corruption where NumPy raises). Only subscripts of known arrays whose index
+        parts are all slices and integer names or constants: their axes are the parts' positions.
+        """
+        if any(isinstance(n, _CONDITIONAL_OR_SCOPED) for n in ast.walk(stmt)):
+            return []  # a subscript that may not run, or whose index is not the statement's name
+        checks: list[str] = []
+        for node in ast.walk(stmt):
+            if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                    and is_array(self.oracle.values.get(node.value.id))):
+                continue
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if len(parts) > self.oracle.values[node.value.id].ndim or not all(
+                    isinstance(p, ast.Slice) or self._integer(p) for p in parts):
+                continue
+            for axis, part in enumerate(parts):
+                if not isinstance(part, ast.Slice):
+                    length, index = f"{node.value.id}.shape[{axis}]", ast.unparse(part)
+                    checks.append(f"if not -{length} <= {index} < {length}:\n"
+                                  f"    raise IndexError({f'index {index} is out of bounds'!r})")
+        return self._parse(list(dict.fromkeys(checks)))
+
+    def _integer(self, node: ast.expr) -> bool:
+        """An integer constant or a name holding an integer scalar (a bound the check can read)."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            node = node.operand
+        if isinstance(node, ast.Constant):
+            return type(node.value) is int
+        value = self.oracle.values.get(node.id) if isinstance(node, ast.Name) else None
+        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
     def _allocations(self, stmt: ast.stmt) -> ast.stmt:
         """``stmt`` with ``x.copy()``, ``np.empty_like(x)`` and ``np.zeros_like(x)`` of arrays ``x``
@@ -709,6 +743,12 @@ class _Driver:
 
     def _parse(self, lines: list[str]) -> list[ast.stmt]:
         return ast.parse("\n".join(lines)).body
+
+
+#: Where a subscript in a statement may not run (``a[k] if ok else 0``) or its index names another
+#: scope's variable: its bounds are not checked ahead of the statement.
+_CONDITIONAL_OR_SCOPED = (ast.IfExp, ast.BoolOp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+                          ast.GeneratorExp, ast.NamedExpr)
 
 
 def _reversal(index: ast.expr) -> bool:
