@@ -22,43 +22,27 @@ numba = pytest.importorskip("numba")
 vmath = pytest.importorskip("hotpath.rewriter.devectorize.vmath")
 
 RNG = np.random.default_rng(11)
-SPECIALS = np.array([2.0**-53, -2.0**-53, 2.0**-54, 0.34657359027997264, -0.34657359027997264, np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 5e-324, -5e-324, 1e-310,
+SPECIALS = np.array([2.0**-53, -2.0**-53, 2.0**-54, 0.34657359027997264, -0.34657359027997264,
+                     np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 5e-324, -5e-324, 1e-310,
                      2.2250738585072014e-308, 1.7976931348623157e308, -1.7976931348623157e308,
                      709.782712893384, 709.7827128933841, 709.7827128933839, -745.1332191019411,
                      -745.1332191019412, -708.3964185322641, np.sqrt(2.0), np.nextafter(np.sqrt(2.0), 2.0),
                      np.nextafter(np.sqrt(2.0), 0.0), np.nextafter(1.0, 0.0), np.nextafter(1.0, 2.0)])
 
 
-@numba.njit
-def _apply_exp(x):
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out[i] = vmath.exp(x[i])
-    return out
+def _elementwise(function):
+    """A jitted loop calling ``function`` on every element, as a fused map does."""
+    @numba.njit
+    def apply(x):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = function(x[i])
+        return out
+    return apply
 
 
-@numba.njit
-def _apply_log(x):
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out[i] = vmath.log(x[i])
-    return out
-
-
-@numba.njit
-def _apply_expm1(x):
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out[i] = vmath.expm1(x[i])
-    return out
-
-
-@numba.njit
-def _apply_log1p(x):
-    out = np.empty_like(x)
-    for i in range(x.size):
-        out[i] = vmath.log1p(x[i])
-    return out
+_apply_exp, _apply_log, _apply_expm1, _apply_log1p = (_elementwise(f) for f in (vmath.exp, vmath.log, vmath.expm1,
+                                                                                 vmath.log1p))
 
 
 @numba.njit
