@@ -584,3 +584,6 @@ def test_integer_indices_of_statements_left_to_numpy_are_checked_before_they_run
     assert "t + 5" not in text.split("b[:, k] =")[0]
     for k, t in [(1, 0), (2, 0), (-3, 0), (0, 2), (-2, -2)]:
         check(source, f64(4, 2), f64(4, 2), k, t, changed=result.changed)
+    # Bound by the statement itself first: the index is the new k, not checked ahead.
+    unpacking = "def g(a, b, k):\n    k, b[:, k] = 0, np.cumsum(a[:, 0], axis=0)\n    return b\n"
+    check(unpacking, f64(4, 2), f64(4, 2), 5, changed=rewrite(unpacking, f64(4, 2), f64(4, 2), 5)[2].changed)

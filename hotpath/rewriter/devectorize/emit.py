@@ -103,7 +103,7 @@ class Emitter:
         self.sequential: list[str] = []
         #: Alias of ``pairwise`` (NumPy's summation order), when the backend can call it.
         self.pairwise = pairwise
-        #: Alias of ``vmath`` (vectorizable exp and log), when the backend can call it.
+        #: Alias of ``vmath`` (vectorizable exp, log, hypot ...), when the backend can call it.
         self.vmath = vmath
         self._scalar_loops = 0  # > 0 while emitting the values of a loop that stays scalar
         #: Arrays known to be C-ordered: NumPy sums their columns row after row, as the loops do.

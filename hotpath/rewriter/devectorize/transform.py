@@ -79,8 +79,9 @@ def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, 
     the arrays the function allocates (see ``hugepages``: how Numba code allocates like NumPy).
     ``pairwise`` names a module with NumPy's summation order (``pairwise``, Numba only): whole
     1-d float sums and means call it; without it, and for the sums it cannot take, the
-    ``Rewrite`` lists them as reassociations. ``vmath`` names a module with ``exp`` and ``log``
-    that LLVM vectorizes (``vmath``, Numba only): float loops call it instead of ``np.exp``.
+    ``Rewrite`` lists them as reassociations. ``vmath`` names a module with ``exp``, ``log`` and
+    others that LLVM vectorizes (``vmath``, Numba only): loops that can vectorize call it instead
+    of ``np.exp`` and the rest.
     """
     fn = copy.deepcopy(fn)
     if len(args) != len(fn.args.args):
@@ -158,7 +159,7 @@ class _Driver:
         self.allocated = False  # whether the rewritten function calls it
         self.sequential: list[str] = []  # see ``Rewrite.sequential``
         self.pairwise: str | None = None  # alias of the summation-order module, when there is one
-        self.vmath: str | None = None  # alias of the vectorizable exp/log module, when there is one
+        self.vmath: str | None = None  # alias of the vectorizable math module, when there is one
         #: Arrays known to be C-ordered: parameters the signature shows so, and locals the nests
         #: allocate (rebinding a name any other way drops it).
         self.c_arrays: frozenset[str] = frozenset()
@@ -380,6 +381,9 @@ class _Driver:
         """
         if any(isinstance(n, _CONDITIONAL_OR_SCOPED) for n in ast.walk(stmt)):
             return []  # a subscript that may not run, or whose index is not the statement's name
+        if isinstance(stmt, ast.Assign) and (len(stmt.targets) > 1
+                                             or isinstance(stmt.targets[0], (ast.Tuple, ast.List))):
+            return []  # ``k, a[k] = ...`` indexes with the k it has just bound
         checks: list[str] = []
         for node in ast.walk(stmt):
             if not (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
