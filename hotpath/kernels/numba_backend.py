@@ -67,8 +67,9 @@ PAIRWISE_ALIAS = "_hotpath_pairwise"
 #: because it imports Numba and only the generated modules need it.
 ALLOCATOR = "hotpath.rewriter.devectorize.hugepages"
 
-#: Where fused float loops take ``exp`` and ``log`` that LLVM vectorizes (named, for the same reason).
-VECTOR_MATH = "hotpath.rewriter.devectorize.vmath"
+#: Where fused float loops take the ``exp``, ``log``, ``hypot`` ... that LLVM vectorizes (named,
+#: for the same reason).
+VMATH_MODULE = "hotpath.rewriter.devectorize.vmath"
 
 
 def _decorator(options: dict[str, Any], parallel_allowed: bool = True) -> str:
@@ -159,7 +160,7 @@ class NumbaBackend:
         tree, inlined = inline_helpers(fs.tree, [helper.tree for helper in list(fs.walk())[1:]])
         try:
             rewrite = devectorize(tree, signature.args, module_imports(fs), allocator=ALLOCATOR,
-                                  pairwise=PAIRWISE, vmath=VECTOR_MATH)
+                                  pairwise=PAIRWISE, vmath=VMATH_MODULE)
         except Exception as exc:  # a rewriter bug costs the fused candidates, not the others
             log.exception("devectorizing %s failed", fs.qualname)
             return [Skipped(self.name, "numba-fused", f"devectorizing failed: {type(exc).__name__}: {exc}")]
@@ -278,7 +279,7 @@ class NumbaBackend:
                 body.append(stmt)
         main.body = body
         imports = tuple((a.asname or a.name, a.name) for node in module.body if isinstance(node, ast.Import)
-                        for a in node.names if a.name in ("numpy", ALLOCATOR, PAIRWISE, VECTOR_MATH))
+                        for a in node.names if a.name in ("numpy", ALLOCATOR, PAIRWISE, VMATH_MODULE))
         return self._candidate(fs, candidate.name + suffix, {**options, **change},
                                pickle_namespace(injected_values(fs)), kernels_dir, main, candidate.notes,
                                imports, placed=True)

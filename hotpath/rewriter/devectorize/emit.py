@@ -40,6 +40,12 @@ NUMPY_BLOCK = 128
 VECTOR_MATH = {"exp": "exp", "log": "log", "expm1": "expm1", "log1p": "log1p", "hypot": "hypot", "absolute": "cabs"}
 
 
+def bound_check(index: str, length: str) -> list[str]:
+    """NumPy's IndexError for an integer ``index`` outside an axis ``length`` long, as source lines."""
+    return [f"if not -{length} <= {index} < {length}:",
+            f"    raise IndexError({f'index {index} is out of bounds'!r})"]
+
+
 class Names:
     """Fresh local names that clash with nothing in the function."""
 
@@ -160,11 +166,10 @@ class Emitter:
             if isinstance(node, ir.Read):
                 for item in node.index:
                     if isinstance(item, ir.FixedIndex):
-                        test = f"not -{item.length} <= {item.source} < {item.length}"
-                        if test not in self._checked:
-                            self._checked.add(test)
-                            self.lines.append(f"if {test}:")
-                            self.lines.append(f"    raise IndexError('index {item.source} is out of bounds')")
+                        lines = bound_check(item.source, item.length)
+                        if lines[0] not in self._checked:
+                            self._checked.add(lines[0])
+                            self.lines += lines
                     else:
                         self.extent(item.axis)
             if isinstance(node, ir.Reduce):

@@ -35,7 +35,8 @@ import numpy as np
 
 from hotpath.rewriter.devectorize import ir
 from hotpath.rewriter.devectorize.build import Builder, Built, Unsupported
-from hotpath.rewriter.devectorize.emit import Emitter, Names, NewArray, Region, ScalarStore, rename_loops
+from hotpath.rewriter.devectorize.emit import (Emitter, Names, NewArray, Region, ScalarStore, bound_check,
+                                               rename_loops)
 from hotpath.rewriter.devectorize.oracle import Oracle, Unknown, is_array, standin
 from hotpath.rewriter.devectorize.substitute import substitute
 
@@ -395,9 +396,7 @@ class _Driver:
                 continue
             for axis, part in enumerate(parts):
                 if not isinstance(part, ast.Slice):
-                    length, index = f"{node.value.id}.shape[{axis}]", ast.unparse(part)
-                    checks.append(f"if not -{length} <= {index} < {length}:\n"
-                                  f"    raise IndexError({f'index {index} is out of bounds'!r})")
+                    checks.append("\n".join(bound_check(ast.unparse(part), f"{node.value.id}.shape[{axis}]")))
         return self._parse(list(dict.fromkeys(checks)))
 
     def _integer(self, node: ast.expr) -> bool:
