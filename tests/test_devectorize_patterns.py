@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import hotpath
-from hotpath.kernels import Candidate, get_backend
+from hotpath.kernels import Candidate, Skipped, get_backend
 from hotpath.rewriter.source import extract
 from hotpath.signature import signature_of
 from tests.test_devectorize import check, f64, rewrite
@@ -282,6 +282,39 @@ def test_matrix_products_inside_fused_code_stay_calls(source, args):
              and n.targets[0].id.startswith("dot")]
     assert calls and all(c in fn.body for c in calls)  # computed once, before any loop, by the call itself
     assert not any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.MatMult) for loop in loops for n in ast.walk(loop))
+
+
+def dense_layer(X, W, b):
+    return np.maximum(X @ W + b, 0.0)
+
+
+def power_iteration(A, v, iters):
+    for _ in range(iters):
+        w = A @ v
+        v = w / np.sqrt(np.sum(w * w))
+    return v
+
+
+@pytest.mark.parametrize("kernel,tuned,later", [
+    (dense_layer, (f64(40, 5), f64(5, 3), f64(3)), [(f64(300, 7), f64(7, 2), f64(2)), (f64(1, 5), f64(5, 1), f64(1)),
+                                                    (f64(50, 5), f64(5, 3), f64(1))]),
+    (power_iteration, (f64(6, 6), f64(6), 3), [(f64(40, 40), f64(40), 25), (f64(3, 3), f64(3), 0)]),
+], ids=["dense_layer", "power_iteration"])
+def test_fused_matrix_products_are_numpys_own_calls_at_default_tolerance(tmp_path, kernel, tuned, later):
+    """Numba's ``@`` calls SciPy's BLAS (another order: refused at the default tolerance); the
+    fused variant runs the product in ``numba.objmode``, NumPy's own call, so it returns exactly
+    the original's values on any input, the loops around the product fused."""
+    backend = get_backend("numba")
+    proposals = {p.name: p for p in backend.propose(extract(kernel), signature_of(tuned), hotpath.Config(),
+                                                    tmp_path)}
+    assert isinstance(proposals["numba"], Skipped) and "another BLAS" in proposals["numba"].reason
+    fused = proposals["numba-fused"]
+    assert isinstance(fused, Candidate) and "numba.objmode" in fused.source and " for " in fused.source
+    variant = backend.load(fused)
+    for args in (tuned, *later):
+        np.testing.assert_array_equal(variant(*args), kernel(*args))
+    with pytest.raises(ValueError):  # NumPy's shape error, from NumPy's own call
+        variant(f64(4, 5), f64(4, 3), f64(3)) if kernel is dense_layer else variant(f64(6, 6), f64(5), 1)
 
 
 def test_integer_products_are_not_lowered():

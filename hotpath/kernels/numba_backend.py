@@ -10,7 +10,9 @@ inside the reductions the devectorizer runs row by row). The arrays those varian
 come from ``hotpath.rewriter.devectorize.hugepages``: as NumPy's do, large ones sit on huge
 pages, which spares the loops a page fault per 4 KiB of fresh output; their float ``exp``,
 ``log``, ``expm1``, ``log1p``, ``hypot`` and complex ``abs`` come from
-``hotpath.rewriter.devectorize.vmath``, which LLVM vectorizes as NumPy's SIMD loops are. A fused
+``hotpath.rewriter.devectorize.vmath``, which LLVM vectorizes as NumPy's SIMD loops are; their
+matrix products run in ``numba.objmode``, NumPy's own BLAS call (Numba's calls SciPy's BLAS,
+another summation order), at about 2 us a call. A fused
 body of hundreds of loop nests (a module-sized kernel) is cut into several jitted functions
 (``hotpath.rewriter.devectorize.outline``): Numba's compile time grows faster than a function.
 
@@ -160,7 +162,7 @@ class NumbaBackend:
         tree, inlined = inline_helpers(fs.tree, [helper.tree for helper in list(fs.walk())[1:]])
         try:
             rewrite = devectorize(tree, signature.args, module_imports(fs), allocator=ALLOCATOR,
-                                  pairwise=PAIRWISE, vmath=VMATH_MODULE)
+                                  pairwise=PAIRWISE, vmath=VMATH_MODULE, interpreted_products=True)
         except Exception as exc:  # a rewriter bug costs the fused candidates, not the others
             log.exception("devectorizing %s failed", fs.qualname)
             return [Skipped(self.name, "numba-fused", f"devectorizing failed: {type(exc).__name__}: {exc}")]

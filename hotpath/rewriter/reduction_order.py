@@ -10,7 +10,8 @@ is therefore a *reassociating* variant, tried only when the tolerance allows fas
 
 ``keep_order`` does that for Numba: a whole-array ``np.sum(x)``, ``x.sum()``, ``np.mean(x)``
 or ``x.mean()`` calls ``hotpath.rewriter.devectorize.pairwise`` (NumPy's order, bit for bit);
-every other float reduction is listed with a one-line description. ``reassociations`` only
+every other float reduction is listed with a one-line description. Statements inside a
+``numba.objmode`` block are the interpreter's (NumPy's own calls) and are not listed. ``reassociations`` only
 lists them (for backends that cannot substitute). Integer (and boolean) reductions are exact
 in any order and are left alone, where the signature shows the operand is integral.
 """
@@ -117,6 +118,12 @@ class _Finder(ast.NodeTransformer):
                 return func.attr
         return None
 
+    def visit_With(self, node: ast.With) -> ast.AST:
+        if any(_interpreted(item.context_expr) for item in node.items):
+            return node  # run by the interpreter: NumPy's own order
+        self.generic_visit(node)
+        return node
+
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
         if isinstance(node.op, ast.MatMult) and not (integral(node.left, self.integers)
@@ -149,6 +156,11 @@ class _Finder(ast.NodeTransformer):
             return ast.copy_location(ast.Call(func, [operands[0]], []), node)
         self.reasons.append(f"{ast.unparse(node)}: {_why(kind)}")  # type: ignore[arg-type]
         return node
+
+
+def _interpreted(context: ast.expr) -> bool:
+    """``numba.objmode(...)``: the block's statements run in the interpreter, as in the original."""
+    return isinstance(context, ast.Call) and ast.unparse(context.func) == "numba.objmode"
 
 
 def _why(kind: str) -> str:
