@@ -105,6 +105,26 @@ def test_a_run_summed_block_by_block_is_numpys_sum_of_it_stored(dtype):
             assert covered == n and same(total, np.sum(x * x - x)) and same(mean, np.mean(x * x - x)), n
 
 
+def scaled_row_totals(X):
+    return np.sum(X * 3.0 - X, axis=1)
+
+
+def test_row_sums_fill_a_stack_buffer_per_thread_in_numpys_order(tmp_path):
+    """Each row's blocks go to a buffer on the stack (no allocation per row; one per thread of a
+    parallel loop), or on the heap past ``STACK_LEAVES`` blocks: NumPy's sum either way."""
+    from hotpath.rewriter.devectorize import emit, pairwise
+
+    assert (emit.NUMPY_BLOCK, emit.STACK_LEAVES) == (pairwise.BLOCK, pairwise.STACK_LEAVES)
+    found = proposals(scaled_row_totals, (np.ones((4, 16)),), hotpath.Config(), tmp_path)
+    for name in ("numba-fused", "numba-fused-parallel"):
+        candidate = found[name]
+        assert isinstance(candidate, Candidate) and "stack_buffer" in candidate.source, name
+        variant = get_backend("numba").load(candidate)
+        for rows, columns in [(2000, 50), (3, 8192), (2, 7), (4, 8192 * 2 + 3)]:
+            X = cancelling(rows * columns, columns).reshape(rows, columns)
+            assert same(variant(X), scaled_row_totals(X)), (name, rows, columns)
+
+
 def test_numba_own_sum_is_not_numpys_order():
     """Why the helpers exist: Numba's np.sum adds one term after another."""
     x = cancelling(1000, 3)

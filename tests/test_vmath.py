@@ -1,4 +1,4 @@
-"""Vectorizable ``exp``, ``log``, ``expm1``, ``log1p`` and ``hypot`` for fused loops: NumPy's values, special values exactly.
+"""Vectorizable elementary functions (``exp`` ... ``tanh``, ``hypot``) for fused loops: NumPy's values, special values exactly.
 
 The functions are compiled by real Numba inside a loop, as the fused variants call them, and
 compared with NumPy over random bit patterns (every exponent), the ranges where results overflow
@@ -7,6 +7,8 @@ after a refinement, and stay verified end to end.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -41,8 +43,8 @@ def _elementwise(function):
     return apply
 
 
-_apply_exp, _apply_log, _apply_expm1, _apply_log1p = (_elementwise(f) for f in (vmath.exp, vmath.log, vmath.expm1,
-                                                                                 vmath.log1p))
+_apply_exp, _apply_log, _apply_expm1, _apply_log1p, _apply_tanh = (
+    _elementwise(f) for f in (vmath.exp, vmath.log, vmath.expm1, vmath.log1p, vmath.tanh))
 
 
 @numba.njit
@@ -71,13 +73,14 @@ def assert_within_ulps(expected: np.ndarray, actual: np.ndarray, ulps: float) ->
     np.testing.assert_allclose(actual[~special], expected[~special], rtol=1e-12, atol=0)
 
 
-@pytest.mark.parametrize("name,ulps", [("exp", 1), ("log", 1), ("expm1", 4), ("log1p", 1)])
+@pytest.mark.parametrize("name,ulps", [("exp", 1), ("log", 1), ("expm1", 4), ("log1p", 1), ("tanh", 4)])
 def test_matches_numpy_within_ulps_and_special_values_exactly(name, ulps):
     assert VECTOR_MATH == vmath.FUNCTIONS  # the emitter's list is this module's (it cannot import it)
     x = inputs()
     with np.errstate(all="ignore"):
         expected = getattr(np, name)(x)
-    kernel = {"exp": _apply_exp, "log": _apply_log, "expm1": _apply_expm1, "log1p": _apply_log1p}[name]
+    kernel = {"exp": _apply_exp, "log": _apply_log, "expm1": _apply_expm1, "log1p": _apply_log1p,
+              "tanh": _apply_tanh}[name]
     assert_within_ulps(expected, kernel(x), ulps)
 
 
@@ -134,10 +137,13 @@ def test_the_loop_calls_no_c_library_function():
     """The point of the module: nothing left in the loop that LLVM must keep scalar."""
     x = np.ones(4)
     for kernel, args in ((_apply_exp, (x,)), (_apply_log, (x,)), (_apply_expm1, (x,)), (_apply_log1p, (x,)),
-                         (_apply_hypot, (x, x))):
+                         (_apply_tanh, (x,)), (_apply_hypot, (x, x))):
         kernel(*args)
         llvm = kernel.inspect_llvm(kernel.signatures[0])
-        assert not any(name in llvm for name in ("@exp(", "@log(", "llvm.exp", "llvm.log", "@expm1(", "@log1p(", "@hypot(")), kernel
+        assert not any(name in llvm for name in ("@exp(", "@log(", "llvm.exp", "llvm.log", "@expm1(", "@log1p(", "@tanh(",
+                                               "@hypot(")), kernel
+        # Vectorized (the loops use Python's error model, as fused variants do: no division check).
+        assert re.search(r"<\d+ x double>", llvm), kernel
 
 
 def log_sum_exp(a):

@@ -35,9 +35,12 @@ _REDUCTION_NAMES = {"max": "maximum", "min": "minimum"}
 
 #: NumPy's pairwise-summation block (``pairwise.BLOCK``, which imports Numba; this module must not).
 NUMPY_BLOCK = 128
+#: ``pairwise.STACK_LEAVES``: runs of at most this many blocks sum in a stack buffer.
+STACK_LEAVES = 64
 #: Ufuncs ``vmath`` computes in a form LLVM vectorizes, and its function for each
 #: (``vmath.FUNCTIONS``; that module imports Numba, this one must not).
-VECTOR_MATH = {"exp": "exp", "log": "log", "expm1": "expm1", "log1p": "log1p", "hypot": "hypot", "absolute": "cabs"}
+VECTOR_MATH = {"exp": "exp", "log": "log", "expm1": "expm1", "log1p": "log1p", "tanh": "tanh", "hypot": "hypot",
+               "absolute": "cabs"}
 
 
 def bound_check(index: str, length: str) -> list[str]:
@@ -759,7 +762,8 @@ class Emitter:
         blocks at 8); a longer one is computed one of NumPy's blocks at a time into a buffer and
         summed pairwise from the block sums. The blocks' lengths and how their sums add up depend
         on the run's length alone: computed once, in ``before`` (ahead of the statement's loops).
-        The buffer is allocated per run: inside a parallel loop each thread needs its own.
+        The buffer is per run, on the stack unless the run is very long (``pairwise.stack_buffer``):
+        inside a parallel loop each thread needs its own.
         """
         axis, dtype = expr.axes[0], expr.dtype
         extent = self.extent(axis)
@@ -788,7 +792,11 @@ class Emitter:
         # ``pairwise``): the run is never stored whole.
         dtype_name = self._dtype(expr.operand.dtype)  # type: ignore[union-attr]
         out.append("else:")
-        out.append(f"    {run} = {self.empty}(({NUMPY_BLOCK} + {lengths}.shape[0],), {dtype_name})")
+        # On the stack where the block sums fit (no allocation per row), else on the heap.
+        out.append(f"    if {lengths}.shape[0] <= {STACK_LEAVES}:")
+        out.append(f"        {run} = {self.pairwise}.stack_buffer({dtype_name})")
+        out.append("    else:")
+        out.append(f"        {run} = {self.empty}(({NUMPY_BLOCK} + {lengths}.shape[0],), {dtype_name})")
         out.append(f"    {start} = 0")
         out.append(f"    for {block} in range({lengths}.shape[0]):")
         out.append(f"        {length} = {lengths}[{block}]")

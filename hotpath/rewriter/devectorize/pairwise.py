@@ -23,14 +23,19 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, types
+from numba.core import cgutils
 from numba.core.errors import TypingError
-from numba.extending import overload
+from numba.extending import intrinsic, overload
+from numba.np.arrayobj import make_array, populate_array
 
 #: NumPy's block: ranges up to this long are summed by one unrolled loop.
 BLOCK = 128
 #: NumPy's default buffer (``np.getbufsize()``): integers are cast to float64 this many at a time.
 BUFFER = 8192
 _U = np.uintp
+#: Block sums a ``stack_buffer`` has room for: NumPy's tree cuts a run of up to 8192 elements
+#: into at most 64 blocks.
+STACK_LEAVES = 64
 _STACK = 192  # pending tasks; the tree is at most log2(n / 64) deep, three tasks a level
 
 
@@ -136,6 +141,31 @@ def _leaf_lengths(n):  # type: ignore[no-untyped-def]
 
 
 leaf_lengths = njit(cache=True)(_leaf_lengths)
+
+
+@intrinsic
+def stack_buffer(typingctx, dtype):  # type: ignore[no-untyped-def]
+    """A 1-d array of ``BLOCK + STACK_LEAVES`` elements of ``dtype`` (``np.float64``) on the
+    caller's stack, for a run's blocks and block sums: a row sum inside a loop costs no heap
+    allocation (with short rows, the allocation cost more than the sum). The slot is reserved
+    once in the caller's entry block, so each call site reuses its own memory, and each thread
+    of a parallel loop (its own call of the loop body) has its own. The array must not outlive
+    the call: it owns no memory."""
+    if not isinstance(dtype, types.NumberClass):
+        return None
+    array_type = types.Array(dtype.instance_type, 1, "C")
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        element = context.get_data_type(dtype.instance_type)
+        length = BLOCK + STACK_LEAVES
+        data = cgutils.alloca_once(builder, element, size=length)
+        itemsize = context.get_constant(types.intp, context.get_abi_sizeof(element))
+        array = make_array(array_type)(context, builder)
+        populate_array(array, data=data, shape=[context.get_constant(types.intp, length)], strides=[itemsize],
+                       itemsize=itemsize, meminfo=None)
+        return array._getvalue()
+
+    return array_type(dtype), codegen
 
 
 @njit(cache=True)
