@@ -109,20 +109,27 @@ def scaled_row_totals(X):
     return np.sum(X * 3.0 - X, axis=1)
 
 
-def test_row_sums_fill_a_stack_buffer_per_thread_in_numpys_order(tmp_path):
+def scaled_row_means(X):
+    return (X * 3.0 - X).mean(axis=1)
+
+
+@pytest.mark.parametrize("kernel", [scaled_row_totals, scaled_row_means])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_row_sums_fill_a_stack_buffer_per_thread_in_numpys_order(tmp_path, kernel, dtype):
     """Each row's blocks go to a buffer on the stack (no allocation per row; one per thread of a
-    parallel loop), or on the heap past ``STACK_LEAVES`` blocks: NumPy's sum either way."""
+    parallel loop), or on the heap past ``STACK_LEAVES`` blocks; a row of one block takes its
+    sum without the helper's call. NumPy's sum (mean) in every case, float32 included."""
     from hotpath.rewriter.devectorize import emit, pairwise
 
     assert (emit.NUMPY_BLOCK, emit.STACK_LEAVES) == (pairwise.BLOCK, pairwise.STACK_LEAVES)
-    found = proposals(scaled_row_totals, (np.ones((4, 16)),), hotpath.Config(), tmp_path)
+    found = proposals(kernel, (np.ones((4, 16), dtype),), hotpath.Config(), tmp_path)
     for name in ("numba-fused", "numba-fused-parallel"):
         candidate = found[name]
         assert isinstance(candidate, Candidate) and "stack_buffer" in candidate.source, name
         variant = get_backend("numba").load(candidate)
-        for rows, columns in [(2000, 50), (3, 8192), (2, 7), (4, 8192 * 2 + 3)]:
-            X = cancelling(rows * columns, columns).reshape(rows, columns)
-            assert same(variant(X), scaled_row_totals(X)), (name, rows, columns)
+        for rows, columns in [(2000, 50), (300, 128), (3, 129), (3, 8192), (2, 7), (4, 8192 * 2 + 3)]:
+            X = cancelling(rows * columns, columns).reshape(rows, columns).astype(dtype)
+            assert same(variant(X), kernel(X)), (name, rows, columns)
 
 
 def test_numba_own_sum_is_not_numpys_order():
@@ -208,6 +215,10 @@ def project(X, w):
     return np.dot(X, w).sum() / X.shape[0]
 
 
+def relative_spread(x):
+    return np.std(x) / np.mean(x)
+
+
 def running_total(x):
     s = 0.0
     for i in range(x.shape[0]):
@@ -245,11 +256,11 @@ def proposals(kernel, args, config: hotpath.Config, tmp_path) -> dict[str, Candi
 
 
 def test_reassociating_variants_wait_for_a_loose_tolerance(tmp_path):
-    X, w = np.ones((6, 3)), np.ones(3)
-    strict = proposals(project, (X, w), hotpath.Config(), tmp_path)
-    assert isinstance(strict["numba"], Skipped) and "np.dot(X, w)" in strict["numba"].reason
+    x = np.ones(6)
+    strict = proposals(relative_spread, (x,), hotpath.Config(), tmp_path)
+    assert isinstance(strict["numba"], Skipped) and "np.std(x)" in strict["numba"].reason
     assert "rtol >= 1e-06 or fastmath=True" in strict["numba"].reason
-    loose = proposals(project, (X, w), hotpath.Config(rtol=1e-6), tmp_path)
+    loose = proposals(relative_spread, (x,), hotpath.Config(rtol=1e-6), tmp_path)
     assert isinstance(loose["numba"], Candidate) and isinstance(loose["numba-fastmath"], Candidate)
     # A whole-array sum is no reassociation: the variant calls the helper at any tolerance.
     exact = proposals(loglik, (np.ones(5), 0.5), hotpath.Config(), tmp_path)
@@ -269,11 +280,26 @@ def test_parallel_float_reduction_is_skipped_at_default_tolerance(tmp_path):
     assert isinstance(counts["numba-parallel"], Candidate)  # an integer count is exact in any order
 
 
+def test_products_are_numpys_own_calls_unless_the_tolerance_allows_reassociation(tmp_path):
+    """Numba's ``np.dot`` calls SciPy's BLAS (another order); at the default tolerance every
+    variant calls NumPy's instead, so it is tried and returns exactly the original's value."""
+    X, w = cancelling(600, 9).reshape(200, 3), np.array([1.0, -1.0, 3.0])
+    strict = proposals(project, (X, w), hotpath.Config(), tmp_path / "strict")
+    for name in ("numba", "numba-parallel", "numba-fused"):
+        candidate = strict[name]
+        assert isinstance(candidate, Candidate) and "_hotpath_products.dot(X, w)" in candidate.source, name
+        assert dict(candidate.options)["numpy_products"] is True
+        assert same(get_backend("numba").load(candidate)(X, w), project(X, w)), name
+    loose = proposals(project, (X, w), hotpath.Config(rtol=1e-6), tmp_path / "loose")
+    assert isinstance(loose["numba"], Candidate) and "_hotpath_products" not in loose["numba"].source
+
+
 def test_summary_says_why_a_reassociating_variant_was_not_tried(fast):
-    X, w = np.random.default_rng(8).standard_normal((50, 4)), np.ones(4)
-    result = hotpath.tune(project, X, w, config=fast)
-    assert "reassociates a float reduction (np.dot(X, w)" in result.summary()
-    assert result.winner is None or not result.winner.name.startswith("numba")
+    x = np.random.default_rng(8).standard_normal(50) + 3.0
+    result = hotpath.tune(relative_spread, x, config=fast)
+    assert "reassociates a float reduction (np.std(x)" in result.summary()
+    # The fused loops compute the deviation in NumPy's order; the plain ones were not tried.
+    assert result.winner is None or result.winner.name.split("+")[0] not in ("numba", "numba-parallel")
 
 
 def geometric_growth(rates):

@@ -28,7 +28,7 @@ from hotpath.runner.adapters import describe, parse_ranges
 
 #: hotpath modules a generated variant may import, copied beside the patched module instead.
 VENDORED = ("hotpath.rewriter.devectorize.pairwise", "hotpath.rewriter.devectorize.hugepages",
-            "hotpath.rewriter.devectorize.vmath")
+            "hotpath.rewriter.devectorize.vmath", "hotpath.rewriter.devectorize.numpy_products")
 
 
 class NotExported(Exception):

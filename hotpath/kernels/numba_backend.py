@@ -10,9 +10,7 @@ inside the reductions the devectorizer runs row by row). The arrays those varian
 come from ``hotpath.rewriter.devectorize.hugepages``: as NumPy's do, large ones sit on huge
 pages, which spares the loops a page fault per 4 KiB of fresh output; their float ``exp``,
 ``log``, ``expm1``, ``log1p``, ``hypot`` and complex ``abs`` come from
-``hotpath.rewriter.devectorize.vmath``, which LLVM vectorizes as NumPy's SIMD loops are; their
-matrix products run in ``numba.objmode``, NumPy's own BLAS call (Numba's calls SciPy's BLAS,
-another summation order), at about 2 us a call. A fused
+``hotpath.rewriter.devectorize.vmath``, which LLVM vectorizes as NumPy's SIMD loops are. A fused
 body of hundreds of loop nests (a module-sized kernel) is cut into several jitted functions
 (``hotpath.rewriter.devectorize.outline``): Numba's compile time grows faster than a function.
 
@@ -21,6 +19,10 @@ calls ``hotpath.rewriter.devectorize.pairwise`` for whole-array float sums and m
 order, bit for bit); a variant that still adds floats in another order (an axis sum, a dot
 product, a parallel reduction: see ``hotpath.rewriter.reduction_order``) reassociates, and is
 proposed only when the tolerance allows fastmath, otherwise skipped with the reductions named.
+Matrix products are the exception: at a tolerance that forbids reassociation, every variant
+computes ``@``, ``np.dot`` and ``np.matmul`` by NumPy's own call
+(``hotpath.rewriter.devectorize.numpy_products``, option ``numpy_products``), so kernels around
+BLAS calls are tried, with the loops around the product compiled.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from hotpath.rewriter import parallel
 from hotpath.rewriter.devectorize.outline import outline
 from hotpath.rewriter.reduction_order import (
     PAIRWISE,
+    PRODUCTS,
     integer_names,
     keep_order,
     parallel_reassociations,
@@ -64,6 +67,8 @@ SAFE_FASTMATH = ("arcp", "contract", "reassoc", "nsz", "afn")
 
 #: The alias generated modules import ``PAIRWISE`` as (a name no user code is likely to bind).
 PAIRWISE_ALIAS = "_hotpath_pairwise"
+#: The alias generated modules import ``PRODUCTS`` as.
+PRODUCTS_ALIAS = "_hotpath_products"
 
 #: Where fused loops allocate their arrays (huge pages, as NumPy does); named, not imported,
 #: because it imports Numba and only the generated modules need it.
@@ -103,7 +108,10 @@ class NumbaBackend:
         tree = fs.tree
         allowed = config.allows_fastmath
         integers = integer_names(tree, signature.args)
-        reasons = self._order(fs, integers).reassociations
+        # Where reassociation is not allowed, products are NumPy's own calls (an option, so
+        # that refinements and helpers keep them).
+        base = {"numpy_products": True} if not allowed and self._has_products(fs) else {}
+        reasons = self._order(fs, integers, products=_products_alias(base)).reassociations
         parallel_reasons = parallel_reassociations(tree, module_imports(fs), integers)
         has_loops = any(isinstance(n, (ast.For, ast.While)) for n in ast.walk(tree))
         verdicts = [v for _, v in parallel.analyse(tree, integers, reassociate=allowed)]
@@ -112,14 +120,14 @@ class NumbaBackend:
         )
         can_parallelize = any(v.parallel for v in verdicts) or not has_loops
 
-        plans: list[tuple[str, dict[str, Any]] | Skipped] = [("numba", {})]
+        plans: list[tuple[str, dict[str, Any]] | Skipped] = [("numba", dict(base))]
         if reasons and not allowed:
             plans = [Skipped(self.name, "numba", skip_reason(reasons, FASTMATH_MIN_RTOL)),
                      Skipped(self.name, "numba-parallel", skip_reason(reasons, FASTMATH_MIN_RTOL))]
         elif parallel_reasons and not allowed:
             plans.append(Skipped(self.name, "numba-parallel", skip_reason(parallel_reasons, FASTMATH_MIN_RTOL)))
         elif can_parallelize:
-            plans.append(("numba-parallel", {"parallel": True}))
+            plans.append(("numba-parallel", {**base, "parallel": True}))
         else:
             plans.append(Skipped(self.name, "numba-parallel",
                                  "no loop is free of loop-carried dependencies: "
@@ -142,27 +150,35 @@ class NumbaBackend:
             name, options = plan
             out.append(self._candidate(fs, name, options, namespace, kernels_dir, integers=integers,
                                        reassociate=allowed))
-        out += self._fused(fs, signature, namespace, kernels_dir, integers, allowed)
+        out += self._fused(fs, signature, namespace, kernels_dir, integers, allowed, base)
         return out
 
+    def _has_products(self, fs: FunctionSource) -> bool:
+        """Whether the function or a helper it calls has a float matrix product ``PRODUCTS`` can take."""
+        modules = module_imports(fs)
+        return any(f"{PRODUCTS_ALIAS}." in ast.unparse(keep_order(part.tree, modules, products=PRODUCTS_ALIAS).tree)
+                   for part in fs.walk())
+
     def _order(self, fs: FunctionSource, integers: frozenset[str] = frozenset(),
-               main: ast.FunctionDef | None = None) -> Any:
+               main: ast.FunctionDef | None = None, products: str | None = None) -> Any:
         """``keep_order`` of ``main`` (default: the function) with its helpers' reassociations added."""
         modules = module_imports(fs)
-        order = keep_order(fs.tree if main is None else main, modules, integers, PAIRWISE_ALIAS)
+        order = keep_order(fs.tree if main is None else main, modules, integers, PAIRWISE_ALIAS, products=products)
         helpers = tuple(r for helper in list(fs.walk())[1:]
-                        for r in keep_order(helper.tree, modules, helper=PAIRWISE_ALIAS).reassociations)
+                        for r in keep_order(helper.tree, modules, helper=PAIRWISE_ALIAS,
+                                            products=products).reassociations)
         return replace(order, reassociations=order.reassociations + helpers)
 
     def _fused(self, fs: FunctionSource, signature: Signature, namespace: bytes, kernels_dir: Path,
-               integers: frozenset[str] = frozenset(), allowed: bool = False) -> list[Candidate | Skipped]:
+               integers: frozenset[str] = frozenset(), allowed: bool = False,
+               base: dict[str, Any] | None = None) -> list[Candidate | Skipped]:
         """``numba-fused`` and ``numba-fused-parallel``, when the devectorizer changed anything."""
         # Small helpers (a where-limiter, an equation of state) become statements and expressions
         # of the function, so their arrays fuse into its loops instead of being allocated per call.
         tree, inlined = inline_helpers(fs.tree, [helper.tree for helper in list(fs.walk())[1:]])
         try:
             rewrite = devectorize(tree, signature.args, module_imports(fs), allocator=ALLOCATOR,
-                                  pairwise=PAIRWISE, vmath=VMATH_MODULE, interpreted_products=True)
+                                  pairwise=PAIRWISE, vmath=VMATH_MODULE)
         except Exception as exc:  # a rewriter bug costs the fused candidates, not the others
             log.exception("devectorizing %s failed", fs.qualname)
             return [Skipped(self.name, "numba-fused", f"devectorizing failed: {type(exc).__name__}: {exc}")]
@@ -170,7 +186,8 @@ class NumbaBackend:
             return []
         if inlined:
             rewrite = replace(rewrite, notes=(*rewrite.notes, "inlined: " + ", ".join(dict.fromkeys(inlined))))
-        order = self._order(fs, integers, rewrite.tree)
+        base = base or {}
+        order = self._order(fs, integers, rewrite.tree, _products_alias(base))
         reasons = rewrite.reassociations + order.reassociations
         if reasons and not allowed:
             reason = skip_reason(reasons, FASTMATH_MIN_RTOL)
@@ -178,7 +195,7 @@ class NumbaBackend:
         rewrite = replace(rewrite, tree=order.tree)
         # The loops spell division as np.divide, so they follow NumPy's semantics (x / 0.0 is inf)
         # while the rest of the function keeps Python's (1.0 / 0.0 raises, as in the original).
-        options: dict[str, Any] = {"fused": True}
+        options: dict[str, Any] = {**base, "fused": True}
         # In-place nests assume argument arrays do not overlap; calls where they do take the original.
         adapters = (DISTINCT_ARRAYS,) if rewrite.writes_arguments and len(signature.arrays) >= 2 else ()
         serial = self._candidate(fs, "numba-fused", options, namespace, kernels_dir, rewrite.tree,
@@ -205,9 +222,8 @@ class NumbaBackend:
         """``placed``: ``main`` already has its ``prange`` loops (a refinement keeps them).
         ``reassociate``: whether a parallel loop may reduce floats (see ``parallel.analyse``)."""
         main = fs.tree if main is None else main
-        main = keep_order(main, module_imports(fs), integers, PAIRWISE_ALIAS).tree
-        if f"{PAIRWISE_ALIAS}." in ast.unparse(main):
-            imports = (*imports, (PAIRWISE_ALIAS, PAIRWISE))
+        main = keep_order(main, module_imports(fs), integers, PAIRWISE_ALIAS, products=_products_alias(options)).tree
+        imports = (*imports, *_helper_imports(ast.unparse(main)))
         if options.get("parallel") and not placed:
             main, verdicts = parallel.to_prange(main, integers, reassociate)
             main = _keep_serial(main, sequential)
@@ -229,10 +245,10 @@ class NumbaBackend:
             lines.append(f"# Bound by hotpath before import (values, not importable): {', '.join(injected)}")
         helpers = []
         for helper in list(fs.walk())[1:]:
-            order = keep_order(helper.tree, module_imports(fs), helper=PAIRWISE_ALIAS)
+            order = keep_order(helper.tree, module_imports(fs), helper=PAIRWISE_ALIAS,
+                               products=_products_alias(options))
             helpers.append(ast.unparse(order.tree) if order.substituted else helper.source)
-            if order.substituted:
-                imports = (*imports, (PAIRWISE_ALIAS, PAIRWISE))
+            imports = (*imports, *_helper_imports(helpers[-1]))
         lines += ["import numba", "from numba import prange  # noqa: F401"]
         lines += import_lines({**module_imports(fs), **dict(imports)})
         for source in helpers:
@@ -281,7 +297,7 @@ class NumbaBackend:
                 body.append(stmt)
         main.body = body
         imports = tuple((a.asname or a.name, a.name) for node in module.body if isinstance(node, ast.Import)
-                        for a in node.names if a.name in ("numpy", ALLOCATOR, PAIRWISE, VMATH_MODULE))
+                        for a in node.names if a.name in ("numpy", ALLOCATOR, PAIRWISE, PRODUCTS, VMATH_MODULE))
         return self._candidate(fs, candidate.name + suffix, {**options, **change},
                                pickle_namespace(injected_values(fs)), kernels_dir, main, candidate.notes,
                                imports, placed=True)
@@ -309,6 +325,17 @@ class NumbaBackend:
 
         # OverflowError: an int argument too large for int64 is refused while unboxing.
         return (NumbaError, OverflowError)
+
+
+def _products_alias(options: dict[str, Any]) -> str | None:
+    """The alias products are called through, when the variant computes them by NumPy's call."""
+    return PRODUCTS_ALIAS if options.get("numpy_products") else None
+
+
+def _helper_imports(source: str) -> tuple[tuple[str, str], ...]:
+    """The summation-order and product modules ``source`` calls, as (alias, module)."""
+    return tuple((alias, module) for alias, module in ((PAIRWISE_ALIAS, PAIRWISE), (PRODUCTS_ALIAS, PRODUCTS))
+                 if f"{alias}." in source)
 
 
 def _serial(fn: ast.AST) -> ast.AST:

@@ -10,8 +10,9 @@ is therefore a *reassociating* variant, tried only when the tolerance allows fas
 
 ``keep_order`` does that for Numba: a whole-array ``np.sum(x)``, ``x.sum()``, ``np.mean(x)``
 or ``x.mean()`` calls ``hotpath.rewriter.devectorize.pairwise`` (NumPy's order, bit for bit);
-every other float reduction is listed with a one-line description. Statements inside a
-``numba.objmode`` block are the interpreter's (NumPy's own calls) and are not listed. ``reassociations`` only
+with ``products`` set, a float ``a @ b``, ``np.dot``, ``np.matmul`` or ``a.dot(b)`` calls
+``hotpath.rewriter.devectorize.numpy_products``, which runs NumPy's own call (its BLAS, its
+order); every other float reduction is listed with a one-line description. ``reassociations`` only
 lists them (for backends that cannot substitute). Integer (and boolean) reductions are exact
 in any order and are left alone, where the signature shows the operand is integral.
 """
@@ -29,6 +30,8 @@ import numpy as np
 
 #: The module whose ``pairwise_sum``/``pairwise_mean`` keep NumPy's order in Numba code.
 PAIRWISE = "hotpath.rewriter.devectorize.pairwise"
+#: The module whose ``matmul``/``dot`` run NumPy's own matrix products from Numba code.
+PRODUCTS = "hotpath.rewriter.devectorize.numpy_products"
 
 #: Whole-array reductions ``keep_order`` can route to the pairwise helpers.
 _SUBSTITUTED = {"sum": "pairwise_sum", "mean": "pairwise_mean"}
@@ -51,7 +54,7 @@ class Order:
 
     tree: ast.FunctionDef
     reassociations: tuple[str, ...]  # e.g. "np.dot(X, w): BLAS call of another library"
-    substituted: bool  # some reduction now calls the pairwise helpers
+    substituted: bool  # some reduction now calls the pairwise helpers, or a product NumPy's
 
 
 def integer_names(fn: ast.FunctionDef, args: Sequence[Any]) -> frozenset[str]:
@@ -100,8 +103,9 @@ def _operands(call: ast.Call, method: bool) -> list[ast.expr]:
 
 class _Finder(ast.NodeTransformer):
     def __init__(self, numpy: frozenset[str], integers: frozenset[str], helper: str | None,
-                 builtin_sum: bool) -> None:
+                 builtin_sum: bool, products: str | None = None) -> None:
         self.builtin_sum = builtin_sum
+        self.products = products
         self.numpy = numpy
         self.integers = integers
         self.helper = helper
@@ -118,18 +122,19 @@ class _Finder(ast.NodeTransformer):
                 return func.attr
         return None
 
-    def visit_With(self, node: ast.With) -> ast.AST:
-        if any(_interpreted(item.context_expr) for item in node.items):
-            return node  # run by the interpreter: NumPy's own order
-        self.generic_visit(node)
-        return node
-
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
         if isinstance(node.op, ast.MatMult) and not (integral(node.left, self.integers)
                                                      and integral(node.right, self.integers)):
+            if self.products is not None:
+                return self._numpy_product("matmul", [node.left, node.right], node)
             self.reasons.append(f"{ast.unparse(node)}: a matrix product in another BLAS or loop order")
         return node
+
+    def _numpy_product(self, kind: str, operands: list[ast.expr], node: ast.AST) -> ast.AST:
+        self.substituted = True
+        func = ast.Attribute(ast.Name(self.products, ast.Load()), kind, ast.Load())  # type: ignore[arg-type]
+        return ast.copy_location(ast.Call(func, operands, []), node)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
@@ -150,17 +155,14 @@ class _Finder(ast.NodeTransformer):
             return node
         whole = ((name is not None and len(node.args) == 1 and not isinstance(node.args[0], ast.Starred))
                  or (method is not None and not node.args)) and not node.keywords
+        if kind in ("dot", "matmul") and self.products is not None and len(operands) == 2 and not node.keywords:
+            return self._numpy_product(kind, operands, node)
         if kind in _SUBSTITUTED and whole and self.helper is not None:
             self.substituted = True
             func = ast.Attribute(ast.Name(self.helper, ast.Load()), _SUBSTITUTED[kind], ast.Load())
             return ast.copy_location(ast.Call(func, [operands[0]], []), node)
         self.reasons.append(f"{ast.unparse(node)}: {_why(kind)}")  # type: ignore[arg-type]
         return node
-
-
-def _interpreted(context: ast.expr) -> bool:
-    """``numba.objmode(...)``: the block's statements run in the interpreter, as in the original."""
-    return isinstance(context, ast.Call) and ast.unparse(context.func) == "numba.objmode"
 
 
 def _why(kind: str) -> str:
@@ -170,12 +172,14 @@ def _why(kind: str) -> str:
 
 
 def keep_order(fn: ast.FunctionDef, modules: Mapping[str, str], integers: frozenset[str] = frozenset(),
-               helper: str | None = None, builtin_sum: bool = not BUILTIN_SUM_COMPENSATED) -> Order:
+               helper: str | None = None, builtin_sum: bool = not BUILTIN_SUM_COMPENSATED,
+               products: str | None = None) -> Order:
     """``fn`` with whole-array float sums and means calling ``helper`` (an alias of ``PAIRWISE``;
-    ``None``: nothing substituted), and the float reductions whose order it does not keep.
+    ``None``: nothing substituted), float matrix products calling ``products`` (an alias of
+    ``PRODUCTS``; ``None``: listed), and the float reductions whose order it does not keep.
     ``builtin_sum``: whether the compiler adds ``sum()``'s terms one after another, as Python does."""
     numpy = frozenset(alias for alias, module in modules.items() if module == "numpy" or module.startswith("numpy."))
-    finder = _Finder(numpy, integers, helper, builtin_sum)
+    finder = _Finder(numpy, integers, helper, builtin_sum, products)
     tree = finder.visit(copy.deepcopy(fn))
     ast.fix_missing_locations(tree)
     return Order(tree, tuple(dict.fromkeys(finder.reasons)), finder.substituted)

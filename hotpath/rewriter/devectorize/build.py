@@ -207,7 +207,7 @@ class Builder:
         if self._is_invariant(node):
             value = self.value(node)
             return Built(ir.Scalar(dtype_of(value), source=ast.unparse(node), weak=is_weak(value)), ())
-        if self.is_product(node):
+        if self._is_product(node):
             return self._product(node)
         if isinstance(node, ast.Name):
             return self.read(node.id, [])
@@ -435,7 +435,7 @@ class Builder:
         return Built(expr, tuple(shape))
 
     # -- matrix products: BLAS calls stay calls ----------------------------------------------
-    def is_product(self, node: ast.expr) -> bool:
+    def _is_product(self, node: ast.expr) -> bool:
         """``a @ b``, ``np.dot(a, b)``, ``np.matmul(a, b)``, ``a.dot(b)`` of floating or complex values."""
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
             pass

@@ -71,8 +71,7 @@ class Rewrite:
 
 
 def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, str],
-                allocator: str | None = None, pairwise: str | None = None, vmath: str | None = None,
-                interpreted_products: bool = False) -> Rewrite:
+                allocator: str | None = None, pairwise: str | None = None, vmath: str | None = None) -> Rewrite:
     """``fn`` with its NumPy expression statements turned into loop nests where the rules allow.
 
     ``args`` are the ``ArgSpec``s of the observed signature (dtype, ndim of each array);
@@ -83,9 +82,7 @@ def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, 
     1-d float sums and means call it; without it, and for the sums it cannot take, the
     ``Rewrite`` lists them as reassociations. ``vmath`` names a module with ``exp``, ``log`` and
     others that LLVM vectorizes (``vmath``, Numba only): loops that can vectorize call it instead
-    of ``np.exp`` and the rest. ``interpreted_products`` (Numba only): floating matrix products
-    run inside ``numba.objmode`` blocks, so they are NumPy's own BLAS calls, bit for bit; without
-    it they are Numba's, which call another BLAS (``reduction_order`` lists those).
+    of ``np.exp`` and the rest.
     """
     fn = copy.deepcopy(fn)
     if len(args) != len(fn.args.args):
@@ -116,7 +113,6 @@ def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, 
         driver.pairwise = driver.names.fresh("_pw")
     if vmath is not None:
         driver.vmath = driver.names.fresh("_vm")
-    driver.interpreted_products = interpreted_products
     fn.body = driver.block(fn.body)
     if driver.allocator is not None and driver.allocated:
         imports += ((driver.allocator, allocator),)  # type: ignore[operator]
@@ -165,7 +161,6 @@ class _Driver:
         self.sequential: list[str] = []  # see ``Rewrite.sequential``
         self.pairwise: str | None = None  # alias of the summation-order module, when there is one
         self.vmath: str | None = None  # alias of the vectorizable math module, when there is one
-        self.interpreted_products = False  # matrix products run by NumPy (``numba.objmode``)
         #: Arrays known to be C-ordered: parameters the signature shows so, and locals the nests
         #: allocate (rebinding a name any other way drops it).
         self.c_arrays: frozenset[str] = frozenset()
@@ -184,8 +179,6 @@ class _Driver:
                 continue
             if isinstance(stmt, _SIMPLE):
                 lines, used = self._rewrite(stmt, pending)
-                if lines is None:
-                    lines = self._interpreted_product(stmt)
                 for other, definition in pending.items():
                     if other not in used:
                         out += self._standalone(definition)
@@ -675,38 +668,7 @@ class _Driver:
 
     def _with_calls(self, builder: Builder, lines: list[str]) -> list[str]:
         """``lines`` after the matrix products the builder left as calls (computed first, as NumPy does)."""
-        products = [self._product_lines(name, call, builder.oracle.values.get(name)) for name, call in builder.calls]
-        return [line for product in products for line in product] + lines
-
-    def _product_lines(self, name: str, call: ast.expr, value: Any) -> list[str]:
-        """``name = call``, a matrix product: in ``numba.objmode`` when products are interpreted
-        and Numba can be told the result's type. NumPy computes it there, with its own BLAS."""
-        kind = _numba_type(value) if self.interpreted_products else None
-        if kind is None:
-            return [f"{name} = {ast.unparse(call)}"]
-        return [f"with numba.objmode({name}={kind!r}):", f"    {name} = {ast.unparse(call)}"]
-
-    def _interpreted_product(self, stmt: ast.stmt) -> list[str] | None:
-        """``x = a @ b`` or ``return a @ b`` left as it is (no loop nest to fuse it into), with the
-        product interpreted: Numba's own would call another BLAS, and reassociate."""
-        if not self.interpreted_products or not isinstance(stmt, (ast.Assign, ast.Return)) or stmt.value is None:
-            return None
-        if isinstance(stmt, ast.Assign) and not (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
-            return None
-        if not Builder(self.oracle, None, self.same_shape, self.names.fresh).is_product(stmt.value):
-            return None
-        try:
-            value = self.oracle.evaluate(stmt.value)
-        except Unknown:
-            return None
-        name = self.names.fresh("dot")
-        lines = self._product_lines(name, stmt.value, value)
-        if len(lines) == 1:
-            return None
-        target = ast.unparse(stmt.targets[0]) if isinstance(stmt, ast.Assign) else None
-        lines.append(f"{target} = {name}" if target is not None else f"return {name}")
-        self.notes.append(f"{ast.unparse(stmt)}: NumPy's matrix product, run by the interpreter")
-        return lines
+        return [f"{name} = {ast.unparse(call)}" for name, call in builder.calls] + lines
 
     def _return_tuple(self, value: ast.Tuple, builder: Builder, emitter: Emitter) -> list[str] | None:
         parts: list[str] = []
@@ -790,21 +752,6 @@ class _Driver:
 #: scope's variable: its bounds are not checked ahead of the statement.
 _CONDITIONAL_OR_SCOPED = (ast.IfExp, ast.BoolOp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
                           ast.GeneratorExp, ast.NamedExpr)
-
-
-def _numba_type(value: Any) -> str | None:
-    """The Numba type, spelled for ``numba.objmode``, of a floating matrix product's result
-    (NumPy returns a fresh C-ordered array, or a scalar); None for anything else."""
-    if isinstance(value, np.ndarray):
-        if value.ndim == 0 or value.dtype.kind not in "fc":
-            return None
-        axes = [":"] * value.ndim
-        if value.flags.c_contiguous:
-            axes[-1] = "::1"
-        return f"{value.dtype.name}[{', '.join(axes)}]"
-    if isinstance(value, (np.floating, np.complexfloating)):
-        return value.dtype.name
-    return None
 
 
 def _reversal(index: ast.expr) -> bool:
