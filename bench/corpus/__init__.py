@@ -100,6 +100,13 @@ KERNELS: tuple[Kernel, ...] = (
     _kernel(patterns.mandelbrot_escape_vec, pattern_inputs.mandelbrot_escape_vec, "simulation", "vectorized"),
     _kernel(patterns.logistic_nll_vec, pattern_inputs.logistic_nll_vec, "reduction", "vectorized"),
     _kernel(patterns.wealth_paths_vec, pattern_inputs.wealth_paths_vec, "tuple", "vectorized"),
+    # around BLAS products
+    _kernel(patterns.dense_relu_vec, pattern_inputs.dense_relu_vec, "vectorized", "vectorized"),
+    _kernel(patterns.mlp_forward_vec, pattern_inputs.mlp_forward_vec, "vectorized", "vectorized"),
+    _kernel(patterns.rbf_kernel_vec, pattern_inputs.rbf_kernel_vec, "vectorized", "vectorized"),
+    _kernel(patterns.power_iteration_vec, pattern_inputs.power_iteration_vec, "simulation", "vectorized"),
+    _kernel(patterns.cosine_similarity_rows_vec, pattern_inputs.cosine_similarity_rows_vec, "reduction",
+            "vectorized"),
 )
 
 _BY_NAME = {k.name: k for k in KERNELS}

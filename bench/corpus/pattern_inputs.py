@@ -90,3 +90,35 @@ def logistic_nll_vec(size):
 def wealth_paths_vec(size):
     days, assets = _pick(size, (250, 20), (2_500, 1_000))
     return (0.01 * _rng(412).standard_normal((days, assets)),)
+
+
+def dense_relu_vec(size):
+    n, d, h = _pick(size, (500, 16, 32), (100_000, 32, 64))
+    rng = _rng(414)
+    return rng.standard_normal((n, d)), rng.standard_normal((d, h)) / np.sqrt(d), 0.1 * rng.standard_normal(h)
+
+
+def mlp_forward_vec(size):
+    n, d, h, k = _pick(size, (500, 16, 32, 4), (100_000, 32, 64, 8))
+    rng = _rng(415)
+    return (rng.standard_normal((n, d)), rng.standard_normal((d, h)) / np.sqrt(d), 0.1 * rng.standard_normal(h),
+            rng.standard_normal((h, k)) / np.sqrt(h), 0.1 * rng.standard_normal(k))
+
+
+def rbf_kernel_vec(size):
+    n, m, d = _pick(size, (300, 200, 4), (4_000, 2_000, 8))
+    rng = _rng(416)
+    return rng.standard_normal((n, d)), rng.standard_normal((m, d)), 0.5
+
+
+def power_iteration_vec(size):
+    n, n_iter = _pick(size, (40, 20), (400, 300))
+    rng = _rng(417)
+    B = rng.standard_normal((n, n))
+    return (B + B.T) / 2.0, rng.standard_normal(n), n_iter
+
+
+def cosine_similarity_rows_vec(size):
+    n, d = _pick(size, (2_000, 16), (400_000, 16))
+    rng = _rng(418)
+    return rng.standard_normal((n, d)), rng.standard_normal((n, d))

@@ -1,5 +1,6 @@
 """NumPy kernels of the patterns fused loops pay most on: masks feeding counts and reductions,
-comparisons of shifted slices, reductions along an axis, running sums, complex fields.
+comparisons of shifted slices, reductions along an axis, running sums, complex fields, and
+learning and linear-algebra code around BLAS products (layers, kernel matrices, power iteration).
 
 Written as analysis and simulation code usually is: a boolean mask named and reduced, peaks
 found by comparing a signal with its neighbours, ``argmin`` over broadcast distances.
@@ -86,3 +87,35 @@ def wealth_paths_vec(returns):
     """Wealth path of every asset (column) from its daily returns, and the day each one peaked."""
     wealth = np.cumprod(1.0 + returns, axis=0)
     return wealth, np.argmax(wealth, axis=0)
+
+
+# -- around BLAS products: the product stays NumPy's, the element-wise work around it fuses -------
+def dense_relu_vec(X, W, b):
+    """A fully connected layer with a ReLU: matrix product, bias, activation."""
+    return np.maximum(X @ W + b, 0.0)
+
+
+def mlp_forward_vec(X, W1, b1, W2, b2):
+    """A two-layer perceptron: tanh hidden layer, linear output."""
+    hidden = np.tanh(X @ W1 + b1)
+    return hidden @ W2 + b2
+
+
+def rbf_kernel_vec(X, Y, gamma):
+    """Gaussian kernel matrix between two point sets, by the |x|^2 + |y|^2 - 2 x.y expansion."""
+    sq_dist = np.sum(X * X, axis=1)[:, None] + np.sum(Y * Y, axis=1)[None, :] - 2.0 * (X @ Y.T)
+    return np.exp(-gamma * np.maximum(sq_dist, 0.0))
+
+
+def power_iteration_vec(A, v, n_iter):
+    """The dominant eigenvalue of a symmetric matrix, by power iteration."""
+    for _ in range(n_iter):
+        w = A @ v
+        v = w / np.sqrt(np.sum(w * w))
+    return v @ (A @ v)
+
+
+def cosine_similarity_rows_vec(X, Y):
+    """Cosine similarity of matching rows (embeddings: short rows, many of them)."""
+    dots = np.sum(X * Y, axis=1)
+    return dots / (np.sqrt(np.sum(X * X, axis=1)) * np.sqrt(np.sum(Y * Y, axis=1)))

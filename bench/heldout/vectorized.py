@@ -74,6 +74,22 @@ def rosenbrock_vec(x):
     return np.sum(100.0 * (x[1:] - x[:-1] ** 2.0) ** 2.0 + (1 - x[:-1]) ** 2.0, axis=0)
 
 
+def kmeans_assign_vec(X, centroids):
+    """Index of the nearest centroid for every sample (squared distances by the dot-product expansion)."""
+    d2 = (np.sum(X ** 2, axis=1)[:, None] - 2.0 * X @ centroids.T
+          + np.sum(centroids ** 2, axis=1)[None, :])
+    return np.argmin(d2, axis=1)
+
+
+def attention_vec(Q, K, V):
+    """Scaled dot-product attention of one head: softmax(Q K^T / sqrt(d)) V."""
+    scores = Q @ K.T / np.sqrt(Q.shape[1])
+    scores = scores - scores.max(axis=1, keepdims=True)
+    weights = np.exp(scores)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return weights @ V
+
+
 # inputs --------------------------------------------------------------------------------
 
 def _upwind_advection(size):
@@ -128,6 +144,16 @@ def _rosenbrock(size):
     return (_rng(912).uniform(-2.0, 2.0, n),)
 
 
+def _kmeans_assign(size):
+    n, k, d = _pick(size, (5_000, 8, 4), (200_000, 32, 8))
+    return (_rng(913).standard_normal((n, d)), _rng(914).standard_normal((k, d)))
+
+
+def _attention(size):
+    n, d = _pick(size, (128, 16), (2_048, 64))
+    return tuple(_rng(915 + i).standard_normal((n, d)) for i in range(3))
+
+
 def _kernel(fn, make_args, category):
     return Kernel(fn.__name__, fn, make_args, category, "vectorized", fn.__doc__.strip().splitlines()[0])
 
@@ -141,4 +167,6 @@ KERNELS = (
     _kernel(gradient_magnitude_vec, _gradient_magnitude, "stencil"),
     _kernel(weighted_variance_vec, _weighted_variance, "tuple"),
     _kernel(rosenbrock_vec, _rosenbrock, "reduction"),
+    _kernel(kmeans_assign_vec, _kmeans_assign, "vectorized"),
+    _kernel(attention_vec, _attention, "vectorized"),
 )

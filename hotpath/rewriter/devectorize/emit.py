@@ -810,8 +810,14 @@ class Emitter:
         out.append(f"        {run}[{NUMPY_BLOCK} + {block}] = {self.pairwise}.leaf_sum({run}, {length})")
         out.append(f"        {start} += {length}")
         sums = f"{run}[{NUMPY_BLOCK}:]"
-        out.append(f"    {acc} = {function}_of_leaves({program}, {sums})" if expr.kind == "sum"
-                   else f"    {acc} = {function}_of_leaves({extent}, {program}, {sums})")
+        # One block (a row of at most 128): its sum as the helpers would return it, without their
+        # call, which costs more than the sum of a short row.
+        alone = f"{dtype_name}(0.0) + {run}[{NUMPY_BLOCK}]"
+        if expr.kind == "sum":
+            out.append(f"    {acc} = {alone} if {lengths}.shape[0] == 1 else {function}_of_leaves({program}, {sums})")
+        else:
+            out.append(f"    {acc} = {dtype_name}(({alone}) / {dtype_name}({extent})) if {lengths}.shape[0] == 1 "
+                       f"else {function}_of_leaves({extent}, {program}, {sums})")
         self.sequential.append(block)  # a block of 128 is far too small to share among threads
 
     def _row_view(self, operand: ir.Expr, axis: int) -> str | None:
