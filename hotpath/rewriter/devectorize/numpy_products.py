@@ -46,6 +46,15 @@ def _result_type(a: types.Type, b: types.Type, ndim: int) -> types.Type | None:
     return element if ndim == 0 else types.Array(element, ndim, "C")
 
 
+def _interpreted(function: Any, result: types.Type) -> Any:
+    """An implementation that calls NumPy's ``function`` in the interpreter, typed ``result``."""
+    def impl(a, b):  # type: ignore[no-untyped-def]
+        with numba.objmode(out=result):
+            out = function(a, b)
+        return out
+    return impl
+
+
 @overload(matmul)
 def _matmul_impl(a, b):  # type: ignore[no-untyped-def]
     if not (isinstance(a, types.Array) and isinstance(b, types.Array)):
@@ -53,14 +62,7 @@ def _matmul_impl(a, b):  # type: ignore[no-untyped-def]
     # NumPy's rule: vectors lose their axis in the result, stacks of matrices broadcast.
     ndim = 0 if a.ndim == b.ndim == 1 else max(a.ndim, b.ndim) - (1 if min(a.ndim, b.ndim) == 1 else 0)
     result = _result_type(a, b, ndim)
-    if result is None:
-        return None
-
-    def impl(a, b):  # type: ignore[no-untyped-def]
-        with numba.objmode(out=result):
-            out = np.matmul(a, b)
-        return out
-    return impl
+    return None if result is None else _interpreted(np.matmul, result)
 
 
 @overload(dot)
@@ -68,11 +70,4 @@ def _dot_impl(a, b):  # type: ignore[no-untyped-def]
     if not (isinstance(a, types.Array) and isinstance(b, types.Array)):
         return None
     result = _result_type(a, b, max(a.ndim + b.ndim - 2, 0))
-    if result is None:
-        return None
-
-    def impl(a, b):  # type: ignore[no-untyped-def]
-        with numba.objmode(out=result):
-            out = np.dot(a, b)
-        return out
-    return impl
+    return None if result is None else _interpreted(np.dot, result)
