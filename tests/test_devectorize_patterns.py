@@ -248,6 +248,28 @@ def test_numba_fused_variant_returns_exactly_the_original(kernel, inputs, tmp_pa
         assert identical(variant(*args), expected), (kernel.__name__, args)
 
 
+def softmax_normalized_in_place(scores):
+    scores = scores - scores.max(axis=1, keepdims=True)
+    weights = np.exp(scores)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return weights
+
+
+def test_rows_normalized_in_place_serial_and_parallel(tmp_path):
+    """``weights /= weights.sum(axis=1, keepdims=True)`` writes in place (each row's sum is taken
+    before the row is written), in the parallel variant too."""
+    backend = get_backend("numba")
+    proposals = {p.name: p for p in backend.propose(extract(softmax_normalized_in_place),
+                                                    signature_of((f64(4, 9),)), hotpath.Config(), tmp_path)}
+    for name in ("numba-fused", "numba-fused-parallel"):
+        candidate = proposals[name]
+        assert isinstance(candidate, Candidate) and "tmp" not in candidate.source, name
+        variant = backend.load(candidate)
+        for args in [(f64(50, 300),), (cancelling(600, 5).reshape(20, 30) * 1e-14,), (with_nan(f64(4, 9)),)]:
+            # vmath's exp is within an ulp of NumPy's, not bit for bit: the sums are NumPy's order.
+            np.testing.assert_allclose(variant(*args), softmax_normalized_in_place(*args), rtol=1e-14, atol=0)
+
+
 @pytest.mark.slow
 def test_numba_fused_masked_sums_keep_numpys_pairwise_order(tmp_path):
     x = cancelling(5000, 9)
@@ -313,6 +335,33 @@ def test_fused_loops_around_products_that_numpy_computes(tmp_path, kernel, tuned
         np.testing.assert_array_equal(variant(*args), kernel(*args))
     with pytest.raises(ValueError):
         variant(f64(4, 5), f64(4, 3), f64(3)) if kernel is dense_layer else variant(f64(6, 6), f64(5), 1)
+
+
+# -- in-place writes whose right side reduces the array being written ---------------------------
+IN_PLACE = [
+    # Each row's (column's, the whole array's) reduction is complete before the nest writes it.
+    ("def f(x):\n    x /= x.sum(axis=1, keepdims=True)\n    return x\n", (f64(5, 7),), "in place"),
+    ("def f(x):\n    x -= x.mean(axis=0)\n    return x\n", (f64(6, 4),), "in place"),
+    ("def f(x):\n    x /= np.abs(x).max()\n    return x\n", (f64(9),), "in place"),
+    ("def f(x):\n    x[:, 1:] = x[:, 1:] / x.sum(axis=1, keepdims=True)\n    return x\n", (f64(4, 6),), "in place"),
+    ("def f(x):\n    x[:] = x - np.max(x, axis=-1, keepdims=True) + x[:, 1:].min(axis=1, keepdims=True)\n"
+     "    return x\n", (f64(3, 5),), "in place"),
+    # The reduction reads a row that an earlier iteration wrote, or another row: a temporary.
+    ("def f(x):\n    x[1:, :] = x[1:, :] / x[:-1, :].sum(axis=1, keepdims=True)\n    return x\n", (f64(5, 4),),
+     "via a temporary"),
+    ("def f(x):\n    x[:-1, :] = x[:-1, :] / x[1:, :].sum(axis=1, keepdims=True)\n    return x\n", (f64(5, 4),),
+     "via a temporary"),
+    ("def f(x):\n    x[:, :] = x * x.sum(axis=0, keepdims=True).T\n    return x\n", (f64(4, 4),),
+     "via a temporary"),
+]
+
+
+@pytest.mark.parametrize("source,args,how", IN_PLACE, ids=[s.splitlines()[1].strip() for s, _, _ in IN_PLACE])
+def test_an_in_place_write_may_reduce_its_own_rows_first(source, args, how):
+    """NumPy computes the whole right side first; the nest writes in place only where every
+    reduction of the written array has read the row before the row is written."""
+    result = check(source, *args)
+    assert any(how in note for note in result.notes), result.notes
 
 
 def test_integer_products_are_not_lowered():

@@ -736,9 +736,7 @@ class _Driver:
         return self._with_calls(builder, rename_loops(emitter.lines, self.names))
 
     def _overlaps(self, write: ir.Read, expr: ir.Expr, target_root: str | None) -> bool:
-        for read in ir.reads(expr):
-            if read == write:
-                continue  # each element is read, then written, by the same iteration only
+        for read in _reads_after_writes(expr, write):
             root = self.roots.get(read.name)
             if target_root is None or root is None or root == target_root:
                 return True
@@ -752,6 +750,38 @@ class _Driver:
 #: scope's variable: its bounds are not checked ahead of the statement.
 _CONDITIONAL_OR_SCOPED = (ast.IfExp, ast.BoolOp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
                           ast.GeneratorExp, ast.NamedExpr)
+
+
+def _reads_after_writes(expr: ir.Expr, write: ir.Read, reduction: ir.Reduce | None = None) -> list[ir.Read]:
+    """The reads of ``expr`` that may run after the nest wrote the memory they read, all but:
+
+    * ``write`` itself: each element is read, then written, by the same iteration only;
+    * reads of the written array inside a reduction (``x /= x.sum(axis=1, keepdims=True)``) that
+      index it as the write does on every axis the reduction's value depends on (its row). The
+      emitter computes a reduction either ahead of the whole nest, or inside the loops over those
+      axes and ahead of the loops inside them, so it has read the whole row before the nest
+      writes any of it; earlier iterations wrote other rows.
+    """
+    if isinstance(expr, ir.Read):
+        return [] if expr == write or (reduction is not None and _in_current_row(expr, write, reduction)) else [expr]
+    if isinstance(expr, ir.Reduce) and reduction is None:
+        reduction = expr  # the outermost one: the emitter places its inner ones within it
+    return [read for child in ir.children(expr) for read in _reads_after_writes(child, write, reduction)]
+
+
+def _in_current_row(read: ir.Read, write: ir.Read, reduction: ir.Reduce) -> bool:
+    """``read`` of the written array, inside ``reduction``, reads only the elements the write
+    stores in iterations with the reduction's current free-axis values."""
+    if read.name != write.name or len(read.index) != len(write.index):
+        return False
+    if not all(isinstance(i, ir.AxisIndex) and i.broadcast is None for i in write.index):
+        return False  # a fixed or broadcast write index: not one element per iteration of its loops
+    free = ir.free_axes(reduction)
+    written = {i.axis for i in write.index if isinstance(i, ir.AxisIndex)}
+    if not free <= written:
+        return False
+    return all(mine == theirs for mine, theirs in zip(read.index, write.index)
+               if isinstance(theirs, ir.AxisIndex) and theirs.axis in free)
 
 
 def _reversal(index: ast.expr) -> bool:
