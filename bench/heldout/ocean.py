@@ -4,7 +4,9 @@ Written the way a modeller writes a physics module (none copied from a public mo
 module-level float constants, module-level helpers in NumPy style (an elementwise ``np.where``
 limiter, a flux limiter, a tridiagonal Thomas solve along the last axis looping over levels with
 slices), and a long main routine that updates several 3-D and 4-D arguments in place through
-slices; plus a 48-term equation-of-state polynomial in three variables as nested NumPy expressions.
+slices; plus a 48-term equation-of-state polynomial in three variables as nested NumPy expressions,
+and an isoneutral (Redi/GM) mixing tensor: neutral slopes from triads of neighbouring cells in small
+``for kr in range(2)`` offset loops over shifted slices, tapered and summed into 3-D and 5-D outputs.
 
 Sizes: "small" is 64k grid points (40 x 40 x 40), "bench" about 1M (100 x 100 x 100).
 ``python -m bench.heldout.run_ocean`` tunes them.
@@ -34,6 +36,23 @@ dt_tke = 1800.0
 kappa_gm_max = 1000.0
 slope_max = 1.0e-2
 epsln = 1.0e-20
+
+# --- isoneutral mixing: diffusivities, slope taper, linearised expansion coefficients ------------
+K_iso_0 = 1000.0
+K_iso_steep = 50.0
+K_gm_0 = 800.0
+iso_slopemax = 1.0e-3
+iso_dslope = 4.0e-4
+alpha_T0 = 1.67e-4
+alpha_TT = 1.0e-5
+alpha_TS = 1.0e-6
+alpha_Tp = 1.1e-8
+beta_S0 = 7.6e-4
+beta_ST = -1.9e-6
+beta_SS = -2.0e-7
+beta_Sp = -3.0e-9
+T_ref = 10.0
+S_ref = 35.0
 
 # --- equation of state: 48 coefficients of a polynomial in (salinity, temperature, pressure) ------
 s_fac = 0.0248826675584615
@@ -234,6 +253,130 @@ def vertical_mixing_step(u, v, temp, salt, tke, kappa_m, kappa_h, dzt, dzw, mask
     return float(np.sum(dissipation * mask) / max(float(np.sum(mask)), 1.0)) / nz
 
 
+# --- isoneutral (Redi/GM) mixing -----------------------------------------------------------------
+
+def get_drhodT(salt, temp, p):
+    """Partial derivative of density with respect to temperature (kg/m^3/K), thermobaric and nonlinear."""
+    return -rho_0 * (alpha_T0 + alpha_TT * (temp - T_ref) + alpha_TS * (salt - S_ref) + alpha_Tp * p)
+
+
+def get_drhodS(salt, temp, p):
+    """Partial derivative of density with respect to salinity (kg/m^3/(g/kg))."""
+    return rho_0 * (beta_S0 + beta_ST * (temp - T_ref) + beta_SS * (salt - S_ref) + beta_Sp * p)
+
+
+def dm_taper(sx):
+    """Danabasoglu-McWilliams taper: 1 for small slopes, going to 0 beyond ``iso_slopemax``."""
+    return 0.5 * (1.0 + np.tanh((-np.abs(sx) + iso_slopemax) / iso_dslope))
+
+
+def isoneutral_mixing(temp, salt, K_11, K_22, K_33, Ai_ez, Ai_nz, Ai_bx, Ai_by, K_gm,
+                      dxt, dxu, dyt, dyu, dzt, dzw, zt, cost, cosu, maskT, tau):
+    """Isoneutral (Redi/GM) mixing: neutral slopes and the small-slope diffusion tensor, in place.
+
+    ``temp``, ``salt`` are (nx, ny, nz, 2) with two time levels, ``tau`` the current one; level
+    ``nz - 1`` is the surface. ``dxt``/``dxu`` (nx), ``dyt``/``dyu`` (ny), ``dzt``/``dzw`` (nz)
+    are the grid spacings at T points and at faces, ``zt`` (nz) the (negative) depth of the T
+    points, ``cost``/``cosu`` (ny) the cosine of latitude at T and at V points, ``maskT`` 1 over
+    water and 0 over land. ``K_11``, ``K_22``, ``K_33`` and ``K_gm`` (nx, ny, nz) receive the
+    tensor's diagonal and the GM diffusivity; ``Ai_ez``, ``Ai_nz`` (slopes seen from the east and
+    north faces) and ``Ai_bx``, ``Ai_by`` (seen from the bottom faces) are (nx, ny, nz, 2, 2),
+    one entry per pair of neighbouring cells used for the triad.
+    """
+    nx, ny, nz = maskT.shape
+    T = temp[:, :, :, tau]
+    S = salt[:, :, :, tau]
+    p = -zt[np.newaxis, np.newaxis, :]
+
+    # density derivatives at the T points
+    drdT = maskT * get_drhodT(S, T, p)
+    drdS = maskT * get_drhodS(S, T, p)
+
+    # tracer gradients at the east (U), north (V) and top (W) faces of the T cells
+    maskU = np.zeros_like(maskT)
+    maskV = np.zeros_like(maskT)
+    maskW = np.zeros_like(maskT)
+    maskU[:-1, :, :] = maskT[1:, :, :] * maskT[:-1, :, :]
+    maskV[:, :-1, :] = maskT[:, 1:, :] * maskT[:, :-1, :]
+    maskW[:, :, :-1] = maskT[:, :, 1:] * maskT[:, :, :-1]
+    dTdx = np.zeros_like(maskT)
+    dSdx = np.zeros_like(maskT)
+    dTdy = np.zeros_like(maskT)
+    dSdy = np.zeros_like(maskT)
+    dTdz = np.zeros_like(maskT)
+    dSdz = np.zeros_like(maskT)
+    dTdx[:-1, :, :] = maskU[:-1] * (T[1:, :, :] - T[:-1, :, :]) \
+        / (dxu[:-1, np.newaxis, np.newaxis] * cost[np.newaxis, :, np.newaxis])
+    dSdx[:-1, :, :] = maskU[:-1] * (S[1:, :, :] - S[:-1, :, :]) \
+        / (dxu[:-1, np.newaxis, np.newaxis] * cost[np.newaxis, :, np.newaxis])
+    dTdy[:, :-1, :] = maskV[:, :-1] * (T[:, 1:, :] - T[:, :-1, :]) / dyu[np.newaxis, :-1, np.newaxis]
+    dSdy[:, :-1, :] = maskV[:, :-1] * (S[:, 1:, :] - S[:, :-1, :]) / dyu[np.newaxis, :-1, np.newaxis]
+    dTdz[:, :, :-1] = maskW[:, :, :-1] * (T[:, :, 1:] - T[:, :, :-1]) / dzw[np.newaxis, np.newaxis, :-1]
+    dSdz[:, :, :-1] = maskW[:, :, :-1] * (S[:, :, 1:] - S[:, :, :-1]) / dzw[np.newaxis, np.newaxis, :-1]
+
+    # east faces: triads of the two cells either side and the W points above and below them
+    sumz = np.zeros((nx - 2, ny, nz - 2))
+    for kr in range(2):
+        for ip in range(2):
+            drodxe = drdT[1 + ip:nx - 1 + ip, :, 1:-1] * dTdx[1:-1, :, 1:-1] \
+                + drdS[1 + ip:nx - 1 + ip, :, 1:-1] * dSdx[1:-1, :, 1:-1]
+            drodze = drdT[1 + ip:nx - 1 + ip, :, 1:-1] * dTdz[1 + ip:nx - 1 + ip, :, kr:nz - 2 + kr] \
+                + drdS[1 + ip:nx - 1 + ip, :, 1:-1] * dSdz[1 + ip:nx - 1 + ip, :, kr:nz - 2 + kr]
+            sxe = -drodxe / (np.minimum(0.0, drodze) - epsln)
+            taper = dm_taper(sxe)
+            sumz += dzw[np.newaxis, np.newaxis, kr:nz - 2 + kr] * maskU[1:-1, :, 1:-1] \
+                * np.maximum(K_iso_steep, K_iso_0 * taper)
+            Ai_ez[1:-1, :, 1:-1, ip, kr] = taper * sxe * maskU[1:-1, :, 1:-1]
+    K_11[1:-1, :, 1:-1] = sumz / (4.0 * dzt[np.newaxis, np.newaxis, 1:-1])
+
+    # north faces, the same with the meridional gradients
+    sumz = np.zeros((nx, ny - 2, nz - 2))
+    for kr in range(2):
+        for jp in range(2):
+            drodyn = drdT[:, 1 + jp:ny - 1 + jp, 1:-1] * dTdy[:, 1:-1, 1:-1] \
+                + drdS[:, 1 + jp:ny - 1 + jp, 1:-1] * dSdy[:, 1:-1, 1:-1]
+            drodzn = drdT[:, 1 + jp:ny - 1 + jp, 1:-1] * dTdz[:, 1 + jp:ny - 1 + jp, kr:nz - 2 + kr] \
+                + drdS[:, 1 + jp:ny - 1 + jp, 1:-1] * dSdz[:, 1 + jp:ny - 1 + jp, kr:nz - 2 + kr]
+            syn = -drodyn / (np.minimum(0.0, drodzn) - epsln)
+            taper = dm_taper(syn)
+            sumz += dzw[np.newaxis, np.newaxis, kr:nz - 2 + kr] * maskV[:, 1:-1, 1:-1] \
+                * np.maximum(K_iso_steep, K_iso_0 * taper)
+            Ai_nz[:, 1:-1, 1:-1, jp, kr] = taper * syn * maskV[:, 1:-1, 1:-1]
+    K_22[:, 1:-1, 1:-1] = sumz / (4.0 * dzt[np.newaxis, np.newaxis, 1:-1])
+
+    # bottom faces: triads of the W point with the east-west and north-south faces next to it
+    sumx = np.zeros((nx - 2, ny - 2, nz - 1))
+    sumy = np.zeros((nx - 2, ny - 2, nz - 1))
+    gm = np.zeros((nx - 2, ny - 2, nz - 1))
+    for kr in range(2):
+        drodzb = drdT[1:-1, 1:-1, kr:nz - 1 + kr] * dTdz[1:-1, 1:-1, :-1] \
+            + drdS[1:-1, 1:-1, kr:nz - 1 + kr] * dSdz[1:-1, 1:-1, :-1]
+        for ip in range(2):
+            drodxb = drdT[1:-1, 1:-1, kr:nz - 1 + kr] * dTdx[ip:nx - 2 + ip, 1:-1, kr:nz - 1 + kr] \
+                + drdS[1:-1, 1:-1, kr:nz - 1 + kr] * dSdx[ip:nx - 2 + ip, 1:-1, kr:nz - 1 + kr]
+            sxb = -drodxb / (np.minimum(0.0, drodzb) - epsln)
+            taper = dm_taper(sxb)
+            sumx += dxu[ip:nx - 2 + ip, np.newaxis, np.newaxis] * K_iso_0 * taper * sxb * sxb \
+                * maskW[1:-1, 1:-1, :-1]
+            gm += 0.125 * K_gm_0 * taper * maskW[1:-1, 1:-1, :-1]
+            Ai_bx[1:-1, 1:-1, :-1, ip, kr] = taper * sxb * maskW[1:-1, 1:-1, :-1]
+        for jp in range(2):
+            facty = cosu[jp:ny - 2 + jp] * dyu[jp:ny - 2 + jp]
+            drodyb = drdT[1:-1, 1:-1, kr:nz - 1 + kr] * dTdy[1:-1, jp:ny - 2 + jp, kr:nz - 1 + kr] \
+                + drdS[1:-1, 1:-1, kr:nz - 1 + kr] * dSdy[1:-1, jp:ny - 2 + jp, kr:nz - 1 + kr]
+            syb = -drodyb / (np.minimum(0.0, drodzb) - epsln)
+            taper = dm_taper(syb)
+            sumy += facty[np.newaxis, :, np.newaxis] * K_iso_0 * taper * syb * syb \
+                * maskW[1:-1, 1:-1, :-1]
+            gm += 0.125 * K_gm_0 * taper * maskW[1:-1, 1:-1, :-1]
+            Ai_by[1:-1, 1:-1, :-1, jp, kr] = taper * syb * maskW[1:-1, 1:-1, :-1]
+    K_33[1:-1, 1:-1, :-1] = sumx / (4.0 * dxt[1:-1, np.newaxis, np.newaxis]) \
+        + sumy / (4.0 * dyt[np.newaxis, 1:-1, np.newaxis] * cost[np.newaxis, 1:-1, np.newaxis])
+    K_33[1:-1, 1:-1, -1] = 0.0
+    K_gm[1:-1, 1:-1, :-1] = gm
+    K_gm[1:-1, 1:-1, -1] = 0.0
+
+
 # --- inputs ------------------------------------------------------------------------------------
 
 def _grid(size):
@@ -268,6 +411,35 @@ def _mixing_args(size):
     return (u, v, temp, salt, tke, kappa_m, kappa_h, dzt, dzw, mask, forc_tke, 0, 1)
 
 
+def _isoneutral_args(size):
+    nx, ny, nz = _grid(size)
+    rng = _rng(1803)
+    levels = (nx, ny, nz, 2)
+    # stable stratification: warm and slightly fresh at the surface (level nz - 1), cold at depth
+    profile = np.linspace(-1.0, 1.0, nz)[np.newaxis, np.newaxis, :, np.newaxis]
+    front = np.linspace(-1.0, 1.0, ny)[np.newaxis, :, np.newaxis, np.newaxis]
+    temp = 10.0 + 8.0 * profile + 1.5 * front * (1.0 + profile) + 0.05 * rng.standard_normal(levels)
+    salt = 35.0 - 0.3 * profile + 0.2 * front + 0.01 * rng.standard_normal(levels)
+    shape = (nx, ny, nz)
+    K_11, K_22, K_33, K_gm = (np.zeros(shape) for _ in range(4))
+    Ai_ez, Ai_nz, Ai_bx, Ai_by = (np.zeros(shape + (2, 2)) for _ in range(4))
+    dxt = np.full(nx, 1.0e5)
+    dxu = dxt.copy()
+    dyt = np.full(ny, 1.0e5)
+    dyu = dyt.copy()
+    dzt = np.linspace(250.0, 10.0, nz)
+    dzw = dzt.copy()
+    zt = -(np.cumsum(dzt[::-1])[::-1] - 0.5 * dzt)
+    lat = np.deg2rad(np.linspace(-60.0, 60.0, ny))
+    cost = np.cos(lat)
+    cosu = np.cos(lat + 0.5 * (lat[1] - lat[0]))
+    maskT = np.ones(shape)
+    maskT[: nx // 8, : ny // 8, : nz // 2] = 0.0  # a block of land
+    maskT[-nx // 10:, :, : nz // 4] = 0.0  # a ridge along the eastern edge
+    return (temp, salt, K_11, K_22, K_33, Ai_ez, Ai_nz, Ai_bx, Ai_by, K_gm,
+            dxt, dxu, dyt, dyu, dzt, dzw, zt, cost, cosu, maskT, 0)
+
+
 def _kernel(fn, make_args, category):
     return Kernel(fn.__name__, fn, make_args, category, "vectorized", fn.__doc__.strip().splitlines()[0])
 
@@ -275,4 +447,5 @@ def _kernel(fn, make_args, category):
 KERNELS = (
     _kernel(in_situ_density, _eos_args, "vectorized"),
     _kernel(vertical_mixing_step, _mixing_args, "inplace"),
+    _kernel(isoneutral_mixing, _isoneutral_args, "inplace"),
 )
