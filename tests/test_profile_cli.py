@@ -200,8 +200,9 @@ def test_profile_ranks_the_hot_functions_with_real_scalene(tmp_path: Path) -> No
     names = [f["function"] for f in data["functions"]]
     assert names[0] == "diffuse"
     # Sampling on a shared, loaded machine is noisy: the big three are ~75%, ~15% and ~6% of the
-    # run alone, but the two small ones can trade places when other jobs compete for the CPU.
-    assert {"drifter_energy", "temperature_counts"} <= set(names[:4])
+    # run alone, but under load the small ones trade places with the drifters' NumPy helpers
+    # (`current_at`, `move_drifters`): a CI run saw `temperature_counts` fifth.
+    assert {"drifter_energy", "temperature_counts"} <= set(names[:5])
     top = data["functions"][0]
     assert top["rewritable"] is True and top["reason"] is None
     assert abs(top["share"] - (top["python_share"] + top["native_share"] + top["system_share"])) < 1e-9
