@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -181,6 +183,23 @@ def test_a_refined_fused_candidate_still_imports_it(tmp_path):
     np.testing.assert_allclose(backend.load(refined)(x), exp_of_first(x), rtol=1e-12)
     with pytest.raises(IndexError):
         backend.load(refined)(np.zeros(0))
+
+
+def test_a_candidate_file_changes_with_the_helpers_numba_inlines_into_it(tmp_path, monkeypatch):
+    """Numba keys a cached binary by the candidate's file alone; vmath is compiled into it."""
+    from hotpath.kernels import numba_backend
+
+    backend = get_backend("numba")
+    x = RNG.standard_normal(50)
+
+    def fused_path() -> Path:
+        found = backend.propose(extract(exp_of_first), signature_of((x,)), hotpath.Config(), tmp_path)
+        return next(c for c in found if isinstance(c, Candidate) and c.name == "numba-fused").path
+
+    before = fused_path()
+    assert numba_backend.runtime_digest() in before.read_text()
+    monkeypatch.setattr(numba_backend, "runtime_digest", lambda: "0123456789abcdef")  # a new hotpath's vmath
+    assert fused_path() != before
 
 
 @pytest.mark.parametrize("body,vectorized", [

@@ -28,6 +28,8 @@ BLAS calls are tried, with the loops around the product compiled.
 from __future__ import annotations
 
 import ast
+import functools
+import hashlib
 import importlib.util
 import logging
 from collections.abc import Callable, Sequence
@@ -77,6 +79,22 @@ ALLOCATOR = "hotpath.rewriter.devectorize.hugepages"
 #: Where fused float loops take the ``exp``, ``log``, ``hypot`` ... that LLVM vectorizes (named,
 #: for the same reason).
 VMATH_MODULE = "hotpath.rewriter.devectorize.vmath"
+
+
+@functools.cache
+def runtime_digest() -> str:
+    """A digest of the modules generated code calls into (their sources, not imported).
+
+    Numba inlines them into a candidate's machine code and keys its on-disk cache by the
+    candidate's own file alone: the digest, written in each candidate's header, gives a new
+    hotpath's helpers a new candidate file, so no binary built with old helpers is reused.
+    """
+    digest = hashlib.sha256()
+    for module in (ALLOCATOR, VMATH_MODULE, PAIRWISE, PRODUCTS):
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin is not None:
+            digest.update(Path(spec.origin).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _decorator(options: dict[str, Any], parallel_allowed: bool = True) -> str:
@@ -240,6 +258,7 @@ class NumbaBackend:
         lines = [
             f"# hotpath candidate {name!r} for {fs.module}.{fs.qualname} (from {fs.filename})",
             "# Generated from the function's source; the original is never modified.",
+            f"# Runtime helpers {runtime_digest()}: a new hotpath's helpers make a new file, and a fresh build.",
         ]
         if injected:
             lines.append(f"# Bound by hotpath before import (values, not importable): {', '.join(injected)}")
