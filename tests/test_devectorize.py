@@ -165,6 +165,46 @@ def test_in_place_stencil_reads_before_writing():
     assert "temporary" in result.notes[0]
 
 
+def test_slices_bounded_by_loop_variables_are_lowered():
+    # Triads of neighbouring cells, windows: slice bounds known only at run time.
+    source = """
+    def f(a, b, out):
+        nx, nz = a.shape
+        for k in range(2):
+            for ip in range(2):
+                s = a[1 + ip:nx - 1 + ip, k:nz - 2 + k] * b[1:-1, 1:-1]
+                out[1:-1, 1:-1] += np.tanh(s) * b[ip:nx - 2 + ip, 1:-1]
+        return out
+    """
+    result = check(source, f64(9, 7), f64(9, 7), np.zeros((9, 7)))
+    assert "2-d loop nest, in place" in result.notes[0]
+    assert "s = " not in ast.unparse(result.tree)  # the product fused into the nest, no temporary
+
+
+@pytest.mark.parametrize("lo,hi", [(-3, 7), (2, -1), (-20, 30), (5, 2), (-1, -4), (0, 100)])
+def test_run_time_slice_bounds_follow_numpys_normalization(lo, hi):
+    # Negative bounds count from the end, out-of-range ones clamp, reversed ones are empty.
+    source = """
+    def f(x, y, lo, hi):
+        return x[lo:hi] * 2.0 + y[lo:hi]
+    """
+    result = check(source, f64(10), f64(10), lo, hi)
+    assert "loop nest" in result.notes[0]
+
+
+def test_run_time_slice_bounds_check_lengths_like_numpy():
+    source = """
+    def f(x, y, k):
+        return x[k:] + y[k:]
+    """
+    x, y = f64(10), f64(10)
+    original, fused, result = rewrite(source, x, y, 1)
+    assert "loop nest" in result.notes[0]
+    for args in ((x, y, 3), (x, y, -2), (x, y, 12), (x, f64(12), 1), (x, f64(12), -1), (x, f64(1), 0)):
+        assert_same(outcome(original, args)[0], outcome(fused, args)[0])
+    assert outcome(fused, (x, f64(12), 1))[0] is ValueError  # 9 elements against 11
+
+
 def test_in_place_shift_and_augmented_assignment():
     check("def f(x):\n    x[1:] = x[:-1] * 2.0\n    return x\n", f64(8))
     check("def f(x):\n    x[1:] += x[:-1]\n", f64(8))

@@ -58,6 +58,29 @@ def mix_columns(temp, temp_new, kappa, dz):
     temp_new[:, :] = solve_columns(a, b, c, temp) + (offset ** 2) * 0.0
 
 
+def triad_slopes(drdT, dTdx, dTdz, slopes):
+    """Neutral slopes at the 2x2 triads of each east face, written into ``slopes``; their taper summed."""
+    nx, nz = drdT.shape
+    total = np.zeros((nx - 2, nz - 2))
+    for kr in range(2):
+        for ip in range(2):
+            drodx = drdT[1 + ip:nx - 1 + ip, 1:-1] * dTdx[1:-1, 1:-1]
+            drodz = drdT[1 + ip:nx - 1 + ip, 1:-1] * dTdz[1 + ip:nx - 1 + ip, kr:nz - 2 + kr]
+            sx = -drodx / (np.minimum(0.0, drodz) - 1e-20)
+            taper = 0.5 * (1.0 + np.tanh((-np.abs(sx) + 1e-3) / 4e-4))
+            total += taper
+            slopes[1:-1, 1:-1, ip, kr] = taper * sx
+    return total
+
+
+def _triad_args():
+    rng = np.random.default_rng(1803)
+    shape = (14, 9)
+    # Most slopes far beyond the taper's width, so tanh saturates at -1, as in a real ocean.
+    return (-0.2 - 0.01 * rng.random(shape), 1e-3 * rng.standard_normal(shape), -1e-2 * rng.random(shape),
+            np.zeros(shape + (2, 2)))
+
+
 def _args():
     rng = np.random.default_rng(18)
     temp = 10.0 + rng.standard_normal((12, 6))
@@ -125,3 +148,18 @@ def test_a_helper_called_on_an_expression_gets_it_once_through_a_name():
     tree, inlined = inline_helpers(fs.tree, [h.tree for h in fs.helpers])
     assert inlined == ("floor_at",)
     assert ast.unparse(tree).count("x * 2.0") == 1
+
+
+@pytest.mark.slow
+def test_slices_offset_by_loop_variables_fuse_in_a_verified_variant(fast, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOTPATH_HOME", str(tmp_path))
+    result = hotpath.tune(triad_slopes, *_triad_args(), config=fast)
+    fused = next(t for t in result.trials if t.name.startswith("numba-fused") and t.candidate is not None)
+    assert fused.status in OK_STATUSES, fused.reason
+    # Every statement of the triad loop became loops: no slice of drdT is left for NumPy or Numba.
+    assert "drdT[1 + ip:" not in fused.candidate.source
+    expected_args, got_args = _triad_args(), _triad_args()
+    expected = triad_slopes(*expected_args)
+    got = BACKEND.load(fused.candidate)(*got_args)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    np.testing.assert_allclose(got_args[3], expected_args[3], rtol=1e-9, atol=1e-300)

@@ -3,8 +3,10 @@
 The rules, each small and composable:
 
 * a name bound to an array reads it with one fresh loop axis per array axis;
-* ``a[lo:hi, k, None]`` with constant bounds reads with offsets, a fixed index, or a new
-  length-1 axis (``None``/``np.newaxis``); ``.T`` reverses the axes;
+* ``a[lo:hi, k, None]`` reads with offsets, a fixed index, or a new length-1 axis
+  (``None``/``np.newaxis``); ``.T`` reverses the axes. Bounds that are not literals
+  (``a[1 + ip:n - 1 + ip]`` in ``for ip in range(2)``) are placed on the axis before the loops,
+  clamped and counted from the end as NumPy does, since their sign is known only at run time;
 * any expression indexed by only ``:``, ``None`` and ``...`` (``x.sum(axis=1)[:, None]``) is
   that expression with length-1 axes inserted: it reads nothing new;
 * an operator, ufunc or ``np.where`` broadcasts its operands' shapes right-aligned: a length-1
@@ -84,6 +86,9 @@ class Builder:
         self.fresh = fresh
         #: Matrix products left to BLAS: (local name, call), computed before the statement's loops.
         self.calls: list[tuple[str, ast.expr]] = []
+        #: Slice bounds known only at run time, placed on their axis: (local name, source text),
+        #: computed before the statement's loops, once each.
+        self.bounds: dict[str, str] = {}
         self.inline = dict(inline or {})
         # name -> an array known to have the same shape (u_new = u.copy()): extents are spelled
         # with it, so equal lengths are visibly equal and need no run-time broadcast check.
@@ -259,6 +264,31 @@ class Builder:
             return False
         return isinstance(value, (bool, int, float, complex, np.generic))
 
+    def _slice_bound(self, node: ast.expr) -> int | str:
+        """A slice bound as an int (a literal) or the source text of a loop-invariant integer
+        (``1 + ip`` inside ``for ip in range(2)``, ``n - k``)."""
+        try:
+            value = ast.literal_eval(node)
+        except ValueError:
+            if self._is_invariant(node) and isinstance(self.value(node), (int, np.integer)) \
+                    and not isinstance(self.value(node), (bool, np.bool_)):
+                return f"({ast.unparse(node)})"
+            raise Unsupported(f"slice bound {ast.unparse(node)} is not a constant or a loop-invariant integer") from None
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise Unsupported("slice bounds must be integers")
+        return value
+
+    def _bind(self, text: str) -> str:
+        """A local holding ``text`` (bound before the loops), or the text itself where there are no locals."""
+        if self.fresh is None:
+            return text
+        for name, bound in self.bounds.items():
+            if bound == text:
+                return name
+        name = self.fresh("b")
+        self.bounds[name] = text
+        return name
+
     def read(self, name: str, index: list[ast.expr]) -> Built:
         """The IR of reading array ``name`` at ``index`` (whole, sliced or indexed)."""
         array = self.oracle.values.get(name)
@@ -282,7 +312,7 @@ class Builder:
                 continue
             length = f"{self.same_shape.get(name, name)}.shape[{axis}]"
             if isinstance(item, ast.Slice):
-                offset, extent = _slice(item, length)
+                offset, extent = _slice(item, length, self._slice_bound, self._bind)
                 new = self.new_axis(extent)
                 reads.append(ir.AxisIndex(new, offset, extent))
                 shape.append(new)
@@ -578,23 +608,21 @@ def _new_axes_only(index: list[ast.expr]) -> bool:
                                                    and i.upper is None and i.step is None) for i in index)
 
 
-def _constant_int(node: ast.expr | None) -> int | None:
-    if node is None:
-        return None
-    try:
-        value = ast.literal_eval(node)
-    except ValueError:
-        raise Unsupported(f"slice bound {ast.unparse(node)} is not a constant") from None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise Unsupported("slice bounds must be integers")
-    return value
-
-
-def _slice(item: ast.Slice, length: str) -> tuple[str, str]:
-    """(offset, extent) source texts of ``item`` over an axis of ``length``."""
-    if item.step is not None and _constant_int(item.step) != 1:
+def _slice(item: ast.Slice, length: str, bound: Callable[[ast.expr], int | str],
+           bind: Callable[[str], str]) -> tuple[str, str]:
+    """(offset, extent) source texts of ``item`` over an axis of ``length``; ``bound`` reads a
+    bound as an int literal or the source text of an integer known only at run time, ``bind``
+    names such a bound's place on the axis."""
+    if item.step is not None and bound(item.step) != 1:
         raise Unsupported("slices with a step are not lowered")
-    lo, hi = _constant_int(item.lower), _constant_int(item.upper)
+    lo = None if item.lower is None else bound(item.lower)
+    hi = None if item.upper is None else bound(item.upper)
+    if isinstance(lo, str) or isinstance(hi, str):
+        # Signs known only at run time: NumPy's own normalization, a negative bound counting from
+        # the end and both clamped to the axis; hoisted out of the loops by LLVM.
+        start = "0" if lo is None else bind(_normalized(str(lo), length))
+        stop = length if hi is None else bind(_normalized(str(hi), length))
+        return start, f"max({stop} - {start}, 0)"
     if (lo is None or lo >= 0) and (hi is None or hi < 0):
         # The common stencil shape, written so that u[:-2], u[1:-1] and u[2:] get equal text:
         # equal text is how the emitter knows two extents agree without a run-time check.
@@ -603,6 +631,13 @@ def _slice(item: ast.Slice, length: str) -> tuple[str, str]:
     start = "0" if lo is None else (str(lo) if lo >= 0 else f"max({length} - {-lo}, 0)")
     stop = length if hi is None else (f"min({hi}, {length})" if hi >= 0 else f"{length} - {-hi}")
     return start, f"max({stop} - {start}, 0)"
+
+
+def _normalized(bound: str, length: str) -> str:
+    """Where a slice bound known only at run time falls on an axis of ``length``, as NumPy places it."""
+    # Branch-free: a conditional expression is three basic blocks to Numba, whose SSA and
+    # liveness passes grow faster than linearly in them (100 s of compile for 40 such slices).
+    return f"min(max({bound} + {length} * ({bound} < 0), 0), {length})"
 
 
 def _clip(func: ast.expr, value: ast.expr, lo: ast.expr, hi: ast.expr) -> ast.expr:

@@ -2,7 +2,7 @@
 
 An expression describes *one element* of an array-valued NumPy expression, as a function of
 loop indices. Loop indices are named by integer axis ids; each id stands for one loop of the
-nest that will compute the expression. Broadcasting, slicing with constant offsets, and
+nest that will compute the expression. Broadcasting, slicing with loop-invariant offsets, and
 transposition are all expressed by which axis id (and which offset) a ``Read`` uses for each
 axis of the array it reads; no node ever stands for a whole array, so lowering never needs a
 temporary.

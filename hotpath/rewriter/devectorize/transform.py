@@ -289,6 +289,19 @@ class _Driver:
                 self.oracle.values.pop(name, None)
             self.roots[name] = self._root(stmt.value)
             return
+        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Tuple)
+                and all(isinstance(e, ast.Name) for e in stmt.targets[0].elts)):
+            # ``nx, ny, nz = u.shape``: the sizes stay known, so slices bounded by them lower.
+            names = [e.id for e in stmt.targets[0].elts]  # type: ignore[attr-defined]
+            try:
+                values = tuple(self.oracle.evaluate(stmt.value))
+            except (Unknown, TypeError):
+                values = ()
+            for name in names:
+                self._forget(name)
+            if len(values) == len(names) and len(set(names)) == len(names):
+                self.oracle.values.update({n: v for n, v in zip(names, values) if not is_array(v)})
+            return
         if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
             name = stmt.target.id
             if not is_array(self.oracle.values.get(name)):
@@ -667,8 +680,10 @@ class _Driver:
         return self._with_calls(builder, rename_loops(emitter.lines, self.names))
 
     def _with_calls(self, builder: Builder, lines: list[str]) -> list[str]:
-        """``lines`` after the matrix products the builder left as calls (computed first, as NumPy does)."""
-        return [f"{name} = {ast.unparse(call)}" for name, call in builder.calls] + lines
+        """``lines`` after the slice bounds the builder placed and the matrix products it left as
+        calls (computed first, as NumPy does)."""
+        return ([f"{name} = {text}" for name, text in builder.bounds.items()]
+                + [f"{name} = {ast.unparse(call)}" for name, call in builder.calls] + lines)
 
     def _return_tuple(self, value: ast.Tuple, builder: Builder, emitter: Emitter) -> list[str] | None:
         parts: list[str] = []
