@@ -17,6 +17,7 @@ races show up only sometimes, so the analysis, not the verification, has to rule
 from __future__ import annotations
 
 import ast
+import contextvars
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -102,8 +103,22 @@ def _reduction_name(stmt: ast.stmt) -> str | None:
     return None
 
 
+#: During one ``analyse``: node -> (node, the names it mentions). Asking whether each later
+#: statement mentions a name, for every variable of every loop, walked a module-sized kernel's
+#: 400 loops about a million times (6 s of proposing); each statement is walked once instead.
+_MENTIONED: contextvars.ContextVar[dict[int, tuple[ast.AST, frozenset[str]]] | None] = contextvars.ContextVar(
+    "_MENTIONED", default=None)
+
+
 def _mentions(node: ast.AST, name: str) -> bool:
-    return any(n.id == name for n in _names(node))
+    cache = _MENTIONED.get()
+    if cache is None:
+        return any(n.id == name for n in _names(node))
+    entry = cache.get(id(node))
+    if entry is None or entry[0] is not node:
+        entry = (node, frozenset(n.id for n in _names(node)))
+        cache[id(node)] = entry
+    return name in entry[1]
 
 
 def written_before_read(name: str, stmts: list[ast.stmt]) -> bool:
@@ -393,7 +408,11 @@ def analyse(fn: ast.FunctionDef, integers: frozenset[str] = frozenset(),
     parallel reduction might add floats stays serial (its verdict says why).
     """
     verdicts: list[tuple[ast.For, LoopVerdict]] = []
-    _walk_loops(fn.body, _FunctionFacts.of(fn), [], verdicts, integers, reassociate)
+    token = _MENTIONED.set({})  # the tree does not change while it is analysed
+    try:
+        _walk_loops(fn.body, _FunctionFacts.of(fn), [], verdicts, integers, reassociate)
+    finally:
+        _MENTIONED.reset(token)
     return verdicts
 
 
