@@ -205,6 +205,34 @@ def test_run_time_slice_bounds_check_lengths_like_numpy():
     assert outcome(fused, (x, f64(12), 1))[0] is ValueError  # 9 elements against 11
 
 
+def test_whole_c_ordered_arrays_of_one_shape_are_walked_by_one_flat_loop():
+    # Short rows (an ocean model's levels) would end each in a scalar remainder.
+    source = """
+    def f(a, b):
+        s = a * b + 1.0
+        t = np.tanh(s) * 0.5
+        a[...] = t * s
+        return t
+    """
+    original, fused, result = rewrite(source, f64(4, 5, 6), f64(4, 5, 6))
+    text = ast.unparse(result.tree)
+    assert text.count(".reshape(") >= 5 and "for i0 in range(n0 * n1 * n2):" in text
+    for args in ((f64(4, 5, 6), f64(4, 5, 6)), (f64(4, 5, 6), f64(1, 5, 6)), (f64(4, 5, 6), f64(4, 1, 1)),
+                 (f64(0, 5, 6), f64(0, 5, 6)), (f64(4, 5, 6), f64(3, 5, 6))):
+        expected, expected_args = outcome(original, args)
+        actual, actual_args = outcome(fused, args)
+        assert_same(expected, actual)  # broadcasting (flags not all 1) takes the nest, as before
+        assert_same(expected_args, actual_args)
+
+
+def test_slices_and_other_orders_keep_the_nest():
+    fortran = np.asfortranarray(f64(4, 5))
+    result = check("def f(a, b):\n    return a * b + 1.0\n", fortran, fortran)
+    assert ".reshape(" not in ast.unparse(result.tree)  # a Fortran array's reshape is no view
+    result = check("def f(a, b):\n    return a[:, 1:] * b[:, :-1]\n", f64(4, 5), f64(4, 5))
+    assert ".reshape(" not in ast.unparse(result.tree)  # partial rows: no flat index
+
+
 def test_in_place_shift_and_augmented_assignment():
     check("def f(x):\n    x[1:] = x[:-1] * 2.0\n    return x\n", f64(8))
     check("def f(x):\n    x[1:] += x[:-1]\n", f64(8))

@@ -108,6 +108,7 @@ class Emitter:
         self._by_text: dict[str, str] = {}
         self._hoisted: dict[tuple[ir.Expr, tuple[int, ...]], str] = {}  # reduction -> array holding it
         self._invariants: dict[str, str] = {}  # loop-invariant scalar source -> local holding it
+        self._plain: list[str] | None = None  # the flat copy of the nest being versioned (``_collapsed``)
         #: Outer loop variables of nests that must stay serial, loops inside them included: a
         #: reduction running its reduction loop outermost (see ``_outer_reduction``).
         self.sequential: list[str] = []
@@ -291,16 +292,18 @@ class Emitter:
         length-1 broadcasting that is only known at run time.
         """
         body = self.lines[start:]
+        flat, self._plain = self._plain, None
         used = sorted({flag for flag in self._flags.values()
                        if any(re.search(rf" \* {flag}\b", line) for line in body)})
         if not used:
             return
         plain = re.compile(rf" \* (?:{'|'.join(used)})\b")
-        self.lines[start:] = ([f"if {' & '.join(used)}:"]
-                              + ["    " + plain.sub("", line) for line in body]
+        first = flat if flat is not None else [plain.sub("", line) for line in body]
+        self.lines[start:] = ([f"if {' & '.join(used)}:"] + ["    " + line for line in first]
                               + ["else:"] + ["    " + line for line in body])
 
     def _nest(self, expr: ir.Expr, shape: Shape, store: Store) -> None:
+        begin = len(self.lines)
         loops = [a for a in shape if a is not None]
         if isinstance(store, NewArray) and isinstance(expr, ir.Reduce) and _reduce_outside(expr, loops, store.dtype):
             self._outer_reduction(expr, shape, store)
@@ -319,6 +322,13 @@ class Emitter:
             lhs = f"{store.name}[{index}]"
         else:
             lhs = self._read(store.target, {a: f"i_{a}" for a in loops})
+        flat = self._collapsed(expr, store, loops, depth, lhs, value)
+        if flat is not None:
+            if not self._broadcasts(expr, store):
+                self.lines += flat
+                return
+            # Operands of equal length (every flag 1) take the flat loop; ``_version`` puts it first.
+            self._plain = self.lines[begin:] + flat
         body: list[str] = []
         loop_vars = {a: self.names.fresh("i") for a in loops}
         shift = _outer_offset(store, loops)
@@ -343,6 +353,53 @@ class Emitter:
         body.append(f"{pad}{lhs} = {_substitute(value, loop_vars)}")
         # Inner statements were written with placeholder loop names; fix them up.
         self.lines += [_tidy(_substitute(line, loop_vars)) for line in body]
+
+    def _collapsed(self, expr: ir.Expr, store: Store, loops: list[int], depth: list[list[str]],
+                   lhs: str, value: str) -> list[str] | None:
+        """The nest as one flat loop, where it runs over whole C-ordered arrays of one shape.
+
+        A nest of several loops vectorizes its innermost one only, and each row ends in a scalar
+        remainder: with rows as short as an ocean model's 40 levels, that remainder (a scalar
+        ``tanh`` is 15 ns) cost more than the vector part. Read through flat views (a reshape of
+        a C-ordered array is one), the nest is one long row. Only where every array is read and
+        written whole, at the loop indices in order, with no reduction and no line between the
+        loops, and no index is used otherwise; broadcast flags are ignored: the caller uses the
+        flat loop only where all are 1 (operands of equal length). None: write the nest.
+        """
+        if len(loops) < 2 or any(depth[1:len(loops)]) or any(isinstance(n, ir.Reduce) for n in ir.walk(expr)):
+            return None
+        reads = list(ir.reads(expr)) + ([store.target] if isinstance(store, Region) else [])
+        names = {r.name for r in reads} | ({store.name} if isinstance(store, NewArray) else set())
+        for read in reads:
+            if read.name not in self.c_arrays or len(read.index) != len(loops):
+                return None
+            full = self.builder.same_shape.get(read.name, read.name)
+            for k, item in enumerate(read.index):
+                if not (isinstance(item, ir.AxisIndex) and item.axis == loops[k] and item.offset == "0"
+                        and item.extent == f"{full}.shape[{k}]"):
+                    return None
+        whole = re.compile(r"\[" + r", ".join(rf"i_{a}(?: \* s\d+)?" for a in loops) + r"\]")
+        flat = {name: self.names.fresh(f"{name}_flat") for name in sorted(names)}
+        element = self.names.fresh("i")
+
+        def flatten(line: str) -> str:
+            for name, view in flat.items():
+                line = re.sub(rf"\b{name}{whole.pattern}", f"{view}[{element}]", line)
+            return line
+
+        inner = [flatten(line) for line in depth[len(loops)]] + [f"{flatten(lhs)} = {flatten(value)}"]
+        if any(re.search(rf"\bi_{a}\b", line) for line in inner for a in loops):
+            self.names.taken -= {*flat.values(), element}
+            return None  # an index used otherwise than to read a whole array's element
+        total = " * ".join(self.extent(a) for a in loops)
+        return ([f"{view} = {name}.reshape({total})" for name, view in flat.items()]
+                + [f"for {element} in range({total}):"] + ["    " + line for line in inner])
+
+    def _broadcasts(self, expr: ir.Expr, store: Store) -> bool:
+        """Whether a read of the nest goes through a broadcast flag."""
+        reads = list(ir.reads(expr)) + ([store.target] if isinstance(store, Region) else [])
+        return any(isinstance(item, ir.AxisIndex) and (item.axis, item.extent) in self._flags
+                   for read in reads for item in read.index)
 
     def _outer_reduction(self, expr: ir.Reduce, shape: Shape, store: NewArray) -> None:
         """A reduction over leading axes into an array over trailing ones, reduction loops outermost.
