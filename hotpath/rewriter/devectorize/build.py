@@ -270,8 +270,8 @@ class Builder:
         try:
             value = ast.literal_eval(node)
         except ValueError:
-            if self._is_invariant(node) and isinstance(self.value(node), (int, np.integer)) \
-                    and not isinstance(self.value(node), (bool, np.bool_)):
+            known = self.value(node) if self._is_invariant(node) else None
+            if isinstance(known, (int, np.integer)) and not isinstance(known, (bool, np.bool_)):
                 return f"({ast.unparse(node)})"
             raise Unsupported(f"slice bound {ast.unparse(node)} is not a constant or a loop-invariant integer") from None
         if not isinstance(value, int) or isinstance(value, bool):

@@ -378,13 +378,14 @@ class Emitter:
                 if not (isinstance(item, ir.AxisIndex) and item.axis == loops[k] and item.offset == "0"
                         and item.extent == f"{full}.shape[{k}]"):
                     return None
-        whole = re.compile(r"\[" + r", ".join(rf"i_{a}(?: \* s\d+)?" for a in loops) + r"\]")
+        # An element read at the loop indices in order, through broadcast flags or not.
+        whole = r"\[" + r", ".join(rf"i_{a}(?: \* s\d+)?" for a in loops) + r"\]"
         flat = {name: self.names.fresh(f"{name}_flat") for name in sorted(names)}
         element = self.names.fresh("i")
 
         def flatten(line: str) -> str:
             for name, view in flat.items():
-                line = re.sub(rf"\b{name}{whole.pattern}", f"{view}[{element}]", line)
+                line = re.sub(rf"\b{name}{whole}", f"{view}[{element}]", line)
             return line
 
         inner = [flatten(line) for line in depth[len(loops)]] + [f"{flatten(lhs)} = {flatten(value)}"]
