@@ -30,6 +30,7 @@ import logging
 import random
 import sysconfig
 import textwrap
+import threading
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,12 @@ from hotpath.errors import NotRewritable
 from hotpath.rewriter.supported import check_supported
 
 _GLOBAL_OPS = {"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL"}
+
+#: ``ast.parse`` from two threads at once can fail in CPython 3.11 ("SystemError: AST constructor
+#: recursion depth mismatch": the constructor's depth counter is per interpreter, not per thread,
+#: gh-106905). Two functions tuned concurrently (one executor, two threads) parse their sources
+#: here, each many times, so these parses take turns.
+_PARSE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,8 @@ class FunctionSource:
 
     @property
     def tree(self) -> ast.FunctionDef:
-        node = ast.parse(self.source).body[0]
+        with _PARSE_LOCK:
+            node = ast.parse(self.source).body[0]
         assert isinstance(node, ast.FunctionDef)
         return node
 
