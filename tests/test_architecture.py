@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hotpath"
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("hotpath.errors", "hotpath.reasons", "hotpath.version", "hotpath.statedir", "hotpath.vocabulary",
                     "hotpath.signature", "hotpath.kernels.base", "hotpath.projectfile", "hotpath.config", "hotpath.integrity",
-                    "hotpath.fastpath")),
+                    "hotpath.fastpath", "hotpath.syntax")),
     ("analysis", ("hotpath.rewriter.supported", "hotpath.rewriter.source", "hotpath.rewriter.inline", "hotpath.rewriter.parallel", "hotpath.rewriter.reduction_order",
                   "hotpath.rewriter.devectorize", "hotpath.frozen_globals")),
     ("backends", ("hotpath.kernels",)),
@@ -224,3 +224,11 @@ def test_no_module_imports_from_a_later_stage():
 @pytest.mark.parametrize("module", ["hotpath.errors", "hotpath.version", "hotpath.statedir"])
 def test_leaves_import_nothing_from_hotpath(module):
     assert [i.target for i in IMPORTS[module]] == []
+
+
+def test_every_parse_goes_through_the_locked_helper():
+    """CPython 3.11's ``ast.parse`` is not thread-safe (gh-106905); ``hotpath.syntax`` serializes it."""
+    direct = [f"{name}:{node.lineno}" for name, tree in TREES.items() if name != "hotpath.syntax"
+              for node in _walk(tree)
+              if isinstance(node, ast.Call) and ast.unparse(node.func) == "ast.parse"]
+    assert direct == []

@@ -25,6 +25,7 @@ from hotpath.export.locate import Located
 from hotpath.export.winners import Winner
 from hotpath.kernels.base import CAST_RETURN, DISTINCT_ARRAYS, FINITE, MIN_SIZE, RANGE
 from hotpath.runner.adapters import describe, parse_ranges
+from hotpath.syntax import parse_expression, parse_module, parse_statements
 
 #: hotpath modules a generated variant may import, copied beside the patched module instead.
 VENDORED = ("hotpath.rewriter.devectorize.pairwise", "hotpath.rewriter.devectorize.hugepages",
@@ -96,7 +97,7 @@ def _variant(located: Located, winner: Winner, main_name: str) -> tuple[list[str
     """The variant's functions (renamed), the imports they need, and the hotpath modules to copy."""
     fname = located.fs.name
     try:
-        module = ast.parse(winner.source_path.read_text())
+        module = parse_module(winner.source_path.read_text())
     except (OSError, SyntaxError) as exc:
         raise NotExported(f"its generated variant {winner.source_path} cannot be read ({exc})") from None
     functions = [n for n in module.body if isinstance(n, ast.FunctionDef)]
@@ -115,7 +116,7 @@ def _variant(located: Located, winner: Winner, main_name: str) -> tuple[list[str
                 if not isinstance(located.namespace.get(root), types.ModuleType):
                     raise NotExported(f"it reads {ref.attribute} through an object, which a compiled function "
                                       "cannot read at run time")
-                names[ref.name] = ast.parse(ref.attribute, mode="eval").body
+                names[ref.name] = parse_expression(ref.attribute)
             elif ref.kind == "value" and located.namespace.get(ref.name, located) is not ref.value:
                 raise NotExported(f"a helper reads a global {ref.name!r} its module does not hold")
     imports, vendored = [], []
@@ -174,7 +175,7 @@ def block(located: Located, winners: Sequence[Winner], original_lines: Sequence[
                               "both the original and the variant")
     if original_lines[0][:1].isspace():
         raise NotExported("it is not defined at the top level of its module")
-    definition = ast.parse(textwrap.dedent("".join(original_lines))).body[0]
+    definition = parse_statements(textwrap.dedent("".join(original_lines)))[0]
     assert isinstance(definition, ast.FunctionDef)
     def_line = definition.lineno - 1  # below the decorators, which go: the wrapper replaces them
     body = list(original_lines[def_line:])

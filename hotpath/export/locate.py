@@ -26,6 +26,7 @@ from hotpath.errors import HotpathError
 from hotpath.persist import identify
 from hotpath.store import names
 from hotpath.rewriter.source import FunctionSource, extract, unwrap
+from hotpath.syntax import parse_statements
 
 _HEADER = re.compile(r"^# hotpath candidate .* for .* \(from (?P<path>.+)\)$")
 
@@ -114,7 +115,7 @@ def locate(module: str, qualname: str, keys: set[str], variant: Path) -> Located
                     f"from what was verified); tune it again before exporting")
     original = unwrap(fn)
     lines, start = inspect.getsourcelines(original)
-    tree = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    tree = parse_statements(textwrap.dedent("".join(lines)))[0]
     decorators = tuple(ast.unparse(d) for d in getattr(tree, "decorator_list", ()))
     return Located(path.resolve(), extract(original), identity.function_id.key, start, start + len(lines) - 1,
                    decorators, vars(loaded))

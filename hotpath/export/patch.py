@@ -25,6 +25,7 @@ from hotpath.export.emit import Block, NotExported, block
 from hotpath.export.locate import Located, Stale, locate
 from hotpath.export.winners import Winner
 from hotpath.store import names
+from hotpath.syntax import parse_module
 
 
 class UnknownFunction(HotpathError):
@@ -67,7 +68,7 @@ def support_source(names: Sequence[str]) -> str:
     less the type annotations (written for hotpath's type check, they name nothing the patched
     module imports)."""
     text = inspect.getsource(runtime)
-    tree = ast.parse(text)
+    tree = parse_module(text)
     wanted = set(names)
     constants = [ast.get_source_segment(text, node) or "" for node in tree.body if isinstance(node, ast.Assign)]
     functions = []
@@ -98,7 +99,7 @@ def _import_line(alias: str, dotted: str) -> str:
 def _insert_at(text: str, first_function: int) -> int:
     """The line after which new imports and guard checks go: below the last top-level import (or
     the docstring) before the first replaced function."""
-    tree = ast.parse(text)
+    tree = parse_module(text)
     after = 0
     for node in tree.body:
         if node.lineno >= first_function:
@@ -135,7 +136,7 @@ def _file_edit(path: Path, items: list[tuple[Located, Block]], imports: list[str
 def _drop_unused_hotpath_imports(text: str) -> str:
     """``text`` without its top-level imports of hotpath when nothing else in it uses them (the
     ``@hotpath.optimize`` decorators the patch removed were their only use)."""
-    tree = ast.parse(text)
+    tree = parse_module(text)
     imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
                and any((alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0] == "hotpath"
                        for alias in node.names)]

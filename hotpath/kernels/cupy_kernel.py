@@ -23,6 +23,7 @@ from hotpath.errors import NotRewritable
 from hotpath.kernels.cupy_cxx import CTYPES, PREAMBLE, Translator, dtype_kind, join, scalar_kind
 from hotpath.rewriter import parallel
 from hotpath.signature import Signature
+from hotpath.syntax import parse_statements
 
 #: Loops of a perfect nest mapped onto threads at most (i, j, k); deeper ones run in the thread.
 MAX_MAPPED_DIMS = 3
@@ -202,10 +203,10 @@ def plan(fn: ast.FunctionDef, signature: Signature, local_arrays: dict[str, str]
     kernel_name = f"hotpath_{fn.name}"
     launch: list[ast.stmt] = []
     for k, loop in enumerate(loops):
-        launch.append(ast.parse(f"_hotpath_r{k} = {ast.unparse(loop.iter)}").body[0])
+        launch.append(parse_statements(f"_hotpath_r{k} = {ast.unparse(loop.iter)}")[0])
     count = " * ".join(f"len(_hotpath_r{k})" for k in range(len(loops)))
-    launch.append(ast.parse(
-        f"if {count}:\n    _hotpath_kernel({', '.join(call_in + call_out)}, size={count})").body[0])
+    launch.append(parse_statements(
+        f"if {count}:\n    _hotpath_kernel({', '.join(call_in + call_out)}, size={count})")[0])
     device_fn = copy.deepcopy(fn)
     device_fn.body = fn.body[:position] + launch + fn.body[position + 1:]
     device_fn.name = f"{fn.name}__device"

@@ -33,6 +33,7 @@ from hotpath.kernels.cython_types import (DOUBLE, FLOAT, INDEX, NP, NUMPY_FUNCTI
                                           Origin, Scope, combine_origins, infer, iterated_array)
 from hotpath.rewriter.source import FunctionSource, import_lines, module_imports
 from hotpath.signature import Signature
+from hotpath.syntax import parse_expression
 
 ALIAS = "_mv_"
 #: ``numpy.float64``, bound in every module: a C double is boxed through it where the original
@@ -312,7 +313,7 @@ def _pure(target: ast.expr) -> bool:
 
 def _as_load(target: ast.expr) -> ast.expr:
     """A copy of the store target ``target`` that reads it."""
-    copied = ast.parse(ast.unparse(target), mode="eval").body
+    copied = parse_expression(ast.unparse(target))
     return copied
 
 

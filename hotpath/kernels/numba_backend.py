@@ -57,6 +57,7 @@ from hotpath.rewriter.source import import_lines, injected_values, module_import
 log = logging.getLogger(__name__)
 
 from hotpath.config import FASTMATH_MIN_RTOL
+from hotpath.syntax import parse_module
 
 if TYPE_CHECKING:
     from hotpath.config import Config
@@ -299,7 +300,7 @@ class NumbaBackend:
             return None
         # The rewritten body, its prange loops and its summation order are in the candidate's own
         # source; the refinement keeps them all.
-        module = ast.parse(candidate.source)
+        module = parse_module(candidate.source)
         main = next(n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == fs.name)
         main.decorator_list = []
         # An outlined candidate's nests go back into the calls to them (their parameters and

@@ -24,6 +24,7 @@ import traceback
 import types
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
+from hotpath.syntax import parse_module
 
 if TYPE_CHECKING:  # not at run time: importlib.abc brings importlib.resources, tempfile, shutil ... into
     import importlib.abc  # every plain `hotpath run`; the import system takes any loader or finder object
@@ -70,7 +71,7 @@ def compile_script(path: str | os.PathLike[str]) -> types.CodeType:
     """The script's code with a wrap call after each module-level ``def``."""
     with open(path, "rb") as file:
         source = file.read()
-    tree = ast.parse(source, filename=str(path))
+    tree = parse_module(source, filename=str(path))
     tree = _AddWrapCalls().visit(tree)
     return compile(tree, str(path), "exec", dont_inherit=True)
 

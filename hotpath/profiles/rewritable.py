@@ -26,6 +26,7 @@ from typing import Any
 
 from hotpath.errors import NotRewritable
 from hotpath.rewriter.source import extract
+from hotpath.syntax import parse_module
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ def check(file: str, qualname: str, line: int) -> Verdict:
     if "<locals>" in qualname:
         return Verdict(False, "defined inside another function: only module-level functions are wrapped")
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        tree = parse_module(path.read_text(encoding="utf-8"), filename=str(path))
     except (OSError, SyntaxError, ValueError) as exc:
         return Verdict(False, f"its source cannot be read ({exc})")
     chain = _find(tree, qualname, line)

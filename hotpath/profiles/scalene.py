@@ -32,6 +32,7 @@ from typing import IO, Any
 from hotpath.profiles import bootstrap, launch
 from hotpath.profiles.entry import EntryError, Program
 from hotpath.profiles.model import FunctionProfile, Profile
+from hotpath.syntax import parse_module
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def run(program: Program, outfile: Path, program_stdout: IO[Any] | None = None, 
 def definitions(path: Path) -> dict[int, str]:
     """First line (``def`` line and first decorator line) -> qualified name, for one source file."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = parse_module(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError):
         return {}
     names: dict[int, str] = {}

@@ -21,6 +21,7 @@ from pathlib import Path
 from hotpath.profiles import programs
 from hotpath.statedir import StateDir
 from hotpath.store import Store, names
+from hotpath.syntax import parse_statements
 
 #: Characters the kernels folder's names keep (the rest become ``_``), as ``write_module`` names them.
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
@@ -82,7 +83,7 @@ def original_source(file: str | None, qualname: str) -> str | None:
         return None
     try:
         text = Path(file).read_text(encoding="utf-8")
-        body: list[ast.stmt] = ast.parse(text).body
+        body: list[ast.stmt] = parse_statements(text)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
     node: ast.stmt | None = None

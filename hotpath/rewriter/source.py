@@ -30,7 +30,6 @@ import logging
 import random
 import sysconfig
 import textwrap
-import threading
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,14 +40,9 @@ import numpy as np
 
 from hotpath.errors import NotRewritable
 from hotpath.rewriter.supported import check_supported
+from hotpath.syntax import parse_module, parse_statements
 
 _GLOBAL_OPS = {"LOAD_GLOBAL", "LOAD_NAME", "STORE_GLOBAL"}
-
-#: ``ast.parse`` from two threads at once can fail in CPython 3.11 ("SystemError: AST constructor
-#: recursion depth mismatch": the constructor's depth counter is per interpreter, not per thread,
-#: gh-106905). Two functions tuned concurrently (one executor, two threads) parse their sources
-#: here, each many times, so these parses take turns.
-_PARSE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -86,8 +80,7 @@ class FunctionSource:
 
     @property
     def tree(self) -> ast.FunctionDef:
-        with _PARSE_LOCK:
-            node = ast.parse(self.source).body[0]
+        node = parse_statements(self.source)[0]
         assert isinstance(node, ast.FunctionDef)
         return node
 
@@ -165,7 +158,7 @@ def _definition(fn: types.FunctionType) -> ast.FunctionDef:
             "or created with exec() cannot be rewritten — put it in a file"
         ) from None
     try:
-        module = ast.parse(textwrap.dedent(raw))
+        module = parse_module(textwrap.dedent(raw))
     except SyntaxError as exc:
         raise NotRewritable(f"the source of {fn.__qualname__} does not parse on its own: {exc}") from None
     defs = [n for n in module.body if isinstance(n, ast.FunctionDef) and n.name == fn.__name__]

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hotpath.rewriter.devectorize.emit import Names
+from hotpath.syntax import parse_statements
 
 #: Functions with fewer ``for`` loops than this are left as they are: the devectorized
 #: ``vertical_mixing_step`` has 210, and a function of a few dozen loops compiles in seconds, where
@@ -261,7 +262,7 @@ def _extract(run: list[ast.stmt], local: set[str], must: frozenset[str], live: f
     params = sorted(reads | unsure)
     results = sorted(outputs)
     name = names.fresh(f"_{stem}_nest")
-    helper = ast.parse(f"def {name}({', '.join(params)}):\n    pass").body[0]
+    helper = parse_statements(f"def {name}({', '.join(params)}):\n    pass")[0]
     assert isinstance(helper, ast.FunctionDef)
     helper.body = list(run) + ([ast.Return(_names(results, ast.Load()))] if results else [])
     call = ast.Call(ast.Name(name, ast.Load()), [ast.Name(p, ast.Load()) for p in params], [])

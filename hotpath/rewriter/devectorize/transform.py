@@ -39,6 +39,7 @@ from hotpath.rewriter.devectorize.emit import (Emitter, Names, NewArray, Region,
                                                rename_loops)
 from hotpath.rewriter.devectorize.oracle import Oracle, Unknown, is_array, standin
 from hotpath.rewriter.devectorize.substitute import substitute
+from hotpath.syntax import parse_statements
 
 log = logging.getLogger(__name__)
 
@@ -758,7 +759,7 @@ class _Driver:
         return False
 
     def _parse(self, lines: list[str]) -> list[ast.stmt]:
-        return ast.parse("\n".join(lines)).body
+        return parse_statements("\n".join(lines))
 
 
 #: Where a subscript in a statement may not run (``a[k] if ok else 0``) or its index names another

@@ -32,6 +32,7 @@ from hotpath.kernels.artifacts import pickle_namespace, write_module
 from hotpath.rewriter.proposers import module_backend
 from hotpath.rewriter.source import FunctionSource, import_lines, injected_values, module_imports
 from hotpath.signature import Signature
+from hotpath.syntax import parse_module
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def extract_code(content: str) -> str:
 
 def _entry(code: str, wanted: str) -> str:
     try:
-        tree = ast.parse(code)
+        tree = parse_module(code)
     except SyntaxError as exc:
         raise LLMUnavailable(f"the model's code does not parse: {exc.msg} (line {exc.lineno})") from None
     defs = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
