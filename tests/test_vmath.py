@@ -148,6 +148,31 @@ def test_the_loop_calls_no_c_library_function():
         assert re.search(r"<\d+ x double>", llvm), kernel
 
 
+def _exp_after_checks(checks: int):
+    """A loop calling ``vmath.exp`` after ``checks`` broadcast checks, spelled as the emitter spells them."""
+    lines = ["def exp_after_checks(x, sizes):", "    n = x.shape[0]"]
+    for k in range(checks):
+        lines += [f"    if (sizes[{k}] != n) & (sizes[{k}] != 1):",
+                  "        raise ValueError('operands could not be broadcast together')"]
+    lines += ["    out = np.empty_like(x)", "    for i in range(n):", "        out[i] = vmath.exp(x[i])",
+              "    return out"]
+    namespace = {"np": np, "vmath": vmath}
+    exec("\n".join(lines), namespace)
+    return numba.njit(namespace["exp_after_checks"])
+
+
+def test_the_loop_is_vectorized_where_llvm_guesses_it_cold():
+    """LLVM takes each check that can raise as likely to: after ten, it guesses the loop runs on
+    under 2% of calls, a cold call site, where its inliner stops at cost 45 (``exp`` is ~150).
+    Deep in a big fused function every loop is there; the call must be inlined all the same."""
+    kernel = _exp_after_checks(12)
+    x = RNG.standard_normal(64)
+    np.testing.assert_allclose(kernel(x, np.full(12, 64)), np.exp(x), rtol=1e-15)
+    llvm = kernel.inspect_llvm(kernel.signatures[0])
+    assert not re.search(r"call [^\n]*@_ZN\w*vmath\w*exp", llvm)
+    assert re.search(r"<\d+ x double>", llvm)
+
+
 def log_sum_exp(a):
     m = a.max(axis=1)
     return m + np.log(np.sum(np.exp(a - m[:, None]), axis=1))
