@@ -247,16 +247,19 @@ def fused_candidates(tmp_path):
 
 
 def test_the_fused_numba_candidates_of_a_small_kernel_are_not_outlined(tmp_path):
+    from hotpath.kernels.numba_backend import OPT_LEVEL_GLOBAL
+
     _, candidates = fused_candidates(tmp_path)
     assert "numba-fused" in candidates
     assert all("_chain_nest" not in c.source for c in candidates.values())
+    assert all(OPT_LEVEL_GLOBAL not in c.source for c in candidates.values())  # Numba's own level
 
 
 def test_the_fused_numba_candidates_of_a_large_kernel_are_outlined_compiled_and_refined(tmp_path, monkeypatch):
     pytest.importorskip("numba")
     import hotpath.rewriter.devectorize.outline as outline_module
     from hotpath.kernels.base import Failure
-    from hotpath.kernels.numba_backend import BACKEND
+    from hotpath.kernels.numba_backend import BACKEND, OUTLINED_OPT_LEVEL, declared_level
 
     monkeypatch.setattr(outline_module, "LOOPS", 4)  # "large" from four loops on
     monkeypatch.setattr(outline_module, "NODES", 100)
@@ -274,7 +277,10 @@ def test_the_fused_numba_candidates_of_a_large_kernel_are_outlined_compiled_and_
 
     want_args, got_args = copies(chain_args()), copies(chain_args())
     want = chain(*want_args)
-    got = BACKEND.load(fused)(*got_args)
+    variant = BACKEND.load(fused)
+    assert declared_level(variant) == OUTLINED_OPT_LEVEL  # compiled at O2 by prepare
+    BACKEND.prepare(variant, got_args)
+    got = variant(*got_args)
     same(want_args, want, got_args, got)
 
     # A refinement keeps the nests, outlined again the same way, under its own decorator.

@@ -368,7 +368,7 @@ class Emitter:
         """
         if len(loops) < 2 or any(depth[1:len(loops)]) or any(isinstance(n, ir.Reduce) for n in ir.walk(expr)):
             return None
-        reads = list(ir.reads(expr)) + ([store.target] if isinstance(store, Region) else [])
+        reads = _accesses(expr, store)
         names = {r.name for r in reads} | ({store.name} if isinstance(store, NewArray) else set())
         for read in reads:
             if read.name not in self.c_arrays or len(read.index) != len(loops):
@@ -398,9 +398,8 @@ class Emitter:
 
     def _broadcasts(self, expr: ir.Expr, store: Store) -> bool:
         """Whether a read of the nest goes through a broadcast flag."""
-        reads = list(ir.reads(expr)) + ([store.target] if isinstance(store, Region) else [])
         return any(isinstance(item, ir.AxisIndex) and (item.axis, item.extent) in self._flags
-                   for read in reads for item in read.index)
+                   for read in _accesses(expr, store) for item in read.index)
 
     def _outer_reduction(self, expr: ir.Reduce, shape: Shape, store: NewArray) -> None:
         """A reduction over leading axes into an array over trailing ones, reduction loops outermost.
@@ -969,6 +968,11 @@ def _outer_offset(store: Store, loops: list[int]) -> int:
         if item.axis == loops[0]:
             return int(item.offset) if item.offset.isdigit() and item.broadcast is None else 0
     return 0
+
+
+def _accesses(expr: ir.Expr, store: Store) -> list[ir.Read]:
+    """The array elements a nest reads: the expression's, and a Region store's own target."""
+    return list(ir.reads(expr)) + ([store.target] if isinstance(store, Region) else [])
 
 
 def _tidy(line: str) -> str:
