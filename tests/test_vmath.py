@@ -162,8 +162,8 @@ def _exp_after_checks(checks: int):
 
 
 def test_the_loop_is_vectorized_where_llvm_guesses_it_cold():
-    """LLVM takes each check that can raise as likely to: after ten, it guesses the loop runs on
-    under 2% of calls, a cold call site, where its inliner stops at cost 45 (``exp`` is ~150).
+    """LLVM guesses each check that can raise raises half the time: after ten it takes the loop to
+    run on under 2% of calls, a cold call site, where its inliner stops at cost 45 (``exp`` is ~150).
     Deep in a big fused function every loop is there; the call must be inlined all the same."""
     kernel = _exp_after_checks(12)
     x = RNG.standard_normal(64)
