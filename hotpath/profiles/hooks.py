@@ -24,6 +24,7 @@ import traceback
 import types
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
+
 from hotpath.syntax import parse_module
 
 if TYPE_CHECKING:  # not at run time: importlib.abc brings importlib.resources, tempfile, shutil ... into
