@@ -15,7 +15,7 @@ import pytest
 import hotpath
 from hotpath.rewriter.source import extract
 from hotpath.runner import explore, probes
-from hotpath.runner.inputs import CAPTURED, SMALL_CASE_BYTES, InputCase, rule_counts
+from hotpath.runner.inputs import CAPTURED, SMALL_CASE_BYTES, InputCase, array_bytes, rule_counts
 from hotpath.runner.probes import derive_cases
 from hotpath.runner.outcome import run_case
 from hotpath.signature import signature_of
@@ -113,6 +113,25 @@ def logistic_margin(w, X, y):
     return np.sum(np.log1p(np.exp(-y * (X @ w))))
 
 
+def face_fluxes(flux, w, tracer, dz):
+    # Two stencil points summed into each interior face, as ocean models write their fluxes.
+    nz = flux.shape[2]
+    for k in range(2):
+        flux[:, :, 1:-1] += w[:, :, k:nz - 2 + k] * tracer[:, :, 1:-1] / dz[np.newaxis, np.newaxis, 1:-1]
+    return flux
+
+
+def lag_covariance(x, lag):
+    total = 0.0
+    for k in range(1, lag + 1):
+        total += np.sum(x[k:] * x[:-k])
+    return total
+
+
+def column_peak(field):
+    return np.max(field, axis=2)
+
+
 def _cases(fn, *args):
     return derive_cases(args, True, extract(fn))
 
@@ -184,6 +203,34 @@ class TestProbeCases:
             assert signature_of(case.args) == signature_of((w, X, y)), case.name
             if case.probe is not None and case.args[1].shape == X.shape and case.probe.path != (1,):
                 assert case.args[1] is X  # an unchanged argument is shared, not copied
+
+    def test_sums_across_elements_keep_their_length_and_element_wise_ones_shrink(self):
+        """An array updated through slices sums a chain per element, as long as its loop: the
+        probes of a 140^3 grid shrink to ``MODERATE_BYTES``. A sum across elements (here inside
+        ``np.sum`` of slices) keeps the captured length, where its order shows."""
+        shape = (140, 140, 140)
+        rng = np.random.default_rng(3)
+        grid = (np.zeros(shape), rng.random(shape), rng.random(shape), np.linspace(1.0, 2.0, shape[2]))
+        cases = _cases(face_fluxes, *grid)
+        element_wise = [c for c in cases if c.name.startswith("accumulation/")]
+        assert {c.name.split("/")[1] for c in element_wise} >= {"w", "tracer", "dz"}
+        assert not any(c.name.startswith("cancellation/") for c in cases)
+        for case in cases:
+            if case.name != CAPTURED:
+                assert array_bytes(case.args) <= probes.MODERATE_BYTES, case.name
+            assert signature_of(case.args) == signature_of(grid), case.name
+        w = next(c for c in element_wise if c.name.startswith("accumulation/w/"))
+        assert {1e16, -1e16, 1.0} == set(np.unique(w.args[1]).tolist())
+
+        x = rng.random(5000)
+        lengths = sorted(len(c.args[0]) for c in _cases(lag_covariance, x, 3) if c.name.startswith("cancellation/x/"))
+        assert lengths == [1000, 5000]
+
+    def test_ties_in_a_large_grid_are_probed_at_a_moderate_size(self):
+        field = np.random.default_rng(4).random((140, 140, 140))
+        tied = [c for c in _cases(column_peak, field) if c.name.startswith("ties/")]
+        assert len(tied) == 2
+        assert all(0 < c.args[0].nbytes <= probes.MODERATE_BYTES and c.args[0].ndim == 3 for c in tied)
 
     def test_generic_value_cases_that_change_one_leaf_carry_probes(self):
         cases = {c.name: c for c in _cases(soft_total, self.x, 1.5)}

@@ -170,7 +170,7 @@ def shrunk(args: tuple[Any, ...], target: int) -> tuple[Any, ...] | None:
     lengths = [n for a in arrays for n in a.shape] + [len(v) for v in lists]
     delta = min(lengths) - target
     alike = _shortened(args, lists, lambda n: n - delta) if delta > 0 else None
-    if alike is not None and _nbytes(alike) <= SMALL_CASE_BYTES:
+    if alike is not None and array_bytes(alike) <= SMALL_CASE_BYTES:
         return alike
     long = [n for n in lengths if n > max(LONG_AXIS, target)]
     if not long:
@@ -185,7 +185,8 @@ def _shortened(args: tuple[Any, ...], lists: list[list[Any]], length: Callable[[
                  for old, new in zip(args, shorter))
 
 
-def _nbytes(args: tuple[Any, ...]) -> int:
+def array_bytes(args: tuple[Any, ...]) -> int:
+    """The bytes the arrays in ``args`` hold (views count their own extent)."""
     return sum(a.nbytes for a in _arrays(args))
 
 

@@ -4,7 +4,7 @@ The generic edge cases (``hotpath.runner.inputs``) poke NaN or huge values into 
 once. The semantics a compiler changes sit elsewhere too: Python ints that grow past int64 in
 ``**``, ``<<``, ``*`` chains and sums; ``math.exp(710)`` raising where compiled code gives inf;
 ``math.log(0)``, ``x // 0``, negative integer exponents; sums whose order matters (terms of
-±1e16 and 1); NaN at the first or last position of a comparison; out-of-range indices; a flag
+±1e16 and 1: ``cancellation`` across elements, ``accumulation`` in arrays updated through slices); NaN at the first or last position of a comparison; out-of-range indices; a flag
 tuned with ``False``; a boolean mask that selects nothing, everything, or does not match the
 array's length (NumPy raises, compiled code reads as far as the mask goes); ties in a max, an
 argmax or a sort (NumPy keeps the first, a vectorized search may not). This module reads the function's AST (and its helpers') to find which of
@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hotpath.runner.inputs import (CAPTURED, VALUE_CASES, InputCase, LeafPath, Probe, at, generic_cases, like_layout,
-                                   probe_of, shrunk)
+from hotpath.runner.inputs import (CAPTURED, VALUE_CASES, InputCase, LeafPath, Probe, array_bytes, at, generic_cases,
+                                   like_layout, probe_of, shrunk)
 from hotpath.signature import signature_of
 
 if TYPE_CHECKING:
@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 MAX_PROBES = 64
 #: Lengths at which a sum's order shows (NumPy sums pairwise in blocks of 128).
 CANCELLATION_LENGTH = 1000
+#: Moderate probes (ties, element-wise sums) of arguments larger than this are cut down: each case
+#: is copied for every candidate and its outcome travels back from the sandbox.
+MODERATE_BYTES = 8 << 20
+#: The axis lengths a grid's long axes are cut to, in turn, until it fits ``MODERATE_BYTES``:
+#: 32 still fills several vector lanes and leaves an interior inside a stencil's halo.
+_GRID_AXES = (256, 64, 32)
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -321,7 +327,7 @@ def _operands(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
     elif isinstance(node, ast.AugAssign):
         if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
             yield "overflow", node.value
-            yield "cancellation", node.value
+            yield ("accumulation" if _elementwise(node) else "cancellation"), node.value
         elif isinstance(node.op, ast.Pow):
             yield "exponent", node.value
         elif isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
@@ -362,6 +368,30 @@ def _operands(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
         yield "mask", node.slice  # a boolean array there selects: only bool leaves get its cases
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Invert, ast.Not)):
         yield "flag", node.operand
+
+
+def _elementwise(node: ast.AugAssign) -> bool:
+    """Whether ``node`` updates an array element by element (``a[1:-1] += ...``,
+    ``flux += dx[1:] * u[:-1]``): each element then sums a chain as long as the loop around it,
+    whatever the arrays' length, where ``total += x[i]`` sums across elements."""
+    return _sliced(node.target) or _sliced(node.value)
+
+
+def _sliced(expr: ast.AST) -> bool:
+    """Whether ``expr`` is an array expression: a slice (or ``np.newaxis``) subscript outside any
+    call or ``@``, either of which may reduce it to a scalar."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Call) or (isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)):
+            continue
+        if isinstance(node, ast.Subscript):
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if any(isinstance(p, ast.Slice) or (isinstance(p, ast.Constant) and p.value is None)
+                   or (isinstance(p, ast.Attribute) and p.attr == "newaxis") for p in parts):
+                return True
+        stack.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _is_meta_use(node: ast.Name, parents: dict[int, ast.AST]) -> bool:
@@ -574,8 +604,14 @@ def _resized_masks(mask: np.ndarray) -> dict[str, np.ndarray]:
 
 def _moderate(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """``args`` shrunk to ``CANCELLATION_LENGTH`` where longer: long enough for vector lanes and
-    blocked loops to show, short enough to run every candidate on."""
-    return shrunk(args, CANCELLATION_LENGTH) or args
+    blocked loops to show, short enough to run every candidate on. A grid with no axis that long
+    (a 100^3 ocean) has its long axes cut further until the arguments fit ``MODERATE_BYTES``."""
+    moderate = shrunk(args, CANCELLATION_LENGTH) or args
+    for axis in _GRID_AXES:
+        if array_bytes(moderate) <= MODERATE_BYTES:
+            break
+        moderate = shrunk(args, axis) or moderate
+    return moderate
 
 
 def _array_size(leaf: Leaf) -> int:
@@ -628,20 +664,23 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
                 if _fits(value, leaf) and _affordable(value, leaf, usage):
                     add(rule, small, _filled(leaf, value), _label(value), made)
         sequence = type(leaf.value) in (np.ndarray, list) and kind == "f"
-        if sequence and "cancellation" in rules:
-            captured_leaf = at(args, leaf.path)
-            sizes = {_array_size(Leaf(leaf.path, leaf.name, captured_leaf)): args}
-            if max(sizes) > CANCELLATION_LENGTH:
-                longer = shrunk(args, CANCELLATION_LENGTH)
-                if longer is not None:
-                    sizes[_array_size(Leaf(leaf.path, leaf.name, at(longer, leaf.path)))] = longer
+        if sequence and rules & {"cancellation", "accumulation"}:
+            # A sum across elements (a reduction, a scalar accumulator) shows its order only when
+            # long: the captured length and CANCELLATION_LENGTH. An array updated element by
+            # element sums chains as long as its loop at any length: moderate arguments show the
+            # same, and a 100^3 grid's copies would cost seconds per candidate.
+            rule = "cancellation" if "cancellation" in rules else "accumulation"
+            bases = [args, shrunk(args, CANCELLATION_LENGTH)] if rule == "cancellation" else [_moderate(args)]
+            sizes: dict[int, tuple[Any, ...]] = {}
+            for base in filter(None, bases):
+                sizes.setdefault(_array_size(Leaf(leaf.path, leaf.name, at(base, leaf.path))), base)
             for _, base in sorted(sizes.items()):
                 template = at(base, leaf.path)
                 shape = template.shape if type(template) is np.ndarray else (len(template),)
                 values = _cancellation(int(np.prod(shape)), getattr(template, "dtype", float)).reshape(shape)
                 if type(template) is list:
                     values = [float(v) for v in values]  # type: ignore[assignment]
-                add("cancellation", base, values, f"n={int(np.prod(shape))}", made)
+                add(rule, base, values, f"n={int(np.prod(shape))}", made)
         if sequence and "nan-position" in rules and _array_size(leaf) >= 3:
             for where in ("first", "middle", "last"):
                 add("nan-position", small, _nan_at(leaf, where), where, made)
