@@ -249,6 +249,43 @@ def test_numba_fused_variant_returns_exactly_the_original(kernel, inputs, tmp_pa
         assert identical(variant(*args), expected), (kernel.__name__, args)
 
 
+def growth_and_hazard(prices, rates):
+    growth = np.cumsum(np.log(prices[1:] / prices[:-1]))
+    hazard = np.cumsum(np.exp(-rates)[::-1])[::-1]
+    return growth, hazard, np.cumsum(np.exp(-rates[:, None] * prices[None, :5]), axis=1)
+
+
+def test_running_sums_of_vector_math_terms_take_the_terms_first(tmp_path):
+    """One scalar loop called ``log`` an element at a time (1.47x over NumPy at 4M prices); the
+    terms now come first, in a loop of their own that LLVM vectorizes through ``vmath``, then the
+    running sum over them in place (2.8x). The same terms, added in the same order."""
+    from hotpath.rewriter.devectorize import vmath
+
+    backend = get_backend("numba")
+    rng = np.random.default_rng(5)
+    prices, rates = 100.0 * np.exp(np.cumsum(0.01 * rng.standard_normal(3000))), rng.random(400)
+    proposals = {p.name: p for p in backend.propose(extract(growth_and_hazard), signature_of((prices, rates)),
+                                                    hotpath.Config(), tmp_path)}
+    fused = proposals["numba-fused"]
+    assert isinstance(fused, Candidate), fused
+    body = fused.source[fused.source.index("def growth_and_hazard"):]
+    stores = re.findall(r"(\w+)\[[\w, ]+\] = _vm\w*\.(?:log|exp)\(", body)
+    assert len(stores) == 3, body  # each term stored by itself, no running sum in its loop
+    for out in stores:  # then summed over in place
+        after = body[body.index(f"{out}[") :].split("\n", 1)[1]
+        assert re.search(rf"= [^\n]*\b{out}\[", after), body
+
+    growth, hazard, rows = backend.load(fused)(prices, rates)
+    terms = np.array([vmath.log(q) for q in prices[1:] / prices[:-1]])
+    assert np.array_equal(growth, np.cumsum(terms))  # NumPy's cumsum adds one term after another
+    decay = np.array([vmath.exp(-r) for r in rates])
+    assert np.array_equal(hazard, np.cumsum(decay[::-1])[::-1])
+    expected = growth_and_hazard(prices, rates)
+    for got, want in zip((growth, hazard, rows), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)  # vmath's ulps, summed
+    assert all(len(v) == 0 for v in backend.load(fused)(prices[:1], rates[:0])[:2])
+
+
 def softmax_normalized_in_place(scores):
     scores = scores - scores.max(axis=1, keepdims=True)
     weights = np.exp(scores)

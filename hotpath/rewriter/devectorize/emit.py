@@ -214,6 +214,9 @@ class Emitter:
         is added to each index.
         """
         self.check(expr)
+        if kind != "nonzero" and self._terms_first(expr, dtype):
+            self._scan_in_two_passes(kind, expr, axis, name, reverse)
+            return
         extent = self.extent(axis)
         start = len(self.lines)
         depth: list[list[str]] = [[], []]
@@ -251,6 +254,38 @@ class Emitter:
         self.lines[start:] = [_substitute(line, {axis: loop}) for line in self.lines[start:]]
         self.sequential.append(loop)
 
+    def _terms_first(self, expr: ir.Expr, dtype: np.dtype) -> bool:
+        """Whether a running sum of ``expr`` pays for a vectorized pass over its terms first:
+        where a term calls a function ``vmath`` vectorizes (``np.cumsum(np.log(p[1:] / p[:-1]))``),
+        one scalar loop would call it an element at a time (4M terms: 19.7 ms in one loop, 9.3 ms
+        in two, NumPy 26 ms). float64 only: the terms are stored in the result before they are
+        added, which must not round them."""
+        return (self.vmath is not None and dtype == np.float64 and expr.dtype == np.float64
+                and any(isinstance(e, ir.Call) and self._vector_math(e, ir.children(e)) for e in ir.walk(expr)))
+
+    def _scan_in_two_passes(self, kind: str, expr: ir.Expr, axis: int, name: str, reverse: bool) -> None:
+        """``sequence``'s running sum (product) in two loops: the terms into the result in a loop
+        LLVM vectorizes, then the running sum over them in place. The terms and the order they
+        are added in are the scalar loop's, so the result is too. (Blocks of 4096 terms, summed
+        while still in cache, ran 2x slower: LLVM left the nested term loop scalar.)"""
+        extent = self.extent(axis)
+        start = len(self.lines)
+        depth: list[list[str]] = [[], []]
+        value = self._value(expr, [axis], depth, {})
+        self.lines += depth[0]
+        self.lines.append(f"{name} = {self.empty}(({extent},), {self.np}.float64)")
+        self.lines.append(f"for i_{axis} in range({extent}):")
+        self.lines += ["    " + line for line in depth[1] + [f"{name}[i_{axis}] = {value}"]]
+        self._version(start)
+        acc, loop = self.names.fresh("acc"), self.names.fresh("i")
+        self.lines[start:] = [_substitute(line, {axis: loop}) for line in self.lines[start:]]
+        steps = f"{extent} - 1, -1, -1" if reverse else extent
+        self.lines += [f"{acc} = {'1.0' if kind == 'cumprod' else '-0.0'}",
+                       f"for {loop} in range({steps}):",
+                       f"    {acc} = {acc} {'*' if kind == 'cumprod' else '+'} {name}[{loop}]",
+                       f"    {name}[{loop}] = {acc}"]
+        self.sequential.append(loop)
+
     def scan_along(self, kind: str, expr: ir.Expr, shape: Shape, position: int, name: str, dtype: np.dtype) -> None:
         """``np.cumsum(expr, axis=position)`` (or ``cumprod``) into a new array ``name``.
 
@@ -263,8 +298,11 @@ class Emitter:
         along = loops[position]
         start = len(self.lines)
         depth: list[list[str]] = [[] for _ in range(len(loops) + 1)]
-        # Along the innermost loop each element waits for the one before it: a scalar loop.
-        value = (self._scalar_value if along == loops[-1] else self._value)(expr, loops, depth, {})
+        # Along the innermost loop each element waits for the one before it: a scalar loop, unless
+        # the terms are worth a vectorized nest of their own first.
+        terms_first = along == loops[-1] and self._terms_first(expr, dtype)
+        scalar = along == loops[-1] and not terms_first
+        value = (self._scalar_value if scalar else self._value)(expr, loops, depth, {})
         self.lines += depth[0]
         dims = ", ".join(self.extent(a) for a in loops)
         self.lines.append(f"{name} = {self.empty}(({dims}), {self._dtype(dtype)})")
@@ -275,11 +313,19 @@ class Emitter:
         else:
             first = {"f": "-0.0", "c": "-0j"}.get(dtype.kind, "0")
         previous = f"({name}[{before}] if i_{along} > 0 else {self._cast(first, dtype)})"
-        step = f"{previous} {'*' if kind == 'cumprod' else '+'} {value}"
+        op = "*" if kind == "cumprod" else "+"
         loop_vars = {a: self.names.fresh("i") for a in loops}
-        self.lines += [_substitute(line, loop_vars) for line in self._loops(
-            loops, loop_vars, depth[1:], [f"{name}[{here}] = {self._cast(step, dtype) if str(dtype) in _NARROW else step}"])]
-        self._version(start)
+        if terms_first:
+            self.lines += [_substitute(line, loop_vars) for line in self._loops(
+                loops, loop_vars, depth[1:], [f"{name}[{here}] = {value}"])]
+            self._version(start)
+            self.lines += [_substitute(line, loop_vars) for line in self._loops(
+                loops, loop_vars, [], [f"{name}[{here}] = {previous} {op} {name}[{here}]"])]
+        else:
+            step = f"{previous} {op} {value}"
+            self.lines += [_substitute(line, loop_vars) for line in self._loops(
+                loops, loop_vars, depth[1:], [f"{name}[{here}] = {self._cast(step, dtype) if str(dtype) in _NARROW else step}"])]
+            self._version(start)
         # Each element reads the one before it along the axis: the nest stays serial.
         self.sequential.append(loop_vars[loops[0]])
 
