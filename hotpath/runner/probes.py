@@ -4,7 +4,8 @@ The generic edge cases (``hotpath.runner.inputs``) poke NaN or huge values into 
 once. The semantics a compiler changes sit elsewhere too: Python ints that grow past int64 in
 ``**``, ``<<``, ``*`` chains and sums; ``math.exp(710)`` raising where compiled code gives inf;
 ``math.log(0)``, ``x // 0``, negative integer exponents; sums whose order matters (terms of
-±1e16 and 1: ``cancellation`` across elements, ``accumulation`` in arrays updated through slices); NaN at the first or last position of a comparison; out-of-range indices; a flag
+±1e16 and 1: ``cancellation`` in sums across elements, ``accumulation`` in arrays updated
+through slices); NaN at the first or last position of a comparison; out-of-range indices; a flag
 tuned with ``False``; a boolean mask that selects nothing, everything, or does not match the
 array's length (NumPy raises, compiled code reads as far as the mask goes); ties in a max, an
 argmax or a sort (NumPy keeps the first, a vectorized search may not). This module reads the function's AST (and its helpers') to find which of
