@@ -551,6 +551,18 @@ def growth_paths(returns):
     return np.cumprod(1.0 + returns, axis=1)
 
 
+def log_growth(prices):
+    return np.cumsum(np.log(prices[1:] / prices[:-1]))
+
+
+def discount_curves(rates, times):
+    return np.cumsum(np.exp(-rates[:, None] * times[None, :]), axis=1)
+
+
+def prices(n: int = 4000, seed: int = 0) -> np.ndarray:
+    return 100.0 * np.exp(np.cumsum(0.01 * floats(n, seed)))
+
+
 def upward_crossings(x, level):
     return np.nonzero((x[:-1] < level) & (x[1:] >= level))[0] + 1
 
@@ -933,6 +945,19 @@ KERNELS: tuple[Adversarial, ...] = (
         L("nan middle", lambda: (with_values(floats(lo=0.0, hi=1.0), middle=np.nan),)),
         L("inf last, -inf first", lambda: (with_values(floats(), first=-np.inf, last=np.inf),)),
         L("single", lambda: (floats(1),)), L("empty", lambda: (floats(0),))), FLOAT),
+    # running sums whose log/exp terms the fused code computes in a vectorized loop of their own
+    Adversarial("log_growth", log_growth, lambda: (prices(),), (
+        L("a zero price: -inf, then inf - inf", lambda: (with_values(prices(), middle=0.0),)),
+        L("a negative price: nan", lambda: (with_values(prices(), first=-1.0),)),
+        L("inf last", lambda: (with_values(prices(), last=np.inf),)),
+        L("ratios of 1e300", lambda: (np.resize([1e-150, 1e150, 1e-150, 1.0], 4000),)),
+        L("single", lambda: (prices(1),)), L("empty", lambda: (floats(0),))), FLOAT),
+    Adversarial("discount_curves", discount_curves, lambda: (floats(40, lo=0.0, hi=0.1), floats(100, 1, 0.0, 30.0)), (
+        L("negative rates overflow", lambda: (floats(40, lo=-50.0, hi=-20.0), floats(100, 1, 0.0, 30.0))),
+        L("nan rate, inf time", lambda: (with_values(floats(40, lo=0.0, hi=0.1), middle=np.nan),
+                                         with_values(floats(100, 1, 0.0, 30.0), last=np.inf))),
+        L("-0.0 rates", lambda: (np.full(40, -0.0), floats(100, 1, 0.0, 30.0))),
+        L("no times", lambda: (floats(40, lo=0.0, hi=0.1), floats(0)))), FLOAT),
     Adversarial("growth_paths", growth_paths, lambda: (floats(4000, lo=-0.05, hi=0.05).reshape(40, 100),), (
         L("total loss then inf", lambda: (with_values(floats(4000, lo=-0.05, hi=0.05), first=-1.0, middle=np.inf)
                                           .reshape(40, 100),)),
