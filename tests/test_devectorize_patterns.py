@@ -255,6 +255,7 @@ def growth_and_hazard(prices, rates):
     return growth, hazard, np.cumsum(np.exp(-rates[:, None] * prices[None, :5]), axis=1)
 
 
+@pytest.mark.slow
 def test_running_sums_of_vector_math_terms_take_the_terms_first(tmp_path):
     """One scalar loop called ``log`` an element at a time (1.47x over NumPy at 4M prices); the
     terms now come first, in a loop of their own that LLVM vectorizes through ``vmath``, then the
