@@ -633,6 +633,8 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
     small_leaves = leaves(small, params)
     length = max((d for leaf in small_leaves if type(leaf.value) is np.ndarray for d in leaf.value.shape),
                  default=0)
+    # The shrunk arguments some rules start from: views, the same for every leaf.
+    longer, moderate = shrunk(args, CANCELLATION_LENGTH), _moderate(args)
     # Rule cases first, then ladders; within each, leaves take turns so a cap cuts evenly.
     first: list[list[InputCase]] = []
     second: list[list[InputCase]] = []
@@ -671,7 +673,7 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
             # element sums chains as long as its loop at any length: moderate arguments show the
             # same, and a 100^3 grid's copies would cost seconds per candidate.
             rule = "cancellation" if "cancellation" in rules else "accumulation"
-            bases = [args, shrunk(args, CANCELLATION_LENGTH)] if rule == "cancellation" else [_moderate(args)]
+            bases = [args, longer] if rule == "cancellation" else [moderate]
             sizes: dict[int, tuple[Any, ...]] = {}
             for base in filter(None, bases):
                 sizes.setdefault(_array_size(Leaf(leaf.path, leaf.name, at(base, leaf.path))), base)
@@ -695,9 +697,8 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
                 if signature_of(resized) == signature:
                     made.append(InputCase(f"mask/{leaf.name}/{label}", resized))
         if type(leaf.value) in (np.ndarray, list) and "ties" in rules:
-            base = _moderate(args)
-            for label, values in _tied(at(base, leaf.path)).items():
-                add("ties", base, values, label, made)
+            for label, values in _tied(at(moderate, leaf.path)).items():
+                add("ties", moderate, values, label, made)
         if type(leaf.value) is np.ndarray and kind in "iu" and "index" in rules and leaf.value.ndim == 1:
             empty = with_leaf(small, leaf.path, leaf.value[:0])
             if signature_of(empty) == signature:

@@ -315,17 +315,15 @@ class Emitter:
         previous = f"({name}[{before}] if i_{along} > 0 else {self._cast(first, dtype)})"
         op = "*" if kind == "cumprod" else "+"
         loop_vars = {a: self.names.fresh("i") for a in loops}
+        step = f"{previous} {op} {value}"
+        # With the terms first, this nest stores them; a second one sums over them in place.
+        store = value if terms_first else self._cast(step, dtype) if str(dtype) in _NARROW else step
+        self.lines += [_substitute(line, loop_vars) for line in self._loops(
+            loops, loop_vars, depth[1:], [f"{name}[{here}] = {store}"])]
+        self._version(start)
         if terms_first:
             self.lines += [_substitute(line, loop_vars) for line in self._loops(
-                loops, loop_vars, depth[1:], [f"{name}[{here}] = {value}"])]
-            self._version(start)
-            self.lines += [_substitute(line, loop_vars) for line in self._loops(
                 loops, loop_vars, [], [f"{name}[{here}] = {previous} {op} {name}[{here}]"])]
-        else:
-            step = f"{previous} {op} {value}"
-            self.lines += [_substitute(line, loop_vars) for line in self._loops(
-                loops, loop_vars, depth[1:], [f"{name}[{here}] = {self._cast(step, dtype) if str(dtype) in _NARROW else step}"])]
-            self._version(start)
         # Each element reads the one before it along the axis: the nest stays serial.
         self.sequential.append(loop_vars[loops[0]])
 
