@@ -191,8 +191,10 @@ def tuning_line(rows: Sequence[Mapping[str, Any]], budget_s: float | None) -> st
 
 
 def select(kernels: Iterable[Any], names: Sequence[str] = (), style: str = "all") -> list[Any]:
-    """The kernels named (all when none are), of ``style`` (``"all"`` for every style)."""
-    return [k for k in kernels if (not names or k.name in names) and (style == "all" or k.style == style)]
+    """The kernels named, in the order named (all, in their own order, when none are), of
+    ``style`` (``"all"`` for every style)."""
+    chosen = [k for k in kernels if (not names or k.name in names) and (style == "all" or k.style == style)]
+    return sorted(chosen, key=lambda k: list(names).index(k.name)) if names else chosen
 
 
 # --- paired timing --------------------------------------------------------------------------

@@ -2,13 +2,17 @@
 
     python -m bench.run_gpu                       # every kernel, bench size, on a CUDA machine
     python -m bench.run_gpu --style vectorized    # the NumPy-expression kernels only
-    python -m bench.run_gpu softmax_rows_vec stencil...  # a few by name
+    python -m bench.run_gpu softmax_rows_vec stencil...  # a few by name, in that order
+    python -m bench.run_gpu --deadline 5           # start no kernel after 5 minutes
 
 For each kernel and each CuPy/torch variant: verdict, host<->device transfer time, device
 compute time (both medians of synchronized calls), end-to-end time and the end-to-end speedup
 over the original NumPy/Python code on the CPU (the paired median that decides the install),
 and whether it was installed. Writes ``bench/results/gpu.md`` and ``.json`` (schema
 ``hotpath.gpu/1``).
+
+The tables are rewritten after every kernel, so a run stopped early (``--deadline``, or a device
+lease running out) keeps the rows it measured and says which kernels it did not reach.
 
 Without a CUDA device the GPU variants are skipped with their reason (torch still runs on the
 CPU): the script says so and writes nothing unless ``--out`` names a file, so a CPU run never
@@ -29,6 +33,27 @@ from hotpath.kernels import cupy_backend, device
 
 RESULTS = harness.RESULTS
 BACKENDS = ("cupy", "torch")
+
+
+def versions() -> str:
+    """Driver, CUDA runtime and library versions, for the results header."""
+    import numpy as np
+
+    found = [f"NumPy {np.__version__}"]
+    if cupy_backend.device_status().ok:
+        import cupy
+
+        runtime = cupy.cuda.runtime
+        driver, built = runtime.driverGetVersion(), runtime.runtimeGetVersion()
+        found += [f"CUDA driver API {driver // 1000}.{driver % 1000 // 10}",
+                  f"CUDA runtime {built // 1000}.{built % 1000 // 10}", f"CuPy {cupy.__version__}"]
+    try:
+        import torch
+
+        found.append(f"torch {torch.__version__}" + (f" (CUDA {torch.version.cuda})" if torch.version.cuda else ""))
+    except ImportError:
+        found.append("torch not installed")
+    return ", ".join(found)
 
 
 def gpu_name() -> str | None:
@@ -67,13 +92,12 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def markdown(kernels: list[dict], size: str, gpu: str | None, wall_s: float) -> str:
-    import numpy as np
-
+def markdown(kernels: list[dict], size: str, gpu: str | None, wall_s: float, stack: str = "",
+             not_reached: tuple[str, ...] = ()) -> str:
     lines = [
         f"# GPU backends on the corpus ({size} size)",
         "",
-        f"Device: {gpu or 'none (GPU variants skipped)'}; host {harness.machine(f'NumPy {np.__version__}')}. "
+        f"Device: {gpu or 'none (GPU variants skipped)'}; host {harness.machine(stack)}. "
         f"Wall time {wall_s / 60:.1f} min.",
         "Baseline: the original on the CPU. Transfer = host->device arguments + device->host results "
         "and written arguments; compute = the variant on device arrays (both synchronized medians). "
@@ -92,6 +116,8 @@ def markdown(kernels: list[dict], size: str, gpu: str | None, wall_s: float) -> 
                             "speedup [95% CI]", "why"), cells, "lrllrrrrl")
     won = [k for k in kernels if k["winner"]]
     lines += ["", f"- kernels with an installed GPU/torch variant: {len(won)} of {len(kernels)}"]
+    if not_reached:
+        lines.append(f"- not reached before the deadline ({len(not_reached)}): {', '.join(not_reached)}")
     return "\n".join(lines) + "\n"
 
 
@@ -99,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = harness.parser(__doc__, size="bench", sizes=corpus.SIZES, timing_budget=1.0, repeats=21)
     parser.add_argument("--style", choices=("loops", "vectorized", "all"), default="all")
     parser.add_argument("--out", type=Path, default=None, help="output stem (default bench/results/gpu)")
+    parser.add_argument("--deadline", type=float, default=None, metavar="MINUTES",
+                        help="start no kernel after this many minutes (the tables say which were left)")
     options = parser.parse_args(argv)
 
     gpu = gpu_name()
@@ -109,29 +137,42 @@ def main(argv: list[str] | None = None) -> int:
             print("not writing bench/results/gpu.md from a machine without a GPU; pass --out to keep this run",
                   file=sys.stderr)
     kernels = harness.select(corpus.KERNELS, options.names, options.style)
-    config = hotpath.Config(backends=BACKENDS, timing_budget_s=options.timing_budget)
+    # Every GPU variant is tried and timed (no cost model: it learned from CPU runs).
+    config = hotpath.Config(backends=BACKENDS, timing_budget_s=options.timing_budget, cost_model=False)
     harness.state_home("hotpath-gpu-bench-")
+    stem = options.out or RESULTS / "gpu"
+    write = gpu is not None or options.out is not None
+    stack = versions()
     rows: list[dict] = []
     bucket: list = []
     started = time.perf_counter()
     for position, kernel in enumerate(kernels, 1):
+        if options.deadline is not None and time.perf_counter() - started > options.deadline * 60:
+            break
         row = run_kernel(kernel, options.size, config, options, bucket)
         rows.append(row)
         print(f"[{position}/{len(kernels)}] {kernel.name}: {row['winner'] or '-'}"
               + "".join(f"; {v['variant']} {v['status']}" + (f" {v['speedup']:.2f}x" if v["speedup"] else "")
                         for v in row["variants"]), flush=True)
-    wall = time.perf_counter() - started
+        if write:  # after every kernel: a run stopped early keeps what it measured
+            left = tuple(k.name for k in kernels[position:])
+            write_results(stem, rows, options.size, gpu, time.perf_counter() - started, stack, left)
     harness.finish(options, bucket, "bench.run_gpu")
-    if gpu is None and options.out is None:
-        return 0
-    stem = options.out or RESULTS / "gpu"
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".md").write_text(markdown(rows, options.size, gpu, wall))
-    stem.with_suffix(".json").write_text(json.dumps(
-        {"schema": "hotpath.gpu/1", "size": options.size, "device": gpu, "wall_s": wall, "kernels": rows},
-        indent=1))
-    print(f"wrote {stem.with_suffix('.md')}")
+    if write:
+        left = tuple(k.name for k in kernels[len(rows):])
+        write_results(stem, rows, options.size, gpu, time.perf_counter() - started, stack, left)
+        print(f"wrote {stem.with_suffix('.md')}")
     return 0
+
+
+def write_results(stem: Path, rows: list[dict], size: str, gpu: str | None, wall_s: float, stack: str,
+                  not_reached: tuple[str, ...]) -> None:
+    """``stem``.md and .json for the kernels run so far."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".md").write_text(markdown(rows, size, gpu, wall_s, stack, not_reached))
+    stem.with_suffix(".json").write_text(json.dumps(
+        {"schema": "hotpath.gpu/1", "size": size, "device": gpu, "stack": stack, "wall_s": wall_s,
+         "not_reached": list(not_reached), "kernels": rows}, indent=1))
 
 
 if __name__ == "__main__":

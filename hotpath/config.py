@@ -106,7 +106,8 @@ class Config:
             exceeds this.
         timing_budget_s: wall time spent timing one candidate against the original.
         compile_timeout_s: time a candidate may take to compile before it counts as hung.
-        memory_limit_mb: address-space cap for a sandboxed trial (``None``: no cap).
+        memory_limit_mb: address-space cap for a sandboxed trial on the CPU (``None``: no cap); GPU
+            trials run without one, since CUDA reserves address space for all device memory.
         edge_cases: verify on generated inputs (empty, length 1, NaN, inf, ...) besides the
             captured arguments. Turning this off weakens the proof; keep it on.
         verify_rate: the largest fraction of calls to an installed variant that are checked

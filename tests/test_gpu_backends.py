@@ -10,7 +10,9 @@ device and skip cleanly without one.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import shutil
+import time
 import subprocess
 
 import numpy as np
@@ -244,6 +246,19 @@ def test_kernel_body_compiles(fn, args, declarations, tmp_path):
     assert done.returncode == 0, done.stderr
 
 
+def test_gpu_candidates_say_they_run_on_the_device(tmp_path):
+    # The sandbox runs these without an address-space limit, under which CUDA cannot start.
+    signature = signature_of((np.ones(3), np.ones(3)))
+    (on_gpu,) = cupy_backend.BACKEND.propose(extract(expression_chain), signature, hotpath.Config(), tmp_path)
+    (loop_kernel,) = cupy_backend.BACKEND.propose(extract(stencil), signature_of((np.ones((3, 3)), np.ones((3, 3)))),
+                                                  hotpath.Config(), tmp_path)
+    assert on_gpu.on_device and loop_kernel.on_device
+    if importlib.util.find_spec("torch") is not None:
+        on_cpu = next(c for c in TORCH.propose(extract(expression_chain), signature, hotpath.Config(), tmp_path)
+                      if c.name == "torch")
+        assert not on_cpu.on_device
+
+
 def test_reductions_get_no_elementwise_kernel(tmp_path, monkeypatch):
     monkeypatch.setattr(cupy_backend, "device_status", lambda: hotpath.kernels.Availability(True))
     (skipped,) = cupy_backend.BACKEND.propose(extract(sum_squares), signature_of((np.ones(3),)),
@@ -360,3 +375,68 @@ def test_cupy_arrays_in_cupy_arrays_out(tmp_path):
     assert isinstance(variant(x, x), cupy.ndarray)
     np.testing.assert_allclose(variant(x, x).get(), expression_chain(x.get(), x.get()), rtol=1e-12)
 
+
+
+def _torch_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _torch_cuda(), reason="needs torch with a CUDA device")
+def test_torch_cuda_variant_is_verified_and_timed_with_parts(chain_result):
+    trial = _trial(chain_result, "torch-cuda")
+    assert trial.correct is True, trial.reason
+    parts = dict(trial.timing.parts)
+    assert parts[device.TRANSFER_S] > 0 and parts[device.COMPUTE_S] > 0
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_gpu_variant_is_not_installed_where_transfers_cost_more_than_it_saves(fast):
+    # A thousand elements: NumPy takes microseconds; three copies over the bus and a launch per
+    # operation take longer. The variant is correct and timed, and stays out.
+    x, y = np.linspace(0.0, 1.0, 1000), np.linspace(1.0, 2.0, 1000)
+    result = hotpath.tune(expression_chain, x, y, config=fast.replace(backends=("cupy",)))
+    trial = _trial(result, "cupy")
+    assert trial.correct is True, trial.reason
+    assert trial.timing is not None and trial.timing.speedup < 1.0
+    assert trial.status != WON and result.winner is None
+
+
+@pytest.mark.gpu
+@needs_gpu
+def test_timing_waits_for_an_asynchronous_kernel():
+    import cupy
+
+    from hotpath.runner.timing import timed_run
+
+    spin = cupy.RawKernel(r"""
+    extern "C" __global__ void spin(long long cycles, double* out) {
+        long long start = clock64();
+        while (clock64() - start < cycles) { }
+        out[0] = 1.0;
+    }""", "spin")
+    busy_s = 0.01
+    cycles = int(cupy.cuda.Device().attributes["ClockRate"] * 1e3 * busy_s)  # ClockRate is in kHz
+    scratch = cupy.zeros(1)
+
+    def launch_and_return(x):  # the kernel is still running when this returns
+        spin((1,), (1,), (cupy.int64(cycles), scratch))
+        return x
+
+    x = np.ones(10)
+    launch_and_return(x)
+    cupy.cuda.Device().synchronize()
+    start = time.perf_counter()
+    launch_and_return(x)
+    unsynchronized_s = time.perf_counter() - start
+    cupy.cuda.Device().synchronize()
+    assert unsynchronized_s < busy_s / 2  # without a wait, the call would look (almost) free
+
+    run = timed_run(lambda a: a, launch_and_return, (x,), mutates=False, budget_s=0.3,
+                    sync=cupy_backend.BACKEND.synchronize)
+    assert run.timing.candidate_s >= 0.8 * busy_s

@@ -95,6 +95,11 @@ class Candidate:
         return dict(self.options)
 
     @property
+    def on_device(self) -> bool:
+        """Whether it runs on an accelerator (its ``device`` option names one other than the CPU)."""
+        return self.options_dict.get("device", "cpu") != "cpu"
+
+    @property
     def key(self) -> str:
         """Content address: equal keys mean the same generated module."""
         return self.path.stem

@@ -97,7 +97,7 @@ class CupyBackend:
         style = array_style.classify(fs.tree)
         if style.array:
             source = emit_array_module(fs, values)
-            return [self._candidate(fs, "cupy", {"kind": "array"}, source, namespace, kernels_dir,
+            return [self._candidate(fs, "cupy", {"kind": "array", "device": "cuda"}, source, namespace, kernels_dir,
                                     ("the NumPy code as written, with NumPy bound to CuPy",))]
         try:
             plan = cupy_kernel.plan(fs.tree, signature)
@@ -105,7 +105,7 @@ class CupyBackend:
             return [Skipped(self.name, "cupy-elementwise", f"{style.reason}, and no elementwise kernel: "
                                                            f"{exc.reason}")]
         source = emit_kernel_module(fs, values, plan)
-        return [self._candidate(fs, "cupy-elementwise", {"kind": "elementwise"}, source, namespace,
+        return [self._candidate(fs, "cupy-elementwise", {"kind": "elementwise", "device": "cuda"}, source, namespace,
                                 kernels_dir, plan.notes)]
 
     def _candidate(self, fs: FunctionSource, name: str, options: dict[str, Any], source: str,

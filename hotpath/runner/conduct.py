@@ -133,11 +133,12 @@ class Snapshot:
         return cls(_python_threads(), _children(), _attributes(WATCHED), _tracers(), _signals(),
                    _errstate(), np.geterrcall(), _rounding_mode(), _subnormals_kept())
 
-    def with_threads_now(self) -> Snapshot:
-        """This snapshot, taking the Python threads alive now as the process's own: for a built-in
-        backend's runtime, whose loading starts worker pools it keeps parked between calls
-        (torch.compile's compile workers), never for plug-in or language-model code."""
-        return replace(self, threads=self.threads | _python_threads())
+    def with_runtime_now(self) -> Snapshot:
+        """This snapshot, taking the Python threads and child processes alive now as the
+        process's own: for a built-in backend's runtime, whose loading starts worker pools it
+        keeps parked between calls (torch.compile's compile threads, and on a machine with many
+        cores its pool of compile processes), never for plug-in or language-model code."""
+        return replace(self, threads=self.threads | _python_threads(), children=max(self.children, _children()))
 
     def changes(self) -> str | None:
         """What differs from the snapshot, in words, or ``None``. A thread the call started is

@@ -197,7 +197,11 @@ def _job(original: Callable[..., Any], candidate: Candidate, cases: Sequence[Inp
         timed_factors=tuple(f for f, _ in reference.timed),
     )
     check = Check(reference.outcomes, Tolerance(config.rtol, config.atol), reference.timed)
-    return TrialJob(task, _timeout(config, reference), config.memory_limit_mb, user_modules, check)
+    # CUDA reserves virtual address space for the device's memory and the host's when it starts,
+    # far beyond any address-space limit that still bounds a CPU candidate: under one, a GPU
+    # candidate could not start at all. Its device memory is the device's own bound.
+    memory_limit_mb = None if candidate.on_device else config.memory_limit_mb
+    return TrialJob(task, _timeout(config, reference), memory_limit_mb, user_modules, check)
 
 
 def _trial(candidate: Candidate, result: JobResult, reference: ReferenceReport) -> Trial:

@@ -151,7 +151,7 @@ def _candidate(task: Any, send: Callable[[Any], None], ask: Callable[[], str], c
             return
         compile_s = clock() - start
         if task.candidate.backend in BACKENDS:  # hotpath's own generated code: its runtime's pools are allowed
-            before = before.with_threads_now()
+            before = before.with_runtime_now()
         behaved("import")
         send(("compiled", compile_s))
         for case in task.cases:
@@ -164,8 +164,8 @@ def _candidate(task: Any, send: Callable[[Any], None], ask: Callable[[], str], c
             if getattr(backend, "compiles_on_call", False) and task.candidate.backend in BACKENDS:
                 # An input of a new length compiles a new graph, whose compile may be the first to
                 # start the compiler's worker pool (the first graph may have come from its disk
-                # cache): those threads are the runtime's, as after ``prepare``.
-                before = before.with_threads_now()
+                # cache): those threads and processes are the runtime's, as after ``prepare``.
+                before = before.with_runtime_now()
             behaved(case.name)
             send(("case", case.name, actual))
         send(("verified",))
