@@ -4,6 +4,7 @@
     python -m bench.run_gpu --style vectorized    # the NumPy-expression kernels only
     python -m bench.run_gpu softmax_rows_vec stencil...  # a few by name, in that order
     python -m bench.run_gpu --deadline 5           # start no kernel after 5 minutes
+    python -m bench.run_gpu --backends cupy        # CuPy only (torch's CPU compile is slow on a cold machine)
 
 For each kernel and each CuPy/torch variant: verdict, host<->device transfer time, device
 compute time (both medians of synchronized calls), end-to-end time and the end-to-end speedup
@@ -122,7 +123,8 @@ def markdown(kernels: list[dict], size: str, gpu: str | None, wall_s: float, sta
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = harness.parser(__doc__, size="bench", sizes=corpus.SIZES, timing_budget=1.0, repeats=21)
+    parser = harness.parser(__doc__, size="bench", sizes=corpus.SIZES, backends=",".join(BACKENDS),
+                            timing_budget=1.0, repeats=21)
     parser.add_argument("--style", choices=("loops", "vectorized", "all"), default="all")
     parser.add_argument("--out", type=Path, default=None, help="output stem (default bench/results/gpu)")
     parser.add_argument("--deadline", type=float, default=None, metavar="MINUTES",
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
     kernels = harness.select(corpus.KERNELS, options.names, options.style)
     # Every GPU variant is tried and timed (no cost model: it learned from CPU runs).
-    config = hotpath.Config(backends=BACKENDS, timing_budget_s=options.timing_budget, cost_model=False)
+    config = hotpath.Config(backends=harness.backends_of(options.backends), timing_budget_s=options.timing_budget, cost_model=False)
     harness.state_home("hotpath-gpu-bench-")
     stem = options.out or RESULTS / "gpu"
     write = gpu is not None or options.out is not None

@@ -38,10 +38,22 @@ ENTRY = "hotpath_entry"
 INSTALL_HINT = "pip install 'hotpath[gpu]'"
 
 
+def driver_gap(driver: int, runtime: int) -> str | None:
+    """Why a CUDA driver cannot run a runtime (versions as CUDA encodes them, 13020 = 13.2), or
+    ``None`` where it can. A driver runs every runtime of its major version (CUDA's minor-version
+    compatibility: a 13.0 driver runs CuPy's 13.2 runtime), never a newer major one."""
+    if driver // 1000 >= runtime // 1000:
+        return None
+    return (f"the NVIDIA driver supports CUDA {driver // 1000}.{driver % 1000 // 10}, older than the "
+            f"CUDA {runtime // 1000}.x this CuPy was built for")
+
+
 @functools.lru_cache(maxsize=1)
 def device_status() -> Availability:
     """Whether CuPy can run kernels here; the reason names what is missing. Cached: cheap after
-    the first call, and never raises."""
+    the first call, and never raises. Where a device is found, a small kernel runs on it (this
+    creates the CUDA context in this process): versions alone do not show that the driver can
+    load what CuPy compiles."""
     if importlib.util.find_spec("cupy") is None:
         return Availability(False, f"cupy is not installed ({INSTALL_HINT})")
     try:
@@ -59,12 +71,15 @@ def device_status() -> Availability:
     if count == 0:
         return Availability(False, "no CUDA device")
     try:
-        driver, built = runtime.driverGetVersion(), runtime.runtimeGetVersion()
-    except Exception:  # only used for the message below
-        driver = built = 0
-    if driver and built and driver < built:
-        return Availability(False, f"the NVIDIA driver supports CUDA {driver // 1000}.{driver % 1000 // 10}, "
-                                   f"older than the CUDA {built // 1000}.{built % 1000 // 10} CuPy was built for")
+        gap = driver_gap(runtime.driverGetVersion(), runtime.runtimeGetVersion())
+    except Exception:  # only a better message: the kernel below decides
+        gap = None
+    if gap is not None:
+        return Availability(False, gap)
+    try:
+        float((cupy.arange(4.0) * 2.0).sum())
+    except Exception as exc:
+        return Availability(False, f"CuPy cannot run a kernel on this device: {type(exc).__name__}: {exc}")
     return Availability(True)
 
 
