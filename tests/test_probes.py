@@ -105,6 +105,17 @@ def valid_peak(signal, valid):
     return signal[valid].max()
 
 
+def relaxed(u, target, rate):
+    return u + rate * (target - u)
+
+
+def elementwise_loop(a, b):
+    out = np.empty_like(a)
+    for i in range(a.shape[0]):
+        out[i] = a[i] * b[i]
+    return out
+
+
 def first_brightest(image):
     return np.argmax(image)
 
@@ -290,6 +301,21 @@ class TestProbeCases:
             valid_peak(*shorter.args)
         # Derived masks (``signal > lo``) are not argument leaves; float leaves get no mask cases.
         assert not any(n.startswith("mask/signal/") for n in cases)
+
+    def test_arrays_of_an_elementwise_operation_get_lengths_that_do_not_broadcast(self):
+        u, target = self.x[:60].copy(), self.x[60:120].copy()
+        cases = {c.name: c for c in _cases(relaxed, u, target, 0.1)}
+        resized = {n: c for n, c in cases.items() if n.startswith("broadcast/")}
+        assert {"broadcast/u/longer", "broadcast/u/shorter", "broadcast/target/longer"} <= set(resized)
+        for case in resized.values():
+            assert case.probe is None  # a size, not a range: no guard routes it away
+            assert signature_of(case.args) == signature_of((u, target, 0.1))
+            assert len(case.args[0]) != len(case.args[1]) and 1 not in (len(case.args[0]), len(case.args[1]))
+            with pytest.raises(ValueError):
+                relaxed(*case.args)  # what every candidate must raise too
+        # Element by element (``a[i] * b[i]``) is no broadcast: a loop bound by one array reading
+        # another is the index rules' business.
+        assert not any(n.startswith("broadcast/") for n in (c.name for c in _cases(elementwise_loop, u, target)))
 
     def test_searches_and_sorts_get_ties_within_the_captured_range(self):
         image = np.random.default_rng(7).uniform(-1.0, 1.0, (80, 50))

@@ -7,7 +7,9 @@ once. The semantics a compiler changes sit elsewhere too: Python ints that grow 
 ±1e16 and 1: ``cancellation`` in sums across elements, ``accumulation`` in arrays updated
 through slices); NaN at the first or last position of a comparison; out-of-range indices; a flag
 tuned with ``False``; a boolean mask that selects nothing, everything, or does not match the
-array's length (NumPy raises, compiled code reads as far as the mask goes); ties in a max, an
+array's length (NumPy raises, compiled code reads as far as the mask goes); two arrays of an
+element-wise operation whose lengths do not broadcast (NumPy raises ValueError, compiled code may
+read past one of them or raise something else); ties in a max, an
 argmax or a sort (NumPy keeps the first, a vectorized search may not). This module reads the function's AST (and its helpers') to find which of
 those appear and which argument *leaves* (a scalar argument, a scalar inside a tuple, one array,
 one list of numbers) flow into them, then builds cases that change exactly one leaf each, in
@@ -310,6 +312,10 @@ def _target_names(target: ast.AST) -> set[str]:
 
 def _operands(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
     """(rule, expression) pairs: the sub-expressions whose values a rule's probes should vary."""
+    if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.MatMult):
+        # Whole arrays and slices meet element-wise here; ``a[i] * b[i]`` is two elements.
+        yield from (("broadcast", side) for side in (node.left, node.right)
+                    if isinstance(side, ast.Name) or (isinstance(side, ast.Subscript) and _sliced(side)))
     if isinstance(node, ast.BinOp):
         if isinstance(node.op, ast.Pow):
             yield "exponent", node.right
@@ -603,6 +609,17 @@ def _resized_masks(mask: np.ndarray) -> dict[str, np.ndarray]:
     return found
 
 
+def _resized(array: np.ndarray, lengths: set[int]) -> dict[str, np.ndarray]:
+    """``array`` one row longer and one shorter, where neither length broadcasts against the
+    other arrays' ``lengths`` (1 broadcasts; an equal length is no mismatch)."""
+    n = array.shape[0]
+    found = {}
+    for label, length in (("longer", n + 1), ("shorter", n - 1)):
+        if length > 1 and length not in lengths:
+            found[label] = like_layout(np.resize(array, (length,) + array.shape[1:]), array)
+    return found
+
+
 def _moderate(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """``args`` shrunk to ``CANCELLATION_LENGTH`` where longer: long enough for vector lanes and
     blocked loops to show, short enough to run every candidate on. A grid with no axis that long
@@ -638,6 +655,7 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
     # Rule cases first, then ladders; within each, leaves take turns so a cap cuts evenly.
     first: list[list[InputCase]] = []
     second: list[list[InputCase]] = []
+    broadcast: list[InputCase] = []
     for leaf in small_leaves:
         if not usage.reads(leaf.path):
             continue  # an output buffer or a size: its values are never read
@@ -703,13 +721,24 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
             empty = with_leaf(small, leaf.path, leaf.value[:0])
             if signature_of(empty) == signature:
                 made.append(InputCase(f"index/{leaf.name}/empty", empty))  # a size changed: no probe
+        if type(leaf.value) is np.ndarray and leaf.value.ndim and "broadcast" in rules and kind in "iufc":
+            # Resized along the first axis, beside another array of an element-wise operation: a
+            # size changed, so no probe (no guard can route such calls away); cases of their own.
+            others = [o for o in small_leaves if o.path != leaf.path and type(o.value) is np.ndarray
+                      and o.value.ndim and "broadcast" in usage.of(o.path)]
+            if others:
+                for label, array in _resized(leaf.value, {o.value.shape[0] for o in others}).items():
+                    case_args = with_leaf(small, leaf.path, array)
+                    if signature_of(case_args) == signature:
+                        broadcast.append(InputCase(f"broadcast/{leaf.name}/{label}", case_args))
         first.append(made)
         ladder: list[InputCase] = []
         for value in _ladder(leaf):
             if _fits(value, leaf) and _affordable(value, leaf, usage):
                 add("range", small, _filled(leaf, value), _label(value), ladder)
         second.append(ladder)
-    cases = _take_turns(first) + _take_turns(second)
+    # Lengths that do not broadcast last: a function of many arrays keeps its value probes.
+    cases = _take_turns(first) + _take_turns(second) + broadcast
     return cases[:MAX_PROBES]
 
 
