@@ -559,6 +559,27 @@ def discount_curves(rates, times):
     return np.cumsum(np.exp(-rates[:, None] * times[None, :]), axis=1)
 
 
+def horner_eval(coeffs, x):
+    result = np.zeros_like(x)
+    for c in coeffs:
+        result = result * x + c
+    return result
+
+
+def euler_oscillators(x, v, stiffness, dt, steps):
+    for _ in range(steps):
+        a = -stiffness * x
+        v = v + dt * a
+        x = x + dt * v
+    return x, v
+
+
+def lcg_states(state, steps):
+    for _ in range(steps):
+        state = state * 1103515245 + 12345
+    return state
+
+
 def prices(n: int = 4000, seed: int = 0) -> np.ndarray:
     return 100.0 * np.exp(np.cumsum(0.01 * floats(n, seed)))
 
@@ -958,6 +979,23 @@ KERNELS: tuple[Adversarial, ...] = (
                                          with_values(floats(100, 1, 0.0, 30.0), last=np.inf))),
         L("-0.0 rates", lambda: (np.full(40, -0.0), floats(100, 1, 0.0, 30.0))),
         L("no times", lambda: (floats(40, lo=0.0, hi=0.1), floats(0)))), FLOAT),
+    Adversarial("horner_eval", horner_eval, lambda: (floats(9, 1), floats()), (
+        L("no coefficients: the zeros as they were", lambda: (floats(0), floats())),
+        L("no points", lambda: (floats(9, 1), floats(0))),
+        L("inf and nan coefficients", lambda: (with_values(floats(9, 1), first=np.inf, last=np.nan), floats())),
+        L("points of 1e300: overflow to inf, then inf - inf", lambda: (floats(9, 1), floats(4000, 2, -1e300, 1e300))),
+        L("one point", lambda: (floats(9, 1), floats(1)))), FLOAT),
+    Adversarial("euler_oscillators", euler_oscillators,
+                lambda: (floats(), floats(4000, 1), 2.0, 0.01, 20), (
+        L("velocities broadcast from one", lambda: (floats(), floats(1, 1), 2.0, 0.01, 20)),
+        L("lengths that do not broadcast: ValueError", lambda: (floats(), floats(3, 1), 2.0, 0.01, 20)),
+        L("no steps: the arguments themselves", lambda: (floats(), floats(4000, 1), 2.0, 0.01, 0)),
+        L("a step that overflows", lambda: (floats(4000, 2, -1e300, 1e300), floats(4000, 1), 1e10, 1e10, 3)),
+        L("nan stiffness", lambda: (floats(), floats(4000, 1), np.nan, 0.01, 2))), FLOAT),
+    Adversarial("lcg_states", lcg_states, lambda: (ints(hi=1000), 3), (
+        L("states near 2**62: int64 wraps as NumPy's does", lambda: (ints(lo=2**62 - 1000, hi=2**62), 3)),
+        L("many steps", lambda: (ints(hi=1000), 50)),
+        L("negative states", lambda: (ints(lo=-1000, hi=0), 4))), INTEGER),
     Adversarial("growth_paths", growth_paths, lambda: (floats(4000, lo=-0.05, hi=0.05).reshape(40, 100),), (
         L("total loss then inf", lambda: (with_values(floats(4000, lo=-0.05, hi=0.05), first=-1.0, middle=np.inf)
                                           .reshape(40, 100),)),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hotpath.rewriter.devectorize import ir
-from hotpath.rewriter.devectorize.build import Builder, Shape
+from hotpath.rewriter.devectorize.build import Builder, Shape, Unsupported
 
 _NARROW = {"float32", "float16", "int8", "int16", "int32", "uint8", "uint16", "uint32", "complex64"}
 _CALL_NAMES = {"absolute": "abs"}
@@ -201,6 +201,20 @@ class Emitter:
         start = len(self.lines)
         self._nest(expr, shape, store)
         self._version(start)
+
+    def element(self, expr: ir.Expr, loop_vars: dict[int, str]) -> tuple[list[str], str]:
+        """One element of element-wise ``expr`` as scalar source text, its reads indexed by
+        ``loop_vars`` (axis -> index text), for an innermost loop LLVM can vectorize (``vmath``
+        is used); and the lines computing the invariant scalars it reads, to run before it.
+        Raises ``Unsupported`` for what needs more than that: a reduction, a broadcast check."""
+        if any(isinstance(e, ir.Reduce) for e in ir.walk(expr)):
+            raise Unsupported("a reduction inside the element")
+        loops = sorted(loop_vars)
+        depth: list[list[str]] = [[] for _ in range(len(loops) + 1)]
+        value = self._value(expr, loops, depth, {})
+        if any(depth[1:]) or self._flags:
+            raise Unsupported("the element needs code inside its loops")
+        return [_substitute(line, loop_vars) for line in depth[0]], _tidy(_substitute(value, loop_vars))
 
     def sequence(self, kind: str, expr: ir.Expr, axis: int, name: str, dtype: np.dtype,
                  reverse: bool = False, shift: str = "0") -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import copy
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +38,10 @@ from hotpath.rewriter.devectorize import ir
 from hotpath.rewriter.devectorize.build import Builder, Built, Unsupported
 from hotpath.rewriter.devectorize.emit import (Emitter, Names, NewArray, Region, ScalarStore, bound_check,
                                                rename_loops)
+from hotpath.rewriter.devectorize.jam import jam
 from hotpath.rewriter.devectorize.oracle import Oracle, Unknown, is_array, standin
 from hotpath.rewriter.devectorize.substitute import substitute
-from hotpath.syntax import parse_statements
+from hotpath.syntax import parse_expression, parse_statements
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +193,32 @@ class _Driver:
             for definition in pending.values():
                 out += self._standalone(definition)
             pending = {}
-            out.append(self._compound(stmt))
+            out += self._jammed(stmt) if isinstance(stmt, ast.For) else [self._compound(stmt)]
         for definition in pending.values():
             out += self._standalone(definition)
         return out
+
+    def _jammed(self, loop: ast.For) -> list[ast.stmt]:
+        """``loop`` as a jammed pass over the elements where ``jam`` allows it, guarded, with the
+        loop as written (devectorized as usual) for the calls the guard sends back."""
+        inside = Counter(n.id for s in loop.body for n in ast.walk(s)
+                         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+        jammed = jam(loop, self.oracle, self.names, self.numpy, lambda: self._empty() or f"{self.numpy}.empty",
+                     self._emitter, lambda name: self.loads.get(name, 0) > inside[name])
+        if jammed is None:
+            return [self._compound(loop)]
+        self.notes.append(jammed.note)
+        self.sequential.append(jammed.serial)
+        try:  # the loop as written now iterates over the bound sequence: same stand-in
+            self.oracle.values[jammed.sequence] = self.oracle.evaluate(loop.iter)
+        except Unknown:
+            pass
+        self.roots[jammed.sequence] = None
+        loop.iter = ast.Name(jammed.sequence, ast.Load())
+        as_written = self._compound(loop)
+        guarded = ast.If(test=parse_expression(jammed.guard), body=self._parse(list(jammed.lines)),
+                         orelse=[as_written])
+        return [*self._parse([jammed.bind]), guarded]
 
     def _compound(self, stmt: ast.stmt) -> ast.stmt:
         if isinstance(stmt, (ast.For, ast.While)):
