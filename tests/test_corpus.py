@@ -410,3 +410,24 @@ def test_vectorized_against_references():
     Z = corpus.get("zscore_columns_vec").fn(X)
     np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-12)
     np.testing.assert_allclose(Z.std(axis=0), 1.0, rtol=1e-12)
+
+
+def test_time_loops_against_element_by_element_references():
+    x, v, omega, damping, dt, n_steps = corpus.get("damped_oscillators_vec").make_args("small")
+    got_x, got_v = corpus.get("damped_oscillators_vec").fn(x, v, omega, damping, dt, n_steps)
+    for i in (0, 7, len(x) - 1):
+        xi, vi = float(x[i]), float(v[i])
+        for _ in range(n_steps):
+            vi += dt * (-omega * omega * xi - damping * vi)
+            xi += dt * vi
+        assert got_x[i] == pytest.approx(xi, rel=1e-12) and got_v[i] == pytest.approx(vi, rel=1e-12)
+
+    v, current, threshold, tau, dt, n_steps = corpus.get("leaky_neurons_vec").make_args("small")
+    out = corpus.get("leaky_neurons_vec").fn(v, current, threshold, tau, dt, n_steps)
+    assert ((out >= 0.0) & (out < threshold)).all()
+    for i in (0, 11, len(v) - 1):
+        vi = float(v[i])
+        for _ in range(n_steps):
+            vi = vi + dt / tau * (float(current[i]) - vi)
+            vi = 0.0 if vi >= threshold else vi
+        assert out[i] == pytest.approx(vi, rel=1e-12, abs=1e-15)

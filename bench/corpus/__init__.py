@@ -107,6 +107,9 @@ KERNELS: tuple[Kernel, ...] = (
     _kernel(patterns.power_iteration_vec, pattern_inputs.power_iteration_vec, "simulation", "vectorized"),
     _kernel(patterns.cosine_similarity_rows_vec, pattern_inputs.cosine_similarity_rows_vec, "reduction",
             "vectorized"),
+    # time loops around element-wise updates
+    _kernel(patterns.damped_oscillators_vec, pattern_inputs.damped_oscillators_vec, "tuple", "vectorized"),
+    _kernel(patterns.leaky_neurons_vec, pattern_inputs.leaky_neurons_vec, "simulation", "vectorized"),
 )
 
 _BY_NAME = {k.name: k for k in KERNELS}

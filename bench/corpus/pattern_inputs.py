@@ -122,3 +122,15 @@ def cosine_similarity_rows_vec(size):
     n, d = _pick(size, (2_000, 16), (400_000, 16))
     rng = _rng(418)
     return rng.standard_normal((n, d)), rng.standard_normal((n, d))
+
+
+def damped_oscillators_vec(size):
+    n, n_steps = _pick(size, (20_000, 10), (500_000, 50))
+    rng = _rng(419)
+    return rng.standard_normal(n), rng.standard_normal(n), 2.0, 0.05, 0.01, n_steps
+
+
+def leaky_neurons_vec(size):
+    n, n_steps = _pick(size, (20_000, 10), (1_000_000, 20))
+    rng = _rng(420)
+    return rng.uniform(0.0, 1.0, n), rng.uniform(0.5, 1.5, n), 1.0, 0.02, 0.001, n_steps

@@ -119,3 +119,21 @@ def cosine_similarity_rows_vec(X, Y):
     """Cosine similarity of matching rows (embeddings: short rows, many of them)."""
     dots = np.sum(X * Y, axis=1)
     return dots / (np.sqrt(np.sum(X * X, axis=1)) * np.sqrt(np.sum(Y * Y, axis=1)))
+
+
+# -- loops over time steps around element-wise updates: NumPy makes a pass per step --------------
+def damped_oscillators_vec(x, v, omega, damping, dt, n_steps):
+    """Independent damped oscillators advanced by semi-implicit Euler steps."""
+    for _ in range(n_steps):
+        a = -omega * omega * x - damping * v
+        v = v + dt * a
+        x = x + dt * v
+    return x, v
+
+
+def leaky_neurons_vec(v, current, threshold, tau, dt, n_steps):
+    """Leaky integrate-and-fire membrane potentials, reset to zero when they cross the threshold."""
+    for _ in range(n_steps):
+        v = v + dt / tau * (current - v)
+        v = np.where(v >= threshold, 0.0, v)
+    return v
