@@ -150,7 +150,14 @@ def changes_dtype(x, steps):
     return y
 
 
+def adds_the_step(counts, steps):
+    for k in range(steps):
+        counts = counts + k
+    return counts
+
+
 REFUSED = [
+    (adds_the_step, (np.zeros(50, dtype=np.uint8), 300)),  # NumPy 2 raises OverflowError at k = 256
     (uses_the_last_item, (f64(4), f64(50))),  # the loop variable outlives the loop
     (keeps_a_temporary, (f64(50), 3)),  # so does the temporary
     (recentres, (f64(50), 3)),  # a reduction: elements depend on each other

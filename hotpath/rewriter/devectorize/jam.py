@@ -38,7 +38,8 @@ NumPy's. The iterable is evaluated once, before either path, as Python evaluates
 
 A name the body assigns before reading it is a temporary, kept in a local per element. Refused
 (the loop stays as written): a body with anything but ``name = expression``; a loop variable
-or a temporary read outside the loop (the jammed pass binds them per element); a sequence other than
+or a temporary read outside the loop (the jammed pass binds them per element); a ``range``
+item read into narrow or unsigned integers (NumPy raises on a Python int they cannot hold); a sequence other than
 ``range(...)`` or a 1-d array; a name whose dtype or rank the body changes; an expression that
 reduces, indexes with an offset or a fixed index, transposes or broadcasts.
 """
@@ -128,6 +129,8 @@ def jam(loop: ast.For, oracle: Oracle, names: Names, numpy: str, empty: Callable
                 return None
             if name in before and value.dtype != before[name].dtype:  # type: ignore[union-attr]
                 return None
+            if isinstance(first, int) and target in _names(statement.value) and _narrow_integer(value.dtype):
+                return None  # NumPy raises OverflowError for a Python int it cannot hold; no wrap
             state.values[name] = value
             lowered.append((name, expr, shape, builder))  # type: ignore[arg-type]
     except (Unsupported, Unknown):
@@ -209,6 +212,12 @@ def _render(loop: ast.For, target: str, carried: list[str], temporary: list[str]
 
 def _carriable(value: object) -> bool:
     return isinstance(value, np.ndarray) and value.ndim >= 1 and value.dtype.kind in "iufc"
+
+
+def _narrow_integer(dtype: np.dtype) -> bool:
+    """Integers a Python int from ``range`` may not fit: unsigned ones (a negative item), and
+    signed ones narrower than the int64 the compiled loop counts in."""
+    return dtype.kind == "u" or (dtype.kind == "i" and dtype.itemsize < 8)
 
 
 def _first_item(iterable: ast.expr, oracle: Oracle) -> object | None:
