@@ -19,6 +19,7 @@ from hotpath.kernels import Candidate, get_backend
 from hotpath.rewriter.source import extract
 from hotpath.signature import signature_of
 from tests.test_devectorize import assert_same, check, f64, outcome, rewrite
+from tests.test_devectorize_patterns import identical
 
 JAMMED = "one pass over blocks"
 
@@ -185,23 +186,20 @@ NUMBA_CASES = [
 ]
 
 
-def identical(a, b) -> bool:
-    if isinstance(a, tuple):
-        return isinstance(b, tuple) and len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b))
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+def fused_variant(kernel, args, tmp_path):
+    """The ``numba-fused`` candidate for ``kernel`` at ``args``' signature, built and loaded."""
+    backend = get_backend("numba")
+    proposals = {p.name: p for p in backend.propose(extract(kernel), signature_of(args), hotpath.Config(), tmp_path)}
+    fused = proposals["numba-fused"]
+    assert isinstance(fused, Candidate), fused
+    assert any(JAMMED in note for note in fused.notes), fused.notes
+    return fused, backend.load(fused)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kernel,inputs", NUMBA_CASES, ids=[k.__name__ for k, _ in NUMBA_CASES])
 def test_numba_fused_variant_of_a_jammed_loop_returns_exactly_the_original(kernel, inputs, tmp_path):
-    backend = get_backend("numba")
-    proposals = {p.name: p for p in backend.propose(extract(kernel), signature_of(inputs[0]), hotpath.Config(),
-                                                    tmp_path)}
-    fused = proposals["numba-fused"]
-    assert isinstance(fused, Candidate), fused
-    assert any(JAMMED in note for note in fused.notes), fused.notes
-    variant = backend.load(fused)
+    _, variant = fused_variant(kernel, inputs[0], tmp_path)
     for args in inputs:
         with np.errstate(all="ignore"):
             expected = kernel(*args)
@@ -212,14 +210,9 @@ def test_numba_fused_variant_of_a_jammed_loop_returns_exactly_the_original(kerne
 def test_vector_math_inside_the_jammed_pass(tmp_path):
     """``exp`` in the step vectorizes (``vmath``, within an ulp of NumPy's each step, so within
     the verifier's tolerance after 40 steps, not bit for bit); special values stay NumPy's."""
-    backend = get_backend("numba")
     args = (np.abs(f64(2000)), 0.8, 2.0, 0.05, 40)
-    proposals = {p.name: p for p in backend.propose(extract(logistic_growth), signature_of(args), hotpath.Config(),
-                                                    tmp_path)}
-    fused = proposals["numba-fused"]
-    assert isinstance(fused, Candidate) and "vmath" in fused.source, fused
-    assert any(JAMMED in note for note in fused.notes), fused.notes
-    variant = backend.load(fused)
+    fused, variant = fused_variant(logistic_growth, args, tmp_path)
+    assert "vmath" in fused.source
     np.testing.assert_allclose(variant(*args), logistic_growth(*args), rtol=1e-12)
     special = (np.array([0.0, -1.0, np.inf, np.nan, 1e308]), 0.8, 2.0, 0.05, 3)
     with np.errstate(all="ignore"):

@@ -347,6 +347,13 @@ def test_a_driver_runs_newer_runtimes_of_its_major_version():
 
 # ---- on a GPU ------------------------------------------------------------------------------------
 
+def assert_verified_with_parts(trial) -> None:
+    """A device variant that verified, and whose time is split into transfer and compute."""
+    assert trial.correct is True, trial.reason
+    parts = dict(trial.timing.parts)
+    assert parts[device.TRANSFER_S] > 0 and parts[device.COMPUTE_S] > 0
+
+
 needs_gpu = pytest.mark.skipif(not cupy_backend.device_status().ok,
                                reason=f"needs CuPy and a CUDA device: {cupy_backend.device_status().reason}")
 
@@ -358,9 +365,7 @@ def test_cupy_array_variant_is_verified_and_timed_with_parts(fast):
     x, y = rng.random(4_000_000), rng.random(4_000_000)
     result = hotpath.tune(expression_chain, x, y, config=fast.replace(backends=("cupy",)))
     trial = _trial(result, "cupy")
-    assert trial.correct is True, trial.reason
-    parts = dict(trial.timing.parts)
-    assert parts[device.TRANSFER_S] > 0 and parts[device.COMPUTE_S] > 0
+    assert_verified_with_parts(trial)
 
 
 @pytest.mark.gpu
@@ -399,9 +404,7 @@ def _torch_cuda() -> bool:
 @pytest.mark.skipif(not _torch_cuda(), reason="needs torch with a CUDA device")
 def test_torch_cuda_variant_is_verified_and_timed_with_parts(chain_result):
     trial = _trial(chain_result, "torch-cuda")
-    assert trial.correct is True, trial.reason
-    parts = dict(trial.timing.parts)
-    assert parts[device.TRANSFER_S] > 0 and parts[device.COMPUTE_S] > 0
+    assert_verified_with_parts(trial)
 
 
 @pytest.mark.gpu
