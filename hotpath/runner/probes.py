@@ -9,8 +9,8 @@ through slices); NaN at the first or last position of a comparison; out-of-range
 tuned with ``False``; a boolean mask that selects nothing, everything, or does not match the
 array's length (NumPy raises, compiled code reads as far as the mask goes); two arrays of an
 element-wise operation whose lengths do not broadcast (NumPy raises ValueError, compiled code may
-read past one of them or raise something else); ties in a max, an
-argmax or a sort (NumPy keeps the first, a vectorized search may not). This module reads the function's AST (and its helpers') to find which of
+read past one of them or raise something else); ties in a max, an argmax or a sort (NumPy keeps
+the first, a vectorized search may not). This module reads the function's AST (and its helpers') to find which of
 those appear and which argument *leaves* (a scalar argument, a scalar inside a tuple, one array,
 one list of numbers) flow into them, then builds cases that change exactly one leaf each, in
 the captured call's signature, and labels each with a ``Probe`` (the leaf and the range of

@@ -39,9 +39,10 @@ NumPy's. The iterable is evaluated once, before either path, as Python evaluates
 A name the body assigns before reading it is a temporary, kept in a local per element. Refused
 (the loop stays as written): a body with anything but ``name = expression``; a loop variable
 or a temporary read outside the loop (the jammed pass binds them per element); a ``range``
-item read into narrow or unsigned integers (NumPy raises on a Python int they cannot hold); a sequence other than
-``range(...)`` or a 1-d array; a name whose dtype or rank the body changes; an expression that
-reduces, indexes with an offset or a fixed index, transposes or broadcasts.
+item read into narrow or unsigned integers (NumPy raises on a Python int they cannot hold); a
+sequence other than ``range(...)`` or a 1-d array; a name whose dtype or rank the body changes;
+a scalar temporary; an expression that reduces, indexes with an offset or a fixed index,
+transposes or broadcasts.
 """
 
 from __future__ import annotations
