@@ -18,8 +18,9 @@ trial's deadline like everything else (``hotpath.runner.trials.Budget``); none i
 Semantics kept: results come back as NumPy values (torch returns 0-d arrays where NumPy
 returns scalars; they are turned back into NumPy scalars), arrays the function writes are
 written in the caller's memory on the CPU (torch works on the NumPy buffers directly), and on
-CUDA they are copied back (see ``hotpath.kernels.device``). Dtypes, exceptions and values are
-verified against the original like every other candidate.
+CUDA they are copied back (see ``hotpath.kernels.device``), and operands that do not broadcast
+raise NumPy's ValueError (``numpy_errors``; torch raises a RuntimeError). Dtypes, exceptions and
+values are verified against the original like every other candidate.
 
 Only array-style functions get a candidate: torch unrolls a Python loop over elements into one
 graph node per element, which cannot win and takes minutes to compile.
@@ -60,6 +61,23 @@ def numpy_result(value: Any) -> Any:
     if isinstance(value, list):
         return [numpy_result(v) for v in value]
     return value
+
+
+def numpy_errors(compiled: Callable[..., Any]) -> Callable[..., Any]:
+    """``compiled``, raising NumPy's exception where torch's differs: operands whose shapes do not
+    broadcast are a ValueError in NumPy; torch, tracing the new shapes, raises a RuntimeError that
+    says the sizes of two tensors must match."""
+
+    @functools.wraps(compiled)
+    def call(*args: Any) -> Any:
+        try:
+            return compiled(*args)
+        except RuntimeError as exc:
+            if "must match the size of tensor" not in str(exc):
+                raise
+            raise ValueError(f"operands could not be broadcast together (torch: {str(exc).splitlines()[0]})") from None
+
+    return call
 
 
 def cuda_ops() -> device.DeviceOps:
@@ -197,7 +215,8 @@ def emit(fs: FunctionSource, name: str, options: dict[str, Any]) -> str:
     injected = sorted(injected_values(fs))
     if injected:
         lines.append(f"# Bound by hotpath before import (values, not importable): {', '.join(injected)}")
-    lines += ["import torch", "from hotpath.kernels.torch_backend import numpy_result as _hotpath_numpy_result"]
+    lines += ["import torch", "from hotpath.kernels.torch_backend import numpy_errors as _hotpath_numpy_errors",
+              "from hotpath.kernels.torch_backend import numpy_result as _hotpath_numpy_result"]
     lines += import_lines(module_imports(fs))
     for helper in list(fs.walk())[1:]:
         lines += ["", "", helper.source]
@@ -210,7 +229,8 @@ def emit(fs: FunctionSource, name: str, options: dict[str, Any]) -> str:
             "from hotpath.kernels.torch_backend import cuda_ops as _hotpath_cuda_ops",
             "",
             "# wrap_numpy: the compiled function takes and returns tensors, which live on the GPU.",
-            f"_hotpath_compiled = torch.compile(torch.compiler.wrap_numpy({fs.name}), fullgraph=True, dynamic=True)",
+            f"_hotpath_compiled = _hotpath_numpy_errors(torch.compile(torch.compiler.wrap_numpy({fs.name}), "
+            "fullgraph=True, dynamic=True))",
             f"# Arguments the function may write (copied back to the caller's arrays): {positions}",
             f"{ENTRY} = _hotpath_device.DeviceCall(_hotpath_compiled, _hotpath_cuda_ops(), {positions!r})",
             "",
@@ -218,7 +238,7 @@ def emit(fs: FunctionSource, name: str, options: dict[str, Any]) -> str:
     else:
         lines += [
             "# dynamic=True: one graph for every length (the verification inputs differ from the captured ones).",
-            f"_hotpath_compiled = torch.compile({fs.name}, fullgraph=True, dynamic=True)",
+            f"_hotpath_compiled = _hotpath_numpy_errors(torch.compile({fs.name}, fullgraph=True, dynamic=True))",
             "",
             "",
             f"def {ENTRY}(*args):",
