@@ -27,12 +27,12 @@ from hotpath.statedir import StateDir
 
 #: Backends tried when the user names none; a missing one is skipped with its reason, at no cost.
 #: Cython builds take ~10 s per variant but win where Numba loses, or is wrong (Python ints);
-#: torch and CuPy propose candidates only for code they can speed up (torch: array-style code,
-#: whose compile takes seconds; CuPy: array-style code or parallel loop nests, on a GPU).
-#: Pythran is opt-in (``backends=(..., "pythran")``): it often wins on vectorized NumPy code, but
-#: a build takes 10-80 s per candidate on two cores, longer than a background tuning should hold
-#: a hot function on its original (built binaries are cached, so a second tune is free).
-DEFAULT_BACKENDS: tuple[str, ...] = ("numba", "cython", "torch", "cupy")
+#: Pythran, torch and CuPy propose candidates only for code they can speed up (Pythran and torch:
+#: array-style code, where Pythran's fused expressions and SIMD math can beat Numba's loops;
+#: CuPy: array-style code or parallel loop nests, on a GPU). Cython and Pythran builds (10-80 s
+#: a Pythran candidate on two cores) run in the background while the Numba trials do
+#: (``hotpath.runner.ahead``), within the tuning budget; built binaries are cached by content.
+DEFAULT_BACKENDS: tuple[str, ...] = ("numba", "cython", "pythran", "torch", "cupy")
 
 #: Backends ``hotpath optimize`` tries when given no ``--backends`` (and the project's
 #: ``[tool.hotpath]`` table names none): Numba alone. The command tunes up to five functions times
@@ -92,8 +92,8 @@ class Config:
 
     Attributes:
         backends: compilers to try, in order (default :data:`DEFAULT_BACKENDS`: Numba, Cython,
-            torch, CuPy, each skipped at no cost where it is missing or cannot help; ``"pythran"``
-            is opt-in; a plug-in is named ``"package.module:OBJECT"``). ``hotpath optimize``
+            Pythran, torch, CuPy, each skipped at no cost where it is missing or cannot help; a
+            plug-in is named ``"package.module:OBJECT"``). ``hotpath optimize``
             tries :data:`PROGRAM_BACKENDS` (Numba alone) unless given ``--backends``.
         rtol, atol: tolerance for floating-point results (``|a - b| <= atol + rtol * |b|``);
             integers, booleans, dtypes, shapes and exception types always compare exactly.

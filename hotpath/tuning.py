@@ -1,7 +1,8 @@
 """One tuning run: from a function and real arguments to an installed variant, or a reason.
 
 extract source -> derive inputs -> reference outcomes (sandboxed) -> propose candidates ->
-speculate (verify, then time, each sandboxed) -> confirm the winner here and load it.
+speculate (verify, then time, each sandboxed; Cython and Pythran binaries are built in the
+background meanwhile, ``runner.ahead``) -> confirm the winner here and load it.
 This module produces; it installs nothing: ``TuneResult.loaded`` holds the loaded winner, and
 ``Optimized`` (``hotpath.dispatch``) installs it, as a compiler returns a result and the
 dispatcher installs it. Every way this can stop early is a ``TuneResult`` with ``reason`` set, never an exception: the
@@ -27,7 +28,7 @@ from hotpath.reasons import headline
 from hotpath.rewriter.proposers import propose_all
 from hotpath.rewriter.integers import holds_python_int, shift_counts, unbounded_growth
 from hotpath.rewriter.source import FunctionSource, extract
-from hotpath.runner import adapters, executors, payload, placement, sandbox
+from hotpath.runner import adapters, ahead, executors, payload, placement, sandbox
 from hotpath.runner.explore import LineCoverage
 from hotpath.runner.confirm import confirm_winner
 from hotpath.runner.inputs import CAPTURED, rule_counts
@@ -218,7 +219,8 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
     guidance = model_helper.guide_elsewhere(helper, fs, signature, args, reference.captured_s, proposals, config)
     walls: dict[str, float] = {}
     try:
-        with placement.opened(executor) as runner:
+        with placement.opened(executor) as runner, ahead.building(
+                guidance.proposals if executor is None else (), config.memory_limit_mb):
             trials = tuple(speculate(opt.original, fs, guidance.proposals, cases, reference, config, kernels_dir,
                                      modules, _timed(observer, walls), executor=runner,
                                      stop=_never_raises(guidance.stop), barred=frozenset(barred),

@@ -229,6 +229,12 @@ class Backend(Protocol):
         an ahead-of-time compiler made), so the store can checksum them with it; ``()`` for
         backends that compile in the process (Numba, torch)."""
 
+    def build(self, candidate: Candidate) -> bool:
+        """Build the files ``binaries`` names without importing them (``hotpath.runner.ahead``
+        does, in the background, while earlier trials run): True if built now, False if they
+        were already there. Only called where ``binaries`` names something; raises what
+        ``load`` would raise for a build that fails."""
+
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         """Exceptions a variant raises *before running anything* when it cannot take the
         arguments (a type it was not compiled for): the caller then gets the original instead."""

@@ -108,6 +108,9 @@ class CythonBackend:
     def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
         return (cython_build.built_path(candidate.path, candidate.source),)
 
+    def build(self, candidate: Candidate) -> bool:
+        return cython_build.build(candidate.path, candidate.source)[1]
+
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         # Arguments keep Python types at the boundary (arrays are viewed inside the body), so
         # nothing is refused before the body runs.

@@ -387,6 +387,9 @@ class NumbaBackend:
     def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
         return ()  # compiled in the process that loads it
 
+    def build(self, candidate: Candidate) -> bool:
+        return False  # nothing is built ahead: it compiles in the process that loads it
+
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         from numba.core.errors import NumbaError
 

@@ -19,8 +19,11 @@ or strings; NumPy and ``math`` functions bound by value are imported.
 Building happens in ``load``, in the sandboxed worker, and is cached by content under the state
 folder's ``kernels/`` (``hotpath.kernels.native_build``), keyed by the source, Pythran's
 version, the compiler, the flags and this CPU (``-march=native``); a compile error is a failed
-candidate carrying Pythran's or the compiler's message. A build takes 10-80 s on two cores, so
-the backend is opt-in (``backends=(..., "pythran")``), not one of ``DEFAULT_BACKENDS``.
+candidate carrying Pythran's or the compiler's message. A build takes 10-80 s on two cores:
+``hotpath.runner.ahead`` starts it in the background as soon as the candidate is proposed, so
+it runs while the Numba trials do, within the tuning budget. Pythran is one of the
+``DEFAULT_BACKENDS`` for array-style code; with Numba among the backends it leaves element
+loops to Numba (a ``Skipped`` that says so), which builds them in seconds.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hotpath.errors import NotRewritable
-from hotpath.kernels import native_build
+from hotpath.kernels import array_style, native_build
 from hotpath.kernels.artifacts import pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
 from hotpath.config import FASTMATH_MIN_RTOL
@@ -57,6 +60,9 @@ if TYPE_CHECKING:
     from hotpath.rewriter.source import FunctionSource
     from hotpath.signature import ArgSpec, Signature
 
+#: The backend that compiles element loops in seconds: where it is tried too, Pythran is proposed
+#: only for array-style code, where its fused expressions and SIMD math can beat it.
+LOOP_COMPILER = "numba"
 #: Every binary is built for this machine's CPU: xsimd's vectorized exp/log need its widest SIMD.
 FLAGS = ("-O3", "-march=native", "-DUSE_XSIMD")
 OPENMP_FLAGS = ("-fopenmp",)
@@ -284,6 +290,12 @@ class PythranBackend:
 
     def propose(self, fs: FunctionSource, signature: Signature, config: Config,
                 kernels_dir: Path) -> list[Candidate | Skipped]:
+        style = array_style.classify(fs.tree)
+        if not style.array and LOOP_COMPILER in config.backends:
+            reason = (f"element loops are left to {LOOP_COMPILER.capitalize()}, which builds in seconds what "
+                      f"Pythran takes 10-80 s to ({style.reason}); Pythran is tried on array-style code, "
+                      f"or on loops when {LOOP_COMPILER!r} is not among the backends")
+            return [Skipped(self.name, "pythran", reason), Skipped(self.name, "pythran-openmp", reason)]
         try:
             header = export_line(fs.name, signature)
             constants = _globals(fs)
@@ -338,6 +350,9 @@ class PythranBackend:
 
     def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
         return (built_path(candidate.path, candidate.source, _flags(candidate)),)
+
+    def build(self, candidate: Candidate) -> bool:
+        return build(candidate.path, candidate.source, _flags(candidate))[1]
 
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         # Converting the arguments fails before the body runs: TypeError for a value outside the

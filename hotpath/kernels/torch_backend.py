@@ -180,6 +180,9 @@ class TorchBackend:
     def binaries(self, candidate: Candidate) -> tuple[Path, ...]:
         return ()  # compiled in the process that loads it
 
+    def build(self, candidate: Candidate) -> bool:
+        return False  # nothing is built ahead: it compiles in the process that loads it
+
     def invocation_errors(self) -> tuple[type[BaseException], ...]:
         return ()  # torch recompiles for new argument types instead of refusing them
 
