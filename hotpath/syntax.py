@@ -1,4 +1,4 @@
-"""Parsing Python source: the one place hotpath calls ``ast.parse``.
+"""Parsing Python source (the one place hotpath calls ``ast.parse``) and the names a node reads.
 
 ``ast.parse`` from two threads at once can fail in CPython 3.11 with "SystemError: AST
 constructor recursion depth mismatch": the constructor keeps its depth counter per interpreter,
@@ -29,3 +29,8 @@ def parse_expression(source: str) -> ast.expr:
     """Parse ``source`` as a single expression, holding the process-wide parse lock."""
     with _LOCK:
         return ast.parse(source, mode="eval").body
+
+
+def names_in(node: ast.AST | None) -> set[str]:
+    """Every name ``node`` mentions (read, written or deleted), anywhere inside it; none for ``None``."""
+    return set() if node is None else {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}

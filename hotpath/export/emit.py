@@ -95,7 +95,6 @@ def _bound(namespace: dict[str, object], alias: str, module: str) -> bool:
 
 def _variant(located: Located, winner: Winner, main_name: str) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     """The variant's functions (renamed), the imports they need, and the hotpath modules to copy."""
-    fname = located.fs.name
     try:
         module = parse_module(winner.source_path.read_text())
     except (OSError, SyntaxError) as exc:

@@ -25,7 +25,7 @@ from hotpath.export.emit import Block, NotExported, block
 from hotpath.export.locate import Located, Stale, locate
 from hotpath.export.winners import Winner
 from hotpath.store import names
-from hotpath.syntax import parse_module
+from hotpath.syntax import names_in, parse_module
 
 
 class UnknownFunction(HotpathError):
@@ -141,7 +141,7 @@ def _drop_unused_hotpath_imports(text: str) -> str:
                and any((alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0] == "hotpath"
                        for alias in node.names)]
     bound = {(alias.asname or alias.name).split(".")[0] for node in imports for alias in node.names}
-    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    used = names_in(tree)
     if not imports or bound & used or any(len(node.names) > 1 for node in imports):
         return text
     lines = text.splitlines(keepends=True)

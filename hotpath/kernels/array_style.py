@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from hotpath.syntax import names_in
 from hotpath.vocabulary import MUTATING_METHODS, PURE_BUILTINS
 
 
@@ -64,7 +65,7 @@ def classify(fn: ast.FunctionDef) -> Style:
                           and node.iter.func.id == "range")
         if not iterates_range:
             return Style(False, f"`{header}` iterates over the elements of a container")
-        targets = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+        targets = names_in(node.target)
         if _indexes_with(node.body, targets):
             return Style(False, f"`{header}` loops over array elements (its variable indexes an array)")
     return Style(True)
@@ -103,7 +104,7 @@ def written_params(fn: ast.FunctionDef) -> frozenset[str]:
         if isinstance(node, ast.Call):
             for keyword in node.keywords:
                 if keyword.arg == "out":
-                    written |= {n.id for n in ast.walk(keyword.value) if isinstance(n, ast.Name)}
+                    written |= names_in(keyword.value)
             func = node.func
             if isinstance(func, ast.Attribute) and func.attr in MUTATING_METHODS:
                 name = base(func.value)

@@ -23,7 +23,7 @@ from hotpath.errors import NotRewritable
 from hotpath.kernels.cupy_cxx import CTYPES, PREAMBLE, Translator, dtype_kind, join, scalar_kind
 from hotpath.rewriter import parallel
 from hotpath.signature import Signature
-from hotpath.syntax import parse_statements
+from hotpath.syntax import names_in, parse_statements
 
 #: Loops of a perfect nest mapped onto threads at most (i, j, k); deeper ones run in the thread.
 MAX_MAPPED_DIMS = 3
@@ -115,7 +115,7 @@ def plan(fn: ast.FunctionDef, signature: Signature, local_arrays: dict[str, str]
             break
         inner = body[0]
         assert isinstance(inner, ast.For)
-        bound_names = {n.id for n in ast.walk(inner.iter) if isinstance(n, ast.Name)}
+        bound_names = names_in(inner.iter)
         mapped_vars = [lp.target.id for lp in loops]  # type: ignore[attr-defined]
         if bound_names & set(mapped_vars):
             break  # a triangular nest: its inner trip count differs per thread

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from hotpath.signature import ArgSpec, Signature
+from hotpath.syntax import names_in
 
 #: A Python ``int`` literal: becomes whatever integer type it is combined with.
 INTLIT = "int-literal"
@@ -337,7 +338,7 @@ def _comprehension_names(fn: ast.FunctionDef) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(fn):
         if isinstance(node, ast.comprehension):
-            names |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+            names |= names_in(node.target)
     return names
 
 

@@ -54,6 +54,7 @@ from hotpath.config import FASTMATH_MIN_RTOL
 from hotpath.rewriter import parallel
 from hotpath.rewriter.reduction_order import integer_names, reassociations, skip_reason
 from hotpath.rewriter.source import import_lines, module_imports
+from hotpath.syntax import names_in
 
 if TYPE_CHECKING:
     from hotpath.config import Config
@@ -164,9 +165,9 @@ def _reductions(loop: ast.For) -> dict[str, str] | None:
             updated[found[0]] = found[1]
         elif isinstance(node, ast.Assign):
             for target in node.targets:
-                plain |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+                plain |= names_in(target)
         elif isinstance(node, ast.For) and node is not loop:
-            plain |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+            plain |= names_in(node.target)
     # A name also assigned plainly in the body (``acc = 0.0`` before ``acc += ...``) is private
     # to an iteration, not a reduction of this loop; ``parallel`` already checked the order.
     shared = {name: op for name, op in updated.items() if name not in plain}

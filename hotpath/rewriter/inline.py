@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hotpath import vocabulary
+from hotpath.syntax import names_in
 
 #: How many rounds of inlining: a helper's helpers are inlined in the next round.
 INLINE_DEPTH = 3
@@ -115,7 +116,7 @@ def _simple_index(node: ast.expr) -> bool:
 
 
 def _uses_every_parameter(body: HelperBody) -> bool:
-    used = {n.id for n in ast.walk(body.value) if isinstance(n, ast.Name)}
+    used = names_in(body.value)
     return all(p in used for p in body.params)
 
 

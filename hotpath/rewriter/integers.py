@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from hotpath.rewriter.source import FunctionSource
+from hotpath.syntax import names_in
 
 _GROWING_OPS = (ast.Mult, ast.Pow, ast.LShift)
 _GROWING_CALLS = frozenset({"factorial", "comb", "perm", "pow", "prod"})
@@ -45,10 +46,6 @@ def holds_python_int(value: Any) -> bool:
     if isinstance(value, dict):
         return any(holds_python_int(v) for v in value.values())
     return False
-
-
-def _names(node: ast.AST | None) -> set[str]:
-    return set() if node is None else {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 _INT_OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.Pow, ast.LShift, ast.RShift, ast.BitAnd,
@@ -133,25 +130,25 @@ def _assignments(tree: ast.AST) -> list[tuple[set[str], ast.AST, set[str]]]:
 
     def visit(node: ast.AST, tested: set[str]) -> None:
         if isinstance(node, (ast.While, ast.If)):
-            inner = tested | _names(node.test)
+            inner = tested | names_in(node.test)
             for child in node.body + node.orelse:
                 visit(child, inner)
             return
         if isinstance(node, ast.For):
-            inner = tested | _names(node.iter)
-            found.append((_names(node.target), node.iter, tested))
+            inner = tested | names_in(node.iter)
+            found.append((names_in(node.target), node.iter, tested))
             for child in node.body + node.orelse:
                 visit(child, inner)
             return
         if isinstance(node, ast.Assign):
-            targets = set().union(*(_names(t) for t in node.targets))
+            targets = set().union(*(names_in(t) for t in node.targets))
             found.append((targets, node.value, tested))
         elif isinstance(node, ast.AugAssign):
             # ``r *= x`` is ``r = r * x``: the operator itself is what grows.
             grown = ast.copy_location(ast.BinOp(node.target, node.op, node.value), node)
-            found.append((_names(node.target), grown, tested))
+            found.append((names_in(node.target), grown, tested))
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            found.append((_names(node.target), node.value, tested))
+            found.append((names_in(node.target), node.value, tested))
         for child in ast.iter_child_nodes(node):  # type: ignore[assignment]
             visit(child, tested)
 
@@ -177,13 +174,13 @@ def unbounded_growth(fs: FunctionSource, args: tuple[Any, ...] | None = None) ->
         for expr in returned:
             for op in _growing(expr, kinds):
                 return f"'{ast.unparse(op)}' in {part.name}"
-        counted = set().union(*(_names(expr) for expr in returned)) if returned else set()
+        counted = set().union(*(names_in(expr) for expr in returned)) if returned else set()
         changed = True
         while changed:  # close over data and control flow into the counted names
             changed = False
             for targets, value, tested in assignments:
                 if targets & counted:
-                    more = (_names(value) | tested) - counted
+                    more = (names_in(value) | tested) - counted
                     if more:
                         counted |= more
                         changed = True
@@ -203,7 +200,7 @@ def shift_counts(fs: FunctionSource, args: tuple[Any, ...]) -> tuple[int, ...]:
         shifts = isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, (ast.LShift, ast.RShift))
         count = node.right if isinstance(node, ast.BinOp) else getattr(node, "value", None)
         if shifts:
-            for name in _names(count):
+            for name in names_in(count):
                 if name in params:
                     index = params.index(name)
                     if index < len(args) and isinstance(args[index], (int, np.integer)) \

@@ -19,9 +19,9 @@ from __future__ import annotations
 import ast
 import contextvars
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 
+from hotpath.syntax import names_in
 from hotpath.vocabulary import MUTATING_METHODS, PURE_BUILTINS
 
 _REDUCTION_OPS = (ast.Add, ast.Sub, ast.Mult)
@@ -42,12 +42,6 @@ class LoopVerdict:
     #: Reduction variables whose sum or product may be a float: combining per-thread partial
     #: results adds in another order than the serial loop, so the result may differ.
     reassociates: tuple[str, ...] = ()
-
-
-def _names(node: ast.AST) -> Iterator[ast.Name]:
-    for child in ast.walk(node):
-        if isinstance(child, ast.Name):
-            yield child
 
 
 def is_range_loop(node: ast.AST) -> bool:
@@ -84,7 +78,7 @@ def _reduction_name(stmt: ast.stmt) -> str | None:
     if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
         if isinstance(stmt.op, _REDUCTION_OPS):
             name = stmt.target.id
-            if all(n.id != name for n in _names(stmt.value)):
+            if name not in names_in(stmt.value):
                 return name
         return None
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
@@ -94,11 +88,11 @@ def _reduction_name(stmt: ast.stmt) -> str | None:
                 and value.func.id in _REDUCTION_CALLS and len(value.args) == 2 and not value.keywords):
             uses = [isinstance(a, ast.Name) and a.id == name for a in value.args]
             other = value.args[1] if uses[0] else value.args[0]
-            if any(uses) and all(n.id != name for n in _names(other)):
+            if any(uses) and name not in names_in(other):
                 return name
         if isinstance(value, ast.BinOp) and isinstance(value.op, _REDUCTION_OPS):
             if isinstance(value.left, ast.Name) and value.left.id == name:
-                if all(n.id != name for n in _names(value.right)):
+                if name not in names_in(value.right):
                     return name
     return None
 
@@ -113,10 +107,10 @@ _MENTIONED: contextvars.ContextVar[dict[int, tuple[ast.AST, frozenset[str]]] | N
 def _mentions(node: ast.AST, name: str) -> bool:
     cache = _MENTIONED.get()
     if cache is None:
-        return any(n.id == name for n in _names(node))
+        return name in names_in(node)
     entry = cache.get(id(node))
     if entry is None or entry[0] is not node:
-        entry = (node, frozenset(n.id for n in _names(node)))
+        entry = (node, frozenset(names_in(node)))
         cache[id(node)] = entry
     return name in entry[1]
 

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from hotpath.kernels.base import CAST_RETURN, DISTINCT_ARRAYS, FINITE, MIN_SIZE, RANGE, Candidate, Failure
-from hotpath.runner.inputs import SIZE_CASES, LeafPath, Probe, at, probe_of
+from hotpath.runner.inputs import LeafPath, Probe, at, probe_of
 
 #: Generated inputs a finite guard routes to the original.
 NON_FINITE_CASES = frozenset({"nan", "inf", "huge-float", "scalar-nan", "scalar-inf"})

@@ -14,14 +14,11 @@ import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from hotpath.signature import signature_of
-
-if TYPE_CHECKING:
-    from hotpath.rewriter.source import FunctionSource
 
 CAPTURED = "captured"
 #: A shrunk case holding more array bytes than this is shrunk along its long axes only.

@@ -35,6 +35,7 @@ import numpy as np
 from hotpath.runner.inputs import (CAPTURED, VALUE_CASES, InputCase, LeafPath, Probe, array_bytes, at, generic_cases,
                                    like_layout, probe_of, shrunk)
 from hotpath.signature import signature_of
+from hotpath.syntax import names_in
 
 if TYPE_CHECKING:
     from hotpath.rewriter.source import FunctionSource
@@ -257,15 +258,15 @@ class _Flow:
                 if path is not None and target.id not in self.deps:
                     self.alias[target.id] = path
                     return
-            self.deps.setdefault(target.id, set()).update(_names(value))
+            self.deps.setdefault(target.id, set()).update(names_in(value))
         elif isinstance(target, (ast.Tuple, ast.List)):
             base = self._exact(value) if exact else None
             for i, element in enumerate(target.elts):
                 if base is not None and isinstance(element, ast.Name) and element.id not in self.alias:
                     self.alias[element.id] = base + (i,)
                 else:
-                    for name in _target_names(element):
-                        self.deps.setdefault(name, set()).update(_names(value))
+                    for name in names_in(element):
+                        self.deps.setdefault(name, set()).update(names_in(value))
 
     def _exact(self, value: ast.expr) -> LeafPath | None:
         if isinstance(value, ast.Name):
@@ -284,7 +285,7 @@ class _Flow:
             return {exact}
         found: set[LeafPath] = set()
         seen: set[str] = set()
-        stack = list(_names(expr))
+        stack = list(names_in(expr))
         while stack:
             name = stack.pop()
             if name in seen:
@@ -300,14 +301,6 @@ class _Flow:
                     found.discard(path[:-1])
                     found.add(path)
         return found
-
-
-def _names(expr: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(expr) if isinstance(n, ast.Name)}
-
-
-def _target_names(target: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
 
 
 def _operands(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:

@@ -57,7 +57,7 @@ from hotpath.rewriter.devectorize import ir
 from hotpath.rewriter.devectorize.build import Builder, Unsupported
 from hotpath.rewriter.devectorize.emit import Emitter, Names
 from hotpath.rewriter.devectorize.oracle import Oracle, Unknown, is_array
-from hotpath.syntax import parse_statements
+from hotpath.syntax import names_in, parse_statements
 
 
 #: Elements carried through the sequence together: their values stay in L1 (a few KB), and the
@@ -106,7 +106,7 @@ def jam(loop: ast.For, oracle: Oracle, names: Names, numpy: str, empty: Callable
         return None
     state = oracle.copy()
     first = _first_item(loop.iter, state)
-    if first is None or _names(loop.iter) & {*carried, *temporary}:
+    if first is None or names_in(loop.iter) & {*carried, *temporary}:
         return None
     state.values[target] = first
     for name in temporary:
@@ -130,7 +130,7 @@ def jam(loop: ast.For, oracle: Oracle, names: Names, numpy: str, empty: Callable
                 return None
             if name in before and value.dtype != before[name].dtype:  # type: ignore[union-attr]
                 return None
-            if isinstance(first, int) and target in _names(statement.value) and _narrow_integer(value.dtype):
+            if isinstance(first, int) and target in names_in(statement.value) and _narrow_integer(value.dtype):
                 return None  # NumPy raises OverflowError for a Python int it cannot hold; no wrap
             state.values[name] = value
             lowered.append((name, expr, shape, builder))  # type: ignore[arg-type]
@@ -146,7 +146,7 @@ def _roles(body: list[ast.Assign]) -> tuple[list[str], list[str]]:
     assigned: set[str] = set()
     carried: dict[str, None] = {}
     for statement in body:
-        carried.update((n, None) for n in _names(statement.value) if n not in assigned)
+        carried.update((n, None) for n in names_in(statement.value) if n not in assigned)
         assigned.add(statement.targets[0].id)  # type: ignore[attr-defined]
     carried = {n: None for n in carried if n in assigned}
     order = list(dict.fromkeys(s.targets[0].id for s in body))  # type: ignore[attr-defined]
@@ -172,7 +172,7 @@ def _render(loop: ast.For, target: str, carried: list[str], temporary: list[str]
             index_of = dict(zip(shape, [*outer_vars, f"{base} + {j}"]))
             hoisted, text = emitter(builder).element(_locals(expr, local), index_of)
             for line in hoisted:  # invariants: before the pass, unless they read the loop's own names
-                (step_lines if _names(parse_statements(line)[0]) & inside else outer_lines).append(line)
+                (step_lines if names_in(parse_statements(line)[0]) & inside else outer_lines).append(line)
             element_lines.append(f"{local[name]} = {text}")
     except Unsupported:
         return None
@@ -248,10 +248,6 @@ def _locals(expr: ir.Expr, local: dict[str, str]) -> ir.Expr:
         return ir.Local(expr.dtype, name=local[expr.name])
     kids = ir.children(expr)
     return ir.replace_children(expr, tuple(_locals(k, local) for k in kids)) if kids else expr
-
-
-def _names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 __all__ = ["Jammed", "jam"]

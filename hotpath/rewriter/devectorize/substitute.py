@@ -37,6 +37,7 @@ import copy
 import numpy as np
 
 from hotpath.rewriter.devectorize.oracle import BUILTIN_FUNCTIONS
+from hotpath.syntax import names_in
 from hotpath.vocabulary import ARRAY_METHODS
 
 #: NumPy functions a cheap definition may call: element-wise, no floating-point exception to keep.
@@ -86,7 +87,7 @@ def _candidate(fn: ast.FunctionDef, stmt: ast.stmt, numpy: set[str], params: set
         return None
     if not any(isinstance(n, (ast.Call, ast.Compare, ast.BinOp, ast.UnaryOp)) for n in ast.walk(stmt.value)):
         return None  # a bare name or view: nothing to fuse
-    if name in {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}:
+    if name in names_in(stmt.value):
         return None
     return name
 
@@ -96,7 +97,7 @@ def _span(fn: ast.FunctionDef, block: list[ast.stmt], position: int, name: str, 
     total = _loads(fn, name)
     if total < 2:
         return None  # single-use locals are the driver's (it also checks the loops they land in)
-    reads = {n.id for n in ast.walk(block[position].value) if isinstance(n, ast.Name)}  # type: ignore[attr-defined]
+    reads = names_in(block[position].value)  # type: ignore[attr-defined]
     seen = 0
     for count, later in enumerate(block[position + 1:], 1):
         if not _pure_simple(later, numpy):

@@ -41,7 +41,7 @@ from hotpath.rewriter.devectorize.emit import (Emitter, Names, NewArray, Region,
 from hotpath.rewriter.devectorize.jam import jam
 from hotpath.rewriter.devectorize.oracle import Oracle, Unknown, is_array, standin
 from hotpath.rewriter.devectorize.substitute import substitute
-from hotpath.syntax import parse_expression, parse_statements
+from hotpath.syntax import names_in, parse_expression, parse_statements
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def devectorize(fn: ast.FunctionDef, args: Sequence[Any], modules: Mapping[str, 
     numpy = next((alias for alias, module in modules.items() if module == "numpy"), None)
     imports: tuple[tuple[str, str], ...] = ()
     if numpy is None:  # the function calls no np.*, but the loops allocate with numpy
-        used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)} | {a.arg for a in fn.args.args}
+        used = names_in(fn) | {a.arg for a in fn.args.args}
         numpy = next(alias for alias in ("np", "_np", "numpy_") if alias not in used and alias not in modules)
         modules[numpy] = "numpy"
         imports = ((numpy, "numpy"),)
