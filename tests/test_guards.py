@@ -138,6 +138,30 @@ def test_size_guard_sends_tiny_arrays_to_the_original():
     assert variant(3, 1.0) == "variant"  # no arrays: nothing to measure
 
 
+def test_length_guard_sends_arrays_that_no_longer_match_to_the_original():
+    from hotpath.kernels.base import Candidate
+    from pathlib import Path
+
+    captured = (np.zeros(5), (np.zeros((5, 2)), np.zeros(3)), np.zeros(3), 2.0, np.zeros(0))
+    groups = adapters.equal_length_groups(captured)
+    assert groups == (((0,), (1, 0)), ((1, 1), (2,)))  # first axes 5 and 3; the empty one alone
+    assert adapters.parse_lengths(adapters.lengths_spec(groups)) == groups
+    candidate = Candidate("pythran", "pythran", (), "", "f", Path("f.py"), b"")
+    refined = adapters.refine(candidate, Failure("mismatch", "on input 'broadcast/a/longer'", "broadcast/a/longer",
+                                                 equal_lengths=groups))
+    assert refined.name == "pythran+same-lengths"
+    assert adapters.refine(refined, Failure("mismatch", "again", "broadcast/a/longer", equal_lengths=groups)) is None
+    variant = adapters.apply(refined.adapters, lambda *a: "variant", lambda *a: "original")
+    assert variant(*captured) == "variant"
+    assert variant(np.zeros(7), (np.zeros((7, 9)), np.zeros(1)), np.zeros(1), 0.0, np.zeros(4)) == "variant"
+    assert variant(np.zeros(6), (np.zeros((5, 2)), np.zeros(3)), np.zeros(3), 2.0, np.zeros(0)) == "original"
+    assert variant(np.zeros(5), (np.zeros((5, 2)), np.zeros(3)), np.zeros(4), 2.0, np.zeros(0)) == "original"
+    assert variant(np.zeros(5), (np.zeros((5, 2)), 1.0), np.zeros(3), 2.0, np.zeros(0)) == "original"
+    assert adapters.describe(refined.adapters[0]) == (
+        "length guard: calls where argument 1 and argument 2, item 1 differ in length, or argument 2, item 2 "
+        "and argument 3 do, go to the original")
+
+
 def test_a_loop_sum_is_installed_with_the_original_scalar_types(fast):
     """``s = 0.0; s += a[i]`` returns np.float64, or the Python float 0.0 when the loop never
     runs; compiled code returns a Python float. The install must reproduce both."""

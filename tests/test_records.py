@@ -90,7 +90,7 @@ def test_a_failure_with_probes_round_trips_through_its_trial() -> None:
     failure = Failure("mismatch", "mismatch on input 'probe-0-high'", "probe-0-high", None, "ZeroDivisionError",
                       "float32", failed_probes=(Probe((0,), 1e300, math.inf),),
                       passed_probes=(Probe((0, 2), -1.0, 1.0, nan=True),), captured_probes=(Probe((0,), 0.0, 1.0),),
-                      below_size=4)
+                      below_size=4, equal_lengths=(((0,), (2, 1)), ((1,), (3,))))
     trial = Trial("numba", "numba-serial", TrialStatus.INCORRECT, failure.message, (("parallel", False),),
                   failure=failure, cases_checked=7, compile_s=0.25)
     back = Trial.from_json(_through_json(trial.to_json()))

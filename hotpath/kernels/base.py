@@ -30,6 +30,7 @@ DISTINCT_ARRAYS = "distinct-arrays"
 CAST_RETURN = "cast-return:"  # + the return dtypes
 RANGE = "range:"  # + the verified value ranges
 MIN_SIZE = "min-size:"  # + the smallest verified length
+SAME_LENGTHS = "same-lengths:"  # + the groups of arguments whose first axes were verified equal
 
 #: Backend name -> module holding its ``BACKEND`` object (see ``hotpath.kernels.get_backend``).
 #: Imported lazily: a backend whose compiler is missing costs nothing until asked for. Here, in
@@ -159,6 +160,10 @@ class Failure:
     # Set when every input it disagreed on was a tiny one (``SIZE_CASES``) or a probe: calls with
     # an array axis shorter than this would have to go to the original.
     below_size: int | None = None
+    # Set when it disagreed on arrays resized so that they no longer broadcast (``broadcast/``
+    # cases), besides probes and tiny inputs: the argument leaves whose first axes the captured
+    # call had equally long, grouped; calls where a group's lengths differ would go to the original.
+    equal_lengths: tuple[tuple[tuple[int, ...], ...], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON under ``FAILURE_SCHEMA``; each probe as ``{"path", "low", "high", "nan"}``
@@ -172,7 +177,8 @@ class Failure:
                 "original_raised": self.original_raised, "candidate_raised": self.candidate_raised,
                 "return_dtypes": self.return_dtypes, "failed_probes": probes(self.failed_probes),
                 "passed_probes": probes(self.passed_probes), "captured_probes": probes(self.captured_probes),
-                "below_size": self.below_size}
+                "below_size": self.below_size,
+                "equal_lengths": [[list(path) for path in group] for group in self.equal_lengths]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any],
@@ -199,7 +205,9 @@ class Failure:
         below = data.get("below_size")
         return cls(str(data["kind"]), str(data["message"]), text("case"), text("original_raised"),
                    text("candidate_raised"), text("return_dtypes"), probes("failed_probes"),
-                   probes("passed_probes"), probes("captured_probes"), None if below is None else int(below))
+                   probes("passed_probes"), probes("captured_probes"), None if below is None else int(below),
+                   tuple(tuple(tuple(int(i) for i in path) for path in group)
+                         for group in data.get("equal_lengths") or ()))
 
 
 class Backend(Protocol):

@@ -47,12 +47,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hotpath.errors import NotRewritable
-from hotpath.kernels import array_style, native_build
+from hotpath.kernels import array_style, native_build, pythran_pairwise
 from hotpath.kernels.artifacts import pickle_namespace, write_module
 from hotpath.kernels.base import Availability, Candidate, Failure, Skipped
 from hotpath.config import FASTMATH_MIN_RTOL
 from hotpath.rewriter import parallel
-from hotpath.rewriter.reduction_order import integer_names, reassociations, skip_reason
+from hotpath.rewriter.reduction_order import integer_names, skip_reason
 from hotpath.rewriter.source import import_lines, module_imports
 from hotpath.syntax import names_in
 
@@ -304,24 +304,34 @@ class PythranBackend:
             return [Skipped(self.name, self.name, exc.reason)]
         integers = integer_names(fs.tree, signature.args)
         modules = module_imports(fs)
-        reasons = tuple(r for part in fs.walk() for r in reassociations(part.tree, modules, integers))
-        if reasons and not config.allows_fastmath:
-            # Pythran vectorizes its reductions (xsimd): NumPy's pairwise order is not kept.
-            reason = skip_reason(reasons, FASTMATH_MIN_RTOL)
-            return [Skipped(self.name, "pythran", reason), Skipped(self.name, "pythran-openmp", reason)]
-        out: list[Candidate | Skipped] = [self._candidate(fs, "pythran", {}, header, constants,
-                                                          ast.unparse(fs.tree), (), kernels_dir)]
-        main, notes = with_openmp(fs.tree, integers, config.allows_fastmath)
+        trees = [part.tree for part in fs.walk()]
+        if not config.allows_fastmath:
+            # Pythran vectorizes its own reductions (xsimd); whole-array float64 sums and means
+            # call NumPy's pairwise order instead where that order can be reproduced.
+            orders = pythran_pairwise.keep_numpy_order(trees, signature, modules, integers)
+            reasons = tuple(r for order in orders for r in order.reassociations)
+            if reasons:
+                why = pythran_pairwise.refusal(trees, signature)
+                reason = skip_reason(reasons, FASTMATH_MIN_RTOL) + (f" ({why})" if why else "")
+                return [Skipped(self.name, "pythran", reason), Skipped(self.name, "pythran-openmp", reason)]
+            trees = [order.tree for order in orders]
+            if any(order.substituted for order in orders):
+                constants = [*constants, "", "", pythran_pairwise.SOURCE]
+        main_tree, helpers = trees[0], [ast.unparse(tree) for tree in trees[1:]]
+        out: list[Candidate | Skipped] = [self._candidate(fs, "pythran", {}, header, constants, helpers,
+                                                          ast.unparse(main_tree), (), kernels_dir)]
+        main, notes = with_openmp(main_tree, integers, config.allows_fastmath)
         if "#omp parallel for" in main:
             out.append(self._candidate(fs, "pythran-openmp", {"openmp": True, "parallel": True}, header,
-                                       constants, main, tuple(notes), kernels_dir))
+                                       constants, helpers, main, tuple(notes), kernels_dir))
         else:
             reasons = "; ".join(notes) or "the function has no range loop"  # type: ignore[assignment]
             out.append(Skipped(self.name, "pythran-openmp", f"no loop is proven parallel: {reasons}"))
         return out
 
     def _candidate(self, fs: FunctionSource, name: str, options: dict[str, Any], header: str,
-                   constants: list[str], main: str, notes: tuple[str, ...], kernels_dir: Path) -> Candidate:
+                   constants: list[str], helpers: list[str], main: str, notes: tuple[str, ...],
+                   kernels_dir: Path) -> Candidate:
         lines = [
             f"# hotpath candidate {name!r} for {fs.module}.{fs.qualname} (from {fs.filename})",
             "# Generated from the function's source; the original is never modified.",
@@ -329,8 +339,8 @@ class PythranBackend:
             *import_lines(module_imports(fs)),
             *constants,
         ]
-        for helper in list(fs.walk())[1:]:
-            lines += ["", "", helper.source.rstrip()]
+        for helper in helpers:
+            lines += ["", "", helper]
         lines += ["", "", main, ""]
         source = "\n".join(lines)
         namespace = pickle_namespace({})  # everything the module needs is in its source

@@ -20,6 +20,12 @@
   range is built from the probes the verification ran (``hotpath.runner.inputs.Probe``): it
   holds the captured values and stretches over the probes that agreed, never over one that did
   not. Scalars cost a comparison; arrays a min/max pass, which the candidate's timing includes.
+* ``same-lengths:GROUPS`` — a length guard. NumPy raises ValueError where the arrays of an
+  element-wise operation do not broadcast; compiled code may not check (Pythran reads past the
+  shorter one and returns, parallel Numba raises an AssertionError). A variant that disagreed
+  only on such calls (``broadcast/`` cases), probes and tiny inputs serves the calls whose
+  array arguments that were equally long in the captured call still are; the others go to the
+  original, which raises or broadcasts as NumPy does.
 
 An adapted candidate is a new candidate: it is verified on every input like any other, so the
 rule "never install what was not shown equal" still holds, and the adapter's cost is part of
@@ -36,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from hotpath.kernels.base import CAST_RETURN, DISTINCT_ARRAYS, FINITE, MIN_SIZE, RANGE, Candidate, Failure
+from hotpath.kernels.base import (CAST_RETURN, DISTINCT_ARRAYS, FINITE, MIN_SIZE, RANGE, SAME_LENGTHS, Candidate,
+                                  Failure)
 from hotpath.runner.inputs import LeafPath, Probe, at, probe_of
 
 #: Generated inputs a finite guard routes to the original.
@@ -109,6 +116,60 @@ def size_guard(variant: Callable[..., Any], original: Callable[..., Any], minimu
         if shortest is not None and shortest < minimum:
             return original(*args)
         return variant(*args)
+
+    return guarded
+
+
+def equal_length_groups(args: Sequence[Any]) -> tuple[tuple[LeafPath, ...], ...]:
+    """The array leaves of ``args`` (items of tuples and lists included) grouped by the length of
+    their first axis, for the groups of two or more."""
+    by_length: dict[int, list[LeafPath]] = {}
+
+    def visit(path: LeafPath, value: Any) -> None:
+        if type(value) in (tuple, list):
+            for index, item in enumerate(value):
+                visit(path + (index,), item)
+        elif isinstance(value, np.ndarray) and value.ndim:
+            by_length.setdefault(value.shape[0], []).append(path)
+
+    for index, arg in enumerate(args):
+        visit((index,), arg)
+    return tuple(tuple(group) for group in by_length.values() if len(group) > 1)
+
+
+def lengths_spec(groups: Sequence[Sequence[LeafPath]]) -> str:
+    """``groups`` as a ``SAME_LENGTHS`` adapter's text: ``0,1;2.0,3`` (paths dotted)."""
+    return ";".join(",".join(".".join(map(str, path)) for path in group) for group in groups)
+
+
+def parse_lengths(spec: str) -> tuple[tuple[LeafPath, ...], ...]:
+    return tuple(tuple(tuple(int(i) for i in path.split(".")) for path in group.split(","))
+                 for group in spec.split(";") if group)
+
+
+def _lengths_agree(args: Sequence[Any], groups: tuple[tuple[LeafPath, ...], ...]) -> bool:
+    for group in groups:
+        lengths = set()
+        for path in group:
+            try:
+                value = at(args, path)
+            except (IndexError, TypeError):
+                return False
+            if not isinstance(value, np.ndarray) or not value.ndim:
+                return False
+            lengths.add(value.shape[0])
+        if len(lengths) > 1:
+            return False
+    return True
+
+
+def lengths_guard(variant: Callable[..., Any], original: Callable[..., Any], spec: str) -> Callable[..., Any]:
+    groups = parse_lengths(spec)
+
+    def guarded(*args: Any) -> Any:
+        if _lengths_agree(args, groups):
+            return variant(*args)
+        return original(*args)
 
     return guarded
 
@@ -282,6 +343,8 @@ def apply(adapters: tuple[str, ...], variant: Callable[..., Any], original: Call
             variant = range_guard(variant, original, adapter[len(RANGE):])
         elif adapter.startswith(MIN_SIZE):
             variant = size_guard(variant, original, int(adapter[len(MIN_SIZE):]))
+        elif adapter.startswith(SAME_LENGTHS):
+            variant = lengths_guard(variant, original, adapter[len(SAME_LENGTHS):])
         else:
             raise ValueError(f"unknown adapter {adapter!r}")
     return variant
@@ -303,6 +366,8 @@ def refine(candidate: Candidate, failure: Failure) -> Candidate | None:
         added.append(guard)
     if failure.below_size is not None and not _has(present, MIN_SIZE):
         added.append(f"{MIN_SIZE}{failure.below_size}")
+    if failure.equal_lengths and not _has(present, SAME_LENGTHS):
+        added.append(SAME_LENGTHS + lengths_spec(failure.equal_lengths))
     if not added:
         return None
     return _with(candidate, added)
@@ -311,7 +376,8 @@ def refine(candidate: Candidate, failure: Failure) -> Candidate | None:
 def _label(adapter: str) -> str:
     """What ``adapter`` adds to a candidate's name."""
     for prefix, label in ((CAST_RETURN, "+cast-return"), (FINITE, "+finite-guard"), (RANGE, "+range-guard"),
-                          (MIN_SIZE, "+min-size"), (DISTINCT_ARRAYS, "+distinct-arrays")):
+                          (MIN_SIZE, "+min-size"), (DISTINCT_ARRAYS, "+distinct-arrays"),
+                          (SAME_LENGTHS, "+same-lengths")):
         if adapter.startswith(prefix):
             return label
     return "+" + adapter
@@ -357,13 +423,22 @@ def describe(adapter: str) -> str:
         minimum = int(adapter[len(MIN_SIZE):])
         shorter = "empty arrays" if minimum == 1 else f"arrays shorter than {minimum}"
         return f"size guard: {shorter} go to the original"
+    if adapter.startswith(SAME_LENGTHS):
+        groups = [" and ".join(_argument(path) for path in group)
+                  for group in parse_lengths(adapter[len(SAME_LENGTHS):])]
+        where = f"{groups[0]} differ in length" + "".join(f", or {group} do," for group in groups[1:])
+        return f"length guard: calls where {where} go to the original"
     if adapter.startswith(RANGE):
         parts = []
         for r in parse_ranges(adapter[len(RANGE):]):
-            where = f"argument {r.path[0] + 1}" + "".join(f", item {i + 1}" for i in r.path[1:])
-            parts.append(f"{where}: {_number(r.low)}..{_number(r.high)}" + ("" if r.nan else ", no NaN"))
+            parts.append(f"{_argument(r.path)}: {_number(r.low)}..{_number(r.high)}" + ("" if r.nan else ", no NaN"))
         return "range guard on " + "; ".join(parts)
     return adapter
+
+
+def _argument(path: LeafPath) -> str:
+    """``argument 2, item 1`` for the leaf at ``(1, 0)``."""
+    return f"argument {path[0] + 1}" + "".join(f", item {i + 1}" for i in path[1:])
 
 
 def _number(value: float) -> str:

@@ -40,6 +40,8 @@ from hotpath.syntax import names_in
 if TYPE_CHECKING:
     from hotpath.rewriter.source import FunctionSource
 
+#: The names of the cases whose arrays were resized so that they no longer broadcast start so.
+BROADCAST_CASES = "broadcast/"
 #: At most this many probe cases per function: every candidate is verified on all of them.
 MAX_PROBES = 64
 #: Lengths at which a sum's order shows (NumPy sums pairwise in blocks of 128).
@@ -303,12 +305,25 @@ class _Flow:
         return found
 
 
+def _array_operand(expr: ast.AST) -> bool:
+    """A whole array or a slice of one (``a[i]`` is an element)."""
+    return isinstance(expr, ast.Name) or (isinstance(expr, ast.Subscript) and _sliced(expr))
+
+
+def _broadcasts(name: str) -> bool:
+    """Does NumPy's ``name`` combine its array arguments element-wise (``arctan2``, ``maximum``, ``where``)?"""
+    function = getattr(np, name, None)
+    return (isinstance(function, np.ufunc) and function.nin >= 2) or name in ("where", "clip")
+
+
 def _operands(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
     """(rule, expression) pairs: the sub-expressions whose values a rule's probes should vary."""
     if isinstance(node, ast.BinOp) and not isinstance(node.op, ast.MatMult):
         # Whole arrays and slices meet element-wise here; ``a[i] * b[i]`` is two elements.
-        yield from (("broadcast", side) for side in (node.left, node.right)
-                    if isinstance(side, ast.Name) or (isinstance(side, ast.Subscript) and _sliced(side)))
+        yield from (("broadcast", side) for side in (node.left, node.right) if _array_operand(side))
+    if isinstance(node, ast.Call) and _broadcasts(_callee(node)):
+        operands = [node.func.value, *node.args] if isinstance(node.func, ast.Attribute) else node.args
+        yield from (("broadcast", a) for a in operands if _array_operand(a))
     if isinstance(node, ast.BinOp):
         if isinstance(node.op, ast.Pow):
             yield "exponent", node.right
@@ -723,7 +738,7 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
                 for label, array in _resized(leaf.value, {o.value.shape[0] for o in others}).items():
                     case_args = with_leaf(small, leaf.path, array)
                     if signature_of(case_args) == signature:
-                        broadcast.append(InputCase(f"broadcast/{leaf.name}/{label}", case_args))
+                        broadcast.append(InputCase(f"{BROADCAST_CASES}{leaf.name}/{label}", case_args))
         first.append(made)
         ladder: list[InputCase] = []
         for value in _ladder(leaf):
@@ -742,7 +757,7 @@ def _take_turns(groups: list[list[InputCase]]) -> list[InputCase]:
     return out
 
 
-__all__ = ["Leaf", "Usage", "MAX_PROBES", "analyse", "changed_leaf", "generate", "leaves",
+__all__ = ["BROADCAST_CASES", "Leaf", "Usage", "MAX_PROBES", "analyse", "changed_leaf", "generate", "leaves",
            "with_leaf"]
 
 

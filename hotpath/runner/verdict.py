@@ -5,8 +5,9 @@ the candidate did (``hotpath.runner.outcome.Outcome``), and a ``Verdict`` here c
 with the original's and decides whether the trial goes on, ends, or moves on to timing. So a
 candidate cannot read the expected answers from memory, and whatever it does to the worker's
 memory cannot change the comparison. The rules are the ones the worker used to apply itself:
-a mismatch no guard can route away ends the trial; probes and tiny inputs are all run so that a
-guard can be built; a result that differs only in its scalar type is cast from then on.
+a mismatch no guard can route away ends the trial; probes, tiny inputs and arrays that do not
+broadcast are all run so that a guard can be built; a result that differs only in its scalar
+type is cast from then on.
 
 Timing is judged here too: the outputs of a few timed calls, on inputs the original's reference
 run computed and the candidate never saw verified, must agree (else it answered from a cache or
@@ -30,6 +31,7 @@ from hotpath.runner import adapters
 from hotpath.runner.compare import Tolerance, difference, outcome_difference
 from hotpath.runner.inputs import SIZE_CASES, Probe
 from hotpath.runner.outcome import Outcome
+from hotpath.runner.probes import BROADCAST_CASES
 from hotpath.runner.tasks import CandidateReport, CandidateTask, Check
 
 #: Replies to a worker waiting after the last input.
@@ -57,6 +59,7 @@ class Verdict:
     failed: list[Probe] = field(default_factory=list)
     passed: list[Probe] = field(default_factory=list)
     tiny: list[int] = field(default_factory=list)  # the sizes of the SIZE_CASES it disagreed on
+    misshapen: bool = False  # it disagreed on arrays resized so that they do not broadcast
     timing_began: float | None = None
     clock_checked: bool = False  # the worker's clock agreed with the parent's on the timing's span
 
@@ -106,7 +109,8 @@ class Verdict:
         actual = cast_outcome(actual, self.cast)
         failure = mismatch(name, expected, actual, found, tolerance)
         tiny_and_benign = name in SIZE_CASES and benign(expected, actual, tolerance)
-        if case.probe is None and not tiny_and_benign:
+        misshapen = name.startswith(BROADCAST_CASES)
+        if case.probe is None and not tiny_and_benign and not misshapen:
             # No guard can route this input away (an aliasing pattern, a size that matters):
             # the failure stands, for the backend's own refinements to act on.
             self._end(replace(failure, return_dtypes=self.cast))
@@ -116,6 +120,8 @@ class Verdict:
         self.first = self.first or failure
         if case.probe is not None:
             self.failed.append(case.probe)
+        elif misshapen:
+            self.misshapen = True
         else:
             self.tiny.append(SIZE_CASES[name])
 
@@ -128,7 +134,8 @@ class Verdict:
             self._end(replace(first, return_dtypes=self.cast, failed_probes=tuple(self.failed),
                               passed_probes=tuple(self.passed),
                               captured_probes=tuple(p for p in leaves if p is not None),
-                              below_size=max(self.tiny) + 1 if self.tiny else None))
+                              below_size=max(self.tiny) + 1 if self.tiny else None,
+                              equal_lengths=adapters.equal_length_groups(captured.args) if self.misshapen else ()))
         elif self.checked + len(self.failed) + len(self.tiny) < len(seen):
             self._end(Failure("error", f"the worker skipped inputs: {self.checked} of {len(seen)} reported"))
         elif not self.task.time_it:
