@@ -580,6 +580,20 @@ def lcg_states(state, steps):
     return state
 
 
+def bearing_spread(dx, dy):
+    theta = np.arctan2(dy, dx)
+    return np.sqrt(np.mean(theta * theta))
+
+
+def net_work(force, displacement):
+    return np.sum(np.maximum(force, 0.0) * displacement)
+
+
+def mean_wave_energy(x, k):
+    phase = k * x
+    return np.sum(np.sin(phase) ** 2 + 0.5 * np.cos(2.0 * phase)) / x.size
+
+
 def prices(n: int = 4000, seed: int = 0) -> np.ndarray:
     return 100.0 * np.exp(np.cumsum(0.01 * floats(n, seed)))
 
@@ -1032,4 +1046,25 @@ KERNELS: tuple[Adversarial, ...] = (
         L("nan readings", lambda: (with_values(floats(4000), first=np.nan, last=np.nan).reshape(40, 100), -2.0)),
         L("nan threshold", lambda: (floats(4000).reshape(40, 100), math.nan)),
         L("inf threshold", lambda: (np.full((40, 100), np.inf), np.inf))), FLOAT),
+    # Pythran's paths: binary ufuncs of two arrays, sums in NumPy's order, SIMD sin and cos.
+    Adversarial("bearing_spread", bearing_spread, lambda: (floats(), floats(4000, 1)), (
+        L("lengths that do not broadcast: ValueError", lambda: (floats(), floats(3999, 1))),
+        L("one dy broadcast over every dx", lambda: (floats(), floats(1, 1))),
+        L("no samples: nan", lambda: (floats(0), floats(0, 1))),
+        L("signed zeros: arctan2's quadrants", lambda: (np.tile([0.0, -0.0], 2000), np.tile([-0.0, -0.0, 0.0, 0.0], 1000))),
+        L("inf and nan", lambda: (with_values(floats(), first=np.inf, middle=np.nan, last=-np.inf),
+                                  with_values(floats(4000, 1), first=np.inf, last=np.inf)))), FLOAT),
+    Adversarial("net_work", net_work, lambda: (floats(), floats(4000, 1)), (
+        L("cancellation: only NumPy's pairwise order gives its answer",
+          lambda: (np.abs(floats()) * 10.0 ** rng(3).integers(-3, 17, 4000), floats(4000, 4) * 10.0 ** rng(5).integers(-3, 17, 4000))),
+        L("lengths that do not broadcast: ValueError", lambda: (floats(), floats(4001, 1))),
+        L("overflow to inf - inf", lambda: (floats(4000, 2, 1e300, 1e301), floats(4000, 1, -1e10, 1e10))),
+        L("nan forces", lambda: (with_values(floats(), middle=np.nan), floats(4000, 1))),
+        L("empty", lambda: (floats(0), floats(0, 1)))), FLOAT),
+    Adversarial("mean_wave_energy", mean_wave_energy, lambda: (floats(4000, 0, 0.0, 100.0), 1.3), (
+        L("phases near 1e6", lambda: (floats(4000, 1, 1e6, 1e6 + 100.0), 1.0)),
+        L("phases of 1e22: sin's argument reduction", lambda: (floats(4000, 2, 1e21, 1e22), 1.0)),
+        L("huge phases: 1e300", lambda: (floats(4000, 3, 1e299, 1e300), 1.0)),
+        L("inf and nan phases", lambda: (with_values(floats(4000, 0, 0.0, 100.0), first=np.inf, last=np.nan), 1.0)),
+        L("no points: 0/0", lambda: (floats(0), 1.3))), FLOAT),
 )

@@ -45,6 +45,7 @@ import numpy as np
 from hotpath.kernels.base import (CAST_RETURN, DISTINCT_ARRAYS, FINITE, MIN_SIZE, RANGE, SAME_LENGTHS, Candidate,
                                   Failure)
 from hotpath.runner.inputs import LeafPath, Probe, at, probe_of
+from hotpath.runner.probes import SPECIAL_NONFINITE
 
 #: Generated inputs a finite guard routes to the original.
 NON_FINITE_CASES = frozenset({"nan", "inf", "huge-float", "scalar-nan", "scalar-inf"})
@@ -360,7 +361,8 @@ def refine(candidate: Candidate, failure: Failure) -> Candidate | None:
     added: list[str] = []
     if failure.return_dtypes and not _has(present, CAST_RETURN):
         added.append(CAST_RETURN + failure.return_dtypes)
-    if failure.case in NON_FINITE_CASES and FINITE not in present:
+    non_finite = failure.case in NON_FINITE_CASES or (failure.case or "").startswith(SPECIAL_NONFINITE)
+    if non_finite and FINITE not in present:
         added.append(FINITE)
     if (guard := _range_refinement(failure)) and guard not in present:
         added.append(guard)

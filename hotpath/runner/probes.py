@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 
 #: The names of the cases whose arrays were resized so that they no longer broadcast start so.
 BROADCAST_CASES = "broadcast/"
+#: The cases whose element-wise operands hold special values together (``_special_values``); the
+#: NaN and infinity cases are named after the operand that holds them.
+SPECIAL_FINITE, SPECIAL_NAN, SPECIAL_INF = "special-values/finite", "special-values/nan/", "special-values/inf/"
+SPECIAL_NONFINITE = (SPECIAL_NAN, SPECIAL_INF)
 #: At most this many probe cases per function: every candidate is verified on all of them.
 MAX_PROBES = 64
 #: Lengths at which a sum's order shows (NumPy sums pairwise in blocks of 128).
@@ -747,7 +751,49 @@ def generate(fs: FunctionSource, args: tuple[Any, ...], small: tuple[Any, ...]) 
         second.append(ladder)
     # Lengths that do not broadcast last: a function of many arrays keeps its value probes.
     cases = _take_turns(first) + _take_turns(second) + broadcast
-    return cases[:MAX_PROBES]
+    # Special values first: they catch what no guard can route away.
+    return (_special_values(moderate, leaves(moderate, params), usage, signature) + cases)[:MAX_PROBES]
+
+
+def _special_values(moderate: tuple[Any, ...], moderate_leaves: list[Leaf], usage: Usage,
+                    signature: Any) -> list[InputCase]:
+    """The float arrays of element-wise operations filled together with special values, at a
+    moderate length.
+
+    Compiled code computes the body of a long array in SIMD lanes and the tail one element at a
+    time, and the two need not agree with NumPy on the same values: Pythran's ``maximum`` drops
+    a NaN in its vector body (not in a short array, nor in the tail), its ``arctan2`` of two
+    signed zeros gives NaN. Probes change one leaf at a time, mostly in short arrays, so no probe
+    pairs a zero with a zero, nor puts a NaN in a vector body. Here each float array operand (up
+    to three) cycles through 0, -0.0, 1, -1 and 0.5 with a period that grows fivefold from one
+    operand to the next, so every combination meets along the whole length (``SPECIAL_FINITE``:
+    no guard can route it away); then, one operand at a time, the same with one NaN, and with one
+    +inf and one -inf, in the middle of the array (``SPECIAL_NONFINITE``: a finite-value guard
+    routes those to the original). One operand at a time, since a NaN anywhere else, or
+    ``inf * 0``, would make the original's result NaN and hide the one the variant dropped."""
+    operands = [leaf for leaf in moderate_leaves if type(leaf.value) is np.ndarray and leaf.kind == "f"
+                and "broadcast" in usage.of(leaf.path) and leaf.value.size >= 8][:3]
+    cycles = {leaf.path: np.resize(np.repeat(np.array([0.0, -0.0, 1.0, -1.0, 0.5]), 5 ** rank),
+                                   leaf.value.shape).astype(leaf.value.dtype)
+              for rank, leaf in enumerate(operands)}
+
+    def case(name: str, changed: Leaf | None = None, values: tuple[float, ...] = ()) -> InputCase | None:
+        case_args = moderate
+        for leaf in operands:
+            filled = cycles[leaf.path]
+            if leaf is changed:
+                filled = filled.copy()
+                flat = filled.reshape(-1)
+                for offset, value in enumerate(values):
+                    flat[flat.size // 2 + flat.size // 4 * offset] = value
+            case_args = with_leaf(case_args, leaf.path, like_layout(filled, leaf.value))
+        return InputCase(name, case_args) if signature_of(case_args) == signature else None
+
+    made = [case(SPECIAL_FINITE)] if operands else []
+    for leaf in operands:
+        made += [case(f"{SPECIAL_NAN}{leaf.name}", leaf, (np.nan,)),
+                 case(f"{SPECIAL_INF}{leaf.name}", leaf, (np.inf, -np.inf))]
+    return [c for c in made if c is not None]
 
 
 def _take_turns(groups: list[list[InputCase]]) -> list[InputCase]:
@@ -757,7 +803,7 @@ def _take_turns(groups: list[list[InputCase]]) -> list[InputCase]:
     return out
 
 
-__all__ = ["BROADCAST_CASES", "Leaf", "Usage", "MAX_PROBES", "analyse", "changed_leaf", "generate", "leaves",
+__all__ = ["BROADCAST_CASES", "SPECIAL_FINITE", "SPECIAL_NONFINITE", "Leaf", "Usage", "MAX_PROBES", "analyse", "changed_leaf", "generate", "leaves",
            "with_leaf"]
 
 
