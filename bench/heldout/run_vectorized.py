@@ -3,13 +3,16 @@
     python -m bench.heldout.run_vectorized > bench/results/heldout-vectorized.txt
     python -m bench.heldout.run_vectorized --size small rosenbrock_vec
     python -m bench.heldout.run_vectorized --json heldout-vec.json   # also timed samples, for `hotpath gate`
+    python -m bench.heldout.run_vectorized --defaults   # what a user gets: default backends, budget, cost model
 
 Each kernel of ``bench/heldout/vectorized.py`` is tuned with ``backends=("numba",)`` (plain
 ``njit``, its parallel variant and the ``numba-fused`` rewrites) in a fresh temporary
 ``HOTPATH_HOME``, with cost-model pruning off so every candidate is verified and timed, as
 ``bench.run_vectorized`` does. Per kernel: the winner and its speedup over NumPy with the 95%
 interval, then every candidate's verdict and reason; a kernel where the rewrite produced no fused
-candidate says so. The summary counts a kernel without a winner as 1x.
+candidate says so. The summary counts a kernel without a winner as 1x. ``--defaults`` tunes with
+``hotpath.Config()`` instead (default backends, the 60 s budget, the cost model on, the default
+timing budget): a user's run.
 """
 
 from __future__ import annotations
@@ -43,13 +46,20 @@ def report(row: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = harness.parser(__doc__, size="bench", sizes=("small", "bench"), timing_budget=1.0, repeats=21)
+    parser.add_argument("--defaults", action="store_true",
+                        help="default settings (backends, budget, cost model) instead of every Numba candidate")
     options = parser.parse_args(argv)
     kernels = harness.select(KERNELS, options.names)
-    every = {"cost_model": False} if "cost_model" in {f.name for f in dataclasses.fields(hotpath.Config)} else {}
-    config = hotpath.Config(backends=("numba",), timing_budget_s=options.timing_budget, **every)
     os.environ["HOTPATH_HOME"] = tempfile.mkdtemp(prefix="hotpath-heldout-vec-")
+    if options.defaults:
+        config = hotpath.Config()
+        settings = f"default backends {','.join(config.backends)}, budget {config.budget_s:g} s, cost model on"
+    else:
+        every = {"cost_model": False} if "cost_model" in {f.name for f in dataclasses.fields(hotpath.Config)} else {}
+        config = hotpath.Config(backends=("numba",), timing_budget_s=options.timing_budget, **every)
+        settings = "backends=numba, cost model off"
     command = " ".join(["python -m bench.heldout.run_vectorized", *(sys.argv[1:] if argv is None else argv)])
-    print(f"# {command}  (backends=numba, cost model off, {options.size} size, load average {os.getloadavg()[0]:.1f} "
+    print(f"# {command}  ({settings}, {options.size} size, load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} cores)", flush=True)
     rows: list[dict] = []
     bucket: list = []
