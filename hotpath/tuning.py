@@ -214,6 +214,11 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
     if counts:  # compiled shifts by a count outside 0..63 are undefined: the original answers those
         guard = adapters.shift_count_guard(counts)
         proposals = [replace(p, adapters=(*p.adapters, guard)) if isinstance(p, Candidate) else p for p in proposals]
+    groups = adapters.equal_length_groups(args)
+    if groups:  # these backends do not check that arrays broadcast: equally long arrays stay so
+        lengths = adapters.SAME_LENGTHS + adapters.lengths_spec(groups)
+        proposals = [adapters.with_learned(p, (lengths,)) if isinstance(p, Candidate)
+                     and p.backend in UNCHECKED_BROADCAST_BACKENDS else p for p in proposals]
     # The cost model orders the candidates and decides, before each next one, whether it is worth it;
     # it lives in a helper process, where importing and fitting it takes no turns from the caller's threads.
     guidance = model_helper.guide_elsewhere(helper, fs, signature, args, reference.captured_s, proposals, config)
@@ -277,6 +282,13 @@ def run(opt: Optimized, args: tuple[Any, ...], config: Config, observer: Observe
 #: Backends whose variants may keep Python's unbounded ints (Cython leaves an int it cannot
 #: prove small as a Python object); the others compute in int64.
 PYTHON_INT_BACKENDS = frozenset({"cython"})
+
+
+#: Backends whose variants do not check that the arrays of an element-wise operation broadcast
+#: (Pythran reads past the shorter one: it returned, or raised MemoryError, where NumPy raises
+#: ValueError, and at a small size the probes need not show it): their candidates start with a
+#: length guard.
+UNCHECKED_BROADCAST_BACKENDS = frozenset({"pythran"})
 
 
 def _grows(growth: str) -> str:
